@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { outputFor, type CliContext } from '../cli.js';
+import { loadInventoryFile } from '../inventory/load.js';
+import { vipCidr } from '../inventory/model.js';
+
+export function registerValidate(program: Command, ctx: CliContext): void {
+  program
+    .command('validate')
+    .description('check hosts.yaml and print every problem with file:line:column; no SSH, nothing changes')
+    .argument('<hosts.yaml>', 'the inventory file')
+    .option('--json', 'print the result as JSON (errors as objects with file, line, column, path, message)')
+    .addHelpText('after', '\nExit codes: 0 valid, 2 problems found.\nExample: kha validate hosts.yaml')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const out = outputFor(ctx, Boolean(opts.json));
+      const result = await loadInventoryFile(file, ctx.env);
+      if (!result.ok) {
+        out.problems(result.problems);
+        const n = result.problems.length;
+        out.error(`${file} is not valid: ${n} problem${n === 1 ? '' : 's'}`);
+        out.result({ ok: false, file, errors: result.problems });
+        ctx.exit(2);
+        return;
+      }
+      const inv = result.inventory;
+      const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+      out.line(
+        `${file} is valid: ${plural(inv.lbs.length, 'load balancer')}, ${plural(inv.masters.length, 'master')}, VIP ${vipCidr(inv)} on port ${inv.port}`,
+      );
+      out.line(`  keepalived: VRRPv${inv.keepalived.version}, adverts every ${inv.keepalived.advertInt} s, ${inv.keepalived.unicast ? 'unicast' : 'multicast'}, router id ${inv.keepalived.routerId}`);
+      out.line(`  primary: ${inv.lbs.filter((h) => h.primary).map((h) => `${h.name} (priority ${h.priority})`).join(', ')}; backups: ${inv.lbs.filter((h) => !h.primary).map((h) => `${h.name} (${h.priority})`).join(', ')}`);
+      for (const note of inv.notes) out.line(`  note: ${note}`);
+      out.result({
+        ok: true,
+        file,
+        summary: {
+          load_balancers: inv.lbs.map((h) => ({ name: h.name, address: h.address, priority: h.priority, primary: h.primary })),
+          masters: inv.masters.map((h) => ({ name: h.name, address: h.address, apiserver_port: h.apiserverPort })),
+          vip: vipCidr(inv),
+          port: inv.port,
+          vrrp_version: inv.keepalived.version,
+          advert_int: inv.keepalived.advertInt,
+        },
+        notes: inv.notes,
+      });
+    });
+}

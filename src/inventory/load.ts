@@ -1,0 +1,213 @@
+import { readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, type Document } from 'yaml';
+import { InputError, type Problem } from '../errors.js';
+import { Secret } from '../secret.js';
+import { parseCidr } from './addresses.js';
+import { describeIssues, GENERIC, type Finding } from './describe.js';
+import { formatPath, Locator } from './locate.js';
+import type { Inventory, SshSettings } from './model.js';
+import { hostsFileSchema, type HostsFile } from './schema.js';
+import { resolvePriorities, resolveVrrp, semanticFindings } from './semantic.js';
+
+/** hosts.yaml describes a handful of hosts; anything this large is a wrong file. */
+export const MAX_FILE_BYTES = 1024 * 1024;
+
+export type LoadResult = { ok: true; inventory: Inventory } | { ok: false; problems: Problem[] };
+
+function at(file: string, pos: { line: number; column: number }, path: string, message: string): Problem {
+  return { file, line: pos.line, column: pos.column, path, message };
+}
+
+function yamlProblems(file: string, doc: Document, lines: LineCounter): Problem[] {
+  return doc.errors.map((e) => {
+    const { line, col } = lines.linePos(e.pos[0]);
+    let message = e.message.split('\n')[0] ?? e.message;
+    if (e.code === 'DUPLICATE_KEY') message = `${message}; each key may appear once in a map (the second would silently win in many tools)`;
+    if (/tab/i.test(message)) message = `${message}; indent with spaces, YAML does not allow tabs there`;
+    return at(file, { line, column: col }, '', `YAML: ${message}`);
+  });
+}
+
+function findingsToProblems(file: string, locator: Locator, findings: readonly Finding[]): Problem[] {
+  return findings.map((f) => at(file, f.atKey ? locator.keyOf(f.path) : locator.value(f.path), formatPath(f.path), f.message));
+}
+
+function resolveSecret(value: string | undefined, env: NodeJS.ProcessEnv, file: string): Secret | undefined {
+  if (value === undefined) return undefined;
+  if (value.startsWith('env:')) {
+    const name = value.slice(4);
+    return new Secret(env[name] ?? '', `env:${name}`);
+  }
+  return new Secret(value, file);
+}
+
+function sshSettings(f: HostsFile, override: HostsFile['lb'][number]['ssh'], env: NodeJS.ProcessEnv, file: string): SshSettings {
+  const s = { ...f.ssh, ...Object.fromEntries(Object.entries(override ?? {}).filter(([, v]) => v !== undefined)) };
+  const settings: SshSettings = {
+    user: s.user,
+    port: s.port,
+    knownHosts: s.known_hosts,
+    sudo: s.sudo,
+    connectTimeoutS: s.connect_timeout,
+  };
+  if (s.identity_file !== undefined) settings.identityFile = s.identity_file;
+  if (s.jump !== undefined) settings.jump = s.jump;
+  const password = resolveSecret(s.sudo_password, env, file);
+  if (password) settings.sudoPassword = password;
+  return settings;
+}
+
+function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Inventory {
+  const { version, advertInt } = resolveVrrp(f.keepalived);
+  const priorities = resolvePriorities(f.lb);
+  const top = Math.max(...priorities);
+  const k = f.keepalived;
+  const vip = parseCidr(f.cluster.vip);
+  const notes: string[] = [];
+  if (version === 2 && k.auth_pass !== undefined) {
+    notes.push(
+      `auth_pass is set, so VRRPv2 with whole-second adverts (advert_int ${advertInt} s): a crashed holder is replaced after about ${(3 * advertInt + 0.6).toFixed(1)} s. Without auth_pass kha uses VRRPv3 with 0.2 s adverts (about 0.7 s).`,
+    );
+  }
+  if (vip.prefix === null) {
+    notes.push(`cluster.vip has no prefix: the VIP is added as ${vip.address}/32, and its subnet is checked on the hosts at apply time.`);
+  }
+  const inv: Inventory = {
+    file,
+    vip,
+    port: f.cluster.port,
+    keepalived: {
+      version,
+      advertInt,
+      routerId: k.virtual_router_id,
+      unicast: k.unicast,
+      preempt: k.preempt,
+      preemptDelay: k.preempt_delay,
+      garpMasterDelay: k.garp_master_delay,
+      garpMasterRepeat: k.garp_master_repeat,
+      garpMasterRefresh: k.garp_master_refresh,
+      check: { interval: k.check_interval, timeout: k.check_timeout, fall: k.check_fall, rise: k.check_rise },
+    },
+    haproxy: f.haproxy,
+    security: f.security,
+    lbs: f.lb.map((h, i) => {
+      const lb = {
+        name: h.name,
+        address: h.address,
+        priority: priorities[i]!,
+        primary: priorities[i] === top,
+        ssh: sshSettings(f, h.ssh, env, file),
+      };
+      return h.interface === undefined ? lb : { ...lb, interface: h.interface };
+    }),
+    masters: f.masters.map((h) => ({
+      name: h.name,
+      address: h.address,
+      apiserverPort: h.apiserver_port,
+      ssh: sshSettings(f, h.ssh, env, file),
+    })),
+    notes,
+  };
+  const authPass = resolveSecret(k.auth_pass, env, file);
+  if (authPass) inv.keepalived.authPass = authPass;
+  if (f.cluster.dns_name !== undefined) inv.dnsName = f.cluster.dns_name;
+  if (f.operator?.netns !== undefined) inv.operatorNetns = f.operator.netns;
+  return inv;
+}
+
+/** Parses and checks hosts.yaml text; `file` is the name used in messages. */
+export function parseInventory(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (!Array.isArray(docs)) {
+    return { ok: false, problems: [at(file, { line: 1, column: 1 }, '', 'is empty; start from examples/hosts.yaml or run kha setup')] };
+  }
+  if (docs.length === 0 || docs.every((d) => d.contents === null || (isScalar(d.contents) && d.contents.value === null))) {
+    return { ok: false, problems: [at(file, { line: 1, column: 1 }, '', 'is empty; start from examples/hosts.yaml or run kha setup')] };
+  }
+  if (docs.length > 1) {
+    const second = docs[1]!;
+    const { line, col } = lines.linePos(second.range[0]);
+    return {
+      ok: false,
+      problems: [at(file, { line, column: col }, '', 'holds more than one YAML document (---); put everything in one')],
+    };
+  }
+  const doc = docs[0]!;
+  const syntax = yamlProblems(file, doc, lines);
+  if (syntax.length > 0) return { ok: false, problems: syntax };
+  if (!isMap(doc.contents)) {
+    const kind = isSeq(doc.contents) ? 'a list' : 'a single value';
+    const start = doc.contents?.range ? lines.linePos(doc.contents.range[0]) : { line: 1, col: 1 };
+    return {
+      ok: false,
+      problems: [at(file, { line: start.line, column: start.col }, '', `top level is ${kind}; it must be a map with the keys cluster, lb and masters (see examples/hosts.yaml)`)],
+    };
+  }
+  const locator = new Locator(doc, lines);
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const parsed = hostsFileSchema.safeParse(raw, { error: () => GENERIC, reportInput: true });
+  if (!parsed.success) {
+    return { ok: false, problems: findingsToProblems(file, locator, describeIssues(hostsFileSchema, parsed.error.issues)) };
+  }
+  const semantic = semanticFindings(parsed.data, env);
+  if (semantic.length > 0) return { ok: false, problems: findingsToProblems(file, locator, semantic) };
+  return { ok: true, inventory: toInventory(parsed.data, file, env) };
+}
+
+/** Reads and checks hosts.yaml from disk, refusing files that cannot be one before parsing. */
+export async function loadInventoryFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadResult> {
+  const file = path;
+  const whole = (message: string): LoadResult => ({ ok: false, problems: [at(file, { line: 1, column: 1 }, '', message)] });
+  let size: number;
+  try {
+    const st = await stat(path);
+    if (st.isDirectory()) return whole(`is a directory; give the path of hosts.yaml`);
+    size = st.size;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return whole(`does not exist; create it (kha setup, or copy examples/hosts.yaml)`);
+    if (code === 'EACCES') return whole(`cannot be read: permission denied`);
+    return whole(`cannot be read: ${(err as Error).message}`);
+  }
+  if (size > MAX_FILE_BYTES) {
+    return whole(`is ${(size / 1024 / 1024).toFixed(1)} MiB; a hosts file is a few KiB, at most ${MAX_FILE_BYTES / 1024 / 1024} MiB: is this the right file (${basename(path)})?`);
+  }
+  const bytes = await readFile(path);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const offset = firstInvalidUtf8(bytes);
+    const before = bytes.subarray(0, offset).toString('utf8');
+    const line = before.split('\n').length;
+    const column = before.length - before.lastIndexOf('\n');
+    return { ok: false, problems: [at(file, { line, column }, '', `is not valid UTF-8 (byte 0x${bytes[offset]?.toString(16).padStart(2, '0')} at offset ${offset}); save it as UTF-8`)] };
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return parseInventory(text, file, env);
+}
+
+/** Offset of the first byte that does not continue a valid UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    const extra = b < 0x80 ? 0 : b >= 0xc2 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xf0 && b < 0xf5 ? 3 : -1;
+    if (extra < 0) return i;
+    for (let k = 1; k <= extra; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+    }
+    i += extra + 1;
+  }
+  return i;
+}
+
+/** Loads or throws InputError carrying every problem: for commands that need an inventory. */
+export async function requireInventory(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Inventory> {
+  const result = await loadInventoryFile(path, env);
+  if (result.ok) return result.inventory;
+  throw new InputError(`${path}: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}; nothing was changed`, result.problems);
+}

@@ -1,0 +1,93 @@
+import type { Secret } from '../secret.js';
+import type { HostsFile } from './schema.js';
+
+// The typed inventory every later stage (facts, plan, render, drills) reads.
+// Defaults are applied and derived values (VRRP version, priorities, who is
+// primary) are decided here, once.
+
+export type Role = 'lb' | 'master';
+
+export interface SshSettings {
+  user: string;
+  port: number;
+  identityFile?: string;
+  knownHosts: string;
+  sudo: boolean;
+  sudoPassword?: Secret;
+  jump?: string;
+  connectTimeoutS: number;
+}
+
+export interface LoadBalancer {
+  name: string;
+  address: string;
+  interface?: string;
+  priority: number;
+  /** The highest priority: started first, and what the VIP settles on. */
+  primary: boolean;
+  ssh: SshSettings;
+}
+
+export interface Master {
+  name: string;
+  address: string;
+  apiserverPort: number;
+  ssh: SshSettings;
+}
+
+export interface Vrrp {
+  version: 2 | 3;
+  advertInt: number;
+  routerId: number;
+  authPass?: Secret;
+  unicast: boolean;
+  preempt: boolean;
+  preemptDelay: number;
+  garpMasterDelay: number;
+  garpMasterRepeat: number;
+  garpMasterRefresh: number;
+  check: { interval: number; timeout: number; fall: number; rise: number };
+}
+
+export type HaproxySettings = HostsFile['haproxy'];
+export type SecuritySettings = HostsFile['security'];
+
+export interface Inventory {
+  /** The file it came from, as the user named it (for messages). */
+  file: string;
+  vip: { address: string; prefix: number | null };
+  port: number;
+  dnsName?: string;
+  keepalived: Vrrp;
+  haproxy: HaproxySettings;
+  security: SecuritySettings;
+  operatorNetns?: string;
+  lbs: LoadBalancer[];
+  masters: Master[];
+  /** Facts worth telling the user that are not errors (derived choices). */
+  notes: string[];
+}
+
+/** A host name that is both a load balancer and a master runs both roles. */
+export function rolesOf(inv: Inventory, name: string): Role[] {
+  const roles: Role[] = [];
+  if (inv.lbs.some((h) => h.name === name)) roles.push('lb');
+  if (inv.masters.some((h) => h.name === name)) roles.push('master');
+  return roles;
+}
+
+export function primaryOf(inv: Inventory): LoadBalancer {
+  const p = inv.lbs.find((h) => h.primary);
+  if (!p) throw new Error('inventory without a primary load balancer');
+  return p;
+}
+
+/** The VIP as keepalived writes it: with the subnet's prefix, or /32. */
+export function vipCidr(inv: Inventory): string {
+  return `${inv.vip.address}/${inv.vip.prefix ?? 32}`;
+}
+
+/** Every distinct host, in file order, lbs first. */
+export function allHostNames(inv: Inventory): string[] {
+  return [...new Set([...inv.lbs.map((h) => h.name), ...inv.masters.map((h) => h.name)])];
+}

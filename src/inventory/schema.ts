@@ -1,0 +1,310 @@
+import * as z from 'zod';
+import { IPV4_CIDR_RE, IPV4_RE, ipv4Complaint } from './addresses.js';
+
+// The one definition of hosts.yaml. The validator (load.ts) and the JSON
+// Schema shipped for editors (schema/hosts.schema.json) both come from here,
+// so they cannot disagree. Shape checks live here; checks that relate one
+// value to another (subnets, duplicates, VRRP version) live in semantic.ts.
+//
+// Every string that reaches a template is single-line by construction: a
+// newline in a value could otherwise inject configuration.
+
+const singleLine = (what: string) =>
+  z.string().regex(/^[^\n\r\0]*$/, { error: () => `${what} must be a single line` });
+
+const ipv4 = z
+  .string({ error: (iss) => ipv4Complaint(iss.input) })
+  .regex(IPV4_RE, { error: (iss) => ipv4Complaint(iss.input) });
+
+const ipv4WithPrefix = z
+  .string({ error: (iss) => ipv4Complaint(iss.input, true) })
+  .regex(IPV4_CIDR_RE, { error: (iss) => ipv4Complaint(iss.input, true) });
+
+const port = (description: string) =>
+  z.number().int().min(1).max(65535).meta({ description });
+
+const hostName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+    error: (iss) =>
+      `'${String(iss.input)}' is not a usable host name: start with a letter or digit, then letters, digits, '.', '_' or '-', at most 63 characters (it names a directory in kha render's output)`,
+  })
+  .meta({ description: 'Short name of the host, used in messages and as its directory in `kha render` output' });
+
+const interfaceName = z
+  .string()
+  .regex(/^(?!\.{1,2}$)[A-Za-z0-9_.@:-]{1,15}$/, {
+    error: (iss) =>
+      `'${String(iss.input)}' is not a Linux interface name (1-15 characters: letters, digits, '_', '.', '@', ':', '-')`,
+  })
+  .meta({ description: 'Network interface that carries this host\'s address and will carry the VIP; discovered from the route to the VIP when left out' });
+
+/**
+ * A secret is written either as `env:NAME` (read from the environment when
+ * kha runs, the recommended form) or literally. A bare YAML number is refused:
+ * YAML reads `auth_pass: 0042` as the number 42, silently changing the password.
+ */
+const secretRef = (what: string) =>
+  z
+    .string({
+      error: (iss) =>
+        typeof iss.input === 'number'
+          ? `${what} must be a string: YAML reads an unquoted number (and drops its leading zeros), so quote it, or better write env:VARIABLE`
+          : `${what} must be a string: env:VARIABLE or a literal`,
+    })
+    .min(1, { error: () => `${what} is empty; write env:VARIABLE or leave the key out` })
+    .regex(/^[^\n\r\0]*$/, { error: () => `${what} must be a single line` });
+
+const sshFields = {
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_.-]{0,31}\$?$/i, { error: (iss) => `'${String(iss.input)}' is not a valid login name` })
+    .meta({ description: 'Login user (default root)' }),
+  port: port('SSH port (default 22)'),
+  identity_file: singleLine('identity_file').meta({
+    description: 'Private key file; ~ is expanded. Left out: the SSH agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa',
+  }),
+  known_hosts: singleLine('known_hosts').meta({
+    description: 'known_hosts file whose entries the host keys must match (default ~/.ssh/known_hosts); unknown keys are refused',
+  }),
+  sudo: z.boolean().meta({ description: 'Use sudo for a non-root user: sudo -n, or sudo -S with sudo_password' }),
+  sudo_password: secretRef('sudo_password').meta({
+    description: 'Password for sudo: env:VARIABLE (recommended) or a literal; never printed',
+  }),
+  jump: singleLine('jump')
+    .regex(/^(?:[A-Za-z0-9_.-]+@)?[A-Za-z0-9_.-]+(?::\d{1,5})?$/, {
+      error: (iss) => `'${String(iss.input)}' is not a jump host; write [user@]host[:port]`,
+    })
+    .meta({ description: 'Jump host to connect through: [user@]host[:port] (like ssh -J)' }),
+  connect_timeout: z.number().min(1).max(300).meta({ description: 'Seconds to wait for the SSH handshake (default 10)' }),
+};
+
+const sshDefaults = z.strictObject({
+  user: sshFields.user.default('root'),
+  port: sshFields.port.default(22),
+  identity_file: sshFields.identity_file.optional(),
+  known_hosts: sshFields.known_hosts.default('~/.ssh/known_hosts'),
+  sudo: sshFields.sudo.default(false),
+  sudo_password: sshFields.sudo_password.optional(),
+  jump: sshFields.jump.optional(),
+  connect_timeout: sshFields.connect_timeout.default(10),
+});
+
+/** A host may override any SSH default; nothing is required there. */
+const sshOverride = z
+  .strictObject({
+    user: sshFields.user.optional(),
+    port: sshFields.port.optional(),
+    identity_file: sshFields.identity_file.optional(),
+    known_hosts: sshFields.known_hosts.optional(),
+    sudo: sshFields.sudo.optional(),
+    sudo_password: sshFields.sudo_password.optional(),
+    jump: sshFields.jump.optional(),
+    connect_timeout: sshFields.connect_timeout.optional(),
+  })
+  .meta({ description: 'Overrides of the top-level ssh settings for this host' });
+
+const cluster = z
+  .strictObject({
+    vip: ipv4WithPrefix.meta({
+      description:
+        'The virtual IP clients use, with the prefix of the load balancers\' subnet (10.77.0.10/24). Without a prefix it is added as /32 and the subnet is checked only on the hosts',
+    }),
+    port: port('Port clients use on the VIP; haproxy listens on it (default 6443)').default(6443),
+    dns_name: z
+      .string()
+      .regex(/^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, {
+        error: (iss) => `'${String(iss.input)}' is not a DNS name`,
+      })
+      .optional()
+      .meta({ description: 'DNS name clients use for the VIP; checked against the apiserver certificate\'s SANs' }),
+  })
+  .meta({ description: 'The endpoint clients see' });
+
+const keepalived = z
+  .strictObject({
+    virtual_router_id: z
+      .number()
+      .int()
+      .min(1)
+      .max(255)
+      .default(51)
+      .meta({ description: 'VRRP router id, 1-255, unique among keepalived instances on this network segment (default 51)' }),
+    advert_int: z
+      .number()
+      .min(0.01)
+      .max(255)
+      .optional()
+      .meta({
+        description:
+          'Seconds between VRRP adverts. Below 1 s means VRRPv3. Default 0.2 (VRRPv3), or 1 when auth_pass is set (VRRPv2)',
+      }),
+    vrrp_version: z
+      .union([z.literal(2), z.literal(3)])
+      .optional()
+      .meta({ description: 'VRRP version; derived: 2 when auth_pass is set, else 3' }),
+    auth_pass: secretRef('auth_pass').optional().meta({
+      description:
+        'VRRP password (PASS authentication, at most 8 characters): env:VARIABLE or a literal. VRRPv2 only, so it means whole-second adverts',
+    }),
+    unicast: z.boolean().default(true).meta({
+      description: 'Send adverts to the peers\' addresses (default true); false uses multicast 224.0.0.18',
+    }),
+    preempt: z.boolean().default(false).meta({
+      description:
+        'Let a returning higher-priority host take the VIP back (default false: a returning host stays backup, which costs clients nothing)',
+    }),
+    preempt_delay: z.number().int().min(0).max(1000).default(10).meta({
+      description: 'With preempt: seconds a returning host waits before taking the VIP back, so its haproxy sees healthy backends first (default 10)',
+    }),
+    garp_master_delay: z.number().int().min(0).max(255).default(1).meta({
+      description: 'Seconds after becoming master before the second burst of gratuitous ARPs (default 1)',
+    }),
+    garp_master_repeat: z.number().int().min(1).max(255).default(3).meta({
+      description: 'Gratuitous ARPs per burst (default 3)',
+    }),
+    garp_master_refresh: z.number().int().min(0).max(3600).default(60).meta({
+      description: 'Seconds between gratuitous ARP refreshes while master, 0 to disable (default 60)',
+    }),
+    check_interval: z.number().int().min(1).max(60).default(1).meta({
+      description: 'Seconds between runs of the haproxy check script (keepalived 2.2 takes whole seconds; default 1)',
+    }),
+    check_timeout: z.number().int().min(1).max(60).default(1).meta({
+      description: 'Seconds before a hanging check counts as failed (default 1)',
+    }),
+    check_fall: z.number().int().min(1).max(20).default(1).meta({
+      description: 'Failed checks before the host gives up the VIP (default 1)',
+    }),
+    check_rise: z.number().int().min(1).max(20).default(2).meta({
+      description: 'Passed checks before the host may hold the VIP again (default 2)',
+    }),
+  })
+  .meta({ description: 'VRRP settings shared by every load balancer' });
+
+const haproxy = z
+  .strictObject({
+    balance: z.enum(['leastconn', 'roundrobin']).default('leastconn').meta({
+      description: 'How new connections are spread (default leastconn: kubelets hold connections for hours, so count them)',
+    }),
+    health_path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9/_.?=&-]*$/, { error: (iss) => `'${String(iss.input)}' is not a URL path like /readyz` })
+      .default('/readyz')
+      .meta({ description: 'apiserver path haproxy checks over TLS (default /readyz)' }),
+    check_inter_ms: z.number().int().min(100).max(60000).default(500).meta({
+      description: 'Milliseconds between health checks of a healthy apiserver (default 500)',
+    }),
+    check_fastinter_ms: z.number().int().min(50).max(60000).default(200).meta({
+      description: 'Milliseconds between checks while a server is changing state (default 200)',
+    }),
+    check_downinter_ms: z.number().int().min(100).max(60000).default(1000).meta({
+      description: 'Milliseconds between checks of a server that is down (default 1000)',
+    }),
+    check_fall: z.number().int().min(1).max(20).default(2).meta({ description: 'Failed checks before a server is taken out (default 2)' }),
+    check_rise: z.number().int().min(1).max(20).default(2).meta({ description: 'Passed checks before a server is put back (default 2)' }),
+    timeout_connect_ms: z.number().int().min(100).max(60000).default(1000).meta({
+      description: 'Milliseconds to connect to an apiserver before retrying elsewhere (default 1000)',
+    }),
+    timeout_client_s: z.number().int().min(10).max(86400).default(3600).meta({
+      description: 'Seconds a client connection may idle; watches live up to an hour (default 3600)',
+    }),
+    timeout_server_s: z.number().int().min(10).max(86400).default(3600).meta({
+      description: 'Seconds a server connection may idle (default 3600)',
+    }),
+    retries: z.number().int().min(0).max(10).default(3).meta({ description: 'Connection retries before giving up (default 3)' }),
+    maxconn: z.number().int().min(100).max(1000000).default(4000).meta({
+      description: 'Global connection limit; needs about 2 file descriptors each, within the host\'s open-files limit (default 4000)',
+    }),
+    monitor_port: port('Local port (127.0.0.1) of haproxy\'s own health page, which keepalived\'s check script asks (default 8404)').default(8404),
+    stats_socket: z
+      .string()
+      .regex(/^\/[A-Za-z0-9/_.-]+$/, { error: (iss) => `'${String(iss.input)}' is not an absolute path` })
+      .default('/var/lib/haproxy/stats')
+      .meta({
+        description: 'haproxy admin socket; its directory must exist at start (default /var/lib/haproxy/stats: /run/haproxy is missing on several distributions)',
+      }),
+    bind: z.enum(['any', 'vip']).default('any').meta({
+      description: 'Listen on every address (any, default: backups start without the VIP) or on the VIP only (needs net.ipv4.ip_nonlocal_bind, which kha sets)',
+    }),
+  })
+  .meta({ description: 'haproxy settings shared by every load balancer' });
+
+const security = z
+  .strictObject({
+    selinux: z.enum(['boolean', 'permissive', 'keep']).default('boolean').meta({
+      description: 'On SELinux hosts: set haproxy_connect_any (boolean, default), switch to permissive, or keep as is',
+    }),
+    firewall: z.enum(['auto', 'firewalld', 'ufw', 'none']).default('auto').meta({
+      description: 'Open VRRP (from the peers) and the VIP port: in the firewall found running (auto), a given one, or none',
+    }),
+  })
+  .meta({ description: 'How kha deals with SELinux and the host firewall' });
+
+const lbHost = z.strictObject({
+  name: hostName,
+  address: ipv4.meta({ description: 'IPv4 address kha connects to and keepalived speaks VRRP from' }),
+  interface: interfaceName.optional(),
+  priority: z.number().int().min(1).max(254).optional().meta({
+    description: 'VRRP priority 1-254; the highest is the primary. Default by order: 150, 140, ...',
+  }),
+  ssh: sshOverride.optional(),
+});
+
+const masterHost = z.strictObject({
+  name: hostName,
+  address: ipv4.meta({ description: 'IPv4 address of the kube-apiserver' }),
+  apiserver_port: port('Port kube-apiserver listens on (default 6443)').default(6443),
+  ssh: sshOverride.optional(),
+});
+
+export const MAX_LBS = 10;
+export const MAX_MASTERS = 64;
+
+export const hostsFileSchema = z
+  .strictObject({
+    $schema: z.string().optional().meta({ description: 'JSON Schema reference for editors' }),
+    cluster,
+    ssh: sshDefaults.default(sshDefaults.parse({})).meta({ description: 'SSH defaults for every host; a host may override any' }),
+    keepalived: keepalived.default(keepalived.parse({})),
+    haproxy: haproxy.default(haproxy.parse({})),
+    security: security.default(security.parse({})),
+    operator: z
+      .strictObject({
+        netns: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: (iss) => `'${String(iss.input)}' is not a network namespace name` })
+          .optional()
+          .meta({ description: 'Run kha\'s network side inside this network namespace (the built-in lab sets it)' }),
+      })
+      .optional()
+      .meta({ description: 'Where kha itself runs from' }),
+    lb: z
+      .array(lbHost)
+      .min(2, { error: () => 'needs at least 2 load balancers: with one there is nothing to fail over to' })
+      .max(MAX_LBS, {
+        error: (iss) =>
+          `has ${Array.isArray(iss.input) ? iss.input.length : 'too many'} load balancers; kha supports at most ${MAX_LBS} in one VRRP group (every one sends adverts to every other)`,
+      })
+      .meta({ description: 'Load balancers: each runs keepalived and haproxy' }),
+    masters: z
+      .array(masterHost)
+      .min(1, { error: () => 'needs at least 1 master' })
+      .max(MAX_MASTERS, {
+        error: (iss) => `has ${Array.isArray(iss.input) ? iss.input.length : 'too many'} masters; kha supports at most ${MAX_MASTERS}`,
+      })
+      .meta({ description: 'Control-plane hosts running kube-apiserver' }),
+  })
+  .meta({
+    title: 'kha hosts.yaml',
+    description: 'Load balancers and masters of a highly available Kubernetes API endpoint, for kha',
+  });
+
+export type HostsFile = z.output<typeof hostsFileSchema>;
+export type HostsFileInput = z.input<typeof hostsFileSchema>;
+
+/** Keys whose values are never echoed in any message. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['auth_pass', 'sudo_password']);
+
+export function jsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(hostsFileSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+}

@@ -1,0 +1,258 @@
+import { describeSubnet, inSubnet, ipv4ToInt, networkOf, parseCidr } from './addresses.js';
+import type { Finding } from './describe.js';
+import type { HostsFile } from './schema.js';
+
+// Checks that relate one value to another. They run on a file that already
+// has the right shape, and report every finding, not only the first.
+
+/** Default priority of the i-th load balancer that has none: 150, 140, ... */
+export function defaultPriority(index: number, taken: ReadonlySet<number>): number {
+  let p = 150 - 10 * index;
+  while (taken.has(p) || p < 1) p = p < 1 ? 254 : p - 1;
+  return p;
+}
+
+/** Priorities as they will be: explicit ones kept, the rest by order. */
+export function resolvePriorities(lbs: HostsFile['lb']): number[] {
+  const taken = new Set(lbs.flatMap((h) => (h.priority === undefined ? [] : [h.priority])));
+  return lbs.map((h, i) => {
+    if (h.priority !== undefined) return h.priority;
+    const p = defaultPriority(i, taken);
+    taken.add(p);
+    return p;
+  });
+}
+
+/** VRRP version and advert interval as kha will write them. */
+export function resolveVrrp(k: HostsFile['keepalived']): { version: 2 | 3; advertInt: number } {
+  const version = k.vrrp_version ?? (k.auth_pass !== undefined ? 2 : 3);
+  const advertInt = k.advert_int ?? (version === 2 ? 1 : 0.2);
+  return { version, advertInt };
+}
+
+function checkVip(f: HostsFile, out: Finding[]): void {
+  const { address, prefix } = parseCidr(f.cluster.vip);
+  const hosts = [
+    ...f.lb.map((h, i) => ({ path: ['lb', i, 'address'] as const, h })),
+    ...f.masters.map((h, i) => ({ path: ['masters', i, 'address'] as const, h })),
+  ];
+  for (const { path, h } of hosts) {
+    if (h.address === address) {
+      out.push({
+        path: [...path],
+        atKey: false,
+        message: `${h.address} is the VIP; the VIP must be a free address that no host owns, or keepalived and the host would fight over it`,
+      });
+    }
+  }
+  if (prefix === null) return;
+  const cidr = { address, prefix };
+  if (prefix <= 30) {
+    const ip = ipv4ToInt(address);
+    const net = networkOf(cidr);
+    if (ip === net || ip === net + 2 ** (32 - prefix) - 1) {
+      out.push({
+        path: ['cluster', 'vip'],
+        atKey: false,
+        message: `${address} is the ${ip === net ? 'network' : 'broadcast'} address of ${describeSubnet(cidr)}; choose a free host address in that subnet`,
+      });
+    }
+  }
+  f.lb.forEach((h, i) => {
+    if (!inSubnet(h.address, cidr)) {
+      out.push({
+        path: ['lb', i, 'address'],
+        atKey: false,
+        message: `${h.address} is outside the VIP's subnet ${describeSubnet(cidr)}; VRRP moves the VIP only between hosts on one subnet: fix the address, or the VIP's prefix if the subnet is larger`,
+      });
+    }
+  });
+}
+
+function checkPriorities(f: HostsFile, out: Finding[]): void {
+  const seen = new Map<number, number>();
+  f.lb.forEach((h, i) => {
+    if (h.priority === undefined) return;
+    const first = seen.get(h.priority);
+    if (first !== undefined) {
+      out.push({
+        path: ['lb', i, 'priority'],
+        atKey: false,
+        message: `priority ${h.priority} is also lb[${first}]'s (${f.lb[first]?.name}); priorities must differ so that exactly one host is the primary`,
+      });
+    } else seen.set(h.priority, i);
+  });
+}
+
+function checkVrrp(f: HostsFile, out: Finding[]): void {
+  const k = f.keepalived;
+  const { version, advertInt } = resolveVrrp(k);
+  if (k.auth_pass !== undefined) {
+    if (!k.auth_pass.startsWith('env:') && k.auth_pass.length > 8) {
+      out.push({
+        path: ['keepalived', 'auth_pass'],
+        atKey: false,
+        message: `is ${k.auth_pass.length} characters; VRRP PASS authentication carries at most 8 (keepalived would silently cut it)`,
+      });
+    }
+    if (k.vrrp_version === 3) {
+      out.push({
+        path: ['keepalived', 'auth_pass'],
+        atKey: true,
+        message: 'cannot be used with vrrp_version 3: VRRPv3 has no authentication (RFC 5798). Remove auth_pass and rely on unicast peers and the firewall, or use vrrp_version 2',
+      });
+    } else if (k.advert_int !== undefined && k.advert_int < 1) {
+      out.push({
+        path: ['keepalived', 'advert_int'],
+        atKey: false,
+        message: `${k.advert_int} s needs VRRPv3, which has no authentication, but auth_pass asks for VRRPv2 (whole-second adverts only, failover about 3.6 s at advert_int 1). Remove auth_pass for sub-second failover (unicast peers and firewall rules guard the adverts), or set advert_int to 1 or more`,
+      });
+    }
+  }
+  if (version === 2 && !Number.isInteger(advertInt)) {
+    out.push({
+      path: ['keepalived', 'advert_int'],
+      atKey: false,
+      message: `${advertInt} s is not whole seconds, and VRRPv2 counts adverts in whole seconds; use an integer or vrrp_version 3`,
+    });
+  }
+  if (version === 3) {
+    if (Math.abs(Math.round(advertInt * 100) - advertInt * 100) > 1e-9) {
+      out.push({
+        path: ['keepalived', 'advert_int'],
+        atKey: false,
+        message: `${advertInt} s is not a multiple of 0.01 s, the unit of VRRPv3 adverts`,
+      });
+    }
+    if (advertInt > 40.95) {
+      out.push({ path: ['keepalived', 'advert_int'], atKey: false, message: `${advertInt} s is above VRRPv3's maximum of 40.95 s` });
+    }
+  }
+  if (k.check_timeout > k.check_interval) {
+    out.push({
+      path: ['keepalived', 'check_timeout'],
+      atKey: false,
+      message: `${k.check_timeout} s is longer than check_interval (${k.check_interval} s); a check must end before the next one starts`,
+    });
+  }
+}
+
+function checkHaproxy(f: HostsFile, out: Finding[]): void {
+  const h = f.haproxy;
+  if (h.monitor_port === f.cluster.port) {
+    out.push({
+      path: ['haproxy', 'monitor_port'],
+      atKey: false,
+      message: `${h.monitor_port} is also cluster.port; haproxy's health page needs a port of its own`,
+    });
+  }
+  if (h.check_fastinter_ms > h.check_inter_ms) {
+    out.push({
+      path: ['haproxy', 'check_fastinter_ms'],
+      atKey: false,
+      message: `${h.check_fastinter_ms} ms is slower than check_inter_ms (${h.check_inter_ms} ms); fastinter is meant to speed up checks while a server changes state`,
+    });
+  }
+}
+
+/** Names and addresses must each mean one host; a host may appear in both lists (it then runs both roles). */
+function checkIdentity(f: HostsFile, out: Finding[]): void {
+  type Entry = { list: 'lb' | 'masters'; index: number; name: string; address: string };
+  const entries: Entry[] = [
+    ...f.lb.map((h, index) => ({ list: 'lb' as const, index, name: h.name, address: h.address })),
+    ...f.masters.map((h, index) => ({ list: 'masters' as const, index, name: h.name, address: h.address })),
+  ];
+  const byName = new Map<string, Entry>();
+  const byAddress = new Map<string, Entry>();
+  const where = (e: Entry) => `${e.list}[${e.index}]`;
+  for (const e of entries) {
+    const sameName = byName.get(e.name);
+    if (sameName) {
+      if (sameName.list === e.list) {
+        out.push({ path: [e.list, e.index, 'name'], atKey: false, message: `'${e.name}' is also ${where(sameName)}'s name; each host is listed once` });
+      } else if (sameName.address !== e.address) {
+        out.push({
+          path: [e.list, e.index, 'address'],
+          atKey: false,
+          message: `'${e.name}' is ${sameName.address} in ${where(sameName)} but ${e.address} here; one name is one host`,
+        });
+      }
+    } else byName.set(e.name, e);
+    const sameAddress = byAddress.get(e.address);
+    if (sameAddress) {
+      if (sameAddress.list === e.list) {
+        out.push({
+          path: [e.list, e.index, 'address'],
+          atKey: false,
+          message: `${e.address} is also ${where(sameAddress)}'s (${sameAddress.name}) address; each host is listed once`,
+        });
+      } else if (sameAddress.name !== e.name) {
+        out.push({
+          path: [e.list, e.index, 'name'],
+          atKey: false,
+          message: `${e.address} is '${sameAddress.name}' in ${where(sameAddress)}; a host in both lists must have the same name in both`,
+        });
+      }
+    } else byAddress.set(e.address, e);
+  }
+}
+
+/** A host running haproxy and kube-apiserver cannot have both listen on one port. */
+function checkColocated(f: HostsFile, out: Finding[]): void {
+  f.masters.forEach((m, i) => {
+    if (!f.lb.some((l) => l.name === m.name)) return;
+    if (m.apiserver_port === f.cluster.port) {
+      out.push({
+        path: ['masters', i, 'apiserver_port'],
+        atKey: false,
+        message: `${m.name} runs both haproxy and kube-apiserver, and both would listen on ${f.cluster.port}; set cluster.port to another port (8443 is usual) so haproxy can front the apiservers`,
+      });
+    }
+    if (m.apiserver_port === f.haproxy.monitor_port) {
+      out.push({
+        path: ['masters', i, 'apiserver_port'],
+        atKey: false,
+        message: `${m.name} runs haproxy, whose health page uses port ${f.haproxy.monitor_port}; change haproxy.monitor_port`,
+      });
+    }
+  });
+}
+
+function checkEnvSecrets(f: HostsFile, env: NodeJS.ProcessEnv, out: Finding[]): void {
+  const refs: { path: (string | number)[]; value: string | undefined }[] = [
+    { path: ['keepalived', 'auth_pass'], value: f.keepalived.auth_pass },
+    { path: ['ssh', 'sudo_password'], value: f.ssh.sudo_password },
+    ...f.lb.map((h, i) => ({ path: ['lb', i, 'ssh', 'sudo_password'], value: h.ssh?.sudo_password })),
+    ...f.masters.map((h, i) => ({ path: ['masters', i, 'ssh', 'sudo_password'], value: h.ssh?.sudo_password })),
+  ];
+  for (const { path, value } of refs) {
+    if (value === undefined || !value.startsWith('env:')) continue;
+    const name = value.slice(4);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      out.push({ path, atKey: false, message: `'env:${name}' does not name an environment variable` });
+      continue;
+    }
+    const secret = env[name];
+    if (secret === undefined || secret === '') {
+      out.push({ path, atKey: false, message: `environment variable ${name} is not set; export it before running kha (export ${name}=...)` });
+    } else if (path[1] === 'auth_pass' && secret.length > 8) {
+      out.push({
+        path,
+        atKey: false,
+        message: `environment variable ${name} holds ${secret.length} characters; VRRP PASS authentication carries at most 8`,
+      });
+    }
+  }
+}
+
+export function semanticFindings(f: HostsFile, env: NodeJS.ProcessEnv): Finding[] {
+  const out: Finding[] = [];
+  checkIdentity(f, out);
+  checkVip(f, out);
+  checkPriorities(f, out);
+  checkVrrp(f, out);
+  checkHaproxy(f, out);
+  checkColocated(f, out);
+  checkEnvSecrets(f, env, out);
+  return out;
+}

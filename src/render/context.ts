@@ -1,0 +1,140 @@
+import { InternalError } from '../errors.js';
+import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { vipCidr } from '../inventory/model.js';
+import { VERSION } from '../version.js';
+
+// The explicit options object each template gets. Templates read nothing
+// else, so what a file depends on is visible here, and a golden test of a
+// context pins a file completely.
+
+export const CHECK_SCRIPT_PATH = '/etc/keepalived/kha-check-haproxy.sh';
+export const MONITOR_URI = '/kha-health';
+/** The user keepalived runs the check script as; exists on every distribution. */
+export const SCRIPT_USER = 'nobody';
+
+export interface Header {
+  version: string;
+  host: string;
+}
+
+export interface KeepalivedContext {
+  header: Header;
+  host: { name: string; address: string; priority: number; primary: boolean };
+  interface: string;
+  peers: { name: string; address: string }[];
+  vip: string;
+  vrrp: {
+    version: 2 | 3;
+    advertInt: number;
+    routerId: number;
+    unicast: boolean;
+    preempt: boolean;
+    preemptDelay: number;
+    garpMasterDelay: number;
+    garpMasterRepeat: number;
+    garpMasterRefresh: number;
+    /** Revealed only here, into a 0600 file; never into output. */
+    authPass: string | null;
+  };
+  check: { script: string; user: string; interval: number; timeout: number; fall: number; rise: number };
+  lbCount: number;
+}
+
+export interface CheckScriptContext {
+  header: Header;
+  monitorPort: number;
+  monitorUri: string;
+}
+
+export interface HaproxyContext {
+  header: Header;
+  port: number;
+  bind: string;
+  vip: string;
+  settings: Inventory['haproxy'];
+  monitorUri: string;
+  statsDir: string;
+  servers: { name: string; address: string; port: number }[];
+}
+
+export interface SysctlContext {
+  header: Header;
+  settings: { key: string; value: string; why: string }[];
+}
+
+export interface RestartDropInContext {
+  header: Header;
+  restartSec: number;
+}
+
+const header = (host: string): Header => ({ version: VERSION, host });
+
+export function keepalivedContext(inv: Inventory, lb: LoadBalancer, iface: string): KeepalivedContext {
+  const k = inv.keepalived;
+  return {
+    header: header(lb.name),
+    host: { name: lb.name, address: lb.address, priority: lb.priority, primary: lb.primary },
+    interface: iface,
+    peers: inv.lbs.filter((h) => h.name !== lb.name).map((h) => ({ name: h.name, address: h.address })),
+    vip: vipCidr(inv),
+    vrrp: {
+      version: k.version,
+      advertInt: k.advertInt,
+      routerId: k.routerId,
+      unicast: k.unicast,
+      preempt: k.preempt,
+      preemptDelay: k.preemptDelay,
+      garpMasterDelay: k.garpMasterDelay,
+      garpMasterRepeat: k.garpMasterRepeat,
+      garpMasterRefresh: k.garpMasterRefresh,
+      authPass: k.version === 2 && k.authPass ? k.authPass.reveal() : null,
+    },
+    check: { script: CHECK_SCRIPT_PATH, user: SCRIPT_USER, ...k.check },
+    lbCount: inv.lbs.length,
+  };
+}
+
+export function checkScriptContext(inv: Inventory, lb: LoadBalancer): CheckScriptContext {
+  return { header: header(lb.name), monitorPort: inv.haproxy.monitor_port, monitorUri: MONITOR_URI };
+}
+
+export function haproxyContext(inv: Inventory, lb: LoadBalancer): HaproxyContext {
+  const socket = inv.haproxy.stats_socket;
+  return {
+    header: header(lb.name),
+    port: inv.port,
+    bind: inv.haproxy.bind === 'vip' ? inv.vip.address : '*',
+    vip: vipCidr(inv),
+    settings: inv.haproxy,
+    monitorUri: MONITOR_URI,
+    statsDir: socket.slice(0, socket.lastIndexOf('/')) || '/',
+    servers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
+  };
+}
+
+export function sysctlContext(inv: Inventory, lb: LoadBalancer): SysctlContext {
+  const settings: SysctlContext['settings'] = [];
+  if (inv.haproxy.bind === 'vip') {
+    settings.push({
+      key: 'net.ipv4.ip_nonlocal_bind',
+      value: '1',
+      why: 'haproxy binds the VIP itself (haproxy.bind: vip); a backup does not hold the VIP and could not start without this',
+    });
+  }
+  return { header: header(lb.name), settings };
+}
+
+export function restartDropInContext(lb: LoadBalancer): RestartDropInContext {
+  return { header: header(lb.name), restartSec: 1 };
+}
+
+/** Template values are single-line by contract; a newline here would be a bug or an injection. */
+export function assertSingleLine(value: unknown, where: string): void {
+  if (typeof value === 'string') {
+    if (/[\n\r\0]/.test(value)) throw new InternalError(`template value ${where} contains a line break`);
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => assertSingleLine(v, `${where}[${i}]`));
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) assertSingleLine(v, `${where}.${k}`);
+  }
+}

@@ -1,0 +1,37 @@
+// The shell commands that check a candidate file on the host before it is
+// swapped in (DESIGN: validate before swap). They run remotely, so they are
+// plain POSIX sh; `{file}` is replaced by the quoted candidate path.
+
+/**
+ * keepalived 2.2.7 (Debian 12) SIGTERMs itself (exit 143) while testing a
+ * configuration whose scripts run as `script_user`, after printing what it
+ * found so far and before later checks (acassen/keepalived#2587, fixed in
+ * 2.2.8). On 143 the copy without the two script-security lines is tested
+ * instead: there keepalived reports every problem, and the only expected
+ * complaint is the security warning itself (exit 6).
+ */
+export const KEEPALIVED_VALIDATE = [
+  'out=$(keepalived -t -f {file} 2>&1); rc=$?',
+  '[ "$rc" -eq 0 ] && exit 0',
+  'if [ "$rc" -eq 143 ]; then',
+  "  sed -e '/^[[:space:]]*enable_script_security/d' -e '/^[[:space:]]*script_user/d' {file} > {file}.t",
+  '  out=$(keepalived -t -f {file}.t 2>&1); rc=$?; rm -f {file}.t',
+  "  out=$(printf '%s\\n' \"$out\" | grep -v 'SECURITY VIOLATION - scripts are being executed but script_security not enabled' | grep -v '^$')",
+  '  if [ -z "$out" ] && { [ "$rc" -eq 0 ] || [ "$rc" -eq 6 ]; }; then exit 0; fi',
+  'fi',
+  "printf '%s\\n' \"$out\" >&2",
+  'exit 1',
+].join('\n');
+
+export const HAPROXY_VALIDATE = 'haproxy -c -q -f {file}';
+
+export const BASH_SYNTAX = 'bash -n {file}';
+
+/** Single-quotes a path for sh. */
+export function shQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export function validateCommand(template: string, file: string): string {
+  return template.replaceAll('{file}', shQuote(file));
+}

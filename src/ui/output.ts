@@ -1,0 +1,56 @@
+import type { Problem } from '../errors.js';
+import { formatProblem } from '../errors.js';
+
+/**
+ * Where a command's results go. Commands call this and never write to the
+ * console themselves, so `--json` can never be mixed with human lines.
+ */
+export interface Output {
+  readonly json: boolean;
+  /** A line for people; dropped under --json. */
+  line(text: string): void;
+  /** A warning for people (stderr); under --json it is collected into the result. */
+  warn(text: string): void;
+  /** A closing error line for people (stderr); under --json the result object says it. */
+  error(text: string): void;
+  /** The machine-readable result; printed once, only under --json. */
+  result(value: Record<string, unknown>): void;
+  /** Located problems: one line each for people, objects under --json. */
+  problems(list: readonly Problem[]): void;
+}
+
+export interface Streams {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+export const processStreams: Streams = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
+
+export function createOutput(json: boolean, streams: Streams = processStreams): Output {
+  const warnings: string[] = [];
+  return {
+    json,
+    line(text) {
+      if (!json) streams.stdout(`${text}\n`);
+    },
+    warn(text) {
+      if (json) warnings.push(text);
+      else streams.stderr(`warning: ${text}\n`);
+    },
+    error(text) {
+      if (!json) streams.stderr(`${text}\n`);
+    },
+    result(value) {
+      if (!json) return;
+      const body = warnings.length > 0 ? { ...value, warnings } : value;
+      streams.stdout(`${JSON.stringify(body, null, 2)}\n`);
+    },
+    problems(list) {
+      if (json) return;
+      for (const p of list) streams.stderr(`${formatProblem(p)}\n`);
+    },
+  };
+}
