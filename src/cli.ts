@@ -1,13 +1,18 @@
 import { Command, CommanderError } from 'commander';
-import { exitCodeOf, formatProblem, InputError, type ExitCode } from './errors.js';
+import { exitCodeOf, formatProblem, HostError, InputError, PreflightError, type ExitCode } from './errors.js';
 import { createOutput, processStreams, type Streams } from './ui/output.js';
 import { registerValidate } from './commands/validate.js';
 import { registerRender } from './commands/render.js';
 import { registerSchema } from './commands/schema.js';
+import { registerLab } from './commands/lab.js';
+import { registerApply } from './commands/apply.js';
+import { registerStatus } from './commands/status.js';
 import { VERSION } from './version.js';
 
 /** What every command's action gets besides its own arguments. */
 export interface CliContext {
+  /** As in process.argv: commands that re-run kha elsewhere pass it on. */
+  argv: readonly string[];
   streams: Streams;
   env: NodeJS.ProcessEnv;
   /** Set by a command's action; main() returns it. */
@@ -16,7 +21,7 @@ export interface CliContext {
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
-const registrars: CommandRegistrar[] = [registerValidate, registerRender, registerSchema];
+const registrars: CommandRegistrar[] = [registerValidate, registerRender, registerApply, registerStatus, registerSchema, registerLab];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('kha')
@@ -51,7 +56,7 @@ export async function main(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ExitCode> {
   let code: ExitCode = 0;
-  const ctx: CliContext = { streams, env, exit: (c) => (code = c) };
+  const ctx: CliContext = { argv, streams, env, exit: (c) => (code = c) };
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv as string[]);
@@ -70,6 +75,15 @@ export async function main(
     if (err instanceof InputError) {
       for (const p of err.problems) streams.stderr(`${formatProblem(p)}\n`);
       streams.stderr(`${err.message}\n`);
+      return exit;
+    }
+    if (err instanceof PreflightError) {
+      for (const p of err.problems) streams.stderr(`${p.host} [${p.check}]: ${p.message}\n`);
+      streams.stderr(`${err.message}\n`);
+      return exit;
+    }
+    if (err instanceof HostError) {
+      streams.stderr(`${err.host} [${err.step}]: ${err.message}\n`);
       return exit;
     }
     const message = err instanceof Error ? err.message : String(err);

@@ -45,6 +45,15 @@ export class HostError extends KhaError {
   }
 }
 
+/** One or more hosts failed a check before anything was changed. Exit 1. */
+export class PreflightError extends KhaError {
+  readonly exitCode = 1 as const;
+  constructor(readonly problems: readonly { host: string; check: string; message: string }[]) {
+    super(`preflight failed on ${new Set(problems.map((p) => p.host)).size} host(s): nothing was changed on any host`);
+    this.name = 'PreflightError';
+  }
+}
+
 /** A bug in kha or a broken environment on the operator's machine. Exit 1. */
 export class InternalError extends KhaError {
   readonly exitCode = 1 as const;

@@ -13,7 +13,7 @@ import {
 // in. A topology adds entries here; the renderer and `apply` stay the same.
 // Order matters: keepalived's check needs the check script already in place.
 
-export type Service = 'keepalived' | 'haproxy' | 'sysctl' | 'systemd';
+export type Service = 'keepalived' | 'haproxy' | 'sysctl' | 'systemd' | 'firewall';
 
 export interface FileSpec {
   id: string;

@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 
 export const CHECK_SCRIPT_PATH = '/etc/keepalived/kha-check-haproxy.sh';
 export const MONITOR_URI = '/kha-health';
+export const STATS_URI = '/kha-stats';
 /** The user keepalived runs the check script as; exists on every distribution. */
 export const SCRIPT_USER = 'nobody';
 
@@ -53,6 +54,7 @@ export interface HaproxyContext {
   vip: string;
   settings: Inventory['haproxy'];
   monitorUri: string;
+  statsUri: string;
   statsDir: string;
   servers: { name: string; address: string; port: number }[];
 }
@@ -107,6 +109,7 @@ export function haproxyContext(inv: Inventory, lb: LoadBalancer): HaproxyContext
     vip: vipCidr(inv),
     settings: inv.haproxy,
     monitorUri: MONITOR_URI,
+    statsUri: STATS_URI,
     statsDir: socket.slice(0, socket.lastIndexOf('/')) || '/',
     servers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
   };

@@ -1,0 +1,35 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { InputError, type ExitCode } from '../errors.js';
+import type { Inventory } from '../inventory/model.js';
+
+// hosts.yaml's `operator.netns` (the built-in lab sets it) means kha's
+// network side must run inside that namespace: SSH, the probes through the
+// VIP. kha re-runs itself there, once, with the same arguments.
+
+const MARK = 'KHA_OPERATOR_NETNS';
+
+/** null when already in place; otherwise the exit code of kha run inside the namespace. */
+export async function runInOperatorNetns(inv: Inventory, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<ExitCode | null> {
+  const ns = inv.operatorNetns;
+  if (ns === undefined || env[MARK] === ns) return null;
+  if (!existsSync(`/run/netns/${ns}`)) {
+    throw new InputError(`${inv.file}: operator.netns '${ns}' does not exist on this machine; is the lab up? (kha lab up)`);
+  }
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...env, [MARK]: ns },
+  });
+  // The child gets Ctrl-C from the terminal itself; the parent just waits for it.
+  const ignore = () => undefined;
+  process.on('SIGINT', ignore);
+  try {
+    const code = await new Promise<number>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : 1)));
+    });
+    return (code === 0 || code === 1 || code === 2 || code === 130 ? code : 1) as ExitCode;
+  } finally {
+    process.off('SIGINT', ignore);
+  }
+}

@@ -1,0 +1,187 @@
+import { HostError } from '../errors.js';
+import type { Change, Marker, ServiceName } from '../plan/changes.js';
+import { validateCommand } from '../render/validators.js';
+import type { Session } from '../transport/session.js';
+import { shellQuote as q } from '../transport/shell-quote.js';
+
+// The one way each kind of change is carried out. Every step is atomic on
+// the host (rename, a single systemctl call), so an interruption leaves a
+// file either old or new, never half-written.
+
+/** Files replaced in this run, per service, so a failed reload can put them back. */
+export class Rollback {
+  private readonly saved = new Map<string, { path: string; backup: string | null }[]>();
+
+  record(service: string, path: string, backup: string | null): void {
+    const list = this.saved.get(service) ?? [];
+    if (!list.some((e) => e.path === path)) list.push({ path, backup });
+    this.saved.set(service, list);
+  }
+
+  take(service: string): { path: string; backup: string | null }[] {
+    const list = this.saved.get(service) ?? [];
+    this.saved.delete(service);
+    return list;
+  }
+}
+
+export const BACKUP_SUFFIX = '.kha-bak';
+const PACKAGE_TIMEOUT_MS = 15 * 60_000;
+const SERVICE_TIMEOUT_MS = 90_000;
+
+function tail(text: string, lines = 12): string {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+async function run(session: Session, step: string, command: string, timeoutMs = 60_000): Promise<string> {
+  const r = await session.exec(command, { timeoutMs });
+  if (r.code !== 0) {
+    throw new HostError(session.host, step, `\`${command.split('\n')[0]}\` failed (exit ${r.code}): ${tail(r.stderr || r.stdout) || 'no output'}`);
+  }
+  return r.stdout;
+}
+
+function installCommand(c: Extract<Change, { kind: 'package.install' }>): string {
+  const pkgs = c.packages.map(q).join(' ');
+  switch (c.manager) {
+    case 'apt':
+      // Stale or missing package lists are the usual reason an install cannot
+      // find a package (fresh images ship none): update once and try again.
+      return [
+        'export DEBIAN_FRONTEND=noninteractive',
+        `apt-get install -y -q --no-install-recommends ${pkgs} || { apt-get update -q && apt-get install -y -q --no-install-recommends ${pkgs}; }`,
+      ].join('\n');
+    case 'dnf':
+      return `dnf install -y ${pkgs}`;
+    case 'yum':
+      return `yum install -y ${pkgs}`;
+    case 'none':
+      throw new Error('no package manager (preflight should have stopped here)');
+  }
+}
+
+async function writeFile(session: Session, c: Extract<Change, { kind: 'file.write' }>, rollback: Rollback): Promise<void> {
+  if (c.modeOnly) {
+    await run(session, `chmod ${c.path}`, `chmod ${c.mode.toString(8)} ${q(c.path)}`);
+    return;
+  }
+  const dir = c.path.slice(0, c.path.lastIndexOf('/')) || '/';
+  const candidate = `${dir}/.kha-new.${c.path.slice(dir.length + 1)}`;
+  await run(session, `mkdir ${dir}`, `mkdir -p ${q(dir)}`);
+  await session.put(candidate, c.content, { mode: c.mode, owner: 'root', group: 'root' });
+  if (c.validate !== undefined) {
+    const r = await session.exec(validateCommand(c.validate, candidate), { timeoutMs: 60_000 });
+    if (r.code !== 0) {
+      await session.exec(`rm -f ${q(candidate)}`);
+      throw new HostError(
+        session.host,
+        `validate ${c.path}`,
+        `the new ${c.path} was rejected by its validator, so it was not installed and the host is unchanged:\n${tail(r.stderr || r.stdout)}`,
+      );
+    }
+  }
+  const backup = c.previous === null ? null : `${c.path}${BACKUP_SUFFIX}`;
+  // cp -p keeps the old file's mode, so a backup of a secret stays unreadable to others.
+  const keep = backup ? `cp -p ${q(c.path)} ${q(backup)} && ` : '';
+  await run(session, `install ${c.path}`, `${keep}mv -f ${q(candidate)} ${q(c.path)}`);
+  rollback.record(c.service, c.path, backup);
+}
+
+async function writeMarker(session: Session, marker: Marker): Promise<void> {
+  await session.put(marker.path, marker.digest, { mode: 0o644, owner: 'root', group: 'root' });
+}
+
+async function journalTail(session: Session, service: ServiceName): Promise<string> {
+  const r = await session.exec(`journalctl -u ${service} -n 8 --no-pager -o cat 2>/dev/null || systemctl status ${service} --no-pager 2>&1 | tail -n 8`);
+  return tail(r.stdout, 8);
+}
+
+/**
+ * Starting, reloading or restarting a service; when it fails, the files
+ * written for it in this run are put back and the service restarted on them.
+ */
+async function serviceAction(
+  session: Session,
+  service: ServiceName,
+  verb: 'restart' | 'reload',
+  marker: Marker,
+  rollback: Rollback,
+): Promise<void> {
+  const r = await session.exec(`systemctl ${verb} ${service} && sleep 0.3 && systemctl is-active --quiet ${service}`, {
+    timeoutMs: SERVICE_TIMEOUT_MS,
+  });
+  if (r.code === 0) {
+    await writeMarker(session, marker);
+    return;
+  }
+  const why = await journalTail(session, service);
+  const restored = rollback.take(service);
+  if (restored.length === 0) {
+    throw new HostError(session.host, `${verb} ${service}`, `systemctl ${verb} ${service} failed; nothing of this run to put back:\n${why}`);
+  }
+  const putBack = restored
+    .map((e) => (e.backup ? `mv -f ${q(e.backup)} ${q(e.path)}` : `rm -f ${q(e.path)}`))
+    .join(' && ');
+  const back = await session.exec(`${putBack} && systemctl restart ${service} && sleep 0.3 && systemctl is-active --quiet ${service}`, {
+    timeoutMs: SERVICE_TIMEOUT_MS,
+  });
+  const outcome = back.code === 0 ? `${service} is running again on the previous files` : `${service} did not start on the previous files either`;
+  throw new HostError(
+    session.host,
+    `${verb} ${service}`,
+    `systemctl ${verb} ${service} failed, so kha put back ${restored.map((e) => e.path).join(', ')} and restarted it: ${outcome}.\n${why}`,
+  );
+}
+
+export async function applyChange(session: Session, c: Change, rollback: Rollback): Promise<void> {
+  switch (c.kind) {
+    case 'package.install':
+      await run(session, 'install packages', installCommand(c), PACKAGE_TIMEOUT_MS);
+      return;
+    case 'selinux.boolean':
+      await run(session, `selinux ${c.name}`, `setsebool -P ${q(c.name)} ${c.value ? 'on' : 'off'}`, 120_000);
+      return;
+    case 'selinux.permissive':
+      await run(
+        session,
+        'selinux permissive',
+        `setenforce 0; sed -i 's/^SELINUX=.*/SELINUX=permissive/' /etc/selinux/config && grep -q '^SELINUX=permissive' /etc/selinux/config`,
+      );
+      return;
+    case 'firewalld.rule': {
+      const arg = c.rule.type === 'port' ? `--add-port=${c.rule.port}/${c.rule.protocol}` : `--add-rich-rule=${q(c.rule.text)}`;
+      // Permanent for the next boot, runtime for now: no --reload, which would drop runtime-only state.
+      await run(session, 'firewalld', `firewall-cmd --permanent --zone=${q(c.zone)} ${arg} && firewall-cmd --zone=${q(c.zone)} ${arg}`);
+      return;
+    }
+    case 'ufw.allow':
+      await run(session, 'ufw', `ufw allow ${q(c.rule)}`);
+      return;
+    case 'ufw.reload':
+      await run(session, 'ufw', 'ufw reload');
+      return;
+    case 'directory.create':
+      await run(session, `mkdir ${c.path}`, `install -d -m ${c.mode.toString(8)} -o ${q(c.owner)} -g ${q(c.group)} ${q(c.path)}`);
+      return;
+    case 'file.write':
+      await writeFile(session, c, rollback);
+      return;
+    case 'sysctl.load':
+      await run(session, 'sysctl', `sysctl -q -p ${q(c.path)}`);
+      return;
+    case 'systemd.daemon-reload':
+      await run(session, 'systemd', 'systemctl daemon-reload');
+      return;
+    case 'service.enable':
+      await run(session, `enable ${c.service}`, `systemctl enable --quiet ${c.service}`);
+      return;
+    case 'service.start':
+      // restart, not start: a package install may have started the service
+      // already, on its default configuration.
+      await serviceAction(session, c.service, 'restart', c.marker, rollback);
+      return;
+    case 'service.reload':
+      await serviceAction(session, c.service, 'reload', c.marker, rollback);
+      return;
+  }
+}

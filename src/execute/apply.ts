@@ -1,0 +1,59 @@
+import { PreflightError, type KhaError } from '../errors.js';
+import { gatherFacts } from '../facts/gather.js';
+import type { HostFacts } from '../facts/types.js';
+import type { Inventory } from '../inventory/model.js';
+import { planHost, probeRequest, type HostPlan } from '../plan/plan.js';
+import type { Playbook } from '../playbook/load.js';
+import { CHECKS, type PreflightProblem } from '../preflight/checks.js';
+import type { PassphrasePrompt } from '../transport/private-key.js';
+import type { Session } from '../transport/session.js';
+import { connectAll } from '../transport/ssh.js';
+import { lbTargets } from './targets.js';
+
+// The phases of apply before anything changes: connect, look, check, plan.
+// Each phase covers every host before the next starts, and any failure ends
+// the run with nothing changed anywhere.
+
+export async function openSessions(inv: Inventory, passphrase?: PassphrasePrompt): Promise<Map<string, Session>> {
+  const results = await connectAll(lbTargets(inv, passphrase));
+  const failed = results.filter((r): r is { target: (typeof r)['target']; error: KhaError } => r.error !== undefined);
+  const sessions = new Map<string, Session>();
+  for (const r of results) if (r.session) sessions.set(r.target.name, r.session);
+  if (failed.length > 0) {
+    await closeAll(sessions);
+    throw new PreflightError(failed.map((r) => ({ host: r.target.name, check: 'ssh', message: r.error.message })));
+  }
+  return sessions;
+}
+
+export async function closeAll(sessions: ReadonlyMap<string, Session>): Promise<void> {
+  await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+}
+
+export async function gatherAll(inv: Inventory, sessions: ReadonlyMap<string, Session>): Promise<Map<string, HostFacts>> {
+  const req = probeRequest(inv);
+  const entries = await Promise.all(inv.lbs.map(async (lb) => [lb.name, await gatherFacts(sessions.get(lb.name)!, req)] as const));
+  return new Map(entries);
+}
+
+export async function preflight(
+  inv: Inventory,
+  facts: ReadonlyMap<string, HostFacts>,
+  sessions: ReadonlyMap<string, Session>,
+  playbook: Playbook,
+): Promise<void> {
+  const names = playbook.stages.filter((s) => s.on !== 'operator').flatMap((s) => s.checks ?? []);
+  const problems: PreflightProblem[] = [];
+  for (const name of names) {
+    const check = CHECKS.get(name);
+    if (check) problems.push(...(await check.run({ inv, facts, sessions })));
+  }
+  if (problems.length > 0) throw new PreflightError(problems);
+}
+
+/** Every task of the playbook on every host in scope, from the facts as they are now. */
+export function planAll(inv: Inventory, facts: ReadonlyMap<string, HostFacts>, playbook: Playbook, scope: ReadonlySet<string>): HostPlan[] {
+  const seen = new Set<string>();
+  const tasks = playbook.stages.flatMap((s) => s.tasks ?? []).filter((t) => !seen.has(t) && seen.add(t));
+  return inv.lbs.filter((lb) => scope.has(lb.name)).map((lb) => planHost(inv, lb, facts.get(lb.name)!, tasks));
+}

@@ -1,0 +1,42 @@
+import { HostError } from '../errors.js';
+import type { Inventory } from '../inventory/model.js';
+import type { Session } from '../transport/session.js';
+
+// Gates a host must pass before the next one is touched (playbook `then`).
+
+const VIP_TIMEOUT_S = 20;
+
+function vipPresent(inv: Inventory): string {
+  return `ip -o -4 addr show | grep -q ' inet ${inv.vip.address}/'`;
+}
+
+/** Waits until the host holds the VIP: keepalived has won the election. */
+export async function holdsVip(session: Session, inv: Inventory): Promise<number> {
+  const started = Date.now();
+  const tries = Math.ceil(VIP_TIMEOUT_S / 0.1);
+  const r = await session.exec(`for i in $(seq 1 ${tries}); do ${vipPresent(inv)} && exit 0; sleep 0.1; done; exit 1`, {
+    timeoutMs: (VIP_TIMEOUT_S + 10) * 1000,
+  });
+  if (r.code !== 0) {
+    const log = await session.exec('journalctl -u keepalived -n 6 --no-pager -o cat 2>/dev/null');
+    throw new HostError(session.host, 'wait for the VIP', `did not take the VIP ${inv.vip.address} within ${VIP_TIMEOUT_S} s:\n${log.stdout.trim()}`);
+  }
+  return Date.now() - started;
+}
+
+/**
+ * A backup has joined when its keepalived runs and, after a few advert
+ * intervals, it has not taken the VIP from the holder.
+ */
+export async function isBackup(session: Session, inv: Inventory, holder: Session | undefined): Promise<void> {
+  const settle = Math.max(1, 4 * inv.keepalived.advertInt);
+  const r = await session.exec(`sleep ${settle}; systemctl is-active --quiet keepalived || exit 2; ${vipPresent(inv)} && exit 3; exit 0`, {
+    timeoutMs: (settle + 10) * 1000,
+  });
+  if (r.code === 2) throw new HostError(session.host, 'confirm backup', 'keepalived is not running after its start');
+  if (r.code === 3 && holder) throw new HostError(session.host, 'confirm backup', `took the VIP instead of joining as backup`);
+  if (holder) {
+    const h = await holder.exec(vipPresent(inv));
+    if (h.code !== 0) throw new HostError(holder.host, 'confirm backup', `lost the VIP while ${session.host} joined`);
+  }
+}

@@ -1,0 +1,181 @@
+import { HostError } from '../errors.js';
+import { gatherFacts } from '../facts/gather.js';
+import type { HostFacts } from '../facts/types.js';
+import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { describeChange, type Change } from '../plan/changes.js';
+import { planHost, probeRequest, type HostPlan } from '../plan/plan.js';
+import type { HostSet, Playbook, Stage } from '../playbook/load.js';
+import type { Session } from '../transport/session.js';
+import { checkThroughVip, type VipCheck } from '../verify/through-vip.js';
+import { applyChange, Rollback } from './apply-change.js';
+import { holdsVip, isBackup } from './gates.js';
+
+// Runs the task stages of a playbook in its order. Every decision about
+// order (which hosts, serial or parallel, which gate) is made here, once;
+// the UI only shows what this reports.
+
+export interface Reporter {
+  /** A line of progress within the current stage. */
+  progress(text: string): void;
+  /** A host finished a change. */
+  changed(host: string, change: Change): void;
+}
+
+export interface StageRun {
+  title: string;
+  /** False when the stage has nothing to do for the hosts in scope. */
+  run(report: Reporter): Promise<void>;
+}
+
+export interface RunState {
+  inv: Inventory;
+  sessions: ReadonlyMap<string, Session>;
+  facts: Map<string, HostFacts>;
+  /** Hosts kha may change (--limit); all load balancers by default. */
+  scope: ReadonlySet<string>;
+  /** Set by Ctrl-C; checked between changes, each of which is atomic. */
+  abort: { requested: boolean };
+  changed: Map<string, number>;
+  verify?: VipCheck;
+}
+
+export class Interrupted extends Error {
+  constructor(readonly host: string, readonly after: string | undefined) {
+    super('interrupted');
+  }
+}
+
+async function refresh(state: RunState, lb: LoadBalancer): Promise<HostFacts> {
+  const facts = await gatherFacts(state.sessions.get(lb.name)!, probeRequest(state.inv));
+  state.facts.set(lb.name, facts);
+  return facts;
+}
+
+async function vipHolder(state: RunState): Promise<LoadBalancer | undefined> {
+  const found = await Promise.all(
+    state.inv.lbs.map(async (lb) => {
+      const r = await state.sessions.get(lb.name)!.exec(`ip -o -4 addr show | grep -q ' inet ${state.inv.vip.address}/'`);
+      return r.code === 0 ? lb : undefined;
+    }),
+  );
+  return found.find((lb) => lb !== undefined);
+}
+
+async function resolveHosts(state: RunState, set: HostSet): Promise<LoadBalancer[]> {
+  const lbs = state.inv.lbs;
+  let hosts: LoadBalancer[];
+  switch (set) {
+    case 'lb':
+    case 'all':
+      hosts = lbs;
+      break;
+    case 'primary-if-vip-unheld':
+      hosts = (await vipHolder(state)) ? [] : lbs.filter((lb) => lb.primary);
+      break;
+    case 'lb-not-holding-vip': {
+      const holder = await vipHolder(state);
+      hosts = lbs.filter((lb) => lb !== holder);
+      break;
+    }
+    case 'vip-holder': {
+      const holder = await vipHolder(state);
+      hosts = holder ? [holder] : [];
+      break;
+    }
+    case 'masters':
+    case 'operator':
+      hosts = [];
+  }
+  return hosts.filter((lb) => state.scope.has(lb.name));
+}
+
+async function convergeHost(state: RunState, stage: Stage, lb: LoadBalancer, report: Reporter): Promise<HostPlan> {
+  const session = state.sessions.get(lb.name)!;
+  // Facts are read again at each stage: the previous stage changed the host.
+  const facts = await refresh(state, lb);
+  const plan = planHost(state.inv, lb, facts, stage.tasks ?? []);
+  const rollback = new Rollback();
+  let last: string | undefined;
+  for (const t of plan.tasks) {
+    for (const c of t.changes) {
+      if (state.abort.requested) throw new Interrupted(lb.name, last);
+      report.progress(`${lb.name}: ${describeChange(c)}`);
+      await applyChange(session, c, rollback);
+      last = describeChange(c);
+      state.changed.set(lb.name, (state.changed.get(lb.name) ?? 0) + 1);
+      report.changed(lb.name, c);
+    }
+  }
+  return plan;
+}
+
+async function passGate(state: RunState, stage: Stage, lb: LoadBalancer, report: Reporter): Promise<void> {
+  const session = state.sessions.get(lb.name)!;
+  if (stage.then === 'holds-vip') {
+    report.progress(`${lb.name}: waiting for the VIP`);
+    const ms = await holdsVip(session, state.inv);
+    report.progress(`${lb.name}: holds the VIP (${ms} ms)`);
+  } else if (stage.then === 'is-backup') {
+    report.progress(`${lb.name}: confirming it joined as backup`);
+    const holder = await vipHolder(state);
+    await isBackup(session, state.inv, holder && holder !== lb ? state.sessions.get(holder.name) : undefined);
+  }
+}
+
+function taskStage(state: RunState, stage: Stage): StageRun {
+  return {
+    title: stage.name,
+    async run(report) {
+      const hosts = await resolveHosts(state, stage.on);
+      if (hosts.length === 0) {
+        report.progress('nothing to do here');
+        return;
+      }
+      const one = async (lb: LoadBalancer) => {
+        const before = state.changed.get(lb.name) ?? 0;
+        await convergeHost(state, stage, lb, report);
+        // A gate confirms a change; a host that changed nothing has nothing to confirm.
+        if ((state.changed.get(lb.name) ?? 0) > before) await passGate(state, stage, lb, report);
+      };
+      const width = stage.serial ?? hosts.length;
+      for (let i = 0; i < hosts.length; i += width) {
+        const batch = hosts.slice(i, i + width);
+        const results = await Promise.allSettled(batch.map(one));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      }
+    },
+  };
+}
+
+function verifyStage(state: RunState, stage: Stage): StageRun {
+  return {
+    title: stage.name,
+    async run(report) {
+      const holder = await vipHolder(state);
+      if (!holder) throw new HostError('cluster', 'verify', `no load balancer holds the VIP ${state.inv.vip.address}`);
+      report.progress(`sending requests to https://${state.inv.vip.address}:${state.inv.port}/healthz (held by ${holder.name})`);
+      const v = await checkThroughVip(state.inv, state.sessions.get(holder.name)!);
+      state.verify = v;
+      const spread = Object.entries(v.perMaster).map(([m, n]) => `${m} ${n}`).join(', ');
+      report.progress(`${v.succeeded}/${v.requests} requests answered; connections per master: ${spread}`);
+      if (!v.ok) {
+        const why = [
+          ...(v.failures.length ? [`${v.failures.length} requests failed (${[...new Set(v.failures)].join(', ')})`] : []),
+          ...v.down.map((s) => `haproxy on ${holder.name} has ${s.server} ${s.status} (${s.checkStatus} ${s.checkDescription})`.trim()),
+          ...Object.entries(v.perMaster).filter(([, n]) => n === 0).map(([m]) => `${m} received no connection`),
+        ];
+        throw new HostError(holder.name, 'verify through the VIP', why.join('; '));
+      }
+    },
+  };
+}
+
+/** The stages after preflight, ready to run in order. */
+export function executionStages(state: RunState, playbook: Playbook): StageRun[] {
+  return playbook.stages.flatMap((stage) => {
+    if (stage.tasks) return [taskStage(state, stage)];
+    if (stage.on === 'operator') return [verifyStage(state, stage)];
+    return [];
+  });
+}

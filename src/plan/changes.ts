@@ -1,0 +1,91 @@
+import type { PackageManager } from '../facts/types.js';
+import type { Service } from '../render/catalog.js';
+
+// The closed set of things kha ever changes on a host. A task's plan is a
+// list of these; the executor has exactly one way to carry out each kind, and
+// --dry-run prints the same list. Plain data: easy to test, print and diff.
+
+export type ServiceName = 'keepalived' | 'haproxy';
+
+export type Change =
+  | { kind: 'package.install'; manager: PackageManager; packages: string[] }
+  | { kind: 'selinux.boolean'; name: string; value: boolean }
+  | { kind: 'selinux.permissive' }
+  | { kind: 'firewalld.rule'; zone: string; rule: FirewalldRule }
+  | { kind: 'ufw.allow'; rule: string }
+  | { kind: 'ufw.reload' }
+  | { kind: 'directory.create'; path: string; mode: number; owner: string; group: string }
+  | {
+      kind: 'file.write';
+      path: string;
+      mode: number;
+      content: string;
+      /** What is there now; null when the file is missing. */
+      previous: string | null;
+      /** Only the mode differs. */
+      modeOnly: boolean;
+      /** Validator command template (`{file}` is the candidate). */
+      validate?: string;
+      secret: boolean;
+      service: Service;
+    }
+  | { kind: 'sysctl.load'; path: string }
+  | { kind: 'systemd.daemon-reload' }
+  | { kind: 'service.enable'; service: ServiceName }
+  | { kind: 'service.start'; service: ServiceName; marker: Marker }
+  | { kind: 'service.reload'; service: ServiceName; why: string; marker: Marker };
+
+/**
+ * After a service has (re)loaded its configuration, kha records a digest of
+ * what it loaded. A file written but never loaded (an interrupted apply, a
+ * failed reload) then shows up as "needs reload" on the next run.
+ */
+export interface Marker {
+  path: string;
+  digest: string;
+}
+
+export type FirewalldRule =
+  | { type: 'port'; port: number; protocol: 'tcp' }
+  | { type: 'rich'; text: string };
+
+export type ChangeKind = Change['kind'];
+
+/** Changes that touch a running service: they are what the safe order orders. */
+export function isServiceChange(c: Change): boolean {
+  return c.kind === 'service.start' || c.kind === 'service.reload';
+}
+
+export function describeChange(c: Change): string {
+  switch (c.kind) {
+    case 'package.install':
+      return `install ${c.packages.join(', ')} (${c.manager})`;
+    case 'selinux.boolean':
+      return `setsebool -P ${c.name} ${c.value ? 'on' : 'off'}`;
+    case 'selinux.permissive':
+      return 'SELinux: permissive now and at boot';
+    case 'firewalld.rule':
+      return c.rule.type === 'port'
+        ? `firewalld (${c.zone}): open ${c.rule.port}/${c.rule.protocol}`
+        : `firewalld (${c.zone}): rich rule ${c.rule.text}`;
+    case 'ufw.allow':
+      return `ufw allow ${c.rule}`;
+    case 'ufw.reload':
+      return 'ufw reload (VRRP rules in before.rules)';
+    case 'directory.create':
+      return `create directory ${c.path} (${c.owner}:${c.group} ${c.mode.toString(8)})`;
+    case 'file.write':
+      if (c.previous === null) return `create ${c.path} (${c.mode.toString(8).padStart(4, '0')})`;
+      return c.modeOnly ? `chmod ${c.mode.toString(8).padStart(4, '0')} ${c.path}` : `update ${c.path}`;
+    case 'sysctl.load':
+      return `load sysctl settings from ${c.path}`;
+    case 'systemd.daemon-reload':
+      return 'systemctl daemon-reload';
+    case 'service.enable':
+      return `enable ${c.service} at boot`;
+    case 'service.start':
+      return `start ${c.service}`;
+    case 'service.reload':
+      return `reload ${c.service} (${c.why})`;
+  }
+}

@@ -1,0 +1,198 @@
+import type { HostFacts } from '../facts/types.js';
+import { inSubnet, parseCidr } from '../inventory/addresses.js';
+import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { interfaceFor } from '../plan/plan.js';
+import type { Session } from '../transport/session.js';
+import { shellQuote as q } from '../transport/shell-quote.js';
+import { markerPath } from '../tasks/services.js';
+
+// Everything that can be known to fail is checked on every host before
+// anything changes anywhere. A check reports problems; it never changes a host.
+
+export interface PreflightContext {
+  inv: Inventory;
+  facts: ReadonlyMap<string, HostFacts>;
+  sessions: ReadonlyMap<string, Session>;
+}
+
+export interface PreflightProblem {
+  host: string;
+  check: string;
+  message: string;
+}
+
+export interface Check {
+  name: string;
+  run(ctx: PreflightContext): Promise<PreflightProblem[]>;
+}
+
+type PerHost = (inv: Inventory, lb: LoadBalancer, facts: HostFacts) => string[];
+
+function perHost(name: string, fn: PerHost): Check {
+  return {
+    name,
+    async run({ inv, facts }) {
+      return inv.lbs.flatMap((lb) => {
+        const f = facts.get(lb.name);
+        return f ? fn(inv, lb, f).map((message) => ({ host: lb.name, check: name, message })) : [];
+      });
+    },
+  };
+}
+
+const SUPPORTED: Record<string, number> = { debian: 11, ubuntu: 20.04, rhel: 7, centos: 7, rocky: 8, almalinux: 8, ol: 7 };
+
+export function holdsVip(inv: Inventory, facts: HostFacts): boolean {
+  return facts.interfaces.some((i) => i.addresses.some((a) => parseCidr(a).address === inv.vip.address));
+}
+
+/** keepalived configured by kha runs here: the VIP it holds is ours. */
+function kept(facts: HostFacts): boolean {
+  const ka = facts.services.find((s) => s.name === 'keepalived');
+  const conf = facts.files.find((f) => f.path === '/etc/keepalived/keepalived.conf')?.content ?? '';
+  return ka?.active === 'active' && conf.startsWith('# Managed by kha');
+}
+
+const privileges = perHost('privileges', (_inv, lb, f) =>
+  f.uid === 0 ? [] : [`commands run as uid ${f.uid}, not root: log in as root or set ssh.sudo: true for ${lb.ssh.user}`],
+);
+
+const os = perHost('os', (_inv, _lb, f) => {
+  const out: string[] = [];
+  const min = SUPPORTED[f.os.id];
+  if (min === undefined || Number.parseFloat(f.os.versionId) < min) {
+    out.push(`${f.os.prettyName || f.os.id} is not supported; kha supports Debian 11+, Ubuntu 20.04+, RHEL/CentOS 7+, Rocky and AlmaLinux 8+`);
+  }
+  if (!f.systemd) out.push('systemd is not PID 1; kha manages keepalived and haproxy as systemd services');
+  if (f.packageManager === 'none') out.push('no package manager found (apt-get, dnf or yum)');
+  return out;
+});
+
+const iface = perHost('interface', (inv, lb, f) => {
+  const name = interfaceFor(lb, f);
+  if (name === undefined) return [`no route to the VIP ${inv.vip.address}; set lb[].interface in ${inv.file}`];
+  const found = f.interfaces.find((i) => i.name === name);
+  if (!found) return [`interface ${name} does not exist (found: ${f.interfaces.map((i) => i.name).join(', ')}); fix lb[].interface in ${inv.file}`];
+  const own = found.addresses.find((a) => parseCidr(a).address === lb.address);
+  if (!own) return [`interface ${name} does not hold ${lb.address} (it has ${found.addresses.join(', ') || 'no IPv4 address'}); kha speaks VRRP from that address`];
+  const out: string[] = [];
+  if (!found.up) out.push(`interface ${name} is down`);
+  const { prefix } = parseCidr(own);
+  if (prefix !== null && !inSubnet(inv.vip.address, { address: lb.address, prefix })) {
+    out.push(`the VIP ${inv.vip.address} is outside ${name}'s subnet ${own}; it must be in the load balancers' subnet`);
+  }
+  return out;
+});
+
+const vip: Check = {
+  name: 'vip',
+  async run({ inv, facts, sessions }) {
+    const holders = inv.lbs.filter((lb) => {
+      const f = facts.get(lb.name);
+      return f !== undefined && holdsVip(inv, f);
+    });
+    const foreign = holders.filter((lb) => !kept(facts.get(lb.name)!));
+    const problems = foreign.map((lb) => ({
+      host: lb.name,
+      check: 'vip',
+      message: `already holds the VIP ${inv.vip.address}, but not through keepalived configured by kha: remove it (or stop what put it there) first`,
+    }));
+    if (holders.length > 0) return problems;
+    // Nobody of ours holds it: make the kernel resolve it from one load
+    // balancer; an ARP answer means another machine owns the address. (A TCP
+    // attempt triggers ARP without needing ping, which minimal images lack.)
+    const [first] = inv.lbs.filter((lb) => sessions.has(lb.name));
+    if (!first) return problems;
+    const a = q(inv.vip.address);
+    const r = await sessions
+      .get(first.name)!
+      .exec(`timeout 1 bash -c 'exec 3<>/dev/tcp/'${a}'/${inv.port}' >/dev/null 2>&1; sleep 0.2; ip neigh show ${a}`, { timeoutMs: 10_000 });
+    const neigh = r.stdout.trim();
+    if (/lladdr/.test(neigh) && !/FAILED|INCOMPLETE/.test(neigh)) {
+      problems.push({
+        host: first.name,
+        check: 'vip',
+        message: `the VIP ${inv.vip.address} already answers on the network (${neigh}); choose a free address or remove it from the machine that has it`,
+      });
+    }
+    return problems;
+  },
+};
+
+const apiserverReachable: Check = {
+  name: 'apiserver-reachable',
+  async run({ inv, sessions }) {
+    const probes = inv.masters.map((m) => `timeout 2 bash -c 'exec 3<>/dev/tcp/${m.address}/${m.apiserverPort}' >/dev/null 2>&1 && echo "ok ${m.name}" || echo "no ${m.name}"`);
+    const results = await Promise.all(
+      inv.lbs
+        .filter((lb) => sessions.has(lb.name))
+        .map(async (lb) => {
+          const r = await sessions.get(lb.name)!.exec(probes.join('\n'), { timeoutMs: 30_000 });
+          return r.stdout
+            .split('\n')
+            .filter((l) => l.startsWith('no '))
+            .map((l) => {
+              const m = inv.masters.find((x) => x.name === l.slice(3))!;
+              return {
+                host: lb.name,
+                check: 'apiserver-reachable',
+                message: `cannot connect to ${m.name}'s apiserver at ${m.address}:${m.apiserverPort}; check that it runs and that no firewall between them drops the port`,
+              };
+            });
+        }),
+    );
+    return results.flat();
+  },
+};
+
+/**
+ * Listens for VRRP adverts for a few seconds: another group with the same
+ * virtual_router_id on the segment would fight ours for the VIP. Skipped once
+ * kha's keepalived runs everywhere (the adverts heard then are our own).
+ */
+const LISTEN_SECONDS = 3;
+const routerId: Check = {
+  name: 'router-id',
+  async run({ inv, facts, sessions }) {
+    const converged = inv.lbs.every((lb) => facts.get(lb.name)?.files.find((f) => f.path === markerPath('keepalived'))?.content);
+    if (converged) return [];
+    const ours = new Set(inv.lbs.map((lb) => lb.address));
+    const script = [
+      `if command -v tcpdump >/dev/null 2>&1; then timeout ${LISTEN_SECONDS} tcpdump -nl -i any 'ip proto 112' 2>/dev/null | sed -n 's/.*IP \\([0-9.]*\\) > .*vrid \\([0-9]*\\).*/\\1 \\2/p';`,
+      `elif command -v python3 >/dev/null 2>&1; then python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112); s.settimeout(0.5); end = time.time() + ${LISTEN_SECONDS}
+while time.time() < end:
+    try: d, a = s.recvfrom(2048)
+    except socket.timeout: continue
+    h = (d[0] & 15) * 4
+    print(a[0], d[h + 1])
+';`,
+      'else echo unavailable; fi',
+    ].join('\n');
+    const listener = inv.lbs.find((lb) => sessions.has(lb.name));
+    if (!listener) return [];
+    const r = await sessions.get(listener.name)!.exec(script, { timeoutMs: (LISTEN_SECONDS + 10) * 1000 });
+    if (r.stdout.trim() === 'unavailable') return [];
+    const clash = r.stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([src, id]) => src && Number(id) === inv.keepalived.routerId && !ours.has(src));
+    return clash.length === 0
+      ? []
+      : [
+          {
+            host: listener.name,
+            check: 'router-id',
+            message: `${clash[0]![0]} already sends VRRP adverts for virtual_router_id ${inv.keepalived.routerId} on this segment; choose another id in keepalived.virtual_router_id`,
+          },
+        ];
+  },
+};
+
+export const CHECKS: ReadonlyMap<string, Check> = new Map(
+  [privileges, os, iface, vip, apiserverReachable, routerId].map((c) => [c.name, c]),
+);
+
+/** `ssh` is checked while connecting, before facts exist; it is named in playbooks for the reader. */
+export const CONNECT_CHECK = 'ssh';

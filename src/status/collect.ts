@@ -1,0 +1,95 @@
+import { gatherFacts } from '../facts/gather.js';
+import type { Inventory } from '../inventory/model.js';
+import { readCertificate, type CertificateCheck } from '../observe/certificate.js';
+import { readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
+import { readVrrpState, type VrrpState } from '../observe/keepalived-state.js';
+import { describeChange } from '../plan/changes.js';
+import { planHost, probeRequest } from '../plan/plan.js';
+import { holdsVip } from '../preflight/checks.js';
+import { lbTargets } from '../execute/targets.js';
+import type { Session } from '../transport/session.js';
+import { connectAll } from '../transport/ssh.js';
+
+// What is true right now, read without changing anything: who holds the VIP,
+// what each keepalived and haproxy thinks, and how far each host has drifted
+// from what `apply` would write.
+
+export interface LbStatus {
+  host: string;
+  error?: string;
+  holdsVip: boolean;
+  vrrp: VrrpState;
+  priority: number;
+  /** What the host advertises: 0 in FAULT (its check failed) or when keepalived is down. */
+  effectivePriority: number;
+  services: Record<string, string>;
+  backends: ServerStats[];
+  drift: string[];
+}
+
+export interface ClusterStatus {
+  vip: string;
+  holders: string[];
+  lbs: LbStatus[];
+  certificate: CertificateCheck;
+  problems: string[];
+  healthy: boolean;
+}
+
+const DRIFT_TASKS = ['packages', 'selinux', 'directories', 'firewall', 'files', 'sysctl', 'services'];
+
+async function lbStatus(inv: Inventory, name: string, session: Session): Promise<LbStatus> {
+  const lb = inv.lbs.find((h) => h.name === name)!;
+  const facts = await gatherFacts(session, probeRequest(inv));
+  const [vrrp, backends] = await Promise.all([
+    readVrrpState(session),
+    readHaproxyStats(session, inv.haproxy.monitor_port).catch(() => [] as ServerStats[]),
+  ]);
+  const drift = planHost(inv, lb, facts, DRIFT_TASKS).tasks.flatMap((t) => t.changes.map(describeChange));
+  return {
+    host: name,
+    holdsVip: holdsVip(inv, facts),
+    vrrp,
+    priority: lb.priority,
+    effectivePriority: vrrp === 'FAULT' || vrrp === 'STOPPED' ? 0 : lb.priority,
+    services: Object.fromEntries(facts.services.map((s) => [s.name, s.active])),
+    backends: backends.filter((b) => b.backend === 'kube_apiserver'),
+    drift,
+  };
+}
+
+export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
+  const connected = await connectAll(lbTargets(inv));
+  try {
+    const lbs = await Promise.all(
+      connected.map(async (c): Promise<LbStatus> => {
+        const lb = inv.lbs.find((h) => h.name === c.target.name)!;
+        const unreachable = (error: string): LbStatus => ({
+          host: lb.name, error, holdsVip: false, vrrp: 'UNKNOWN', priority: lb.priority, effectivePriority: 0, services: {}, backends: [], drift: [],
+        });
+        if (!c.session) return unreachable(c.error.message);
+        return lbStatus(inv, lb.name, c.session).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
+      }),
+    );
+    const certificate = await readCertificate(inv.vip.address, inv.port, inv.vip.address, inv.dnsName);
+    const holders = lbs.filter((s) => s.holdsVip).map((s) => s.host);
+    const problems: string[] = [];
+    if (holders.length === 0) problems.push(`no load balancer holds the VIP ${inv.vip.address}`);
+    if (holders.length > 1) problems.push(`SPLIT BRAIN: ${holders.join(' and ')} all hold the VIP ${inv.vip.address}; clients reach whichever answered ARP last`);
+    for (const s of lbs) {
+      if (s.error) {
+        problems.push(`${s.host}: unreachable (${s.error})`);
+        continue;
+      }
+      for (const [svc, state] of Object.entries(s.services)) if (state !== 'active') problems.push(`${s.host}: ${svc} is ${state}`);
+      if (s.vrrp === 'FAULT') problems.push(`${s.host}: keepalived is in FAULT (its haproxy check fails), so it cannot take the VIP`);
+      for (const b of s.backends) if (!b.status.startsWith('UP')) problems.push(`${s.host}: haproxy has ${b.server} ${b.status} (${b.checkStatus} ${b.checkDescription})`.trim());
+      if (s.drift.length > 0) problems.push(`${s.host}: differs from hosts.yaml (${s.drift.length} change${s.drift.length === 1 ? '' : 's'} kha apply would make)`);
+    }
+    if (certificate.error) problems.push(`no TLS answer through the VIP: ${certificate.error}`);
+    else if (certificate.missing.length > 0) problems.push(`the apiserver certificate served through the VIP lacks ${certificate.missing.join(' and ')} in its SANs: clients get an x509 error`);
+    return { vip: `${inv.vip.address}:${inv.port}`, holders, lbs, certificate, problems, healthy: problems.length === 0 };
+  } finally {
+    await Promise.allSettled(connected.map((c) => c.session?.close()));
+  }
+}

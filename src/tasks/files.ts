@@ -1,0 +1,29 @@
+import type { Change } from '../plan/changes.js';
+import type { Task } from './context.js';
+
+export const filesTask: Task = {
+  name: 'files',
+  purpose: 'every file kha manages has exactly the rendered content and mode',
+  plan({ facts, files }) {
+    const changes: Change[] = [];
+    for (const f of files) {
+      const now = facts.files.find((x) => x.path === f.path);
+      const previous = now?.exists ? now.content : null;
+      const sameContent = previous === f.content;
+      if (sameContent && now?.mode === f.mode) continue;
+      const change: Change = {
+        kind: 'file.write',
+        path: f.path,
+        mode: f.mode,
+        content: f.content,
+        previous,
+        modeOnly: sameContent,
+        secret: f.spec.secret === true,
+        service: f.spec.service,
+      };
+      if (f.spec.validate !== undefined && !sameContent) change.validate = f.spec.validate;
+      changes.push(change);
+    }
+    return changes;
+  },
+};

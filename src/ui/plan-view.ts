@@ -1,0 +1,44 @@
+import type { Inventory } from '../inventory/model.js';
+import { describeChange } from '../plan/changes.js';
+import { fileDiff } from '../plan/diff.js';
+import type { HostPlan } from '../plan/plan.js';
+import type { Secret } from '../secret.js';
+
+// The plan as a person reads it, Terraform-style: per host, per task, what
+// would change; with --dry-run, the unified diff of every file below it.
+
+export function formatPlan(inv: Inventory, plans: readonly HostPlan[], opts: { diffs: boolean; secrets: readonly Secret[] }): string {
+  const lines: string[] = [];
+  for (const plan of plans) {
+    const lb = inv.lbs.find((h) => h.name === plan.host)!;
+    lines.push(`${plan.host} (${lb.primary ? 'primary' : 'backup'}, priority ${lb.priority}, ${lb.address})`);
+    const width = Math.max(...plan.tasks.map((t) => t.task.length));
+    for (const t of plan.tasks) {
+      if (t.changes.length === 0) {
+        lines.push(`  ${t.task.padEnd(width)}  ok`);
+        continue;
+      }
+      t.changes.forEach((c, i) => lines.push(`  ${(i === 0 ? t.task : '').padEnd(width)}  ~ ${describeChange(c)}`));
+    }
+    if (opts.diffs) {
+      for (const t of plan.tasks) {
+        for (const c of t.changes) {
+          if (c.kind !== 'file.write' || c.modeOnly) continue;
+          lines.push('', ...fileDiff(c, opts.secrets).trimEnd().split('\n').map((l) => `    ${l}`));
+        }
+      }
+    }
+    lines.push('');
+  }
+  const total = plans.reduce((n, p) => n + p.tasks.reduce((m, t) => m + t.changes.length, 0), 0);
+  lines.push(total === 0 ? 'No changes: every host is as hosts.yaml describes.' : `Plan: ${total} change${total === 1 ? '' : 's'} on ${plans.filter((p) => p.tasks.some((t) => t.changes.length)).length} host(s).`);
+  return lines.join('\n');
+}
+
+/** Secrets kha knows for this inventory, for redaction. */
+export function inventorySecrets(inv: Inventory): Secret[] {
+  const out: Secret[] = [];
+  if (inv.keepalived.authPass) out.push(inv.keepalived.authPass);
+  for (const h of [...inv.lbs, ...inv.masters]) if (h.ssh.sudoPassword) out.push(h.ssh.sudoPassword);
+  return out;
+}

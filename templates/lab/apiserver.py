@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""kube-apiserver stand-in for kha's lab.
+
+A TLS server that answers /healthz, /readyz, /livez ("ok") and /version
+(JSON) like kube-apiserver does, and names the master that answered in an
+X-Kha-Lab-Master header, so a client behind the VIP can tell which backend
+served it. asyncio: a slow, silent or half-open client only holds its own
+coroutine; a TCP check that connects and closes costs a failed handshake,
+never the server.
+"""
+import argparse
+import asyncio
+import json
+import signal
+import ssl
+
+HANDSHAKE_TIMEOUT = 10
+IDLE_TIMEOUT = 30
+MAX_HEADER_BYTES = 16384
+
+
+def build_response(name, status, body, ctype, keep_alive):
+    reason = {200: "OK", 404: "Not Found", 400: "Bad Request", 405: "Method Not Allowed"}.get(status, "OK")
+    head = [
+        f"HTTP/1.1 {status} {reason}",
+        f"Content-Type: {ctype}",
+        f"Content-Length: {len(body)}",
+        f"X-Kha-Lab-Master: {name}",
+        "Cache-Control: no-cache, private",
+        "Connection: " + ("keep-alive" if keep_alive else "close"),
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def route(name, path):
+    path = path.split("?", 1)[0]
+    if path in ("/healthz", "/readyz", "/livez"):
+        return 200, b"ok", "text/plain; charset=utf-8"
+    if path == "/version":
+        body = json.dumps(
+            {
+                "major": "1",
+                "minor": "30",
+                "gitVersion": "v1.30.0-kha-lab",
+                "platform": "linux/amd64",
+                "khaLabMaster": name,
+            },
+            indent=2,
+        ).encode()
+        return 200, body, "application/json"
+    body = json.dumps({"kind": "Status", "status": "Failure", "code": 404, "message": "not found"}).encode()
+    return 404, body, "application/json"
+
+
+async def serve_client(name, reader, writer):
+    try:
+        while True:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT)
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError):
+                return
+            lines = head.decode("latin-1").split("\r\n")
+            parts = lines[0].split()
+            if len(parts) != 3:
+                writer.write(build_response(name, 400, b"bad request", "text/plain", False))
+                await writer.drain()
+                return
+            method, path, version = parts
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    k, v = line.split(":", 1)
+                    headers[k.strip().lower()] = v.strip().lower()
+            length = int(headers.get("content-length", "0") or "0")
+            if length:
+                await asyncio.wait_for(reader.readexactly(min(length, 1 << 20)), IDLE_TIMEOUT)
+            keep_alive = version == "HTTP/1.1" and headers.get("connection") != "close"
+            if method not in ("GET", "HEAD", "OPTIONS"):
+                status, body, ctype = 405, b"method not allowed", "text/plain"
+            else:
+                status, body, ctype = route(name, path)
+            data = build_response(name, status, body, ctype, keep_alive)
+            if method == "HEAD":
+                data = data[: len(data) - len(body)]
+            writer.write(data)
+            await asyncio.wait_for(writer.drain(), IDLE_TIMEOUT)
+            if not keep_alive:
+                return
+    except (ConnectionError, ssl.SSLError, asyncio.TimeoutError, OSError):
+        return
+    finally:
+        writer.close()
+
+
+def quiet_handler(loop, context):
+    # Failed handshakes (port checks, plain-TCP probes, clients gone) are routine here.
+    exc = context.get("exception")
+    if isinstance(exc, (ssl.SSLError, ConnectionError, OSError, asyncio.TimeoutError)):
+        return
+    loop.default_exception_handler(context)
+
+
+async def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--name", required=True)
+    p.add_argument("--cert", required=True)
+    p.add_argument("--key", required=True)
+    p.add_argument("--port", type=int, default=6443)
+    p.add_argument("--bind", default="0.0.0.0")
+    a = p.parse_args()
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(a.cert, a.key)
+    ctx.set_alpn_protocols(["http/1.1"])
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(quiet_handler)
+    server = await asyncio.start_server(
+        lambda r, w: serve_client(a.name, r, w),
+        host=a.bind,
+        port=a.port,
+        ssl=ctx,
+        ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+        limit=MAX_HEADER_BYTES,
+        reuse_address=True,
+        backlog=1024,
+    )
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"kha-lab apiserver stand-in for {a.name} on {a.bind}:{a.port}", flush=True)
+    async with server:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
