@@ -5,7 +5,7 @@
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 export const IPV4_SOURCE = `${OCTET}(?:\\.${OCTET}){3}`;
 export const IPV4_RE = new RegExp(`^${IPV4_SOURCE}$`);
-export const IPV4_CIDR_RE = new RegExp(`^${IPV4_SOURCE}(?:/(?:3[0-2]|[12]?\\d))?$`);
+export const IPV4_CIDR_RE = new RegExp(`^${IPV4_SOURCE}(?:/(?:3[0-2]|[12]\\d|[1-9]))?$`);
 
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
@@ -20,10 +20,12 @@ function looksLikeIpv6(value: string): boolean {
 /** Why a string is not an IPv4 address, in words a person can act on. */
 export function ipv4Complaint(input: unknown, withPrefix = false): string {
   const example = withPrefix ? 'like 10.77.0.10/24' : 'like 10.77.0.11';
+  if (input === null) return `is empty; write an IPv4 address ${example}`;
+  if (typeof input === 'number') return `${input} is a number, not an IPv4 address; write four numbers 0-255 separated by dots, ${example}`;
   if (typeof input !== 'string') return `expected an IPv4 address ${example}`;
   const [addr = '', prefix] = input.split('/');
   if (looksLikeIpv6(input)) {
-    return `'${input}' is an IPv6 address; kha supports IPv4 only for now (keepalived needs a separate VRRP instance per address family); use the IPv4 address of this host`;
+    return `'${input}' is an IPv6 address; kha supports IPv4 only for now (keepalived needs a separate VRRP instance per address family); write an IPv4 address ${example}`;
   }
   if (isHostname(addr)) {
     return `'${input}' is a hostname; kha needs an IPv4 address here, because keepalived peers and haproxy servers are configured by address (resolve it and write the address)`;

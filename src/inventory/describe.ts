@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { closest } from './suggest.js';
 import { SECRET_KEYS } from './schema.js';
-import type { KeyPath } from './locate.js';
+import { formatPath, type KeyPath } from './locate.js';
 
 // Turns zod's issues into sentences a person can act on. Messages written
 // into the schema itself (addresses, secrets, host names) are kept as they
@@ -74,19 +74,76 @@ const EXPECTED: Record<string, string> = {
   int: 'a whole number',
   boolean: 'true or false',
   object: 'a map of keys',
-  array: 'a list',
 };
 
-function rangeText(issue: { minimum?: unknown; maximum?: unknown }, lo: boolean): string {
-  return lo ? String(issue.minimum) : String(issue.maximum);
+/** A number's allowed range as the schema states it, e.g. `1-255`. */
+function rangeOf(schema: z.ZodType | undefined): string | undefined {
+  const inner = schema ? unwrap(schema) : undefined;
+  if (!(inner instanceof z.ZodNumber)) return undefined;
+  const { minValue, maxValue } = inner;
+  return minValue !== null && maxValue !== null ? `${minValue}-${maxValue}` : undefined;
+}
+
+/** The unit a number is counted in, as its key or description names it. */
+function unitOf(root: z.ZodType, path: KeyPath): string | undefined {
+  const key = String(path[path.length - 1]);
+  const d = descriptionOf(schemaAt(root, path)) ?? '';
+  if (key.endsWith('_ms') || d.startsWith('Milliseconds')) return 'milliseconds';
+  if (key.endsWith('_s') || d.startsWith('Seconds')) return 'seconds';
+  return undefined;
+}
+
+/** What to do about a value of the wrong type, where YAML itself is the usual cause. */
+function typeHint(root: z.ZodType, path: KeyPath, expected: string, input: unknown): string {
+  if (input === null) return '; write a value after the colon, or remove the key';
+  if (typeof input !== 'string') return '';
+  if (expected === 'number' && input.trim() !== '' && Number.isFinite(Number(input))) return '; remove the quotes';
+  if (expected === 'number' && /^\d+(?:\.\d+)?\s*[a-z]+$/i.test(input)) {
+    const unit = unitOf(root, path);
+    return `; write a plain number${unit ? `, in ${unit}` : ''}, without a unit`;
+  }
+  if (expected === 'boolean' && /^(?:y|n|yes|no|on|off|true|false)$/i.test(input)) {
+    return `; YAML 1.2 reads '${input}' as text: write true or false, unquoted`;
+  }
+  return '';
+}
+
+/** Names the keys a map takes, so that "expected a map" says what to write. */
+function expectedText(root: z.ZodType, path: KeyPath, expected: string): string {
+  const known = knownKeys(root, path);
+  if (expected === 'object' && known.length > 0) return `a map with the keys ${known.join(', ')}`;
+  if (expected === 'array') return "a list (one '- ' entry per item)";
+  return EXPECTED[expected] ?? expected;
+}
+
+/** The keys the map at `path` takes; empty when `path` is not a map in the schema. */
+function knownKeys(root: z.ZodType, path: KeyPath): string[] {
+  const schema = schemaAt(root, path);
+  const inner = schema ? unwrap(schema) : undefined;
+  return inner instanceof z.ZodObject ? Object.keys(inner.shape) : [];
+}
+
+/** Keys that an unknown key in the same map probably meant: "is missing" would only repeat the typo. */
+function likelyMeant(root: z.ZodType, issues: readonly z.core.$ZodIssue[]): Set<string> {
+  const meant = new Set<string>();
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const known = knownKeys(root, issue.path as KeyPath);
+    for (const key of issue.keys) {
+      const guess = closest(key, known);
+      if (guess) meant.add(formatPath([...(issue.path as KeyPath), guess]));
+    }
+  }
+  return meant;
 }
 
 export function describeIssues(root: z.ZodType, issues: readonly z.core.$ZodIssue[]): Finding[] {
   const out: Finding[] = [];
+  const meant = likelyMeant(root, issues);
   for (const issue of issues) {
     const path = issue.path as KeyPath;
     if (issue.code === 'unrecognized_keys') {
-      const known = Object.keys((unwrap(schemaAt(root, path) ?? root) as z.ZodObject).shape ?? {});
+      const known = knownKeys(root, path);
       for (const key of issue.keys) {
         const guess = closest(key, known);
         out.push({
@@ -107,11 +164,15 @@ export function describeIssues(root: z.ZodType, issues: readonly z.core.$ZodIssu
     switch (issue.code) {
       case 'invalid_type': {
         if (input === undefined) {
+          if (meant.has(formatPath(path))) break;
           const d = descriptionOf(schemaAt(root, path));
-          out.push({ path, atKey: false, message: `is required${d ? ` (${d})` : ''}` });
+          out.push({ path, atKey: false, message: `is missing; add it${d ? ` (${d})` : ''}` });
         } else {
-          const expected = EXPECTED[issue.expected] ?? issue.expected;
-          out.push({ path, atKey: true, message: `expected ${expected}, got ${kindOf(input)}${preview(input, path)}` });
+          out.push({
+            path,
+            atKey: true,
+            message: `expected ${expectedText(root, path, issue.expected)}, got ${kindOf(input)}${preview(input, path)}${typeHint(root, path, issue.expected, input)}`,
+          });
         }
         break;
       }
@@ -119,21 +180,18 @@ export function describeIssues(root: z.ZodType, issues: readonly z.core.$ZodIssu
       case 'too_big': {
         const lo = issue.code === 'too_small';
         if (issue.origin === 'number') {
-          const s = schemaAt(root, path);
-          const inner = s ? unwrap(s) : undefined;
-          const bag = (inner as { _zod?: { bag?: { minimum?: number; maximum?: number } } } | undefined)?._zod?.bag;
-          const range = bag?.minimum !== undefined && bag.maximum !== undefined ? `${bag.minimum}-${bag.maximum}` : undefined;
+          const range = rangeOf(schemaAt(root, path));
           out.push({
             path,
             atKey: false,
             message: range
               ? `${String(input)} is out of range; use ${range}`
-              : `${String(input)} is too ${lo ? 'small' : 'large'}; use ${lo ? 'at least' : 'at most'} ${rangeText(issue, lo)}`,
+              : `${String(input)} is too ${lo ? 'small' : 'large'}; use ${lo ? 'at least' : 'at most'} ${String(lo ? issue.minimum : issue.maximum)}`,
           });
         } else if (issue.origin === 'string') {
-          out.push({ path, atKey: false, message: lo ? 'is empty' : `is too long (at most ${rangeText(issue, false)} characters)` });
+          out.push({ path, atKey: false, message: lo ? 'is empty' : `is too long (at most ${String(issue.maximum)} characters)` });
         } else {
-          out.push({ path, atKey: false, message: `has too ${lo ? 'few' : 'many'} entries (${lo ? 'at least' : 'at most'} ${rangeText(issue, lo)})` });
+          out.push({ path, atKey: false, message: `has too ${lo ? 'few' : 'many'} entries (${lo ? 'at least' : 'at most'} ${String(lo ? issue.minimum : issue.maximum)})` });
         }
         break;
       }

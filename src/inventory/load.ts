@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, type Document } from 'yaml';
+import { LineCounter, parseAllDocuments, isCollection, isMap, isSeq, isScalar, visit, type Document, type Node } from 'yaml';
 import { InputError, type Problem } from '../errors.js';
 import { Secret } from '../secret.js';
 import { parseCidr } from './addresses.js';
@@ -13,24 +13,78 @@ import { resolvePriorities, resolveVrrp, semanticFindings } from './semantic.js'
 /** hosts.yaml describes a handful of hosts; anything this large is a wrong file. */
 export const MAX_FILE_BYTES = 1024 * 1024;
 
-export type LoadResult = { ok: true; inventory: Inventory } | { ok: false; problems: Problem[] };
+/**
+ * How far checking got before it stopped: problems of a later stage are only
+ * looked for once the earlier ones are fixed (values cannot be related to one
+ * another before each has the right shape).
+ */
+export type Stage = 'file' | 'syntax' | 'shape' | 'semantic';
+
+export type LoadResult = { ok: true; inventory: Inventory } | { ok: false; stage: Stage; problems: Problem[] };
+
+/** At most this many alias expansions: enough for any hosts file, too few for a "billion laughs" file. */
+const MAX_ALIAS_COUNT = 100;
 
 function at(file: string, pos: { line: number; column: number }, path: string, message: string): Problem {
   return { file, line: pos.line, column: pos.column, path, message };
 }
 
-function yamlProblems(file: string, doc: Document, lines: LineCounter): Problem[] {
-  return doc.errors.map((e) => {
-    const { line, col } = lines.linePos(e.pos[0]);
+/** The key written at `offset`, for naming a duplicate key. */
+function keyAt(text: string, offset: number): string {
+  const m = /^(?:"([^"]*)"|'([^']*)'|([^:#\n]*?))\s*:/.exec(text.slice(offset));
+  return m?.[1] ?? m?.[2] ?? m?.[3] ?? '?';
+}
+
+/**
+ * The quoted value or flow collection ([...], {...}) that is still open at
+ * `offset`. The parser notices a missing closing character only where the
+ * text runs out, often many lines later; the place to fix is where it opened.
+ */
+function openerAt(doc: Document, offset: number): Node | undefined {
+  let innermost: Node | undefined;
+  visit(doc, (_, node) => {
+    const opens = (isScalar(node) && node.type !== 'PLAIN' && node.type !== undefined) || (isCollection(node) && node.flow === true);
+    if (opens && node.range && node.range[0] < offset && offset <= node.range[1]) innermost = node;
+  });
+  return innermost;
+}
+
+function yamlProblems(file: string, text: string, doc: Document, lines: LineCounter): Problem[] {
+  const problems = doc.errors.map((e) => {
+    let { line, col } = lines.linePos(e.pos[0]);
     let message = e.message.split('\n')[0] ?? e.message;
-    if (e.code === 'DUPLICATE_KEY') message = `${message}; each key may appear once in a map (the second would silently win in many tools)`;
-    if (/tab/i.test(message)) message = `${message}; indent with spaces, YAML does not allow tabs there`;
+    const opener = e.code === 'MISSING_CHAR' || e.code === 'BAD_INDENT' ? openerAt(doc, e.pos[0]) : undefined;
+    if (opener?.range) {
+      ({ line, col } = lines.linePos(opener.range[0]));
+      const what = isScalar(opener) ? 'quoted text' : isSeq(opener) ? '[ list' : '{ map';
+      message = `${message}: the ${what} that starts here is not closed`;
+    }
+    if (e.code === 'DUPLICATE_KEY') {
+      message = `key '${keyAt(text, e.pos[0])}' is written twice in this map; keep one (tools disagree on which one wins)`;
+    }
+    if (e.code === 'TAB_AS_INDENT') message = `${message}; indent with spaces`;
     return at(file, { line, column: col }, '', `YAML: ${message}`);
   });
+  // The parser accepts an alias whose anchor is missing; only conversion would throw.
+  visit(doc, {
+    Alias(_, alias) {
+      if (alias.resolve(doc) !== undefined || !alias.range) return;
+      const { line, col } = lines.linePos(alias.range[0]);
+      problems.push(
+        at(file, { line, column: col }, '', `YAML: alias *${alias.source} has no anchor &${alias.source} before it; define the anchor above its first use, or fix the name`),
+      );
+    },
+  });
+  return problems;
+}
+
+/** File order, so that a person can work down the list. */
+function byPosition(problems: Problem[]): Problem[] {
+  return problems.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
 function findingsToProblems(file: string, locator: Locator, findings: readonly Finding[]): Problem[] {
-  return findings.map((f) => at(file, f.atKey ? locator.keyOf(f.path) : locator.value(f.path), formatPath(f.path), f.message));
+  return byPosition(findings.map((f) => at(file, f.atKey ? locator.keyOf(f.path) : locator.value(f.path), formatPath(f.path), f.message)));
 }
 
 function resolveSecret(value: string | undefined, env: NodeJS.ProcessEnv, file: string): Secret | undefined {
@@ -118,48 +172,54 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
 
 /** Parses and checks hosts.yaml text; `file` is the name used in messages. */
 export function parseInventory(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  const fail = (stage: Stage, problems: Problem[]): LoadResult => ({ ok: false, stage, problems });
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (!Array.isArray(docs)) {
-    return { ok: false, problems: [at(file, { line: 1, column: 1 }, '', 'is empty; start from examples/hosts.yaml or run kha setup')] };
-  }
-  if (docs.length === 0 || docs.every((d) => d.contents === null || (isScalar(d.contents) && d.contents.value === null))) {
-    return { ok: false, problems: [at(file, { line: 1, column: 1 }, '', 'is empty; start from examples/hosts.yaml or run kha setup')] };
+  // Merge keys (`<<: *defaults`) are YAML 1.1, but they are how people share settings between hosts.
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
+  const isEmpty = (d: Document) => d.errors.length === 0 && (d.contents === null || (isScalar(d.contents) && d.contents.value === null));
+  if (!Array.isArray(docs) || docs.every(isEmpty)) {
+    return fail('file', [at(file, { line: 1, column: 1 }, '', 'is empty; start from examples/hosts.yaml or run kha setup')]);
   }
   if (docs.length > 1) {
-    const second = docs[1]!;
-    const { line, col } = lines.linePos(second.range[0]);
-    return {
-      ok: false,
-      problems: [at(file, { line, column: col }, '', 'holds more than one YAML document (---); put everything in one')],
-    };
+    const { line, col } = lines.linePos(docs[1]!.range[0]);
+    return fail('syntax', [
+      at(file, { line, column: col }, '', 'holds more than one YAML document (a line --- starts another); put everything in one document and remove the ---'),
+    ]);
   }
   const doc = docs[0]!;
-  const syntax = yamlProblems(file, doc, lines);
-  if (syntax.length > 0) return { ok: false, problems: syntax };
+  const syntax = yamlProblems(file, text, doc, lines);
+  if (syntax.length > 0) return fail('syntax', byPosition(syntax));
   if (!isMap(doc.contents)) {
     const kind = isSeq(doc.contents) ? 'a list' : 'a single value';
     const start = doc.contents?.range ? lines.linePos(doc.contents.range[0]) : { line: 1, col: 1 };
-    return {
-      ok: false,
-      problems: [at(file, { line: start.line, column: start.col }, '', `top level is ${kind}; it must be a map with the keys cluster, lb and masters (see examples/hosts.yaml)`)],
-    };
+    return fail('shape', [
+      at(file, { line: start.line, column: start.col }, '', `top level is ${kind}; it must be a map with the keys cluster, lb and masters (see examples/hosts.yaml)`),
+    ]);
   }
   const locator = new Locator(doc, lines);
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // Unresolved aliases were reported above, so only the expansion limit is left to throw.
+    if (!(err instanceof ReferenceError)) throw err;
+    return fail('syntax', [
+      at(file, { line: 1, column: 1 }, '', `YAML: aliases expand to more than ${MAX_ALIAS_COUNT} copies; a hosts file needs only a few, so this looks like a file made to exhaust memory`),
+    ]);
+  }
   const parsed = hostsFileSchema.safeParse(raw, { error: () => GENERIC, reportInput: true });
   if (!parsed.success) {
-    return { ok: false, problems: findingsToProblems(file, locator, describeIssues(hostsFileSchema, parsed.error.issues)) };
+    return fail('shape', findingsToProblems(file, locator, describeIssues(hostsFileSchema, parsed.error.issues)));
   }
   const semantic = semanticFindings(parsed.data, env);
-  if (semantic.length > 0) return { ok: false, problems: findingsToProblems(file, locator, semantic) };
+  if (semantic.length > 0) return fail('semantic', findingsToProblems(file, locator, semantic));
   return { ok: true, inventory: toInventory(parsed.data, file, env) };
 }
 
 /** Reads and checks hosts.yaml from disk, refusing files that cannot be one before parsing. */
 export async function loadInventoryFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadResult> {
   const file = path;
-  const whole = (message: string): LoadResult => ({ ok: false, problems: [at(file, { line: 1, column: 1 }, '', message)] });
+  const whole = (message: string): LoadResult => ({ ok: false, stage: 'file', problems: [at(file, { line: 1, column: 1 }, '', message)] });
   let size: number;
   try {
     const st = await stat(path);
@@ -183,7 +243,7 @@ export async function loadInventoryFile(path: string, env: NodeJS.ProcessEnv = p
     const before = bytes.subarray(0, offset).toString('utf8');
     const line = before.split('\n').length;
     const column = before.length - before.lastIndexOf('\n');
-    return { ok: false, problems: [at(file, { line, column }, '', `is not valid UTF-8 (byte 0x${bytes[offset]?.toString(16).padStart(2, '0')} at offset ${offset}); save it as UTF-8`)] };
+    return { ok: false, stage: 'file', problems: [at(file, { line, column }, '', `is not valid UTF-8 (byte 0x${bytes[offset]?.toString(16).padStart(2, '0')} at offset ${offset}); save it as UTF-8`)] };
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return parseInventory(text, file, env);

@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 
 export type KeyPath = readonly (string | number)[];
 
@@ -20,7 +20,9 @@ export function formatPath(path: KeyPath): string {
 /**
  * Maps key paths to line:column in the source, so that every message points
  * at the text the user has to change. A path that does not exist (a missing
- * key) resolves to the nearest existing ancestor.
+ * key) resolves to the nearest existing ancestor. A value that comes from an
+ * alias or a merge key (`<<: *defaults`) is found where its anchor wrote it,
+ * since that is the text to change.
  */
 export class Locator {
   constructor(
@@ -33,37 +35,60 @@ export class Locator {
     return { line, column: col };
   }
 
-  /** Where the value at `path` starts (or its nearest ancestor's). */
-  value(path: KeyPath): Position {
-    for (let n = path.length; n >= 0; n--) {
-      const node = this.doc.getIn(path.slice(0, n), true) as Node | undefined;
-      if (node && typeof node === 'object' && 'range' in node && node.range) return this.pos(node.range[0]);
-      if (node === undefined && n === 0 && this.doc.contents?.range) return this.pos(this.doc.contents.range[0]);
-    }
-    return { line: 1, column: 1 };
+  private deref(node: unknown): unknown {
+    return isAlias(node) ? node.resolve(this.doc) : node;
   }
 
-  /** Where the key `key` of the map at `parent` is written. */
-  key(parent: KeyPath, key: string): Position {
-    const map = parent.length === 0 ? this.doc.contents : this.doc.getIn(parent, true);
-    if (isMap(map)) {
-      for (const item of map.items) {
-        if (isPair(item) && isScalar(item.key) && item.key.value === key && item.key.range) {
-          return this.pos(item.key.range[0]);
+  /** The pair for `key` in a map, written there or brought in by its merge keys. */
+  private pairIn(map: unknown, key: string, depth = 0): { key: Node | null; value: unknown } | undefined {
+    const m = this.deref(map);
+    if (!isMap(m) || depth > 8) return undefined;
+    let merged: { key: Node | null; value: unknown } | undefined;
+    for (const item of m.items) {
+      if (!isPair(item) || !isScalar(item.key)) continue;
+      if (item.key.value === key) return { key: item.key, value: item.value };
+      // The parser turns a merge key into a symbol: only `<<` written plain, with merge keys on, is one.
+      if (typeof item.key.value === 'symbol' && !merged) {
+        const sources = isSeq(item.value) ? item.value.items : [item.value];
+        for (const source of sources) {
+          merged = this.pairIn(source, key, depth + 1);
+          if (merged) break;
         }
       }
     }
-    return this.value(parent);
+    return merged;
+  }
+
+  private nodeAt(path: KeyPath): unknown {
+    let node: unknown = this.doc.contents;
+    for (const part of path) {
+      const here = this.deref(node);
+      if (typeof part === 'number') node = isSeq(here) ? here.items[part] : undefined;
+      else node = this.pairIn(here, part)?.value;
+      if (node === undefined || node === null) return undefined;
+    }
+    return node;
+  }
+
+  private start(node: unknown): Position | undefined {
+    const range = (node as Partial<Node> | undefined)?.range;
+    return range ? this.pos(range[0]) : undefined;
+  }
+
+  /** Where the value at `path` starts (or its nearest ancestor's). */
+  value(path: KeyPath): Position {
+    for (let n = path.length; n >= 0; n--) {
+      const found = this.start(this.deref(this.nodeAt(path.slice(0, n))));
+      if (found) return found;
+    }
+    return { line: 1, column: 1 };
   }
 
   /** The key under which `path` is written, for a value that is wrong as a whole. */
   keyOf(path: KeyPath): Position {
     const last = path[path.length - 1];
-    if (typeof last === 'string') return this.key(path.slice(0, -1), last);
-    return this.value(path);
-  }
-
-  isSequence(path: KeyPath): boolean {
-    return isSeq(this.doc.getIn(path, true));
+    if (typeof last !== 'string') return this.value(path);
+    const parent = path.slice(0, -1);
+    return this.start(this.pairIn(this.nodeAt(parent), last)?.key) ?? this.value(parent);
   }
 }

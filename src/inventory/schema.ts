@@ -9,15 +9,16 @@ import { IPV4_CIDR_RE, IPV4_RE, ipv4Complaint } from './addresses.js';
 // Every string that reaches a template is single-line by construction: a
 // newline in a value could otherwise inject configuration.
 
-const singleLine = (what: string) =>
-  z.string().regex(/^[^\n\r\0]*$/, { error: () => `${what} must be a single line` });
+const singleLine = z.string().regex(/^[^\n\r\0]*$/, { error: () => 'must be a single line' });
 
+// A missing address yields to the generic "is required" (describe.ts), which
+// names what the address is for.
 const ipv4 = z
-  .string({ error: (iss) => ipv4Complaint(iss.input) })
+  .string({ error: (iss) => (iss.input === undefined ? undefined : ipv4Complaint(iss.input)) })
   .regex(IPV4_RE, { error: (iss) => ipv4Complaint(iss.input) });
 
 const ipv4WithPrefix = z
-  .string({ error: (iss) => ipv4Complaint(iss.input, true) })
+  .string({ error: (iss) => (iss.input === undefined ? undefined : ipv4Complaint(iss.input, true)) })
   .regex(IPV4_CIDR_RE, { error: (iss) => ipv4Complaint(iss.input, true) });
 
 const port = (description: string) =>
@@ -44,34 +45,36 @@ const interfaceName = z
  * kha runs, the recommended form) or literally. A bare YAML number is refused:
  * YAML reads `auth_pass: 0042` as the number 42, silently changing the password.
  */
-const secretRef = (what: string) =>
-  z
-    .string({
-      error: (iss) =>
-        typeof iss.input === 'number'
-          ? `${what} must be a string: YAML reads an unquoted number (and drops its leading zeros), so quote it, or better write env:VARIABLE`
-          : `${what} must be a string: env:VARIABLE or a literal`,
-    })
-    .min(1, { error: () => `${what} is empty; write env:VARIABLE or leave the key out` })
-    .regex(/^[^\n\r\0]*$/, { error: () => `${what} must be a single line` });
+const secretRef = z
+  .string({
+    error: (iss) =>
+      typeof iss.input === 'number'
+        ? 'must be a string: YAML reads an unquoted number (and drops its leading zeros), so quote it, or better write env:VARIABLE'
+        : 'must be a string: env:VARIABLE or a literal',
+  })
+  .min(1, { error: () => 'is empty; write env:VARIABLE or leave the key out' })
+  .regex(/^[^\n\r\0]*$/, { error: () => 'must be a single line' });
 
 const sshFields = {
   user: z
     .string()
-    .regex(/^[a-z_][a-z0-9_.-]{0,31}\$?$/i, { error: (iss) => `'${String(iss.input)}' is not a valid login name` })
+    // No regex flags here: JSON Schema patterns have none, and the shipped schema must agree.
+    .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, {
+      error: (iss) => `'${String(iss.input)}' is not a valid login name (a letter or '_', then letters, digits, '_', '.', '-')`,
+    })
     .meta({ description: 'Login user (default root)' }),
   port: port('SSH port (default 22)'),
-  identity_file: singleLine('identity_file').meta({
+  identity_file: singleLine.meta({
     description: 'Private key file; ~ is expanded. Left out: the SSH agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa',
   }),
-  known_hosts: singleLine('known_hosts').meta({
+  known_hosts: singleLine.meta({
     description: 'known_hosts file whose entries the host keys must match (default ~/.ssh/known_hosts); unknown keys are refused',
   }),
   sudo: z.boolean().meta({ description: 'Use sudo for a non-root user: sudo -n, or sudo -S with sudo_password' }),
-  sudo_password: secretRef('sudo_password').meta({
+  sudo_password: secretRef.meta({
     description: 'Password for sudo: env:VARIABLE (recommended) or a literal; never printed',
   }),
-  jump: singleLine('jump')
+  jump: singleLine
     .regex(/^(?:[A-Za-z0-9_.-]+@)?[A-Za-z0-9_.-]+(?::\d{1,5})?$/, {
       error: (iss) => `'${String(iss.input)}' is not a jump host; write [user@]host[:port]`,
     })
@@ -143,7 +146,7 @@ const keepalived = z
       .union([z.literal(2), z.literal(3)])
       .optional()
       .meta({ description: 'VRRP version; derived: 2 when auth_pass is set, else 3' }),
-    auth_pass: secretRef('auth_pass').optional().meta({
+    auth_pass: secretRef.optional().meta({
       description:
         'VRRP password (PASS authentication, at most 8 characters): env:VARIABLE or a literal. VRRPv2 only, so it means whole-second adverts',
     }),
@@ -288,7 +291,7 @@ export const hostsFileSchema = z
       .meta({ description: 'Load balancers: each runs keepalived and haproxy' }),
     masters: z
       .array(masterHost)
-      .min(1, { error: () => 'needs at least 1 master' })
+      .min(1, { error: () => 'needs at least 1 master: list the hosts that run kube-apiserver' })
       .max(MAX_MASTERS, {
         error: (iss) => `has ${Array.isArray(iss.input) ? iss.input.length : 'too many'} masters; kha supports at most ${MAX_MASTERS}`,
       })

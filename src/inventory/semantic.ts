@@ -78,7 +78,7 @@ function checkPriorities(f: HostsFile, out: Finding[]): void {
       out.push({
         path: ['lb', i, 'priority'],
         atKey: false,
-        message: `priority ${h.priority} is also lb[${first}]'s (${f.lb[first]?.name}); priorities must differ so that exactly one host is the primary`,
+        message: `priority ${h.priority} is also lb[${first}]'s (${f.lb[first]?.name}); priorities must differ so that exactly one host is the primary: change one, or leave priority out to number them by order`,
       });
     } else seen.set(h.priority, i);
   });
@@ -87,12 +87,14 @@ function checkPriorities(f: HostsFile, out: Finding[]): void {
 function checkVrrp(f: HostsFile, out: Finding[]): void {
   const k = f.keepalived;
   const { version, advertInt } = resolveVrrp(k);
+  // One problem with advert_int is told once: the auth_pass conflict explains the whole-seconds rule too.
+  let advertToldOf = false;
   if (k.auth_pass !== undefined) {
     if (!k.auth_pass.startsWith('env:') && k.auth_pass.length > 8) {
       out.push({
         path: ['keepalived', 'auth_pass'],
         atKey: false,
-        message: `is ${k.auth_pass.length} characters; VRRP PASS authentication carries at most 8 (keepalived would silently cut it)`,
+        message: `is ${k.auth_pass.length} characters; VRRP PASS authentication carries at most 8 (keepalived would silently cut it): shorten it, or remove auth_pass and use kha's default, VRRPv3 with unicast peers and firewall rules`,
       });
     }
     if (k.vrrp_version === 3) {
@@ -102,6 +104,7 @@ function checkVrrp(f: HostsFile, out: Finding[]): void {
         message: 'cannot be used with vrrp_version 3: VRRPv3 has no authentication (RFC 5798). Remove auth_pass and rely on unicast peers and the firewall, or use vrrp_version 2',
       });
     } else if (k.advert_int !== undefined && k.advert_int < 1) {
+      advertToldOf = true;
       out.push({
         path: ['keepalived', 'advert_int'],
         atKey: false,
@@ -109,7 +112,7 @@ function checkVrrp(f: HostsFile, out: Finding[]): void {
       });
     }
   }
-  if (version === 2 && !Number.isInteger(advertInt)) {
+  if (version === 2 && !Number.isInteger(advertInt) && !advertToldOf) {
     out.push({
       path: ['keepalived', 'advert_int'],
       atKey: false,
@@ -140,10 +143,11 @@ function checkVrrp(f: HostsFile, out: Finding[]): void {
 function checkHaproxy(f: HostsFile, out: Finding[]): void {
   const h = f.haproxy;
   if (h.monitor_port === f.cluster.port) {
+    // Reported at cluster.port: monitor_port is usually the default, not written in the file.
     out.push({
-      path: ['haproxy', 'monitor_port'],
+      path: ['cluster', 'port'],
       atKey: false,
-      message: `${h.monitor_port} is also cluster.port; haproxy's health page needs a port of its own`,
+      message: `${f.cluster.port} is also haproxy.monitor_port, the port of haproxy's own health page; choose another cluster.port, or set haproxy.monitor_port to a free port`,
     });
   }
   if (h.check_fastinter_ms > h.check_inter_ms) {
@@ -200,7 +204,8 @@ function checkIdentity(f: HostsFile, out: Finding[]): void {
 /** A host running haproxy and kube-apiserver cannot have both listen on one port. */
 function checkColocated(f: HostsFile, out: Finding[]): void {
   f.masters.forEach((m, i) => {
-    if (!f.lb.some((l) => l.name === m.name)) return;
+    // Same name but another address is a different mistake, reported by checkIdentity.
+    if (!f.lb.some((l) => l.name === m.name && l.address === m.address)) return;
     if (m.apiserver_port === f.cluster.port) {
       out.push({
         path: ['masters', i, 'apiserver_port'],
