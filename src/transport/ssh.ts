@@ -13,6 +13,7 @@ import { expandHome, KeyRing, type LoadedKey, type PassphrasePrompt } from './pr
 import { getCommand, MISSING_FILE_CODE, putCommand } from './remote-file.js';
 import type { ExecOptions, ExecResult, PutOptions, Session } from './session.js';
 import { elevate, probeSudo, type Elevation, type SudoSetting } from './sudo.js';
+import { KILL_AFTER_MS, timeLimited, TIMED_OUT_CODE } from './time-limit.js';
 
 export interface SshTarget {
   /** The inventory name, used in every message. */
@@ -42,6 +43,9 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
 // keepalives notice, after about interval × count.
 const KEEPALIVE_INTERVAL_MS = 5_000;
 const KEEPALIVE_COUNT_MAX = 3;
+// How long past a command's own time limit we wait for its answer before
+// giving up on the connection.
+const ANSWER_GRACE_MS = 5_000;
 
 export type ConnectResult =
   | { target: SshTarget; session: Session; error?: undefined }
@@ -83,7 +87,6 @@ interface Ssh2Client {
   end(): void;
 }
 interface Ssh2Channel {
-  signal(name: string): void;
   close(): void;
 }
 type Ssh2ConnectError = Error & { level?: string; code?: string };
@@ -265,34 +268,36 @@ class SshSession implements Session {
     label = command,
   ): Promise<RawResult> {
     const how: Elevation = (sudo ?? this.target.sudo !== false) ? this.elevation : { kind: 'none' };
-    const elevated = elevate(command, stdin, how);
+    // The limit goes inside sudo: an unprivileged `timeout` cannot stop root's command.
+    const elevated = elevate(timeLimited(command, timeoutMs), stdin, how);
     return this.run(elevated.command, elevated.stdin, timeoutMs, label);
   }
 
   /**
    * `label` names the command in errors; it is the caller's command, never
    * the elevated one, and stdin (which may carry the sudo password) is never
-   * shown.
+   * shown. `timeoutMs` is the limit the command was given on the host.
    */
   private run(command: string, stdin: Buffer | undefined, timeoutMs: number, label: string): Promise<RawResult> {
     if (this.lost !== undefined) {
       return Promise.reject(this.failure('exec', `connection lost (${this.lost}); cannot run ${brief(label)}`));
     }
+    const started = Date.now();
     return new Promise((resolve, reject) => {
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       let channel: Ssh2Channel | undefined;
       let done = false;
-      const kill = () => {
-        // OpenSSH ≥ 7.9 delivers the signal; closing also covers older ones.
-        channel?.signal('KILL');
-        channel?.close();
+      const finish = (outcome: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        outcome();
       };
       const timer = setTimeout(() => {
-        done = true;
-        kill();
-        reject(this.failure('exec', `timed out after ${timeoutMs} ms and was killed: ${brief(label)}`));
-      }, timeoutMs);
+        finish(() => reject(this.failure('exec', `no answer within ${Date.now() - started} ms while running ${brief(label)}`)));
+        channel?.close();
+      }, timeoutMs + KILL_AFTER_MS + ANSWER_GRACE_MS);
       this.ssh
         .execCommand(command, {
           ...(stdin && { stdin: Readable.from([stdin]) }),
@@ -302,27 +307,22 @@ class SshSession implements Session {
           onStderr: (chunk) => stderr.push(chunk),
           onChannel: (c) => {
             channel = c as Ssh2Channel;
-            if (done) kill();
+            if (done) channel.close();
           },
         })
         .then(
-          ({ code, signal }) => {
-            if (done) return;
-            done = true;
-            clearTimeout(timer);
-            // A channel that closes without an exit status lost its connection.
-            if (code === null && signal === null) {
-              reject(this.failure('exec', `connection lost while running ${brief(label)}${this.lost ? `: ${this.lost}` : ''}`));
-              return;
-            }
-            resolve({ code: code ?? signalExitCode(signal), stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
-          },
-          (err: unknown) => {
-            if (done) return;
-            done = true;
-            clearTimeout(timer);
-            reject(this.failure('exec', `cannot run ${brief(label)}: ${(err as Error).message}`));
-          },
+          ({ code, signal }) =>
+            finish(() => {
+              // A channel that closes without an exit status lost its connection.
+              if (code === null && signal === null) {
+                reject(this.failure('exec', `connection lost while running ${brief(label)}${this.lost ? `: ${this.lost}` : ''}`));
+              } else if (code === TIMED_OUT_CODE && Date.now() - started >= timeoutMs) {
+                reject(this.failure('exec', `timed out after ${timeoutMs} ms and was killed: ${brief(label)}`));
+              } else {
+                resolve({ code: code ?? signalExitCode(signal), stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
+              }
+            }),
+          (err: unknown) => finish(() => reject(this.failure('exec', `cannot run ${brief(label)}: ${(err as Error).message}`))),
         );
     });
   }
@@ -338,7 +338,8 @@ function decode(raw: RawResult): ExecResult {
 
 /** The shell's convention for a command killed by a signal: 128 + its number. */
 function signalExitCode(signal: string | null): number {
-  const number = signal ? constants.signals[`SIG${signal}` as keyof typeof constants.signals] : undefined;
+  // ssh2 reports signals with their SIG prefix, e.g. SIGKILL.
+  const number = signal ? constants.signals[signal as keyof typeof constants.signals] : undefined;
   return 128 + (number ?? 0);
 }
 

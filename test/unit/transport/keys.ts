@@ -1,4 +1,4 @@
-// Real keys from ssh-keygen for the transport tests, made once per file.
+// Real keys from ssh-keygen, temp dirs and process checks for the transport tests.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -30,4 +30,13 @@ export function makeKey(dir: string, name: string, args: string[], passphrase = 
   const listed = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', publicPath], { encoding: 'utf8' });
   const fingerprint = listed.split(' ')[1] ?? '';
   return { type, line, base64, blob: Buffer.from(base64, 'base64'), fingerprint, privatePath, publicPath };
+}
+
+/** A zombie counts as dead: nobody may reap an orphan here soon. */
+export function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }

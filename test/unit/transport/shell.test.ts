@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatMode, getCommand, MISSING_FILE_CODE, putCommand, tempPathFor } from '../../../src/transport/remote-file.js';
 import { shellQuote } from '../../../src/transport/shell-quote.js';
-import { tempDir } from './keys.js';
+import { timeLimited, TIMED_OUT_CODE } from '../../../src/transport/time-limit.js';
+import { alive, tempDir } from './keys.js';
 
 /** Runs a command the way sshd does: `sh -c` with stdin. */
 function sh(command: string, stdin = ''): { code: number; stdout: string; stderr: string } {
@@ -92,5 +93,25 @@ describe('getCommand', () => {
 
   it('fails with another code when the file cannot be read', () => {
     expect(sh(getCommand(dir)).code).not.toBe(MISSING_FILE_CODE);
+  });
+});
+
+describe('timeLimited', () => {
+  it('passes exit code, output and stdin through', () => {
+    expect(sh(timeLimited("cat; echo \"it's\" >&2; exit 3", 5_000), 'in')).toEqual({ code: 3, stdout: 'in', stderr: "it's\n" });
+  });
+
+  it('stops the command and its children at the limit, with TIMED_OUT_CODE', () => {
+    const pidFile = join(dir, 'limited.pid');
+    const started = Date.now();
+    const result = sh(timeLimited(`sleep 30 & echo $! > ${pidFile}; wait`, 300));
+    expect(result.code).toBe(TIMED_OUT_CODE);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(alive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+  });
+
+  it('refuses a limit that timeout would read as none', () => {
+    expect(() => timeLimited('true', 0)).toThrow(RangeError);
+    expect(timeLimited('true', 1500)).toBe('timeout -k 2 1.5 sh -c true');
   });
 });
