@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { InvalidArgumentError, type Command } from 'commander';
+import { outputFor, type CliContext, type CommandRegistrar } from '../cli.js';
+import { HostError, InputError } from '../errors.js';
+import { FAULT_KINDS, injectFault, isFaultKind, requireLab } from '../lab/faults.js';
+import { requireRoot } from '../lab/hosttools.js';
+import { labDown, labUp } from '../lab/lifecycle.js';
+import { netnsExists } from '../lab/network.js';
+import { CONTROLLER_NS, LIMITS } from '../lab/state.js';
+import { defaultVip, labStatus } from '../lab/status.js';
+
+function count(max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n > max) throw new InvalidArgumentError(`a whole number from 0 to ${max}`);
+    return n;
+  };
+}
+
+function runInController(ctx: CliContext, argv: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', CONTROLLER_NS, ...argv], { stdio: ['inherit', 'pipe', 'pipe'] });
+    child.stdout.on('data', (b: Buffer) => ctx.streams.stdout(b.toString()));
+    child.stderr.on('data', (b: Buffer) => ctx.streams.stderr(b.toString()));
+    child.on('error', (e) => reject(new HostError('localhost', 'lab exec', e.message)));
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
+export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext) => {
+  const lab = program
+    .command('lab')
+    .description('a lab of real machines on this box (systemd-nspawn, one network namespace each) to try and test kha; needs root')
+    .addHelpText(
+      'after',
+      '\nExample: kha lab up && kha validate /var/lib/kha/lab/hosts.yaml && kha lab fault crash lb1 && kha lab down',
+    );
+
+  lab
+    .command('up')
+    .description('boot the lab machines and write a hosts.yaml for them (builds and caches the Debian root fs the first time)')
+    .option('--lbs <n>', `load balancers (max ${LIMITS.lbs})`, count(LIMITS.lbs), 2)
+    .option('--masters <n>', `masters with a kube-apiserver stand-in (max ${LIMITS.masters})`, count(LIMITS.masters), 3)
+    .option('--workers <n>', `workers (max ${LIMITS.workers})`, count(LIMITS.workers), 0)
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { lbs: number; masters: number; workers: number; json?: boolean }) => {
+      const out = outputFor(ctx, Boolean(opts.json));
+      const report = await labUp({ lbs: opts.lbs, masters: opts.masters, workers: opts.workers }, ctx.env, (l) => out.line(l));
+      out.line(
+        `root fs: ${report.rootfs.built ? `built in ${report.rootfs.seconds.toFixed(1)} s` : 'from cache'}; ` +
+          `apt repo: ${report.aptRepo.packages} packages${report.aptRepo.built ? ` downloaded in ${report.aptRepo.seconds.toFixed(1)} s` : ' from cache'}`,
+      );
+      out.line(`lab up in ${report.seconds.toFixed(1)} s; reach it with: kha lab exec -- ssh ... or kha commands on the hosts file`);
+      out.line(report.hostsYaml);
+      out.result({ ok: true, ...report });
+    });
+
+  lab
+    .command('down')
+    .description('remove every machine, namespace, veth, bridge and mount of the lab, and check nothing is left')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const out = outputFor(ctx, Boolean(opts.json));
+      const report = await labDown(ctx.env, (l) => out.line(l));
+      out.result({ ok: true, ...report });
+    });
+
+  lab
+    .command('status')
+    .description('each machine: state, link, memory; and who holds the VIP')
+    .option('--vip <address>', 'the VIP to look for (default: from the lab hosts.yaml)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { vip?: string; json?: boolean }) => {
+      const out = outputFor(ctx, Boolean(opts.json));
+      requireRoot();
+      const state = await requireLab(ctx.env);
+      const vip = opts.vip ?? (await defaultVip(ctx.env, state));
+      if (!/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(vip)) throw new InputError(`--vip '${vip}' is not an IPv4 address`);
+      const s = await labStatus(ctx.env, state, vip);
+      out.line(`${'machine'.padEnd(8)}${'role'.padEnd(8)}${'address'.padEnd(13)}${'state'.padEnd(9)}${'link'.padEnd(10)}${'memory'.padEnd(10)}vip`);
+      for (const m of s.machines) {
+        out.line(
+          `${m.name.padEnd(8)}${m.role.padEnd(8)}${m.address.padEnd(13)}${m.state.padEnd(9)}${m.link.padEnd(10)}` +
+            `${(m.memoryMiB === null ? '-' : `${m.memoryMiB} MiB`).padEnd(10)}${m.holdsVip ? 'holds' : ''}`,
+        );
+      }
+      out.line(
+        s.holders.length === 0
+          ? `VIP ${s.vip}: nobody holds it`
+          : `VIP ${s.vip}: held by ${s.holders.join(', ')}${s.holders.length > 1 ? ' (more than one holder: split brain)' : ''}`,
+      );
+      out.result({ ok: true, ...s });
+    });
+
+  lab
+    .command('fault')
+    .description('inject a fault into a lab machine from outside it and print the exact injection time')
+    .argument('<kind>', FAULT_KINDS.join(' | '))
+    .argument('<host>', 'machine name (lb1, m2, ...) or address')
+    .option('--json', 'print the result as JSON')
+    .action(async (kind: string, host: string, opts: { json?: boolean }) => {
+      const out = outputFor(ctx, Boolean(opts.json));
+      if (!isFaultKind(kind)) throw new InputError(`unknown fault '${kind}'; one of: ${FAULT_KINDS.join(', ')}`);
+      requireRoot();
+      const r = await injectFault(ctx.env, kind, host);
+      out.line(`${r.injectedAt} ${r.kind} ${r.host}: ${r.detail}`);
+      out.result({ ok: true, ...r });
+    });
+
+  lab
+    .command('exec')
+    .description('run a command inside the controller network namespace (where the lab addresses are reachable)')
+    .argument('<command...>', 'command and its arguments (put -- before them)')
+    .action(async (argv: string[]) => {
+      requireRoot();
+      if (!netnsExists(CONTROLLER_NS)) throw new InputError('no lab is up: run kha lab up first');
+      const code = await runInController(ctx, argv);
+      if (code !== 0) {
+        ctx.streams.stderr(`kha: ${argv[0] ?? 'command'} exited ${code}\n`);
+        ctx.exit(1);
+      }
+    });
+};

@@ -1,0 +1,180 @@
+// `kha lab up` and `kha lab down`: the order in which the lab's pieces are
+// made and unmade. up records what it is about to make before making it, and
+// down also searches by name prefix, so down works after a half-finished up.
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile, chmod, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HostError, InputError } from '../errors.js';
+import { ensureAptRepo } from './aptrepo.js';
+import { cgroupRoots, removeLabCgroups } from './cgroups.js';
+import { ensureHostTools, requireRoot } from './hosttools.js';
+import { hostsYaml } from './hostsfile.js';
+import { alive, boot, nspawnPid, poweroff, prepareMachine, strayNspawns, waitForSsh } from './machine.js';
+import { mountsUnder, removeTree, unmountUnder } from './mounts.js';
+import { createBridge, createMachineNet, deleteNamespace, labNamespaces } from './network.js';
+import { ensureCa, ensureClientKey, knownHostsText, makeHostKey, makeServerCert, type HostKey } from './pki.js';
+import { ensureRootfs } from './rootfs.js';
+import { runInNetns, sleep } from './run.js';
+import {
+  CONTROLLER_NS,
+  DEFAULT_VIP,
+  labDirs,
+  labFiles,
+  LIMITS,
+  PREFIX,
+  planMachines,
+  readState,
+  writeState,
+  type LabSize,
+  type MachineSpec,
+} from './state.js';
+
+export interface UpReport {
+  hostsYaml: string;
+  rootfs: { dir: string; built: boolean; seconds: number };
+  aptRepo: { dir: string; built: boolean; packages: number; seconds: number };
+  machines: Array<MachineSpec & { bootToSshSeconds: number }>;
+  seconds: number;
+}
+
+export function checkSize(size: LabSize): void {
+  const bad: string[] = [];
+  if (!Number.isInteger(size.lbs) || size.lbs < 0 || size.lbs > LIMITS.lbs) bad.push(`--lbs must be 0..${LIMITS.lbs}`);
+  if (!Number.isInteger(size.masters) || size.masters < 0 || size.masters > LIMITS.masters) bad.push(`--masters must be 0..${LIMITS.masters}`);
+  if (!Number.isInteger(size.workers) || size.workers < 0 || size.workers > LIMITS.workers) bad.push(`--workers must be 0..${LIMITS.workers}`);
+  if (size.lbs + size.masters + size.workers === 0) bad.push('the lab needs at least one machine');
+  if (bad.length > 0) throw new InputError(bad.join('; '));
+}
+
+async function waitForApiserver(caCert: string, m: MachineSpec, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const r = await runInNetns(
+      CONTROLLER_NS,
+      'curl',
+      ['-sS', '--fail', '--max-time', '3', '--cacert', caCert, `https://${m.address}:6443/readyz`],
+      { allowFail: true, timeoutMs: 10_000 },
+    ).catch(() => ({ code: 1, stdout: '', stderr: '' }));
+    if (r.code === 0 && r.stdout.trim() === 'ok') return;
+    await sleep(200);
+  }
+  throw new HostError(m.name, 'apiserver', `the apiserver stand-in on ${m.name} did not answer /readyz within ${timeoutMs / 1000} s`);
+}
+
+export async function labUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<UpReport> {
+  checkSize(size);
+  const started = Date.now();
+  await ensureHostTools(env, say);
+  const dirs = labDirs(env);
+  const files = labFiles(dirs);
+  if ((await readState(dirs)) || (await labNamespaces()).length > 0 || (await strayNspawns()).length > 0) {
+    throw new InputError(`a lab is already up (or half made) under ${dirs.lab}: run kha lab down first`);
+  }
+  const rootfs = await ensureRootfs(dirs.cache, env, say);
+  const aptStarted = Date.now();
+  const apt = await ensureAptRepo(dirs.cache, rootfs.dir, env, say);
+  const aptSeconds = (Date.now() - aptStarted) / 1000;
+
+  await mkdir(dirs.lab, { recursive: true, mode: 0o700 });
+  await chmod(dirs.lab, 0o700);
+  const machines = planMachines(size);
+  await writeState(dirs, { version: 1, createdAt: new Date().toISOString(), rootfs: rootfs.dir, aptRepo: apt.dir, vip: DEFAULT_VIP, machines });
+  await ensureClientKey(files);
+  await ensureCa(files);
+  const authorizedKey = await readFile(`${files.key}.pub`, 'utf8');
+  const caCert = await readFile(files.caCert, 'utf8');
+
+  await createBridge();
+  const keys: Array<{ machine: MachineSpec; key: HostKey }> = [];
+  for (const m of machines) {
+    const key = await makeHostKey(join(dirs.lab, 'hostkeys'), m.name);
+    keys.push({ machine: m, key });
+    const cert = m.role === 'master' ? await makeServerCert(files, m) : undefined;
+    await createMachineNet(m);
+    await prepareMachine(dirs, rootfs.dir, { machine: m, all: machines, hostKey: key, authorizedKey, cert, caCert });
+  }
+  await writeFile(files.knownHosts, knownHostsText(keys));
+
+  say(`booting ${machines.length} machines: ${machines.map((m) => m.name).join(' ')}`);
+  const booted = await Promise.all(
+    machines.map(async (m) => {
+      const t0 = Date.now();
+      await boot(dirs, m, apt.dir);
+      await waitForSsh(files, m, 120_000);
+      const bootToSshSeconds = (Date.now() - t0) / 1000;
+      if (m.role === 'master') await waitForApiserver(files.caCert, m, 60_000);
+      say(`${m.name} ${m.address}: ssh up after ${bootToSshSeconds.toFixed(1)} s`);
+      return { ...m, bootToSshSeconds };
+    }),
+  );
+  await writeFile(files.hostsYaml, hostsYaml(files, machines, DEFAULT_VIP));
+  return {
+    hostsYaml: files.hostsYaml,
+    rootfs,
+    aptRepo: { ...apt, seconds: aptSeconds },
+    machines: booted,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+export interface DownReport {
+  machines: string[];
+  namespaces: string[];
+  mounts: number;
+  seconds: number;
+}
+
+/** Every piece of a lab that still exists, by name prefix and under the lab dir. */
+export async function leftovers(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const dirs = labDirs(env);
+  const left: string[] = [];
+  for (const ns of await labNamespaces()) left.push(`network namespace ${ns}`);
+  for (const m of await mountsUnder(dirs.lab)) left.push(`mount ${m}`);
+  for (const p of await strayNspawns()) left.push(`systemd-nspawn pid ${p.pid} (${p.machine})`);
+  if (existsSync(dirs.lab)) left.push(`directory ${dirs.lab}`);
+  for (const r of cgroupRoots()) if (existsSync(join(r, PREFIX))) left.push(`cgroup ${join(r, PREFIX)}`);
+  return left;
+}
+
+export async function labDown(env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<DownReport> {
+  requireRoot();
+  const started = Date.now();
+  const dirs = labDirs(env);
+  const state = await readState(dirs);
+  const names = new Set<string>(state?.machines.map((m) => m.name) ?? []);
+  try {
+    for (const d of await readdir(join(dirs.lab, 'machines'))) names.add(d);
+  } catch {
+    // no machines dir: nothing was prepared
+  }
+  const stopped: string[] = [];
+  await Promise.all(
+    [...names].map(async (name) => {
+      if (await nspawnPid(dirs, name)) {
+        await poweroff(dirs, name, 20_000);
+        stopped.push(name);
+      }
+    }),
+  );
+  // nspawns whose pid file never got written (an up interrupted right at boot).
+  for (const p of await strayNspawns()) {
+    process.kill(p.pid, 'SIGTERM');
+    for (let i = 0; i < 100 && alive(p.pid); i++) await sleep(100);
+    if (alive(p.pid)) process.kill(p.pid, 'SIGKILL');
+    stopped.push(p.machine);
+  }
+  const mounts = (await mountsUnder(dirs.lab)).length;
+  await unmountUnder(dirs.lab);
+  for (const entry of existsSync(dirs.cache) ? await readdir(dirs.cache) : []) {
+    if (entry.endsWith('.partial')) await removeTree(join(dirs.cache, entry));
+  }
+  await removeLabCgroups();
+  const namespaces = await labNamespaces();
+  for (const ns of namespaces) await deleteNamespace(ns);
+  await removeTree(dirs.lab);
+  await rm(dirs.lab, { recursive: true, force: true });
+  const left = await leftovers(env);
+  if (left.length > 0) throw new HostError('localhost', 'lab down', `left behind: ${left.join('; ')}`);
+  say(`lab down: ${stopped.length} machines stopped, ${namespaces.length} namespaces and ${mounts} mounts removed; nothing left`);
+  return { machines: stopped, namespaces, mounts, seconds: (Date.now() - started) / 1000 };
+}

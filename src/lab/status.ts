@@ -1,0 +1,55 @@
+// What `kha lab status` reports: each machine's state, link and memory, and
+// who holds the VIP (more than one holder is the split brain drills look for).
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { initPid, memoryKiB, nspawnPid } from './machine.js';
+import { linkState } from './network.js';
+import { labDirs, labFiles, type LabState } from './state.js';
+
+export interface MachineStatus {
+  name: string;
+  role: string;
+  address: string;
+  state: 'running' | 'stopped';
+  link: 'up' | 'down' | 'isolated' | 'absent';
+  memoryMiB: number | null;
+  holdsVip: boolean;
+}
+
+export interface LabStatus {
+  vip: string;
+  holders: string[];
+  machines: MachineStatus[];
+}
+
+/** The VIP from the lab's hosts.yaml (the user may have edited it), else the one up chose. */
+export async function defaultVip(env: NodeJS.ProcessEnv, state: LabState): Promise<string> {
+  const file = labFiles(labDirs(env)).hostsYaml;
+  if (existsSync(file)) {
+    const m = /^\s*vip:\s*([0-9.]+)/m.exec(await readFile(file, 'utf8'));
+    if (m?.[1]) return m[1];
+  }
+  return state.vip;
+}
+
+export async function labStatus(env: NodeJS.ProcessEnv, state: LabState, vip: string): Promise<LabStatus> {
+  const dirs = labDirs(env);
+  const bare = vip.split('/')[0] ?? vip;
+  const machines = await Promise.all(
+    state.machines.map(async (m): Promise<MachineStatus> => {
+      const pid = await nspawnPid(dirs, m.name);
+      const init = pid ? await initPid(pid) : undefined;
+      const link = await linkState(m);
+      return {
+        name: m.name,
+        role: m.role,
+        address: m.address,
+        state: init ? 'running' : 'stopped',
+        link: link.eth0 === 'up' && !link.bridged ? 'isolated' : link.eth0,
+        memoryMiB: init ? Math.round(((await memoryKiB(init)) / 1024) * 10) / 10 : null,
+        holdsVip: link.addresses.some((a) => a.split('/')[0] === bare),
+      };
+    }),
+  );
+  return { vip: bare, holders: machines.filter((m) => m.holdsVip).map((m) => m.name), machines };
+}
