@@ -5,7 +5,6 @@ import { registerValidate } from './commands/validate.js';
 import { registerRender } from './commands/render.js';
 import { registerSchema } from './commands/schema.js';
 import { registerLab } from './commands/lab.js';
-import { registerLab } from './commands/lab.js';
 import { registerApply } from './commands/apply.js';
 import { registerStatus } from './commands/status.js';
 import { VERSION } from './version.js';
@@ -22,7 +21,7 @@ export interface CliContext {
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
-const registrars: CommandRegistrar[] = [registerValidate, registerRender, registerApply, registerStatus, registerSchema, registerLab, registerLab];
+const registrars: CommandRegistrar[] = [registerValidate, registerRender, registerApply, registerStatus, registerSchema, registerLab];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('kha')
