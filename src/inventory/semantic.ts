@@ -173,12 +173,12 @@ function checkIdentity(f: HostsFile, out: Finding[]): void {
     const sameName = byName.get(e.name);
     if (sameName) {
       if (sameName.list === e.list) {
-        out.push({ path: [e.list, e.index, 'name'], atKey: false, message: `'${e.name}' is also ${where(sameName)}'s name; each host is listed once` });
+        out.push({ path: [e.list, e.index, 'name'], atKey: false, message: `'${e.name}' is also ${where(sameName)}'s name; each host is listed once: rename one, or remove the repeat` });
       } else if (sameName.address !== e.address) {
         out.push({
           path: [e.list, e.index, 'address'],
           atKey: false,
-          message: `'${e.name}' is ${sameName.address} in ${where(sameName)} but ${e.address} here; one name is one host`,
+          message: `'${e.name}' is ${sameName.address} in ${where(sameName)} but ${e.address} here; one name is one host: fix the address, or rename one of them`,
         });
       }
     } else byName.set(e.name, e);
@@ -188,13 +188,13 @@ function checkIdentity(f: HostsFile, out: Finding[]): void {
         out.push({
           path: [e.list, e.index, 'address'],
           atKey: false,
-          message: `${e.address} is also ${where(sameAddress)}'s (${sameAddress.name}) address; each host is listed once`,
+          message: `${e.address} is also ${where(sameAddress)}'s (${sameAddress.name}) address; each host is listed once: fix the address, or remove the repeat`,
         });
       } else if (sameAddress.name !== e.name) {
         out.push({
           path: [e.list, e.index, 'name'],
           atKey: false,
-          message: `${e.address} is '${sameAddress.name}' in ${where(sameAddress)}; a host in both lists must have the same name in both`,
+          message: `${e.address} is '${sameAddress.name}' in ${where(sameAddress)}; a host in both lists (it runs both roles) must have the same name in both: use one name, or fix the address`,
         });
       }
     } else byAddress.set(e.address, e);
