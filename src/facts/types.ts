@@ -51,8 +51,22 @@ export interface FirewallFacts {
   backend: FirewallBackend;
   /** The backend's daemon/rules are active (firewalld running, ufw enabled). */
   active: boolean;
-  /** firewalld: default zone and, per zone, what is open. */
-  firewalld?: { defaultZone: string; ports: string[]; richRules: string[]; protocols: string[] };
+  /** firewalld (when running): default zone and what is open in `zone` now (runtime). */
+  firewalld?: {
+    defaultZone: string;
+    /**
+     * The zone the lists describe: the zone of the interface that routes the
+     * VIP, else the default zone. Rules belong here: a rule in the default
+     * zone does nothing for an interface bound to another zone.
+     * Absent (hand-made facts): the default zone.
+     */
+    zone?: string;
+    ports: string[];
+    richRules: string[];
+    protocols: string[];
+    /** The same lists in the permanent configuration: a runtime-only rule is gone after a reboot or reload. */
+    permanent?: { ports: string[]; richRules: string[]; protocols: string[] };
+  };
   /** ufw: rules as `ufw show added` lists them ("ufw allow 6443/tcp"). */
   ufw?: { rules: string[] };
 }

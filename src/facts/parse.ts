@@ -1,0 +1,95 @@
+import { HostError } from '../errors.js';
+import {
+  combineFirewall,
+  parseFirewalldSummary,
+  parseInterfaces,
+  parseRichRules,
+  parseRoute,
+  parseUfwAdded,
+  parseUfwStatus,
+  parseWordList,
+} from './parse-network.js';
+import { parseDirectory, parseFile, parseService, parseSysctl } from './parse-state.js';
+import { parseInit, parseOsRelease, parsePackageManager, parsePackageVersion, parseSelinux, parseUid } from './parse-system.js';
+import { SECTION, SectionError, sectionKey, splitSections, type SectionKind } from './sections.js';
+import type { HostFacts, ProbeRequest } from './types.js';
+
+// The probe's whole output → HostFacts. Pure. Sections that a distribution
+// has no reason to print (no firewalld, no ufw) are optional; a section the
+// script always prints is required, so a truncated output cannot pass for
+// a host that has nothing.
+
+function failure(host: string, key: string, detail: string): HostError {
+  return new HostError(host, 'facts', `cannot read the probe's section "${key}": ${detail}`);
+}
+
+function guarded<T>(host: string, key: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SectionError) throw failure(host, key, err.message);
+    throw err;
+  }
+}
+
+class Reader {
+  constructor(
+    private readonly host: string,
+    private readonly sections: Map<string, string[]>,
+  ) {}
+
+  read<T>(kind: SectionKind, item: string | undefined, parse: (lines: string[]) => T): T {
+    const key = sectionKey(kind, item);
+    const lines = this.sections.get(key);
+    if (lines === undefined) throw failure(this.host, key, 'missing from the output (truncated, or another version of the probe?)');
+    return guarded(this.host, key, () => parse(lines));
+  }
+
+  optional<T>(kind: SectionKind, parse: (lines: string[]) => T): T | undefined {
+    return this.sections.has(kind) ? this.read(kind, undefined, parse) : undefined;
+  }
+}
+
+export function parseProbe(host: string, output: string, req: ProbeRequest): HostFacts {
+  const s = new Reader(host, guarded(host, '(all)', () => splitSections(output)));
+  s.read(SECTION.end, undefined, () => undefined);
+
+  const os = s.read(SECTION.osRelease, undefined, parseOsRelease);
+  const links = s.read(SECTION.links, undefined, (l) => l);
+  const interfaces = s.read(SECTION.addresses, undefined, (addresses) => parseInterfaces(links, addresses));
+  const lists = (ports: SectionKind, rich: SectionKind, protocols: SectionKind) => ({
+    ports: s.read(ports, undefined, parseWordList),
+    richRules: s.read(rich, undefined, parseRichRules),
+    protocols: s.read(protocols, undefined, parseWordList),
+  });
+  const summary = s.read(SECTION.firewalld, undefined, parseFirewalldSummary);
+  const running = summary.running;
+
+  return {
+    host,
+    os,
+    uid: s.read(SECTION.uid, undefined, parseUid),
+    systemd: s.read(SECTION.init, undefined, parseInit),
+    packageManager: s.read(SECTION.packageManagers, undefined, (l) => parsePackageManager(l, os.family)),
+    selinux: s.read(SECTION.selinux, undefined, parseSelinux),
+    firewall: combineFirewall({
+      summary,
+      ...(running && {
+        runtime: lists(SECTION.firewalldPorts, SECTION.firewalldRichRules, SECTION.firewalldProtocols),
+        permanent: lists(SECTION.firewalldPermanentPorts, SECTION.firewalldPermanentRichRules, SECTION.firewalldPermanentProtocols),
+      }),
+      ufwActive: s.optional(SECTION.ufwStatus, parseUfwStatus) ?? null,
+      ufwRules: s.optional(SECTION.ufwAdded, parseUfwAdded) ?? null,
+    }),
+    interfaces,
+    routeToVip: s.read(SECTION.route, undefined, (l) => parseRoute(l, req.vip, interfaces)),
+    packages: {
+      keepalived: s.read(SECTION.package, 'keepalived', parsePackageVersion),
+      haproxy: s.read(SECTION.package, 'haproxy', parsePackageVersion),
+    },
+    files: req.files.map((path) => s.read(SECTION.file, path, (l) => parseFile(path, l))),
+    directories: req.directories.map((path) => s.read(SECTION.directory, path, (l) => parseDirectory(path, l))),
+    services: req.services.map((name) => s.read(SECTION.service, name, (l) => parseService(name, l))),
+    sysctls: Object.fromEntries(req.sysctls.map((key) => [key, s.read(SECTION.sysctl, key, parseSysctl)])),
+  };
+}
