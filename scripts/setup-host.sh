@@ -4,9 +4,10 @@
 #   haproxy, keepalived   the real validators (haproxy -c, keepalived -t) in the tests
 #   openssh-server, sudo  a real sshd on 127.0.0.1 for the transport tests
 #   iproute2, util-linux  namespaces for the tests and the lab
+#   chromium              renders the drill report in its test
 set -euo pipefail
 
-packages=(haproxy keepalived openssh-server openssh-client sudo iproute2 util-linux curl ca-certificates)
+packages=(haproxy keepalived openssh-server openssh-client sudo iproute2 util-linux curl ca-certificates chromium)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host: run as root (apt-get install needs it)" >&2

@@ -91,8 +91,13 @@ export function registerApply(program: Command, ctx: CliContext): void {
         }
 
         const state: RunState = { inv, sessions, facts, scope, abort: { requested: false }, changed: new Map() };
+        let firstInterrupt = 0;
         const onSigint = () => {
-          if (state.abort.requested) process.exit(130);
+          if (state.abort.requested) {
+            if (Date.now() - firstInterrupt > 500) process.exit(130);
+            return;
+          }
+          firstInterrupt = Date.now();
           state.abort.requested = true;
           ctx.streams.stderr('\nfinishing the current step, then stopping (Ctrl-C again to stop at once)\n');
         };

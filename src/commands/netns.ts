@@ -20,9 +20,11 @@ export async function runInOperatorNetns(inv: Inventory, argv: readonly string[]
     stdio: 'inherit',
     env: { ...env, [MARK]: ns },
   });
-  // The child gets Ctrl-C from the terminal itself; the parent just waits for it.
-  const ignore = () => undefined;
-  process.on('SIGINT', ignore);
+  // Ctrl-C on a terminal reaches both processes; a SIGINT sent to this one
+  // alone (a supervisor, a test) must reach kha too. So it is forwarded, and
+  // kha treats two interrupts within a moment as one.
+  const forward = () => child.kill('SIGINT');
+  process.on('SIGINT', forward);
   try {
     const code = await new Promise<number>((resolve, reject) => {
       child.on('error', reject);
@@ -30,6 +32,6 @@ export async function runInOperatorNetns(inv: Inventory, argv: readonly string[]
     });
     return (code === 0 || code === 1 || code === 2 || code === 130 ? code : 1) as ExitCode;
   } finally {
-    process.off('SIGINT', ignore);
+    process.off('SIGINT', forward);
   }
 }

@@ -29,7 +29,7 @@ export async function showStages(stages: readonly StageRun[], mode: ProgressMode
           await s.run(report);
         },
       })),
-      { concurrent: false, exitOnError: true, rendererOptions: { collapseErrors: false } },
+      { concurrent: false, exitOnError: true, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
     );
     await list.run();
     return;

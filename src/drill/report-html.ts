@@ -1,0 +1,141 @@
+import type { DrillResult } from './types.js';
+
+// One self-contained HTML page (no scripts, fonts or links) with an SVG
+// timeline per drill: a lane per load balancer showing when it held the VIP,
+// a lane of client requests (green answered, red failed), the fault and the
+// restore as vertical lines, and the longest outage bracketed with its length.
+
+const W = 960;
+const LEFT = 110;
+const RIGHT = 20;
+const LANE = 26;
+
+function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? '–' : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+function holdSegments(d: DrillResult, host: string): { from: number; to: number; shared: boolean }[] {
+  const obs = d.timeline.vip;
+  const out: { from: number; to: number; shared: boolean }[] = [];
+  for (let i = 0; i < obs.length; i++) {
+    const o = obs[i]!;
+    if (!o.holders.includes(host)) continue;
+    const to = obs[i + 1]?.t ?? d.durationMs;
+    const shared = o.holders.length > 1;
+    const last = out[out.length - 1];
+    if (last && last.to === o.t && last.shared === shared) last.to = to;
+    else out.push({ from: o.t, to, shared });
+  }
+  return out;
+}
+
+function tickStep(durationMs: number): number {
+  const candidates = [250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
+  return candidates.find((c) => durationMs / c <= 12) ?? 120_000;
+}
+
+function svg(d: DrillResult): string {
+  const lanes = [...d.lbs, 'clients'];
+  const height = 40 + lanes.length * LANE + 34;
+  const span = Math.max(d.durationMs, 1);
+  const x = (t: number) => LEFT + (Math.min(Math.max(t, 0), span) / span) * (W - LEFT - RIGHT);
+  const laneY = (i: number) => 30 + i * LANE;
+  const parts: string[] = [];
+  const step = tickStep(span);
+  for (let t = 0; t <= span; t += step) {
+    parts.push(`<line x1="${x(t)}" y1="24" x2="${x(t)}" y2="${height - 30}" class="grid"/>`);
+    parts.push(`<text x="${x(t)}" y="${height - 14}" class="tick">${(t / 1000).toFixed(step < 1000 ? 2 : 0)} s</text>`);
+  }
+  lanes.forEach((name, i) => {
+    parts.push(`<text x="${LEFT - 10}" y="${laneY(i) + LANE / 2 + 4}" class="lane">${esc(name)}</text>`);
+    parts.push(`<rect x="${LEFT}" y="${laneY(i) + 3}" width="${W - LEFT - RIGHT}" height="${LANE - 6}" class="track"/>`);
+  });
+  d.lbs.forEach((host, i) => {
+    for (const seg of holdSegments(d, host)) {
+      const w = Math.max(1.5, x(seg.to) - x(seg.from));
+      parts.push(
+        `<rect x="${x(seg.from)}" y="${laneY(i) + 4}" width="${w}" height="${LANE - 8}" class="${seg.shared ? 'split' : 'hold'}"><title>${esc(host)} holds the VIP ${seconds(seg.from)}–${seconds(seg.to)}${seg.shared ? ' (together with another host: split brain)' : ''}</title></rect>`,
+      );
+    }
+  });
+  const clientY = laneY(d.lbs.length);
+  for (const s of d.timeline.samples) {
+    const w = Math.max(1.5, x(s.t + Math.min(s.ms, 60)) - x(s.t));
+    parts.push(
+      `<rect x="${x(s.t)}" y="${clientY + 5}" width="${w}" height="${LANE - 10}" class="${s.ok ? 'ok' : 'fail'}"><title>${seconds(s.t)}: ${s.ok ? `answered in ${s.ms.toFixed(0)} ms${s.master ? ` by ${esc(s.master)}` : ''}` : `failed: ${esc(s.error ?? 'error')}`}</title></rect>`,
+    );
+  }
+  const worst = d.summary.outage;
+  if (worst) {
+    const y = clientY + LANE + 2;
+    parts.push(`<path d="M${x(worst.from)} ${y - 4} V${y} H${x(worst.to)} V${y - 4}" class="bracket"/>`);
+    parts.push(`<text x="${(x(worst.from) + x(worst.to)) / 2}" y="${y + 12}" class="bracket-label">longest outage ${seconds(worst.to - worst.from)}</text>`);
+  }
+  for (const m of d.timeline.marks) {
+    if (m.what === 'note') continue;
+    parts.push(`<line x1="${x(m.t)}" y1="16" x2="${x(m.t)}" y2="${height - 30}" class="mark-${m.what}"/>`);
+    parts.push(`<text x="${x(m.t) + 4}" y="14" class="mark-label mark-${m.what}-label">${esc(m.what === 'fault' ? `⚡ ${m.text}` : `↺ ${m.text}`)}</text>`);
+  }
+  return `<svg viewBox="0 0 ${W} ${height + 12}" width="100%" role="img" aria-label="timeline of ${esc(d.name)}">${parts.join('')}</svg>`;
+}
+
+function card(label: string, value: string, bad = false): string {
+  return `<div class="card${bad ? ' bad' : ''}"><div class="v">${esc(value)}</div><div class="l">${esc(label)}</div></div>`;
+}
+
+function drillSection(d: DrillResult): string {
+  const s = d.summary;
+  const expectations = d.expectations
+    .map((e) => `<li class="${e.held ? 'held' : 'broken'}">${e.held ? '✔' : '✘'} <b>${esc(e.name)}</b> — ${esc(e.detail)}</li>`)
+    .join('');
+  return `<section class="drill ${d.passed ? 'pass' : 'fail'}">
+<h2><span class="badge">${d.passed ? 'PASS' : 'FAIL'}</span> ${esc(d.name)} <small>${esc(d.title)}</small></h2>
+<div class="cards">${card('VIP moved in', seconds(s.vipMovedMs))}${card('longest client outage', seconds(s.longestOutageMs), !d.passed && s.longestOutageMs > 0)}${card('requests failed / sent', `${s.failed} / ${s.sent}`)}${card('two holders at once', seconds(s.dualHoldingMs), s.dualHoldingMs > 0)}</div>
+${svg(d)}
+<ul class="expect">${expectations}</ul>
+</section>`;
+}
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2430}
+header{background:#1d2430;color:#fff;padding:20px 32px}header h1{margin:0 0 4px;font-size:22px}header p{margin:0;opacity:.8}
+main{padding:16px 32px 40px;max-width:1040px}
+table{border-collapse:collapse;background:#fff;width:100%;margin:12px 0 24px;box-shadow:0 1px 2px #0001}
+th,td{padding:7px 10px;text-align:left;border-bottom:1px solid #e6e8ec}th{background:#eef0f3;font-weight:600}
+td.pass{color:#157a3b;font-weight:700}td.fail{color:#b42318;font-weight:700}
+.drill{background:#fff;border-radius:8px;padding:14px 18px;margin:18px 0;box-shadow:0 1px 3px #0002;border-left:6px solid #157a3b}
+.drill.fail{border-left-color:#b42318}.drill h2{font-size:17px;margin:0 0 10px}.drill h2 small{font-weight:400;color:#5b6472;margin-left:6px}
+.badge{display:inline-block;font-size:12px;padding:2px 8px;border-radius:10px;background:#157a3b;color:#fff;vertical-align:2px}.fail .badge{background:#b42318}
+.cards{display:flex;gap:10px;margin-bottom:8px}.card{flex:1;background:#f3f5f8;border-radius:6px;padding:8px 12px}.card .v{font-size:20px;font-weight:700}.card .l{color:#5b6472;font-size:12px}.card.bad .v{color:#b42318}
+.expect{margin:6px 0 0;padding-left:0;list-style:none}.expect li{margin:2px 0}.held{color:#157a3b}.broken{color:#b42318}.expect b{color:#1d2430}
+svg text{font:11px system-ui,sans-serif;fill:#3b4452}.tick{text-anchor:middle;fill:#8a93a1}.lane{text-anchor:end;font-weight:600}
+.grid{stroke:#e9ecf0}.track{fill:#f3f5f8}.hold{fill:#2f6fdf}.split{fill:#e8590c}.ok{fill:#2fb344}.fail{fill:#e03131}
+.mark-fault{stroke:#e03131;stroke-width:1.5;stroke-dasharray:4 3}.mark-restore{stroke:#7048e8;stroke-width:1.5;stroke-dasharray:4 3}
+.mark-fault-label{fill:#c92a2a;font-weight:600}.mark-restore-label{fill:#5f3dc4;font-weight:600}
+.bracket{stroke:#c92a2a;fill:none;stroke-width:1.5}.bracket-label{text-anchor:middle;fill:#c92a2a;font-weight:600}
+.legend span{display:inline-block;width:12px;height:10px;margin:0 4px 0 14px;vertical-align:-1px}
+`;
+
+export function renderReport(drills: readonly DrillResult[], meta: { vip: string; inventory: string; version: string; when: string }): string {
+  const passed = drills.filter((d) => d.passed).length;
+  const rows = drills
+    .map(
+      (d) =>
+        `<tr><td>${esc(d.name)}</td><td class="${d.passed ? 'pass' : 'fail'}">${d.passed ? 'pass' : 'FAIL'}</td><td>${seconds(d.summary.vipMovedMs)}</td><td>${seconds(d.summary.longestOutageMs)}</td><td>${d.summary.failed} / ${d.summary.sent}</td><td>${esc(d.expectations.filter((e) => !e.held).map((e) => e.name).join('; ') || '–')}</td></tr>`,
+    )
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>kha failover drills — ${esc(meta.vip)}</title><style>${CSS}</style></head>
+<body><header><h1>Failover drills for ${esc(meta.vip)}: ${passed} of ${drills.length} passed</h1>
+<p>${esc(meta.inventory)} · kha ${esc(meta.version)} · ${esc(meta.when)} · a new TLS connection to the VIP every 50 ms</p></header>
+<main>
+<table><thead><tr><th>drill</th><th>outcome</th><th>VIP moved in</th><th>longest outage</th><th>failed / sent</th><th>expectations not met</th></tr></thead><tbody>${rows}</tbody></table>
+<p class="legend"><span style="background:#2f6fdf"></span>holds the VIP<span style="background:#e8590c"></span>two holders<span style="background:#2fb344"></span>request answered<span style="background:#e03131"></span>request failed</p>
+${drills.map(drillSection).join('\n')}
+</main></body></html>
+`;
+}

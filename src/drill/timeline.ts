@@ -1,0 +1,109 @@
+// What happened during a drill, in milliseconds since it started, and the
+// figures drawn from it. Pure: recorded timelines in, numbers out.
+
+export interface Sample {
+  /** When the request started. */
+  t: number;
+  /** How long it took to answer or fail. */
+  ms: number;
+  ok: boolean;
+  error?: string;
+  master?: string;
+}
+
+export interface VipObservation {
+  t: number;
+  /** Load balancers holding the VIP at that moment. */
+  holders: string[];
+}
+
+export interface Mark {
+  t: number;
+  what: 'fault' | 'restore' | 'note';
+  text: string;
+}
+
+export interface Timeline {
+  samples: Sample[];
+  vip: VipObservation[];
+  marks: Mark[];
+}
+
+export interface Outage {
+  /** Start of the first failed request. */
+  from: number;
+  /** Start of the first request that succeeded after it. */
+  to: number;
+  failed: number;
+}
+
+/** Runs of failed requests, each closed by the next success (or the end of the drill). */
+export function outages(samples: readonly Sample[], end: number): Outage[] {
+  const sorted = [...samples].sort((a, b) => a.t - b.t);
+  const runs: Outage[] = [];
+  let open: Outage | undefined;
+  for (const s of sorted) {
+    if (!s.ok) {
+      if (open) open.failed++;
+      else open = { from: s.t, to: end, failed: 1 };
+    } else if (open && s.t > open.from) {
+      open.to = s.t;
+      runs.push(open);
+      open = undefined;
+    }
+  }
+  if (open) runs.push(open);
+  return runs;
+}
+
+export function longestOutage(samples: readonly Sample[], end: number): Outage | undefined {
+  return outages(samples, end).reduce<Outage | undefined>((best, o) => (!best || o.to - o.from > best.to - best.from ? o : best), undefined);
+}
+
+export interface Takeover {
+  /** Who held the VIP just before the fault. */
+  from: string | undefined;
+  to: string;
+  /** First moment another host was seen holding it. */
+  takenAt: number;
+  /** First moment the old holder was seen without it; never, after kill -9 without a restart. */
+  lostAt?: number;
+}
+
+/** After the fault at `after`: the first other host seen holding the VIP, and when the old one let go. */
+export function vipTakeover(vip: readonly VipObservation[], after: number): Takeover | undefined {
+  const before = [...vip].reverse().find((o) => o.t <= after && o.holders.length > 0);
+  const from = before?.holders[0];
+  const taken = vip.find((o) => o.t > after && o.holders.some((h) => h !== from));
+  if (!taken) return undefined;
+  const lost = from === undefined ? undefined : vip.find((o) => o.t > after && !o.holders.includes(from));
+  const result: Takeover = { from, to: taken.holders.find((h) => h !== from)!, takenAt: taken.t };
+  if (lost) result.lostAt = lost.t;
+  return result;
+}
+
+/** Total time two or more hosts held the VIP at once (split brain), from the observations. */
+export function dualHolding(vip: readonly VipObservation[]): number {
+  let total = 0;
+  for (let i = 0; i + 1 < vip.length; i++) {
+    if (vip[i]!.holders.length > 1) total += vip[i + 1]!.t - vip[i]!.t;
+  }
+  return total;
+}
+
+export function summarize(t: Timeline, end: number) {
+  const worst = longestOutage(t.samples, end);
+  const fault = t.marks.find((m) => m.what === 'fault')?.t ?? 0;
+  const takeover = vipTakeover(t.vip, fault);
+  return {
+    sent: t.samples.length,
+    failed: t.samples.filter((s) => !s.ok).length,
+    longestOutageMs: worst ? worst.to - worst.from : 0,
+    outage: worst,
+    takeover,
+    /** From the fault to another host holding the VIP. */
+    vipMovedMs: takeover ? takeover.takenAt - fault : undefined,
+    dualHoldingMs: dualHolding(t.vip),
+    masters: [...new Set(t.samples.filter((s) => s.ok && s.master).map((s) => s.master!))].sort(),
+  };
+}

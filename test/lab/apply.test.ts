@@ -1,0 +1,179 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labDown, labUp } from '../../src/lab/lifecycle.js';
+import { labFiles, labDirs, CONTROLLER_NS } from '../../src/lab/state.js';
+import { packageRoot } from '../../src/paths.js';
+
+// kha apply end to end on real machines: 2 load balancers (one with
+// firewalld running) and 3 masters with apiserver stand-ins, booted by the
+// lab. Everything kha prints is kept, to prove no secret ever appears in it.
+
+const KHA = join(packageRoot, 'bin', 'kha.js');
+const SECRET = 'Kh4pw!x';
+const env = { ...process.env, CI: '1', KHA_VRRP_PASS: SECRET };
+const printed: string[] = [];
+let hostsYaml = '';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function kha(args: string[], file = hostsYaml): Run {
+  const r = spawnSync(process.execPath, [KHA, ...args, file], { env, encoding: 'utf8', timeout: 600_000 });
+  printed.push(r.stdout, r.stderr);
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A command on a lab machine, over SSH from the controller namespace with the lab's key. */
+function onHost(host: string, command: string): string {
+  const files = labFiles(labDirs(process.env));
+  const address = host.startsWith('lb') ? `10.77.0.${10 + Number(host.slice(2))}` : `10.77.0.${20 + Number(host.slice(1))}`;
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', CONTROLLER_NS, 'ssh', '-i', files.key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${files.knownHosts}`, `root@${address}`, command],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
+  if (r.status !== 0) throw new Error(`${host}: ${command}: exit ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function serviceStamp(host: string): string {
+  return onHost(host, 'for s in keepalived haproxy; do systemctl show -p MainPID,ActiveEnterTimestampMonotonic --value $s | tr "\\n" " "; done');
+}
+
+/** Which masters answer through the VIP, by the stand-in's header, over fresh connections. */
+function mastersThroughVip(requests: number): Set<string> {
+  const files = labFiles(labDirs(process.env));
+  const seen = new Set<string>();
+  for (let i = 0; i < requests; i++) {
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', CONTROLLER_NS, 'curl', '-sS', '--max-time', '3', '--cacert', files.caCert, '-k', '-D', '-', '-o', '/dev/null', 'https://10.77.0.10:6443/healthz'],
+      { encoding: 'utf8' },
+    );
+    const m = /x-kha-lab-master:\s*(\S+)/i.exec(r.stdout);
+    if (m?.[1]) seen.add(m[1]);
+  }
+  return seen;
+}
+
+function vipHolders(): string[] {
+  return ['lb1', 'lb2'].filter((h) => onHost(h, 'ip -o -4 addr show').includes(' 10.77.0.10/'));
+}
+
+beforeAll(async () => {
+  if (process.getuid?.() !== 0) throw new Error('the lab tests need root (systemd-nspawn, network namespaces)');
+  await labDown(process.env, () => undefined);
+  const up = await labUp({ lbs: 2, masters: 3, workers: 0 }, process.env, () => undefined);
+  hostsYaml = up.hostsYaml;
+  // One load balancer with firewalld running, as on a RHEL-family host.
+  onHost('lb2', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q firewalld >/dev/null && systemctl enable --now firewalld && firewall-cmd --state');
+}, 900_000);
+
+afterAll(async () => {
+  await labDown(process.env, () => undefined);
+}, 300_000);
+
+describe('kha apply on the lab', () => {
+  it('dry-run on fresh hosts changes nothing and shows every file as a diff', () => {
+    const r = kha(['apply', '--dry-run']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('install keepalived, haproxy (apt)');
+    expect(r.stdout).toContain('+++ /etc/haproxy/haproxy.cfg');
+    expect(r.stdout).toContain('firewalld (public): rich rule rule family="ipv4" source address="10.77.0.11" protocol value="vrrp" accept');
+    expect(onHost('lb1', 'command -v keepalived || echo none').trim()).toBe('none');
+  });
+
+  it('a cold apply converges both load balancers and the VIP reaches all three masters', () => {
+    const r = kha(['apply', '--yes']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/lb1: \d+ changed/);
+    expect(r.stdout).toMatch(/every master reached/);
+    expect(vipHolders()).toEqual(['lb1']);
+    expect(mastersThroughVip(24)).toEqual(new Set(['m1', 'm2', 'm3']));
+    expect(onHost('lb2', 'firewall-cmd --list-rich-rules')).toContain('source address="10.77.0.11" protocol value="vrrp" accept');
+    expect(onHost('lb1', 'stat -c %a /etc/keepalived/keepalived.conf').trim()).toBe('600');
+  });
+
+  it('a second apply changes nothing and restarts nothing', () => {
+    const before = ['lb1', 'lb2'].map(serviceStamp);
+    const r = kha(['apply', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('No changes');
+    expect(r.stdout).toContain('lb1: 0 changed');
+    expect(r.stdout).toContain('lb2: 0 changed');
+    expect(['lb1', 'lb2'].map(serviceStamp)).toEqual(before);
+  });
+
+  it('repairs hand-broken hosts: a wrong haproxy.cfg on the backup, keepalived stopped on the holder', () => {
+    onHost('lb2', "sed -i 's/balance leastconn/balance source/' /etc/haproxy/haproxy.cfg && systemctl reload haproxy");
+    onHost('lb1', 'systemctl stop keepalived');
+    const r = kha(['apply', '--yes']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/update \/etc\/haproxy\/haproxy\.cfg/);
+    expect(onHost('lb2', 'grep -c "balance leastconn" /etc/haproxy/haproxy.cfg').trim()).toBe('1');
+    expect(onHost('lb1', 'systemctl is-active keepalived').trim()).toBe('active');
+    expect(vipHolders()).toHaveLength(1);
+    expect(kha(['apply', '--yes']).stdout).toContain('No changes');
+  });
+
+  it('a VRRP password: VRRPv2, redacted in the plan, the diff and --json, and back to VRRPv3', () => {
+    const withPass = hostsYaml.replace(/\.yaml$/, '-v2.yaml');
+    writeFileSync(withPass, readFileSync(hostsYaml, 'utf8').replace('  virtual_router_id: 51', '  virtual_router_id: 51\n  auth_pass: env:KHA_VRRP_PASS'));
+    const dry = kha(['apply', '--dry-run'], withPass);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('auth_pass <redacted>');
+    kha(['apply', '--dry-run', '--json'], withPass);
+    const r = kha(['apply', '--yes'], withPass);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(onHost('lb1', 'grep -c "vrrp_version 2" /etc/keepalived/keepalived.conf').trim()).toBe('1');
+    expect(kha(['apply', '--yes']).code).toBe(0);
+    expect(vipHolders()).toHaveLength(1);
+  });
+
+  it('a configuration that passes its validator but fails at start is rolled back on that host', () => {
+    const tooMany = hostsYaml.replace(/\.yaml$/, '-maxconn.yaml');
+    // The lab's open-files hard limit is 20000: haproxy -c accepts this, the start does not.
+    writeFileSync(tooMany, readFileSync(hostsYaml, 'utf8').replace('security:', 'haproxy:\n  maxconn: 500000\nsecurity:'));
+    const before = onHost('lb2', 'sha256sum /etc/haproxy/haproxy.cfg');
+    const r = kha(['apply', '--yes'], tooMany);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/lb2 \[reload haproxy\]: .*put back \/etc\/haproxy\/haproxy\.cfg/);
+    expect(onHost('lb2', 'sha256sum /etc/haproxy/haproxy.cfg')).toBe(before);
+    expect(onHost('lb2', 'systemctl is-active haproxy').trim()).toBe('active');
+    expect(onHost('lb1', 'systemctl is-active haproxy').trim()).toBe('active');
+    expect(kha(['apply', '--yes']).code).toBe(0);
+  });
+
+  it('Ctrl-C mid-run leaves no half-written file, and the next apply finishes the job', async () => {
+    onHost('lb1', "sed -i 's/timeout client 3600s/timeout client 60s/' /etc/haproxy/haproxy.cfg");
+    onHost('lb2', "sed -i 's/timeout client 3600s/timeout client 60s/' /etc/haproxy/haproxy.cfg");
+    const child = spawn(process.execPath, [KHA, 'apply', '--yes', hostsYaml], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const code = await new Promise<number>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('== prepare')) child.kill('SIGINT');
+      });
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (c) => resolve(c ?? -1));
+    });
+    printed.push(out);
+    expect([0, 130]).toContain(code);
+    for (const h of ['lb1', 'lb2']) {
+      expect(onHost(h, 'ls -a /etc/haproxy /etc/keepalived')).not.toContain('.kha-new');
+      expect(onHost(h, 'haproxy -c -q -f /etc/haproxy/haproxy.cfg && echo valid').trim()).toBe('valid');
+    }
+    const again = kha(['apply', '--yes']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(kha(['apply', '--yes']).stdout).toContain('No changes');
+  });
+
+  it('never printed the VRRP password', () => {
+    expect(printed.join('\n')).not.toContain(SECRET);
+  });
+});

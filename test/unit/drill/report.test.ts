@@ -1,0 +1,57 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderReport } from '../../../src/drill/report-html.js';
+import { summarize, type Timeline } from '../../../src/drill/timeline.js';
+import type { DrillResult } from '../../../src/drill/types.js';
+
+function drill(name: string, failFrom: number, failTo: number): DrillResult {
+  const samples = [];
+  for (let t = 0; t < 4000; t += 50) samples.push({ t, ms: 9, ok: t < failFrom || t >= failTo, master: 'm1' });
+  const vip = [];
+  for (let t = 0; t < 4000; t += 100) vip.push({ t, holders: t < failFrom ? ['lb1'] : t < failTo ? [] : ['lb2'] });
+  const timeline: Timeline = { samples, vip, marks: [{ t: failFrom, what: 'fault', text: `${name} <lb1>` }, { t: 3000, what: 'restore', text: 'restored' }] };
+  const summary = summarize(timeline, 4000);
+  return {
+    name, title: 'a drill', target: 'lb1', startedAt: '2026-11-24T05:00:00Z', durationMs: 4000, timeline, summary, lbs: ['lb1', 'lb2'],
+    passed: summary.longestOutageMs <= 500,
+    expectations: [{ name: 'outage ≤ 0.5 s', held: summary.longestOutageMs <= 500, detail: `${summary.longestOutageMs} ms` }],
+  };
+}
+
+const html = renderReport([drill('keepalived-stop', 1000, 1100), drill('haproxy-down', 1000, 2500)], {
+  vip: '10.77.0.10:6443', inventory: 'hosts.yaml', version: '0.1.0', when: 'now',
+});
+
+describe('the HTML drill report', () => {
+  it('is one self-contained page: no scripts, no links out, text escaped', () => {
+    expect(html).not.toMatch(/<script|<link|src=|https?:\/\//i);
+    expect(html).toContain('keepalived-stop &lt;lb1&gt;');
+    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect(html).toContain('1 of 2 passed');
+    expect(html).toContain('longest outage 1.50 s');
+  });
+
+  it('renders in headless Chromium', () => {
+    const chromium = spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).stdout.trim();
+    expect(chromium, 'chromium is missing: apt-get install chromium (scripts/setup-host.sh does)').not.toBe('');
+    const dir = mkdtempSync(join(tmpdir(), 'kha-report-'));
+    try {
+      writeFileSync(join(dir, 'report.html'), html);
+      const r = spawnSync(
+        chromium,
+        ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'profile')}`, '--window-size=1100,1400', `--screenshot=${join(dir, 'report.png')}`, `file://${join(dir, 'report.html')}`],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const png = readFileSync(join(dir, 'report.png'));
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+      // A blank page compresses to a few KiB; two drawn timelines do not.
+      expect(statSync(join(dir, 'report.png')).size).toBeGreaterThan(40_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

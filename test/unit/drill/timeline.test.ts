@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { dualHolding, longestOutage, outages, summarize, vipTakeover, type Sample } from '../../../src/drill/timeline.js';
+
+const s = (t: number, ok: boolean): Sample => ({ t, ms: 5, ok });
+
+describe('client outages', () => {
+  it('run from the first failed request to the next success', () => {
+    const samples = [s(0, true), s(50, false), s(100, false), s(150, true), s(200, false), s(250, true)];
+    expect(outages(samples, 300)).toEqual([
+      { from: 50, to: 150, failed: 2 },
+      { from: 200, to: 250, failed: 1 },
+    ]);
+    expect(longestOutage(samples, 300)).toEqual({ from: 50, to: 150, failed: 2 });
+  });
+
+  it('an outage that never ends lasts until the end of the drill', () => {
+    expect(outages([s(0, true), s(50, false)], 1000)).toEqual([{ from: 50, to: 1000, failed: 1 }]);
+  });
+
+  it('a request that started before the failure but answered later does not close it', () => {
+    expect(outages([s(100, false), s(100, true), s(180, true)], 500)).toEqual([{ from: 100, to: 180, failed: 1 }]);
+  });
+});
+
+describe('VIP takeover', () => {
+  it('is the first other host seen holding the VIP after the fault, and when the old one let go', () => {
+    const vip = [
+      { t: 0, holders: ['lb1'] },
+      { t: 100, holders: ['lb1'] },
+      { t: 200, holders: [] },
+      { t: 300, holders: [] },
+      { t: 400, holders: ['lb2'] },
+    ];
+    expect(vipTakeover(vip, 150)).toEqual({ from: 'lb1', to: 'lb2', takenAt: 400, lostAt: 200 });
+  });
+
+  it('after kill -9 the old holder keeps the VIP: two holders, counted as split brain', () => {
+    const vip = [
+      { t: 0, holders: ['lb1'] },
+      { t: 100, holders: ['lb1', 'lb2'] },
+      { t: 350, holders: ['lb1', 'lb2'] },
+      { t: 500, holders: ['lb2'] },
+    ];
+    expect(vipTakeover(vip, 50)).toEqual({ from: 'lb1', to: 'lb2', takenAt: 100, lostAt: 500 });
+    expect(dualHolding(vip)).toBe(400);
+  });
+
+  it('nothing moved: no takeover', () => {
+    expect(vipTakeover([{ t: 0, holders: ['lb1'] }, { t: 500, holders: ['lb1'] }], 100)).toBeUndefined();
+  });
+
+  it('summarize a drill', () => {
+    const summary = summarize(
+      {
+        samples: [{ ...s(0, true), master: 'm2' }, s(60, false), { ...s(120, true), master: 'm1' }],
+        vip: [{ t: 0, holders: ['lb1'] }, { t: 80, holders: ['lb2'] }],
+        marks: [{ t: 50, what: 'fault', text: 'keepalived stopped on lb1' }],
+      },
+      200,
+    );
+    expect(summary).toMatchObject({ sent: 3, failed: 1, longestOutageMs: 60, vipMovedMs: 30, dualHoldingMs: 0, masters: ['m1', 'm2'] });
+  });
+});
