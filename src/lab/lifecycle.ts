@@ -9,7 +9,7 @@ import { ensureAptRepo } from './aptrepo.js';
 import { cgroupRoots, removeLabCgroups } from './cgroups.js';
 import { ensureHostTools, requireRoot } from './hosttools.js';
 import { hostsYaml } from './hostsfile.js';
-import { alive, boot, nspawnPid, poweroff, prepareMachine, strayNspawns, waitForSsh } from './machine.js';
+import { alive, boot, machineExec, nspawnPid, poweroff, prepareMachine, strayNspawns, waitForSsh } from './machine.js';
 import { mountsUnder, removeTree, unmountUnder } from './mounts.js';
 import { createBridge, createMachineNet, deleteNamespace, labNamespaces } from './network.js';
 import { ensureCa, ensureClientKey, knownHostsText, makeHostKey, makeServerCert, type HostKey } from './pki.js';
@@ -102,6 +102,8 @@ export async function labUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: s
       await boot(dirs, m, apt.dir);
       await waitForSsh(files, m, 120_000);
       const bootToSshSeconds = (Date.now() - t0) / 1000;
+      // Package lists ready, as on any provisioned host: `apt-get install` works without an update first.
+      await machineExec(dirs, m.name, ['apt-get', 'update', '-q']);
       if (m.role === 'master') await waitForApiserver(files.caCert, m, 60_000);
       say(`${m.name} ${m.address}: ssh up after ${bootToSshSeconds.toFixed(1)} s`);
       return { ...m, bootToSshSeconds };
