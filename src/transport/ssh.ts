@@ -4,6 +4,7 @@
 
 import { constants } from 'node:os';
 import { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { NodeSSH } from 'node-ssh';
 import { HostError, KhaError } from '../errors.js';
 import { TransportError } from './errors.js';
@@ -46,6 +47,8 @@ const KEEPALIVE_COUNT_MAX = 3;
 // How long past a command's own time limit we wait for its answer before
 // giving up on the connection.
 const ANSWER_GRACE_MS = 5_000;
+// A polite disconnect waits for the peer; a dead host never answers.
+const CLOSE_GRACE_MS = 2_000;
 
 export type ConnectResult =
   | { target: SshTarget; session: Session; error?: undefined }
@@ -85,9 +88,7 @@ interface Ssh2Client {
   on(event: 'error', listener: (err: Error) => void): unknown;
   on(event: 'close', listener: () => void): unknown;
   end(): void;
-}
-interface Ssh2Channel {
-  close(): void;
+  destroy(): void;
 }
 type Ssh2ConnectError = Error & { level?: string; code?: string };
 
@@ -185,6 +186,7 @@ class SshSession implements Session {
   readonly host: string;
   private elevation: Elevation = { kind: 'none' };
   private lost: string | undefined;
+  private readonly client: Ssh2Client;
   private readonly closed: Promise<void>;
 
   constructor(
@@ -193,7 +195,7 @@ class SshSession implements Session {
     private readonly jump: SshSession | undefined,
   ) {
     this.host = target.name;
-    const client = ssh.connection as Ssh2Client;
+    const client = (this.client = ssh.connection as Ssh2Client);
     // After 'ready' node-ssh no longer listens for 'error', and an
     // unhandled 'error' event would crash the whole process.
     client.on('error', (err) => {
@@ -237,8 +239,11 @@ class SshSession implements Session {
   }
 
   async close(): Promise<void> {
-    this.ssh.dispose();
-    await this.closed;
+    // ssh2's destroy() does nothing once end() has run, so a dead peer is
+    // destroyed up front and a live one gets a bounded polite goodbye.
+    if (this.lost === undefined) this.client.end();
+    else this.client.destroy();
+    await Promise.race([this.closed, delay(CLOSE_GRACE_MS, undefined, { ref: false })]);
     await this.jump?.close();
   }
 
@@ -286,7 +291,6 @@ class SshSession implements Session {
     return new Promise((resolve, reject) => {
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
-      let channel: Ssh2Channel | undefined;
       let done = false;
       const finish = (outcome: () => void) => {
         if (done) return;
@@ -295,8 +299,11 @@ class SshSession implements Session {
         outcome();
       };
       const timer = setTimeout(() => {
-        finish(() => reject(this.failure('exec', `no answer within ${Date.now() - started} ms while running ${brief(label)}`)));
-        channel?.close();
+        const message = `no answer within ${Date.now() - started} ms while running ${brief(label)}`;
+        finish(() => reject(this.failure('exec', message)));
+        // A host that stopped answering one command will not answer the next.
+        this.lost ??= message;
+        this.client.destroy();
       }, timeoutMs + KILL_AFTER_MS + ANSWER_GRACE_MS);
       this.ssh
         .execCommand(command, {
@@ -305,10 +312,6 @@ class SshSession implements Session {
           // multi-byte characters and binary files, and trims the output.
           onStdout: (chunk) => stdout.push(chunk),
           onStderr: (chunk) => stderr.push(chunk),
-          onChannel: (c) => {
-            channel = c as Ssh2Channel;
-            if (done) channel.close();
-          },
         })
         .then(
           ({ code, signal }) =>

@@ -1,7 +1,7 @@
 // The SSH session against real OpenSSH servers on 127.0.0.1.
 
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostError } from '../../../src/errors.js';
@@ -130,14 +130,26 @@ describe('exec', { timeout: 60_000 }, () => {
     });
   });
 
-  it('gives up on a connection that stops answering', async () => {
-    await withSession(target(), async (s) => {
-      const pidFile = join(dir, 'frozen.pid');
+  it('gives up on a connection that stops answering, and still closes', async () => {
+    const s = await connect(target());
+    const pidFile = join(dir, 'frozen.pid');
+    try {
       // Freezing this connection's sshd process: nothing answers, nothing closes.
       const err = await s.exec(`echo ${SSHD_PID} > ${pidFile}; kill -STOP ${SSHD_PID}`, { timeoutMs: 1_000 }).catch((e: unknown) => e);
-      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
       expect(err).toBeInstanceOf(TransportError);
       expect((err as Error).message).toMatch(/^no answer within \d+ ms while running echo \$\(cut/);
+      const closing = Date.now();
+      await s.close();
+      expect(Date.now() - closing).toBeLessThan(5_000);
+    } finally {
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    }
+  });
+
+  it('does not choke on stdin the command never reads', async () => {
+    await withSession(target(), async (s) => {
+      expect(await s.exec('exit 0', { stdin: Buffer.alloc(8 * 1024 * 1024, 'x') })).toEqual({ code: 0, stdout: '', stderr: '' });
+      expect((await s.exec('echo alive')).stdout).toBe('alive\n');
     });
   });
 
@@ -251,6 +263,25 @@ describe('authentication and reachability', { timeout: 60_000 }, () => {
     expect(asked).toEqual([encrypted.privatePath]);
   });
 
+  it('uses the SSH agent without an identity file, and as a fallback for a refused key', async () => {
+    const agent = await startAgent(client.privatePath);
+    try {
+      for (const t of [target({ agent: agent.socket }), target({ identityFile: stranger.privatePath, agent: agent.socket })]) {
+        if (!t.identityFile?.includes('stranger')) delete t.identityFile;
+        await withSession(t, async (s) => expect((await s.exec('true')).code).toBe(0));
+      }
+    } finally {
+      agent.stop();
+    }
+  });
+
+  it('needs an identity file or an agent', async () => {
+    const t = target();
+    delete t.identityFile;
+    const err = await refusal(t);
+    expect(err.message).toBe('no identity_file for lb-a and no SSH agent (SSH_AUTH_SOCK is not set)');
+  });
+
   it('reports a key the server does not accept', async () => {
     const err = await refusal(target({ identityFile: stranger.privatePath }));
     expect(err.message).toBe(
@@ -336,3 +367,12 @@ describe('jump host', { timeout: 60_000 }, () => {
     expect(err.message).toMatch(/^cannot reach 127\.0\.0\.1:1 through jump host lb-a: /);
   });
 });
+
+/** An ssh-agent in the foreground holding one key, stopped by its handle. */
+async function startAgent(key: string): Promise<{ socket: string; stop(): void }> {
+  const socket = join(dir, `agent-${Date.now()}.sock`);
+  const proc = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+  await expect.poll(() => existsSync(socket), { timeout: 5_000 }).toBe(true);
+  execFileSync('ssh-add', ['-q', key], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'pipe' });
+  return { socket, stop: () => proc.kill('SIGTERM') };
+}
