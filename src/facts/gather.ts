@@ -7,7 +7,7 @@ import type { HostFacts, ProbeRequest } from './types.js';
 
 /**
  * firewall-cmd is slow (a Python start per call, seconds on a small VM) and
- * the probe calls it up to eight times; a minute still catches a hung host.
+ * the probe calls it nine times; a minute still catches a hung host.
  */
 export const PROBE_TIMEOUT_MS = 60_000;
 

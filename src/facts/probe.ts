@@ -10,9 +10,11 @@ import type { ProbeRequest } from './types.js';
 /** The packages whose installed versions the probe reports. */
 export const PROBED_PACKAGES = ['keepalived', 'haproxy'] as const;
 
+// sbin is appended, not prepended: a Debian user's PATH may lack it, and
+// whatever PATH the host (or sudo's secure_path) sets still comes first.
 const PREAMBLE = `# kha facts probe: reads the host, changes nothing.
 LC_ALL=C; export LC_ALL
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH; export PATH
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin; export PATH
 has() { command -v "$1" >/dev/null 2>&1; }
 section() { if [ $# -gt 1 ]; then printf '\\n@@kha:%s %s@@\\n' "$1" "$2"; else printf '\\n@@kha:%s@@\\n' "$1"; fi; }
 kha_file() {
@@ -70,10 +72,15 @@ fi`;
 }
 
 function route(vip: string): string {
+  // The holder's route to its own VIP is `local ... dev lo`; the interface
+  // that matters (for the firewalld zone) is then the one with the address.
   return `${header(SECTION.route)}
 kha_route=$(ip -o route get ${q(vip)} 2>/dev/null)
 printf '%s\\n' "$kha_route"
-kha_dev=$(printf '%s\\n' "$kha_route" | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p' | head -n 1)`;
+case $kha_route in
+  local*) kha_dev=$(ip -o -4 addr 2>/dev/null | awk -v vip=${q(vip)} '$2 != "lo" { split($4, a, "/"); if (a[1] == vip) { print $2; exit } }') ;;
+  *) kha_dev=$(printf '%s\\n' "$kha_route" | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p' | head -n 1) ;;
+esac`;
 }
 
 function firewall(): string {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -89,5 +89,90 @@ describe('gatherFacts', () => {
     const err = await gatherFacts(session, KHA_REQUEST).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HostError);
     expect(err).toMatchObject({ host: 'lb2', step: 'facts', message: 'the probe exited with code 2: sh: 1: Syntax error: end of file unexpected' });
+  });
+});
+
+describe('the probe script with stub commands first in PATH', () => {
+  const log = join(dir, 'firewall-cmd.log');
+
+  function stub(bin: string, name: string, body: string): void {
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  }
+
+  function run(bin: string): string {
+    return execFileSync('sh', ['-c', probeCommand(KHA_REQUEST)], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+    });
+  }
+
+  it('firewalld: lists the zone of the interface holding the VIP, runtime and permanent, and asks nothing else', () => {
+    const bin = join(dir, 'bin-firewalld');
+    stub(bin, 'ip', `case "$*" in
+  "-o route get 10.77.0.10") echo 'local 10.77.0.10 dev lo table local src 10.77.0.10 uid 0 \\    cache <local> ' ;;
+  "-o link") echo '1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00'
+             echo '2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP mode DEFAULT group default qlen 1000\\    link/ether 52:54:00:00:00:01 brd ff:ff:ff:ff:ff:ff' ;;
+  "-o -4 addr") echo '1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever'
+                echo '2: eth0    inet 10.77.0.11/24 brd 10.77.0.255 scope global eth0\\       valid_lft forever preferred_lft forever'
+                echo '2: eth0    inet 10.77.0.10/32 scope global eth0\\       valid_lft forever preferred_lft forever' ;;
+  *) exit 1 ;;
+esac`);
+    stub(bin, 'firewall-cmd', `echo "$*" >> '${log}'
+case "$*" in
+  --state) echo running ;;
+  --get-default-zone) echo public ;;
+  --get-zone-of-interface=eth0) echo internal ;;
+  "--zone=internal --list-ports") echo '6443/tcp 8404/tcp' ;;
+  "--permanent --zone=internal --list-ports") echo '6443/tcp' ;;
+  *--list-rich-rules) echo 'rule family="ipv4" source address="10.77.0.12" protocol value="vrrp" accept' ;;
+  *--list-protocols) echo ;;
+  *) echo "unexpected: $*" >&2; exit 2 ;;
+esac`);
+    const facts = parseProbe('lb1', run(bin), KHA_REQUEST);
+    expect(facts.routeToVip).toBe('eth0');
+    const rule = 'rule family="ipv4" source address="10.77.0.12" protocol value="vrrp" accept';
+    expect(facts.firewall).toMatchObject({
+      backend: 'firewalld',
+      active: true,
+      firewalld: {
+        defaultZone: 'public',
+        zone: 'internal',
+        ports: ['6443/tcp', '8404/tcp'],
+        richRules: [rule],
+        protocols: [],
+        permanent: { ports: ['6443/tcp'], richRules: [rule], protocols: [] },
+      },
+    });
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
+      '--state',
+      '--get-default-zone',
+      '--get-zone-of-interface=eth0',
+      '--zone=internal --list-ports',
+      '--zone=internal --list-rich-rules',
+      '--zone=internal --list-protocols',
+      '--permanent --zone=internal --list-ports',
+      '--permanent --zone=internal --list-rich-rules',
+      '--permanent --zone=internal --list-protocols',
+    ]);
+  });
+
+  it('SELinux and ufw: booleans the policy lacks are left out, ufw status and rules come through', () => {
+    const bin = join(dir, 'bin-selinux-ufw');
+    stub(bin, 'getenforce', 'echo Enforcing');
+    stub(bin, 'getsebool', `case "$1" in
+  haproxy_connect_any) echo 'haproxy_connect_any --> off' ;;
+  *) echo "getsebool:  Error getting active value for $1" >&2; exit 1 ;;
+esac`);
+    stub(bin, 'ufw', `case "$*" in
+  status) printf 'Status: active\\n\\nTo                         Action      From\\n--                         ------      ----\\n22/tcp                     ALLOW       Anywhere\\n' ;;
+  "show added") printf "Added user rules (see 'ufw status' for running firewall):\\nufw allow 22/tcp\\n" ;;
+  *) exit 1 ;;
+esac`);
+    const facts = parseProbe('lb1', run(bin), KHA_REQUEST);
+    expect(facts.selinux.booleans).toEqual({ haproxy_connect_any: false });
+    expect(facts.selinux.mode).toBe('enforcing');
+    expect(facts.firewall).toEqual({ backend: 'ufw', active: true, ufw: { rules: ['ufw allow 22/tcp'] } });
   });
 });
