@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { hostsFileSchema, type HostsFile, type HostsFileInput } from '../../../src/inventory/schema.js';
+import { defaultPriority, resolvePriorities, resolveVrrp, semanticFindings } from '../../../src/inventory/semantic.js';
+
+/** A file with defaults applied, as semantic.ts receives it. */
+function file(over: Partial<HostsFileInput> = {}): HostsFile {
+  return hostsFileSchema.parse({
+    cluster: { vip: '10.77.0.10/24' },
+    lb: [
+      { name: 'lb1', address: '10.77.0.11' },
+      { name: 'lb2', address: '10.77.0.12' },
+    ],
+    masters: [{ name: 'm1', address: '10.77.0.21' }],
+    ...over,
+  });
+}
+
+const lbs = (...priorities: (number | undefined)[]) =>
+  priorities.map((priority, i) => ({ name: `lb${i + 1}`, address: `10.77.0.${11 + i}`, ...(priority === undefined ? {} : { priority }) }));
+
+describe('priorities', () => {
+  it('default by order: 150, 140, 130, ...', () => {
+    expect(resolvePriorities(file({ lb: lbs(undefined, undefined, undefined, undefined) }).lb)).toEqual([150, 140, 130, 120]);
+  });
+
+  it('keep explicit ones and step a default down past them', () => {
+    expect(resolvePriorities(file({ lb: lbs(undefined, 150, undefined) }).lb)).toEqual([149, 150, 130]);
+    expect(resolvePriorities(file({ lb: lbs(140, undefined) }).lb)).toEqual([140, 139]);
+    expect(resolvePriorities(file({ lb: lbs(undefined, 150, 149) }).lb)).toEqual([148, 150, 149]);
+  });
+
+  it('never give two hosts one priority, so there is exactly one primary', () => {
+    const resolved = resolvePriorities(file({ lb: lbs(undefined, 140, undefined, 130, undefined, 150) }).lb);
+    expect(new Set(resolved).size).toBe(resolved.length);
+    expect(resolved.filter((p) => p === Math.max(...resolved))).toHaveLength(1);
+    expect(resolved).toEqual([149, 140, 129, 130, 110, 150]);
+  });
+
+  it('defaultPriority skips what is taken', () => {
+    expect(defaultPriority(0, new Set())).toBe(150);
+    expect(defaultPriority(2, new Set([130, 129]))).toBe(128);
+  });
+
+  it('explicit duplicates are an error at the second one', () => {
+    expect(semanticFindings(file({ lb: lbs(120, 120) }), {})).toEqual([
+      {
+        path: ['lb', 1, 'priority'],
+        atKey: false,
+        message:
+          "priority 120 is also lb[0]'s (lb1); priorities must differ so that exactly one host is the primary: change one, or leave priority out to number them by order",
+      },
+    ]);
+  });
+});
+
+describe('resolveVrrp', () => {
+  const k = (keepalived: HostsFileInput['keepalived']) => file({ keepalived }).keepalived;
+
+  it('defaults to VRRPv3 with 0.2 s adverts', () => {
+    expect(resolveVrrp(k({}))).toEqual({ version: 3, advertInt: 0.2 });
+  });
+
+  it('auth_pass means VRRPv2 with 1 s adverts', () => {
+    expect(resolveVrrp(k({ auth_pass: 'env:KHA_VRRP_PASS' }))).toEqual({ version: 2, advertInt: 1 });
+    expect(resolveVrrp(k({ auth_pass: 'short' }))).toEqual({ version: 2, advertInt: 1 });
+  });
+
+  it('keeps an explicit advert_int and version', () => {
+    expect(resolveVrrp(k({ advert_int: 0.1 }))).toEqual({ version: 3, advertInt: 0.1 });
+    expect(resolveVrrp(k({ auth_pass: 'short', advert_int: 3 }))).toEqual({ version: 2, advertInt: 3 });
+    expect(resolveVrrp(k({ vrrp_version: 2 }))).toEqual({ version: 2, advertInt: 1 });
+  });
+});
+
+describe('semanticFindings', () => {
+  it('finds nothing in a good file', () => {
+    expect(semanticFindings(file(), {})).toEqual([]);
+  });
+
+  it('refuses auth_pass with a sub-second advert_int once, explaining the choice', () => {
+    const findings = semanticFindings(file({ keepalived: { auth_pass: 'short', advert_int: 0.5 } }), {});
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.path).toEqual(['keepalived', 'advert_int']);
+    expect(findings[0]!.message).toMatch(/needs VRRPv3, which has no authentication, but auth_pass asks for VRRPv2/);
+    expect(findings[0]!.message).toMatch(/Remove auth_pass for sub-second failover/);
+  });
+
+  it('checks an env: secret in the environment it is given, and never quotes its value', () => {
+    const f = file({ keepalived: { auth_pass: 'env:KHA_TEST_PASS' } });
+    expect(semanticFindings(f, { KHA_TEST_PASS: 'ok-pass' })).toEqual([]);
+    expect(semanticFindings(f, { KHA_TEST_PASS: '' })[0]!.message).toMatch(/KHA_TEST_PASS is not set/);
+    const long = semanticFindings(f, { KHA_TEST_PASS: 'much-too-long-secret' });
+    expect(long[0]!.message).toBe('environment variable KHA_TEST_PASS holds 20 characters; VRRP PASS authentication carries at most 8');
+    expect(JSON.stringify(long)).not.toContain('much-too-long-secret');
+  });
+
+  it('a literal auth_pass of exactly 8 characters is fine, 9 is not', () => {
+    expect(semanticFindings(file({ keepalived: { auth_pass: '12345678' } }), {})).toEqual([]);
+    expect(semanticFindings(file({ keepalived: { auth_pass: '123456789' } }), {})[0]!.message).toMatch(/^is 9 characters;/);
+  });
+
+  it('a host in both lists with the same name and address is colocated, not a duplicate', () => {
+    const colocated = { lb: lbs(undefined, undefined), masters: [{ name: 'lb1', address: '10.77.0.11' }] };
+    expect(semanticFindings(file({ ...colocated, cluster: { vip: '10.77.0.10/24', port: 8443 } }), {})).toEqual([]);
+    expect(semanticFindings(file(colocated), {}).map((x) => x.path)).toEqual([['masters', 0, 'apiserver_port']]);
+  });
+
+  it('a VIP in a /31 may be either address that no host owns; the network/broadcast rule is for /30 and wider', () => {
+    const f = file({ cluster: { vip: '10.77.0.10/31' }, lb: [{ name: 'lb1', address: '10.77.0.11' }, { name: 'lb2', address: '10.77.0.11' }] });
+    expect(semanticFindings(f, {}).map((x) => x.path)).toEqual([['lb', 1, 'address']]);
+    const net = file({ cluster: { vip: '10.77.0.8/30' }, lb: [{ name: 'lb1', address: '10.77.0.9' }, { name: 'lb2', address: '10.77.0.10' }] });
+    expect(semanticFindings(net, {})[0]!.message).toBe('10.77.0.8 is the network address of 10.77.0.8/30; choose a free host address in that subnet');
+  });
+});
