@@ -24,13 +24,13 @@ export function hostKeyCheck(known: KnownHosts, name: string, address: string, p
   };
 }
 
-export function refusalMessage(
-  verdict: Exclude<HostKeyVerdict, { kind: 'match' }>,
-  known: KnownHosts,
-  name: string,
-  address: string,
-  port: number,
-): string {
+type Refused = Exclude<HostKeyVerdict, { kind: 'match' }>;
+
+export function refusalMessage(verdict: Refused, known: KnownHosts, name: string, address: string, port: number): string {
+  return verdictMessage(verdict, known, name, address, port) + skippedNote(known);
+}
+
+function verdictMessage(verdict: Refused, known: KnownHosts, name: string, address: string, port: number): string {
   const { presented } = verdict;
   const key = `${presented.type} ${presented.fingerprint}`;
   const where = `${name} (${address}:${port})`;
@@ -60,6 +60,14 @@ export function refusalMessage(
       );
     }
   }
+}
+
+/** A line kha could not read may be the one that should have matched. */
+function skippedNote(known: KnownHosts): string {
+  const [first, ...rest] = known.warnings;
+  if (!first) return '';
+  const more = rest.length ? ` and ${rest.length} more` : '';
+  return ` (skipped unreadable line ${first.at.file}:${first.at.line}${more}: ${first.message})`;
 }
 
 function lookupName(address: string, port: number): string {

@@ -213,6 +213,15 @@ describe('refusal messages', () => {
     expect(message).toContain("ssh-keygen -f kh -R '[10.0.0.1]:2222'");
   });
 
+  it('points at lines it could not read, which may be the ones meant to match', () => {
+    const known = parse('garbage', 'more garbage here');
+    const verdict = known.check('h', 22, ed.blob);
+    if (verdict.kind === 'match') throw new Error('unexpected match');
+    expect(refusalMessage(verdict, known, 'h', 'h', 22)).toMatch(
+      / \(skipped unreadable line kh:1 and 1 more: expected \[marker\] hostnames keytype base64-key \[comment\]\)$/,
+    );
+  });
+
   it('revoked: the key and the line that revokes it', () => {
     const known = parse(entry('*', ed, '@revoked'));
     const verdict = known.check('10.0.0.1', 22, ed.blob);
