@@ -46,11 +46,16 @@ export function holdsVip(inv: Inventory, facts: HostFacts): boolean {
   return facts.interfaces.some((i) => i.addresses.some((a) => parseCidr(a).address === inv.vip.address));
 }
 
-/** keepalived configured by kha runs here: the VIP it holds is ours. */
-function kept(facts: HostFacts): boolean {
+/**
+ * The VIP is held by a keepalived meant for it: kha's own, or one set up by
+ * hand for this VIP (a blog-post setup kha is taking over). Anything else
+ * holding the address is not ours to move.
+ */
+function keptForThisVip(inv: Inventory, facts: HostFacts): boolean {
   const ka = facts.services.find((s) => s.name === 'keepalived');
   const conf = facts.files.find((f) => f.path === '/etc/keepalived/keepalived.conf')?.content ?? '';
-  return ka?.active === 'active' && conf.startsWith('# Managed by kha');
+  const mentions = new RegExp(`(^|[^\\d.])${inv.vip.address.replaceAll('.', '\\.')}([^\\d.]|$)`).test(conf);
+  return ka?.active === 'active' && (conf.startsWith('# Managed by kha') || mentions);
 }
 
 const privileges = perHost('privileges', (_inv, lb, f) =>
@@ -84,6 +89,14 @@ const iface = perHost('interface', (inv, lb, f) => {
   return out;
 });
 
+const firewall = perHost('firewall', (inv, _lb, f) => {
+  const wanted = inv.security.firewall;
+  if (wanted !== 'firewalld' && wanted !== 'ufw') return [];
+  if (f.firewall.backend === wanted && f.firewall.active) return [];
+  const how = wanted === 'firewalld' ? 'systemctl enable --now firewalld' : 'ufw enable';
+  return [`security.firewall is ${wanted}, but ${wanted} is not running here: start it (${how}) or set security.firewall: auto`];
+});
+
 const vip: Check = {
   name: 'vip',
   async run({ inv, facts, sessions }) {
@@ -91,11 +104,11 @@ const vip: Check = {
       const f = facts.get(lb.name);
       return f !== undefined && holdsVip(inv, f);
     });
-    const foreign = holders.filter((lb) => !kept(facts.get(lb.name)!));
+    const foreign = holders.filter((lb) => !keptForThisVip(inv, facts.get(lb.name)!));
     const problems = foreign.map((lb) => ({
       host: lb.name,
       check: 'vip',
-      message: `already holds the VIP ${inv.vip.address}, but not through keepalived configured by kha: remove it (or stop what put it there) first`,
+      message: `already holds the VIP ${inv.vip.address}, and no keepalived configured for this VIP runs there: remove the address (or stop what put it there) first`,
     }));
     if (holders.length > 0) return problems;
     // Nobody of ours holds it: make the kernel resolve it from one load
@@ -191,7 +204,7 @@ while time.time() < end:
 };
 
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
-  [privileges, os, iface, vip, apiserverReachable, routerId].map((c) => [c.name, c]),
+  [privileges, os, iface, firewall, vip, apiserverReachable, routerId].map((c) => [c.name, c]),
 );
 
 /** `ssh` is checked while connecting, before facts exist; it is named in playbooks for the reader. */

@@ -55,12 +55,22 @@ export const firewallTask: Task = {
     const changes: Change[] = [];
     if (backend === 'firewalld') {
       const fw = facts.firewall.firewalld;
-      const zone = fw?.defaultZone ?? 'public';
-      if (!fw?.ports.includes(`${inv.port}/tcp`)) changes.push({ kind: 'firewalld.rule', zone, rule: { type: 'port', port: inv.port, protocol: 'tcp' } });
-      const present = new Set((fw?.richRules ?? []).map(normalize));
-      for (const from of vrrpSources(inv, lb)) {
+      const zone = fw?.zone ?? fw?.defaultZone ?? 'public';
+      // Open only where both the running and the permanent configuration have
+      // it: a runtime-only rule is gone after the next reload or reboot.
+      const both = (runtime: string[] | undefined, permanent: string[] | undefined) => {
+        const p = new Set((permanent ?? runtime ?? []).map(normalize));
+        return new Set((runtime ?? []).map(normalize).filter((r) => p.has(r)));
+      };
+      const ports = both(fw?.ports, fw?.permanent?.ports);
+      if (!ports.has(`${inv.port}/tcp`)) changes.push({ kind: 'firewalld.rule', zone, rule: { type: 'port', port: inv.port, protocol: 'tcp' } });
+      const rules = both(fw?.richRules, fw?.permanent?.richRules);
+      const protocols = both(fw?.protocols, fw?.permanent?.protocols);
+      // A rule or protocol entry that already accepts VRRP from anyone covers ours.
+      const acceptsAllVrrp = rules.has('rule protocol value="vrrp" accept') || protocols.has('vrrp');
+      for (const from of acceptsAllVrrp ? [] : vrrpSources(inv, lb)) {
         const text = firewalldVrrpRule(from);
-        if (!present.has(normalize(text))) changes.push({ kind: 'firewalld.rule', zone, rule: { type: 'rich', text } });
+        if (!rules.has(normalize(text))) changes.push({ kind: 'firewalld.rule', zone, rule: { type: 'rich', text } });
       }
     } else if (backend === 'ufw') {
       const rule = `${inv.port}/tcp`;
