@@ -50,7 +50,9 @@ function openerAt(doc: Document, offset: number): Node | undefined {
 }
 
 function yamlProblems(file: string, text: string, doc: Document, lines: LineCounter): Problem[] {
-  const problems = doc.errors.map((e) => {
+  // Near its stack limit the parser may report the overflow once per nesting level: once is enough.
+  const errors = doc.errors.filter((e, i, all) => e.code !== 'RESOURCE_EXHAUSTION' || all.findIndex((x) => x.code === e.code) === i);
+  const problems = errors.map((e) => {
     let { line, col } = lines.linePos(e.pos[0]);
     let message = e.message.split('\n')[0] ?? e.message;
     const opener = e.code === 'MISSING_CHAR' || e.code === 'BAD_INDENT' ? openerAt(doc, e.pos[0]) : undefined;
@@ -63,6 +65,8 @@ function yamlProblems(file: string, text: string, doc: Document, lines: LineCoun
       message = `key '${keyAt(text, e.pos[0])}' is written twice in this map; keep one (tools disagree on which one wins)`;
     }
     if (e.code === 'TAB_AS_INDENT') message = `${message}; indent with spaces`;
+    // The parser turns its own stack overflow into an error; say what it means.
+    if (e.code === 'RESOURCE_EXHAUSTION') message = 'nested too deeply to read; a hosts file nests a few levels, so this is not one';
     return at(file, { line, column: col }, '', `YAML: ${message}`);
   });
   // The parser accepts an alias whose anchor is missing; only conversion would throw.
