@@ -7,8 +7,8 @@ import type { ProbeRequest } from './types.js';
 // that is missing on a distribution prints nothing (stderr is dropped), and
 // the parser reads an absent or empty section as "not there".
 
-/** The packages whose installed versions the probe reports. */
-export const PROBED_PACKAGES = ['keepalived', 'haproxy'] as const;
+/** The packages whose installed versions the probe reports (HostFacts.packages). */
+const PROBED_PACKAGES = ['keepalived', 'haproxy'] as const;
 
 // sbin is appended, not prepended: a Debian user's PATH may lack it, and
 // whatever PATH the host (or sudo's secure_path) sets still comes first.

@@ -34,7 +34,7 @@ export type SectionKind = (typeof SECTION)[keyof typeof SECTION];
 const HEADER = /^@@kha:([a-z0-9-]+)(?: (.*))?@@$/;
 const KINDS = new Set<string>(Object.values(SECTION));
 
-export function sectionKey(kind: SectionKind, item?: string): string {
+export function sectionKey(kind: string, item?: string): string {
   return item === undefined ? kind : `${kind} ${item}`;
 }
 
@@ -54,7 +54,7 @@ export function splitSections(output: string): Map<string, string[]> {
     if (header) {
       const [, kind = '', item] = header;
       if (!KINDS.has(kind)) throw new SectionError(`unknown section header "${line}"`);
-      const key = item === undefined ? kind : `${kind} ${item}`;
+      const key = sectionKey(kind, item);
       if (sections.has(key)) throw new SectionError(`section "${key}" appears twice`);
       current = [];
       sections.set(key, current);

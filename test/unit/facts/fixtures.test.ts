@@ -1,23 +1,23 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseProbe } from '../../../src/facts/parse.js';
 import type { HostFacts } from '../../../src/facts/types.js';
-import { KHA_REQUEST } from './request.js';
+import { FIXTURES, fixtureFacts as facts } from './fixture.js';
 
 // Each fixture is the probe's output as that distribution prints it (debian-12
 // recorded on the development machine, a Debian 12 container; the others
 // written from those distributions' real command output formats).
 
-function facts(name: string): HostFacts {
-  const text = readFileSync(join(import.meta.dirname, 'fixtures', `${name}.txt`), 'utf8');
-  return parseProbe(name, text, KHA_REQUEST);
-}
-
 const file = (f: HostFacts, path: string) => f.files.find((x) => x.path === path)!;
 const service = (f: HostFacts, name: string) => f.services.find((x) => x.name === name)!;
 
 describe('recorded probe output', () => {
+  it.each(FIXTURES)('%s: every requested item is reported, the host is named', (name) => {
+    const f = facts(name, 'lb1');
+    expect(f.host).toBe('lb1');
+    expect(f.uid).toBe(0);
+    expect(f.files).toHaveLength(9);
+    expect(f.interfaces.length).toBeGreaterThan(1);
+  });
+
   it('debian-12 (recorded): apt, no SELinux, no firewall, packages from dpkg, no systemd in a container', () => {
     const f = facts('debian-12');
     expect(f.os).toEqual({ family: 'debian', id: 'debian', versionId: '12', prettyName: 'Debian GNU/Linux 12 (bookworm)' });
