@@ -24,7 +24,8 @@ let client: TestKey;
 let encrypted: TestKey;
 let stranger: TestKey;
 let knownHosts: string;
-const users: TestUser[] = [];
+let nopasswd: TestUser;
+let withPassword: TestUser;
 
 beforeAll(async () => {
   requireSshd();
@@ -37,16 +38,17 @@ beforeAll(async () => {
   const auth = join(dir, 'authorized_keys');
   mkdirSync(auth);
   const authorized = `${client.line}\n${encrypted.line}\n`;
-  for (const user of ['root', 'khatestn', 'khatestp']) writeFileSync(join(auth, user), authorized);
+  nopasswd = createSudoUser('n', join(dir, 'home-n'), 'unused-pw', (u) => `${u} ALL=(ALL) NOPASSWD: ALL`);
+  withPassword = createSudoUser('p', join(dir, 'home-p'), SUDO_PASSWORD, (u) => `${u} ALL=(ALL) ALL`);
+  for (const user of ['root', nopasswd.name, withPassword.name]) writeFileSync(join(auth, user), authorized);
   // B logs at DEBUG1 to show the direct-tcpip requests of a jump through it.
   [a, b] = await Promise.all([startSshd(dir, 'a', auth), startSshd(dir, 'b', auth, 'DEBUG1')]);
   knownHosts = writeKnownHosts('known_hosts', [`[127.0.0.1]:${a.port} ${a.hostKeys.ed25519.line}`, `[127.0.0.1]:${b.port} ${b.hostKeys.ed25519.line}`]);
-  users.push(createSudoUser('khatestn', join(dir, 'home-n'), 'unused-pw', 'khatestn ALL=(ALL) NOPASSWD: ALL'));
-  users.push(createSudoUser('khatestp', join(dir, 'home-p'), SUDO_PASSWORD, 'khatestp ALL=(ALL) ALL'));
 }, 60_000);
 
 afterAll(async () => {
-  for (const user of users) user.remove();
+  nopasswd?.remove();
+  withPassword?.remove();
   await Promise.all([a?.stop(), b?.stop()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -312,9 +314,9 @@ describe('authentication and reachability', { timeout: 60_000 }, () => {
 
 describe('sudo', { timeout: 60_000 }, () => {
   it('runs as root through sudo -n for a NOPASSWD user, and as the user when asked not to', async () => {
-    await withSession(target({ user: 'khatestn', sudo: 'nopasswd' }), async (s) => {
+    await withSession(target({ user: nopasswd.name, sudo: 'nopasswd' }), async (s) => {
       expect((await s.exec('id -u')).stdout).toBe('0\n');
-      expect((await s.exec('id -un', { sudo: false })).stdout).toBe('khatestn\n');
+      expect((await s.exec('id -un', { sudo: false })).stdout).toBe(`${nopasswd.name}\n`);
       const path = join(dir, 'root-only', 'f');
       mkdirSync(join(dir, 'root-only'), { mode: 0o700 });
       await s.put(path, 'secret', { mode: 0o600 });
@@ -325,7 +327,7 @@ describe('sudo', { timeout: 60_000 }, () => {
 
   it('sends the password on stdin to sudo -S, and the command never sees it', async () => {
     const password = new Secret(SUDO_PASSWORD, 'env:KHA_SUDO_PASSWORD');
-    await withSession(target({ user: 'khatestp', sudo: { password } }), async (s) => {
+    await withSession(target({ user: withPassword.name, sudo: { password } }), async (s) => {
       expect((await s.exec('id -u')).stdout).toBe('0\n');
       expect(await s.exec('cat', { stdin: 'payload\n' })).toEqual({ code: 0, stdout: 'payload\n', stderr: '' });
       expect(await s.exec('cat')).toEqual({ code: 0, stdout: '', stderr: '' });
@@ -337,12 +339,12 @@ describe('sudo', { timeout: 60_000 }, () => {
   });
 
   it('stops at connect when sudo is refused, without revealing the password', async () => {
-    const wrong = await refusal(target({ user: 'khatestp', sudo: { password: new Secret('not-it-x9', 'hosts.yaml') } }));
+    const wrong = await refusal(target({ user: withPassword.name, sudo: { password: new Secret('not-it-x9', 'hosts.yaml') } }));
     expect(wrong.step).toBe('sudo');
-    expect(wrong.message).toMatch(/^sudo refused the password \(from hosts\.yaml\) for khatestp: /);
+    expect(wrong.message).toMatch(/^sudo refused the password \(from hosts\.yaml\) for kha\d+p: /);
     expect(`${wrong.message} ${JSON.stringify(wrong)}`).not.toContain('not-it-x9');
-    const nopasswd = await refusal(target({ user: 'khatestp', sudo: 'nopasswd' }));
-    expect(nopasswd.message).toMatch(/^sudo -n failed for khatestp: sudo: a password is required\./);
+    const passwordNeeded = await refusal(target({ user: withPassword.name, sudo: 'nopasswd' }));
+    expect(passwordNeeded.message).toMatch(/^sudo -n failed for kha\d+p: sudo: a password is required\./);
   });
 });
 

@@ -2,10 +2,10 @@
 // own host keys and authorized_keys, and throwaway sudo users.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { makeKey, type TestKey } from './keys.js';
+import { alive, makeKey, type TestKey } from './keys.js';
 
 const SSHD = '/usr/sbin/sshd';
 
@@ -111,28 +111,40 @@ function stop(proc: ChildProcess): Promise<void> {
 }
 
 /**
- * A local user for the sudo tests, removed by `remove()`. Names are fixed
- * so a run that crashed leaves nothing the next run does not clean first.
+ * A local user for the sudo tests, removed by `remove()`. The name carries
+ * this process's pid so that concurrent runs on one machine do not share
+ * users; users left by runs that died are removed first.
  */
 export interface TestUser {
   name: string;
   remove(): void;
 }
 
-export function createSudoUser(name: string, home: string, password: string, sudoers: string): TestUser {
-  const sudoersFile = `/etc/sudoers.d/${name}`;
-  const remove = () => {
-    rmSync(sudoersFile, { force: true });
-    try {
-      execFileSync('userdel', ['-r', name], { stdio: 'pipe' });
-    } catch {
-      // Not there: nothing to clean.
-    }
-  };
-  remove();
+const TEST_USER = /^kha(\d+)[a-z]:/;
+
+export function createSudoUser(suffix: string, home: string, password: string, sudoersRule: (user: string) => string): TestUser {
+  removeStaleUsers();
+  const name = `kha${process.pid}${suffix}`;
   execFileSync('useradd', ['--create-home', '--home-dir', home, '--shell', '/bin/sh', name], { stdio: 'pipe' });
   execFileSync('chpasswd', { input: `${name}:${password}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
-  writeFileSync(sudoersFile, `${sudoers}\n`, { mode: 0o440 });
+  const sudoersFile = `/etc/sudoers.d/${name}`;
+  writeFileSync(sudoersFile, `${sudoersRule(name)}\n`, { mode: 0o440 });
   execFileSync('visudo', ['-c', '-q', '-f', sudoersFile], { stdio: 'pipe' });
-  return { name, remove };
+  return { name, remove: () => removeUser(name) };
+}
+
+function removeStaleUsers(): void {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const m = TEST_USER.exec(line);
+    if (m && !alive(Number(m[1]))) removeUser(line.slice(0, line.indexOf(':')));
+  }
+}
+
+function removeUser(name: string): void {
+  rmSync(`/etc/sudoers.d/${name}`, { force: true });
+  try {
+    execFileSync('userdel', ['-r', name], { stdio: 'pipe' });
+  } catch {
+    // Already gone.
+  }
 }
