@@ -13,7 +13,12 @@ export interface ProbeResult {
   ms: number;
 }
 
-export function probeHealthz(host: string, port: number, timeoutMs: number, path = '/healthz'): Promise<ProbeResult> {
+/**
+ * `timeoutMs` bounds the whole request; `connectTimeoutMs`, when given, the
+ * TCP connect alone: a SYN to a VIP nobody holds is lost, and a client with
+ * default settings would wait a second before retrying it.
+ */
+export function probeHealthz(host: string, port: number, timeoutMs: number, path = '/healthz', connectTimeoutMs?: number): Promise<ProbeResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     let settled = false;
@@ -36,6 +41,13 @@ export function probeHealthz(host: string, port: number, timeoutMs: number, path
     const timer = setTimeout(() => {
       req.destroy(new Error(`no answer within ${timeoutMs} ms`));
     }, timeoutMs);
+    if (connectTimeoutMs !== undefined) {
+      req.on('socket', (socket) => {
+        const connectTimer = setTimeout(() => req.destroy(new Error(`no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
+        socket.once('connect', () => clearTimeout(connectTimer));
+        socket.once('close', () => clearTimeout(connectTimer));
+      });
+    }
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (e) => done({ ok: false, error: (e as NodeJS.ErrnoException).code ?? e.message }));
     req.end();

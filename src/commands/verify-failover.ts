@@ -1,0 +1,96 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { outputFor, type CliContext } from '../cli.js';
+import { InputError } from '../errors.js';
+import { DRILL_NAMES, DRILLS, defaultLimits, type DrillName } from '../drill/drills.js';
+import { renderReport } from '../drill/report-html.js';
+import { runDrill, waitHealthy, type DrillEnv } from '../drill/run.js';
+import type { DrillResult } from '../drill/types.js';
+import { closeAll, gatherAll, openSessions } from '../execute/apply.js';
+import { requireInventory } from '../inventory/load.js';
+import { interfaceFor } from '../plan/plan.js';
+import { VERSION } from '../version.js';
+import { runInOperatorNetns } from './netns.js';
+
+interface Flags {
+  drill?: string[];
+  report?: string;
+  partitionSeconds: string;
+  json?: boolean;
+}
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`;
+}
+
+export function registerVerifyFailover(program: Command, ctx: CliContext): void {
+  program
+    .command('verify-failover')
+    .description('failover drills against the live load balancers, with measured client outage; always restores')
+    .argument('<hosts.yaml>', 'the inventory file')
+    .option('--drill <names>', `drills to run, comma-separated (default: all): ${DRILL_NAMES.join(', ')}`, (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
+    .option('--report <file.html>', 'write a self-contained HTML report with a timeline per drill')
+    .option('--partition-seconds <n>', 'how long the partition drill cuts the holder off', '6')
+    .option('--json', 'print every drill with its whole timeline as JSON')
+    .addHelpText(
+      'after',
+      '\nDuring each drill a client opens a new TLS connection to VIP:port every 50 ms (connect timeout\n' +
+        '200 ms) and kha polls every load balancer for the VIP. Faults that could cut kha off are undone by\n' +
+        'the host itself on a timer armed first; Ctrl-C restores before it exits.\n' +
+        'Exit codes: 0 every expectation held, 1 one did not (it is named), 2 bad input.',
+    )
+    .action(async (file: string, flags: Flags) => {
+      const inv = await requireInventory(file, ctx.env);
+      const inner = await runInOperatorNetns(inv, ctx.argv, ctx.env);
+      if (inner !== null) return ctx.exit(inner);
+      const out = outputFor(ctx, Boolean(flags.json));
+      const names = (flags.drill ?? [...DRILL_NAMES]) as DrillName[];
+      for (const n of names) if (!DRILL_NAMES.includes(n)) throw new InputError(`--drill ${n}: no such drill (${DRILL_NAMES.join(', ')})`);
+      const partitionSeconds = Number(flags.partitionSeconds);
+      if (!Number.isInteger(partitionSeconds) || partitionSeconds < 2 || partitionSeconds > 120) throw new InputError('--partition-seconds takes a whole number from 2 to 120');
+
+      const sessions = await openSessions(inv);
+      let abort!: () => void;
+      const aborted = new Promise<void>((r) => (abort = r));
+      let interrupted = false;
+      const onSigint = () => {
+        if (!interrupted) ctx.streams.stderr('\nrestoring, then stopping\n');
+        interrupted = true;
+        abort();
+      };
+      process.on('SIGINT', onSigint);
+      const results: DrillResult[] = [];
+      try {
+        const facts = await gatherAll(inv, sessions);
+        const interfaces = new Map(inv.lbs.map((lb) => [lb.name, interfaceFor(lb, facts.get(lb.name)!) ?? 'eth0']));
+        const env: DrillEnv = { inv, sessions, partitionSeconds, limits: defaultLimits(inv), interfaces, aborted, progress: (t) => out.line(t) };
+        for (const name of names) {
+          if (interrupted) break;
+          const holder = await waitHealthy(env);
+          const result = await runDrill(DRILLS.find((d) => d.name === name)!, env, holder);
+          results.push(result);
+          const s = result.summary;
+          out.line(
+            `  ${result.passed ? 'pass' : 'FAIL'}: VIP moved in ${seconds(s.vipMovedMs)}, longest outage ${seconds(s.longestOutageMs)}, ${s.failed}/${s.sent} failed${s.dualHoldingMs ? `, two holders for ${seconds(s.dualHoldingMs)}` : ''}`,
+          );
+          for (const e of result.expectations.filter((x) => !x.held)) out.line(`    not met: ${e.name}: ${e.detail}`);
+        }
+        if (!interrupted) await waitHealthy(env);
+      } finally {
+        process.off('SIGINT', onSigint);
+        await closeAll(sessions);
+      }
+      const rows = results.map((r) => [r.name, r.passed ? 'pass' : 'FAIL', seconds(r.summary.vipMovedMs), seconds(r.summary.longestOutageMs), `${r.summary.failed}/${r.summary.sent}`]);
+      const head = ['drill', 'outcome', 'VIP moved in', 'longest outage', 'failed/sent'];
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      out.line('');
+      for (const r of [head, ...rows]) out.line(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+      if (flags.report) {
+        await writeFile(flags.report, renderReport(results, { vip: `${inv.vip.address}:${inv.port}`, inventory: file, version: VERSION, when: new Date().toISOString() }));
+        out.line(`\nreport: ${flags.report}`);
+      }
+      const passed = !interrupted && results.every((r) => r.passed);
+      out.result({ ok: passed, interrupted, drills: results });
+      ctx.exit(interrupted ? 130 : passed ? 0 : 1);
+    });
+}

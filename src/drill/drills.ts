@@ -1,0 +1,275 @@
+import type { Inventory, LoadBalancer, Master } from '../inventory/model.js';
+import { readHaproxyStats } from '../observe/haproxy-stats.js';
+import type { Session } from '../transport/session.js';
+import { shellQuote as q } from '../transport/shell-quote.js';
+import type { summarize } from './timeline.js';
+import type { Expectation } from './types.js';
+
+// The drills: what each breaks, how it is put back, what must hold. Every
+// fault that could cut kha off from a host is also undone by the host itself,
+// on a timer armed before the fault, so a drill restores even if kha dies.
+
+export const DRILL_NAMES = ['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'backend-down', 'partition', 'failback'] as const;
+export type DrillName = (typeof DRILL_NAMES)[number];
+
+export interface DrillContext {
+  inv: Inventory;
+  sessions: ReadonlyMap<string, Session>;
+  /** Holds the VIP when the drill starts; the usual target. */
+  holder: LoadBalancer;
+  /** The master a backend drill takes away. */
+  master: Master;
+  partitionSeconds: number;
+  /** Longest client outage each drill may cause, in ms. */
+  limits: Record<DrillName, number>;
+  /** Records a moment on the drill's timeline. */
+  mark(what: 'fault' | 'restore' | 'note', text: string): void;
+  /** For drills that watch something besides the VIP (backend-down). */
+  extra: Record<string, number | string | undefined>;
+}
+
+export type Summary = ReturnType<typeof summarize>;
+
+export interface Drill {
+  name: DrillName;
+  title(ctx: DrillContext): string;
+  inject(ctx: DrillContext): Promise<void>;
+  /** Measuring time between the fault and the restore. */
+  holdMs(ctx: DrillContext): number;
+  restore(ctx: DrillContext): Promise<void>;
+  expectations(ctx: DrillContext, s: Summary): Expectation[];
+}
+
+async function on(session: Session, command: string, timeoutMs = 30_000): Promise<void> {
+  const r = await session.exec(command, { timeoutMs });
+  if (r.code !== 0) throw new Error(`${session.host}: \`${command}\` failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+}
+
+const holderSession = (ctx: DrillContext) => ctx.sessions.get(ctx.holder.name)!;
+
+/** The backup that should take over: the highest priority among the others. */
+export function successor(inv: Inventory, holder: LoadBalancer): LoadBalancer {
+  return [...inv.lbs].filter((lb) => lb !== holder).sort((a, b) => b.priority - a.priority)[0]!;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+function moved(ctx: DrillContext, s: Summary): Expectation {
+  const want = successor(ctx.inv, ctx.holder).name;
+  const to = s.takeover?.to;
+  return {
+    name: `VIP moved to ${want}`,
+    held: to === want,
+    detail: to ? `${to} took it ${seconds(s.vipMovedMs ?? 0)} after the fault` : 'no other host took the VIP',
+  };
+}
+
+function outageWithin(ctx: DrillContext, s: Summary, name: DrillName): Expectation {
+  const limit = ctx.limits[name];
+  return {
+    name: `client outage ≤ ${seconds(limit)}`,
+    held: s.longestOutageMs <= limit,
+    detail: `longest ${seconds(s.longestOutageMs)}; ${s.failed} of ${s.sent} requests failed`,
+  };
+}
+
+function singleHolder(s: Summary): Expectation {
+  return { name: 'never two holders', held: s.dualHoldingMs === 0, detail: s.dualHoldingMs === 0 ? 'one holder throughout' : `two hosts held the VIP for ${seconds(s.dualHoldingMs)}` };
+}
+
+function reported(s: Summary): Expectation {
+  return { name: 'two holders reported', held: true, detail: s.dualHoldingMs === 0 ? 'none seen' : `two hosts held the VIP for ${seconds(s.dualHoldingMs)}` };
+}
+
+/** A unit that undoes a fault on the host after `seconds`, even if kha is gone. */
+function armRestore(id: string, seconds: number, command: string): string {
+  return `systemd-run --quiet --unit=kha-drill-${id} --on-active=${seconds}s /bin/sh -c ${q(command)}`;
+}
+
+function disarm(id: string): string {
+  return `systemctl stop kha-drill-${id}.timer kha-drill-${id}.service 2>/dev/null; systemctl reset-failed kha-drill-${id}.timer kha-drill-${id}.service 2>/dev/null; true`;
+}
+
+const HOLD_MS = 3500;
+
+const keepalivedStop: Drill = {
+  name: 'keepalived-stop',
+  title: (ctx) => `stop keepalived on the VIP holder ${ctx.holder.name} (a graceful handover)`,
+  async inject(ctx) {
+    ctx.mark('fault', `systemctl stop keepalived on ${ctx.holder.name}`);
+    await on(holderSession(ctx), 'systemctl stop keepalived');
+  },
+  holdMs: () => HOLD_MS,
+  async restore(ctx) {
+    ctx.mark('restore', `keepalived started on ${ctx.holder.name}`);
+    await on(holderSession(ctx), 'systemctl start keepalived');
+  },
+  expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'keepalived-stop'), singleHolder(s)],
+};
+
+const keepalivedKill: Drill = {
+  name: 'keepalived-kill',
+  title: (ctx) => `SIGKILL keepalived on the VIP holder ${ctx.holder.name} (no goodbye advert)`,
+  async inject(ctx) {
+    ctx.mark('fault', `kill -9 keepalived on ${ctx.holder.name}`);
+    await on(holderSession(ctx), 'systemctl kill --signal=SIGKILL keepalived');
+  },
+  holdMs: () => HOLD_MS,
+  async restore(ctx) {
+    // systemd restarts it (kha's drop-in); start it in case that is off.
+    ctx.mark('restore', `keepalived running again on ${ctx.holder.name}`);
+    await on(holderSession(ctx), 'systemctl start keepalived');
+  },
+  expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'keepalived-kill'), reported(s)],
+};
+
+const haproxyDown: Drill = {
+  name: 'haproxy-down',
+  title: (ctx) => `stop haproxy on the VIP holder ${ctx.holder.name}: its check must hand the VIP over`,
+  async inject(ctx) {
+    ctx.mark('fault', `systemctl stop haproxy on ${ctx.holder.name}`);
+    await on(holderSession(ctx), 'systemctl stop haproxy');
+  },
+  holdMs: () => HOLD_MS,
+  async restore(ctx) {
+    ctx.mark('restore', `haproxy started on ${ctx.holder.name}`);
+    await on(holderSession(ctx), 'systemctl start haproxy');
+  },
+  expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'haproxy-down'), singleHolder(s)],
+};
+
+/** `ip route prohibit` makes connects to the master fail at once on every load balancer, as if its apiserver had stopped. */
+const backendDown: Drill = {
+  name: 'backend-down',
+  title: (ctx) => `make ${ctx.master.name}'s apiserver unreachable from every load balancer`,
+  async inject(ctx) {
+    const route = `ip route add prohibit ${ctx.master.address}/32`;
+    const undo = `ip route del prohibit ${ctx.master.address}/32`;
+    await Promise.all(ctx.inv.lbs.map((lb) => on(ctx.sessions.get(lb.name)!, `${armRestore('backend', 60, undo)}`)));
+    ctx.mark('fault', `${ctx.master.name} cut off from the load balancers`);
+    const t = performance.now();
+    await Promise.all(ctx.inv.lbs.map((lb) => on(ctx.sessions.get(lb.name)!, route)));
+    // Watch the holder's haproxy until it marks the master down.
+    const until = t + 5000;
+    while (performance.now() < until) {
+      const stats = await readHaproxyStats(holderSession(ctx), ctx.inv.haproxy.monitor_port).catch(() => []);
+      const row = stats.find((r) => r.backend === 'kube_apiserver' && r.server === ctx.master.name);
+      if (row && !row.status.startsWith('UP')) {
+        ctx.extra.markedDownMs = performance.now() - t;
+        ctx.mark('note', `${ctx.master.name} marked ${row.status} by haproxy on ${ctx.holder.name}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  },
+  holdMs: () => 2500,
+  async restore(ctx) {
+    ctx.mark('restore', `${ctx.master.name} reachable again`);
+    await Promise.all(
+      ctx.inv.lbs.map((lb) => on(ctx.sessions.get(lb.name)!, `ip route del prohibit ${ctx.master.address}/32 2>/dev/null; ${disarm('backend')}`)),
+    );
+  },
+  expectations: (ctx, s) => {
+    const down = ctx.extra.markedDownMs;
+    return [
+      { name: 'no failed request', held: s.failed === 0, detail: `${s.failed} of ${s.sent} requests failed` },
+      {
+        name: `${ctx.master.name} out of rotation within 1 s`,
+        held: typeof down === 'number' && down <= 1000,
+        detail: typeof down === 'number' ? `haproxy marked it down after ${seconds(down)}` : 'haproxy never marked it down',
+      },
+    ];
+  },
+};
+
+/**
+ * tc filters on the holder drop every packet but the SSH session (ARP
+ * included): its keepalived hears no peer and keeps the VIP while the backup
+ * takes it too, the split-brain case. The host lifts the filters itself.
+ */
+function partitionCommands(iface: string): { cut: string; heal: string } {
+  const i = q(iface);
+  const heal = `tc qdisc del dev ${i} ingress 2>/dev/null; tc qdisc del dev ${i} root 2>/dev/null; true`;
+  const cut = [
+    `tc qdisc add dev ${i} ingress`,
+    `tc filter add dev ${i} parent ffff: protocol ip prio 1 u32 match ip protocol 6 0xff match ip dport 22 0xffff action pass`,
+    `tc filter add dev ${i} parent ffff: protocol all prio 2 u32 match u32 0 0 action drop`,
+    `tc qdisc add dev ${i} root handle 1: prio`,
+    `tc filter add dev ${i} parent 1: protocol ip prio 1 u32 match ip protocol 6 0xff match ip sport 22 0xffff action pass`,
+    `tc filter add dev ${i} parent 1: protocol all prio 2 u32 match u32 0 0 action drop`,
+  ].join(' && ');
+  return { cut, heal };
+}
+
+const partition: Drill = {
+  name: 'partition',
+  title: (ctx) => `cut ${ctx.holder.name} off the network for ${ctx.partitionSeconds} s, all but kha's SSH (split brain)`,
+  async inject(ctx) {
+    const iface = String(ctx.extra.interface);
+    const { cut, heal } = partitionCommands(iface);
+    await on(holderSession(ctx), armRestore('partition', ctx.partitionSeconds, heal));
+    ctx.mark('fault', `${ctx.holder.name} cut off`);
+    await on(holderSession(ctx), cut);
+  },
+  holdMs: (ctx) => ctx.partitionSeconds * 1000,
+  async restore(ctx) {
+    const { heal } = partitionCommands(String(ctx.extra.interface));
+    ctx.mark('restore', `${ctx.holder.name} back on the network`);
+    await on(holderSession(ctx), `${heal}; ${disarm('partition')}`);
+  },
+  expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'partition'), reported(s)],
+};
+
+const failback: Drill = {
+  name: 'failback',
+  title: (ctx) =>
+    `${ctx.holder.name} returns after losing the VIP: ${ctx.inv.keepalived.preempt ? `it takes the VIP back after ${ctx.inv.keepalived.preemptDelay} s` : 'it must stay backup (nopreempt)'}`,
+  async inject(ctx) {
+    await on(holderSession(ctx), 'systemctl stop keepalived');
+    const next = ctx.sessions.get(successor(ctx.inv, ctx.holder).name)!;
+    await on(next, `for i in $(seq 1 100); do ip -o -4 addr show | grep -q ' inet ${ctx.inv.vip.address}/' && exit 0; sleep 0.1; done; exit 1`);
+    await new Promise((r) => setTimeout(r, 1000));
+    ctx.mark('fault', `keepalived back on ${ctx.holder.name}`);
+    await on(holderSession(ctx), 'systemctl start keepalived');
+  },
+  holdMs: (ctx) => (ctx.inv.keepalived.preempt ? ctx.inv.keepalived.preemptDelay * 1000 + 3000 : 4000),
+  async restore(ctx) {
+    ctx.mark('restore', 'end of the return');
+    await on(holderSession(ctx), 'systemctl is-active --quiet keepalived || systemctl start keepalived');
+  },
+  expectations: (ctx, s) => {
+    const stays = !ctx.inv.keepalived.preempt;
+    const back = s.takeover?.to === ctx.holder.name;
+    return [
+      stays
+        ? { name: `VIP stays on ${successor(ctx.inv, ctx.holder).name}`, held: !s.takeover, detail: s.takeover ? `${s.takeover.to} took it` : 'no move' }
+        : { name: `VIP back on ${ctx.holder.name}`, held: back, detail: back ? `after ${seconds(s.vipMovedMs ?? 0)}` : 'it did not come back' },
+      outageWithin(ctx, s, 'failback'),
+      singleHolder(s),
+    ];
+  },
+};
+
+export const DRILLS: readonly Drill[] = [keepalivedStop, keepalivedKill, haproxyDown, backendDown, partition, failback];
+
+/**
+ * Default outage limits from the timing settings: a graceful stop hands over
+ * within about one advert; a silent holder is replaced after three adverts
+ * and the skew; a dead haproxy is noticed by the check (interval × fall) and
+ * then handed over like a stop.
+ */
+export function defaultLimits(inv: Inventory): Record<DrillName, number> {
+  const advert = inv.keepalived.advertInt * 1000;
+  const silent = 3 * advert + advert + 300;
+  const check = inv.keepalived.check.interval * inv.keepalived.check.fall * 1000 + advert + 400;
+  return {
+    'keepalived-stop': Math.max(200, advert),
+    'keepalived-kill': Math.max(1000, silent),
+    'haproxy-down': Math.max(1500, check),
+    'backend-down': 0,
+    partition: Math.max(1000, silent),
+    failback: inv.keepalived.preempt ? Math.max(1000, silent) : 0,
+  };
+}
