@@ -43,7 +43,7 @@ function keyAt(text: string, offset: number): string {
 function openerAt(doc: Document, offset: number): Node | undefined {
   let innermost: Node | undefined;
   visit(doc, (_, node) => {
-    const opens = (isScalar(node) && node.type !== 'PLAIN' && node.type !== undefined) || (isCollection(node) && node.flow === true);
+    const opens = (isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE')) || (isCollection(node) && node.flow === true);
     if (opens && node.range && node.range[0] < offset && offset <= node.range[1]) innermost = node;
   });
   return innermost;
@@ -58,8 +58,9 @@ function yamlProblems(file: string, text: string, doc: Document, lines: LineCoun
     const opener = e.code === 'MISSING_CHAR' || e.code === 'BAD_INDENT' ? openerAt(doc, e.pos[0]) : undefined;
     if (opener?.range) {
       ({ line, col } = lines.linePos(opener.range[0]));
-      const what = isScalar(opener) ? 'quoted text' : isSeq(opener) ? '[ list' : '{ map';
-      message = `${message}: the ${what} that starts here is not closed`;
+      message = isScalar(opener)
+        ? `${message}: the quoted text that starts here is not closed`
+        : `${message}: the ${isSeq(opener) ? '[ list' : '{ map'} that starts here is not closed, or a line inside it is not indented past its key`;
     }
     if (e.code === 'DUPLICATE_KEY') {
       message = `key '${keyAt(text, e.pos[0])}' is written twice in this map; keep one (tools disagree on which one wins)`;

@@ -42,6 +42,7 @@ export class Locator {
   /** The pair for `key` in a map, written there or brought in by its merge keys. */
   private pairIn(map: unknown, key: string, depth = 0): { key: Node | null; value: unknown } | undefined {
     const m = this.deref(map);
+    // A map may merge itself through its own anchor; no real file chains merges this deep.
     if (!isMap(m) || depth > 8) return undefined;
     let merged: { key: Node | null; value: unknown } | undefined;
     for (const item of m.items) {
