@@ -9,6 +9,7 @@ import { parseProbe } from '../../../src/facts/parse.js';
 import { probeScript } from '../../../src/facts/probe.js';
 import type { ProbeRequest } from '../../../src/facts/types.js';
 import { FakeSession } from '../../../src/transport/fake.js';
+import { elevate } from '../../../src/transport/sudo.js';
 import { KHA_REQUEST } from './request.js';
 
 // These run the real script with this machine's sh. It only reads, so it is
@@ -17,6 +18,15 @@ import { KHA_REQUEST } from './request.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kha-probe-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function hasPasswordlessSudo(): boolean {
+  try {
+    execFileSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** What the SSH server does with the command: hand it to the login shell. */
 function runLocally(req: ProbeRequest): string {
@@ -65,6 +75,12 @@ describe('the probe script', () => {
     expect(facts.directories.map((d) => d.exists)).toEqual([true, ...hostile.map(() => false)]);
     expect(Object.values(facts.sysctls).every((v) => v === null)).toBe(true);
     expect(facts.routeToVip).toBeNull();
+  });
+
+  it.skipIf(!hasPasswordlessSudo())('runs through the transport\'s sudo elevation (nested sh -c quoting)', () => {
+    const { command } = elevate(probeCommand(KHA_REQUEST), undefined, { kind: 'nopasswd' });
+    const facts = parseProbe('local', execFileSync('sh', ['-c', command], { encoding: 'utf8', timeout: 30_000 }), KHA_REQUEST);
+    expect(facts.uid).toBe(0);
   });
 
   it('refuses items it could not echo on one header line', () => {
