@@ -189,7 +189,7 @@ const backendDown: Drill = {
  * included): its keepalived hears no peer and keeps the VIP while the backup
  * takes it too, the split-brain case. The host lifts the filters itself.
  */
-function partitionCommands(iface: string): { cut: string; heal: string } {
+export function partitionCommands(iface: string): { cut: string; heal: string } {
   const i = q(iface);
   const heal = `tc qdisc del dev ${i} ingress 2>/dev/null; tc qdisc del dev ${i} root 2>/dev/null; true`;
   const cut = [

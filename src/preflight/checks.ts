@@ -40,7 +40,18 @@ function perHost(name: string, fn: PerHost): Check {
   };
 }
 
-const SUPPORTED: Record<string, number> = { debian: 11, ubuntu: 20.04, rhel: 7, centos: 7, rocky: 8, almalinux: 8, ol: 7 };
+const SUPPORTED: Record<string, string> = { debian: '11', ubuntu: '20.04', rhel: '7', centos: '7', rocky: '8', almalinux: '8', ol: '7' };
+
+/** Dotted versions compared part by part: 9.10 is newer than 9.9. */
+export function versionAtLeast(version: string, min: string): boolean {
+  const a = version.split('.').map((n) => Number.parseInt(n, 10) || 0);
+  const b = min.split('.').map((n) => Number.parseInt(n, 10) || 0);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d > 0;
+  }
+  return true;
+}
 
 export function holdsVip(inv: Inventory, facts: HostFacts): boolean {
   return facts.interfaces.some((i) => i.addresses.some((a) => parseCidr(a).address === inv.vip.address));
@@ -65,7 +76,7 @@ const privileges = perHost('privileges', (_inv, lb, f) =>
 const os = perHost('os', (_inv, _lb, f) => {
   const out: string[] = [];
   const min = SUPPORTED[f.os.id];
-  if (min === undefined || Number.parseFloat(f.os.versionId) < min) {
+  if (min === undefined || !versionAtLeast(f.os.versionId, min)) {
     out.push(`${f.os.prettyName || f.os.id} is not supported; kha supports Debian 11+, Ubuntu 20.04+, RHEL/CentOS 7+, Rocky and AlmaLinux 8+`);
   }
   if (!f.systemd) out.push('systemd is not PID 1; kha manages keepalived and haproxy as systemd services');

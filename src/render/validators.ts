@@ -8,9 +8,12 @@
  * found so far and before later checks (acassen/keepalived#2587, fixed in
  * 2.2.8). On 143 the copy without the two script-security lines is tested
  * instead: there keepalived reports every problem, and the only expected
- * complaint is the security warning itself (exit 6).
+ * complaint is the security warning itself (exit 6). keepalived before 2.0
+ * (CentOS 7 ships 1.3.5) has no config test at all: there the file cannot be
+ * checked before the swap, and a failed reload puts the old one back.
  */
 export const KEEPALIVED_VALIDATE = [
+  "keepalived --help 2>&1 | grep -q -- '--config-test' || exit 0",
   'out=$(keepalived -t -f {file} 2>&1); rc=$?',
   '[ "$rc" -eq 0 ] && exit 0',
   'if [ "$rc" -eq 143 ]; then',

@@ -8,7 +8,7 @@ import type { Inventory } from '../../../src/inventory/model.js';
 import { packageRoot } from '../../../src/paths.js';
 import { describeChange } from '../../../src/plan/changes.js';
 import { planHost } from '../../../src/plan/plan.js';
-import { CHECKS } from '../../../src/preflight/checks.js';
+import { CHECKS, versionAtLeast } from '../../../src/preflight/checks.js';
 import { FakeSession } from '../../../src/transport/fake.js';
 import { KHA_REQUEST } from '../facts/request.js';
 
@@ -131,6 +131,13 @@ describe('preflight on recorded facts', () => {
       expect.objectContaining({ host: 'lb2', message: expect.stringContaining('security.firewall is firewalld, but firewalld is not running') }),
     ]);
     expect(await problems('firewall', inventory(), facts('rhel-9'))).toEqual([]);
+  });
+
+  it('compares versions part by part', () => {
+    expect(versionAtLeast('9.10', '9.9')).toBe(true);
+    expect(versionAtLeast('20.04', '20.04')).toBe(true);
+    expect(versionAtLeast('18.04', '20.04')).toBe(false);
+    expect(versionAtLeast('7', '7')).toBe(true);
   });
 
   it('refuses an unsupported system', async () => {

@@ -1,0 +1,125 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labDown, labUp } from '../../src/lab/lifecycle.js';
+import { CONTROLLER_NS, labDirs, labFiles } from '../../src/lab/state.js';
+import { packageRoot } from '../../src/paths.js';
+import { partitionCommands } from '../../src/drill/drills.js';
+
+// verify-failover and status against a freshly applied lab: 2 load
+// balancers, 3 masters. The drills break real daemons on real machines.
+
+const KHA = join(packageRoot, 'bin', 'kha.js');
+const env = { ...process.env, CI: '1' };
+let hostsYaml = '';
+
+function kha(args: string[], file = hostsYaml) {
+  const r = spawnSync(process.execPath, [KHA, ...args, file], { env, encoding: 'utf8', timeout: 900_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function onHost(address: string, command: string): string {
+  const files = labFiles(labDirs(process.env));
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', CONTROLLER_NS, 'ssh', '-i', files.key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${files.knownHosts}`, `root@${address}`, command],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  if (r.status !== 0) throw new Error(`${address}: ${command}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const LB = { lb1: '10.77.0.11', lb2: '10.77.0.12' };
+
+function servicesEverywhere(): string {
+  return Object.values(LB)
+    .map((a) => onHost(a, 'systemctl is-active keepalived haproxy | tr "\\n" " "; tc qdisc show dev eth0 | grep -c ingress || true'))
+    .join('|');
+}
+
+beforeAll(async () => {
+  if (process.getuid?.() !== 0) throw new Error('the lab tests need root');
+  await labDown(process.env, () => undefined);
+  hostsYaml = (await labUp({ lbs: 2, masters: 3, workers: 0 }, process.env, () => undefined)).hostsYaml;
+  const r = kha(['apply', '--yes']);
+  if (r.code !== 0) throw new Error(`apply failed:\n${r.stdout}\n${r.stderr}`);
+}, 1_200_000);
+
+afterAll(async () => {
+  await labDown(process.env, () => undefined);
+}, 300_000);
+
+describe('kha verify-failover on a freshly applied lab', () => {
+  it('every drill passes with kha defaults, and the report and JSON carry the timelines', () => {
+    const report = join(labDirs(process.env).lab, 'drills.html');
+    const r = kha(['verify-failover', '--report', report]);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    for (const d of ['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'backend-down', 'partition', 'failback']) expect(r.stdout).toMatch(new RegExp(`${d}\\s+pass`));
+    expect(existsSync(report)).toBe(true);
+    expect(readFileSync(report, 'utf8')).toContain('<svg');
+    const json = kha(['verify-failover', '--drill', 'keepalived-stop', '--json']);
+    const parsed = JSON.parse(json.stdout) as { ok: boolean; drills: { timeline: { samples: unknown[] } }[] };
+    expect(parsed.ok).toBe(true);
+    expect(parsed.drills[0]!.timeline.samples.length).toBeGreaterThan(50);
+    expect(servicesEverywhere()).toBe('active active 0|active active 0');
+  });
+
+  it('a deliberately slowed configuration fails, naming the expectation', () => {
+    const slow = hostsYaml.replace(/\.yaml$/, '-slow.yaml');
+    writeFileSync(slow, readFileSync(hostsYaml, 'utf8').replace('  unicast: true', '  unicast: true\n  check_interval: 3\n  check_fall: 3\n  check_timeout: 2'));
+    expect(kha(['apply', '--yes'], slow).code).toBe(0);
+    const r = kha(['verify-failover', '--drill', 'haproxy-down'], slow);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/not met: client outage ≤ 1\.\d+ s: longest \d+\.\d+ s/);
+    expect(kha(['apply', '--yes']).code).toBe(0);
+  });
+
+  it('a drill interrupted by SIGINT restores every service before exiting', async () => {
+    const child = spawn(process.execPath, [KHA, 'verify-failover', '--drill', 'keepalived-stop', hostsYaml], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const code = await new Promise<number>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('keepalived-stop:')) setTimeout(() => child.kill('SIGINT'), 2500);
+      });
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (c) => resolve(c ?? -1));
+    });
+    expect(code, out).toBe(130);
+    expect(servicesEverywhere()).toBe('active active 0|active active 0');
+  });
+
+  it('status reports split brain while the holder is cut off but for SSH, and health once it is back', async () => {
+    const before = kha(['status']);
+    expect(before.code, before.stdout).toBe(0);
+    const holder = /held by (lb\d)/.exec(before.stdout)![1]! as keyof typeof LB;
+    const { cut, heal } = partitionCommands('eth0');
+    onHost(LB[holder], `systemd-run --quiet --unit=kha-test-heal --on-active=60s /bin/sh -c '${heal}' && ${cut}`);
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+      const during = kha(['status']);
+      expect(during.code).toBe(1);
+      expect(during.stdout).toContain('SPLIT BRAIN');
+    } finally {
+      onHost(LB[holder], `${heal}; systemctl stop kha-test-heal.timer`);
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = kha(['status']);
+    expect(after.code, after.stdout).toBe(0);
+  });
+
+  it('status says which host it cannot reach while one is isolated from the bridge', async () => {
+    const holder = /held by (lb\d)/.exec(kha(['status']).stdout)![1]!;
+    expect(spawnSync(process.execPath, [KHA, 'lab', 'fault', 'isolate', holder], { env }).status).toBe(0);
+    try {
+      const during = kha(['status']);
+      expect(during.code).toBe(1);
+      expect(during.stdout).toContain(`${holder}: unreachable`);
+    } finally {
+      spawnSync(process.execPath, [KHA, 'lab', 'fault', 'rejoin', holder], { env });
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(kha(['status']).code).toBe(0);
+  });
+});
