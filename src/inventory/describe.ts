@@ -55,6 +55,8 @@ function kindOf(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';
   if (typeof value === 'string') return 'a string';
+  // YAML's .inf and .nan are numbers to JavaScript, but no setting can use them.
+  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'not-a-number (.nan)' : 'infinity (.inf)';
   if (typeof value === 'number') return Number.isInteger(value) ? 'a whole number' : 'a number';
   if (typeof value === 'boolean') return 'true/false';
   return typeof value;
@@ -64,7 +66,7 @@ function preview(value: unknown, path: KeyPath): string {
   const key = path[path.length - 1];
   if (typeof key === 'string' && SECRET_KEYS.has(key)) return '';
   if (typeof value === 'string') return ` '${value.length > 40 ? `${value.slice(0, 40)}…` : value}'`;
-  if (typeof value === 'number' || typeof value === 'boolean') return ` ${String(value)}`;
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') return ` ${String(value)}`;
   return '';
 }
 
@@ -96,6 +98,7 @@ function unitOf(root: z.ZodType, path: KeyPath): string | undefined {
 /** What to do about a value of the wrong type, where YAML itself is the usual cause. */
 function typeHint(root: z.ZodType, path: KeyPath, expected: string, input: unknown): string {
   if (input === null) return '; write a value after the colon, or remove the key';
+  if (expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')) return '; put it in quotes to make it text';
   if (typeof input !== 'string') return '';
   if (expected === 'number' && input.trim() !== '' && Number.isFinite(Number(input))) return '; remove the quotes';
   if (expected === 'number' && /^\d+(?:\.\d+)?\s*[a-z]+$/i.test(input)) {

@@ -9,7 +9,8 @@ import { IPV4_CIDR_RE, IPV4_RE, ipv4Complaint } from './addresses.js';
 // Every string that reaches a template is single-line by construction: a
 // newline in a value could otherwise inject configuration.
 
-const singleLine = z.string().regex(/^[^\n\r\0]*$/, { error: () => 'must be a single line' });
+const ONE_LINE = 'must be a single line: a line break here would change the configuration kha writes; remove it';
+const singleLine = z.string().regex(/^[^\n\r\0]*$/, { error: () => ONE_LINE });
 
 // A missing address yields to the generic "is required" (describe.ts), which
 // names what the address is for.
@@ -53,7 +54,7 @@ const secretRef = z
         : 'must be a string: env:VARIABLE or a literal',
   })
   .min(1, { error: () => 'is empty; write env:VARIABLE or leave the key out' })
-  .regex(/^[^\n\r\0]*$/, { error: () => 'must be a single line' });
+  .regex(/^[^\n\r\0]*$/, { error: () => ONE_LINE });
 
 const sshFields = {
   user: z
@@ -117,7 +118,7 @@ const cluster = z
     dns_name: z
       .string()
       .regex(/^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, {
-        error: (iss) => `'${String(iss.input)}' is not a DNS name`,
+        error: (iss) => `'${String(iss.input)}' is not a DNS name; write labels of letters, digits and '-' separated by dots, like kubeapi.example.com`,
       })
       .optional()
       .meta({ description: 'DNS name clients use for the VIP; checked against the apiserver certificate\'s SANs' }),
