@@ -20,6 +20,7 @@ export const HOST_TOOLS: Readonly<Record<string, string>> = {
   'apt-get': 'apt',
   gzip: 'gzip',
   tar: 'tar',
+  curl: 'curl',
 };
 
 async function onPath(tool: string, env: NodeJS.ProcessEnv): Promise<boolean> {
