@@ -124,18 +124,18 @@ function checkVrrp(f: HostsFile, out: Finding[]): void {
       out.push({
         path: ['keepalived', 'advert_int'],
         atKey: false,
-        message: `${advertInt} s is not a multiple of 0.01 s, the unit of VRRPv3 adverts`,
+        message: `${advertInt} s is not a multiple of 0.01 s, the unit of VRRPv3 adverts; use ${Math.round(advertInt * 100) / 100}`,
       });
     }
     if (advertInt > 40.95) {
-      out.push({ path: ['keepalived', 'advert_int'], atKey: false, message: `${advertInt} s is above VRRPv3's maximum of 40.95 s` });
+      out.push({ path: ['keepalived', 'advert_int'], atKey: false, message: `${advertInt} s is above VRRPv3's maximum of 40.95 s; use at most 40.95` });
     }
   }
   if (k.check_timeout > k.check_interval) {
     out.push({
       path: ['keepalived', 'check_timeout'],
       atKey: false,
-      message: `${k.check_timeout} s is longer than check_interval (${k.check_interval} s); a check must end before the next one starts`,
+      message: `${k.check_timeout} s is longer than check_interval (${k.check_interval} s); a check must end before the next one starts: lower check_timeout or raise check_interval`,
     });
   }
 }
@@ -154,7 +154,7 @@ function checkHaproxy(f: HostsFile, out: Finding[]): void {
     out.push({
       path: ['haproxy', 'check_fastinter_ms'],
       atKey: false,
-      message: `${h.check_fastinter_ms} ms is slower than check_inter_ms (${h.check_inter_ms} ms); fastinter is meant to speed up checks while a server changes state`,
+      message: `${h.check_fastinter_ms} ms is slower than check_inter_ms (${h.check_inter_ms} ms); fastinter is meant to speed up checks while a server changes state: use at most ${h.check_inter_ms}`,
     });
   }
 }
@@ -234,7 +234,8 @@ function checkEnvSecrets(f: HostsFile, env: NodeJS.ProcessEnv, out: Finding[]): 
     if (value === undefined || !value.startsWith('env:')) continue;
     const name = value.slice(4);
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      out.push({ path, atKey: false, message: `'env:${name}' does not name an environment variable` });
+      // Not quoted back: a value that fails as a name may be a password written after env: by mistake.
+      out.push({ path, atKey: false, message: "env: must be followed by an environment variable's name: letters, digits and '_', not starting with a digit" });
       continue;
     }
     const secret = env[name];
