@@ -272,6 +272,38 @@ describe('kha lab', () => {
     }
   });
 
+  it('the CLI: lab status (text and --json), lab fault with its injection time, lab exec in the controller namespace', async () => {
+    const { main } = await import('../../src/cli.js');
+    const cli = async (...args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await main(['node', 'kha', ...args], { stdout: (t) => void (out += t), stderr: (t) => void (err += t) }, env);
+      return { code, out, err };
+    };
+    const st = await cli('lab', 'status', '--json');
+    expect(st.code, st.err).toBe(0);
+    const parsed = JSON.parse(st.out) as { vip: string; machines: Array<{ name: string; state: string; link: string; memoryMiB: number }> };
+    expect(parsed.vip).toBe(VIP);
+    expect(parsed.machines.map((m) => m.name)).toEqual(['lb1', 'lb2', 'm1', 'm2', 'm3']);
+    const text = await cli('lab', 'status');
+    expect(text.out).toMatch(/^lb1\s+lb\s+10\.77\.0\.11\s+running\s+up\s+[\d.]+ MiB/m);
+    expect(text.out).toContain(`VIP ${VIP}: nobody holds it`);
+    const f = await cli('lab', 'fault', 'apiserver-stop', 'm1');
+    expect(f.code, f.err).toBe(0);
+    expect(f.out).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z apiserver-stop m1: /);
+    expect((await cli('lab', 'fault', 'apiserver-start', 'm1')).code).toBe(0);
+    await until('m1 answers through kha lab exec', 10_000, async () => {
+      const r = await cli('lab', 'exec', '--', 'curl', '-s', '--cacert', files.caCert, 'https://10.77.0.21:6443/healthz');
+      return r.code === 0 && r.out === 'ok';
+    });
+    expect((await cli('lab', 'exec', '--', 'false')).code).toBe(1);
+    const bad = await cli('lab', 'fault', 'bogus', 'm1');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('unknown fault');
+    expect((await cli('lab', 'fault', 'crash', 'nosuch')).code).toBe(2);
+    expect((await cli('lab', 'up', '--lbs', '6')).code).toBe(2);
+  });
+
   it('down removes everything, and a second down is fine', async () => {
     await labDown(env, () => undefined);
     expect(await leftovers(env)).toEqual([]);
