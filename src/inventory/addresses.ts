@@ -9,8 +9,9 @@ export const IPV4_CIDR_RE = new RegExp(`^${IPV4_SOURCE}(?:/(?:3[0-2]|[12]\\d|[1-
 
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
+/** A name, not a mistyped address (10.77.0.1a) or a date: it has a letter, and does not start like an address. */
 export function isHostname(value: string): boolean {
-  return HOSTNAME_RE.test(value) && !/^[\d.]+$/.test(value);
+  return HOSTNAME_RE.test(value) && /[A-Za-z]/.test(value) && !/^\d+\.\d+\.\d+\./.test(value);
 }
 
 function looksLikeIpv6(value: string): boolean {

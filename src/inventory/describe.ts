@@ -182,7 +182,8 @@ export function describeIssues(root: z.ZodType, issues: readonly z.core.$ZodIssu
       case 'too_small':
       case 'too_big': {
         const lo = issue.code === 'too_small';
-        if (issue.origin === 'number') {
+        // 'int' is zod's safe-integer bound, which the schema's own range is always within.
+        if (issue.origin === 'number' || issue.origin === 'int') {
           const range = rangeOf(schemaAt(root, path));
           out.push({
             path,
@@ -227,5 +228,6 @@ export function describeIssues(root: z.ZodType, issues: readonly z.core.$ZodIssu
         out.push({ path, atKey: false, message: `is not valid${preview(input, path)}` });
     }
   }
-  return out;
+  // One value can fail two bounds that read the same (zod's safe-integer range and the schema's own).
+  return out.filter((f, i) => out.findIndex((g) => g.message === f.message && formatPath(g.path) === formatPath(f.path)) === i);
 }

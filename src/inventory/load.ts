@@ -73,7 +73,8 @@ function yamlProblems(file: string, text: string, doc: Document, lines: LineCoun
   // The parser accepts an alias whose anchor is missing; only conversion would throw.
   visit(doc, {
     Alias(_, alias) {
-      if (alias.resolve(doc) !== undefined || !alias.range) return;
+      // An empty alias (`*` alone) is already a parse error.
+      if (alias.source === '' || alias.resolve(doc) !== undefined || !alias.range) return;
       const { line, col } = lines.linePos(alias.range[0]);
       problems.push(
         at(file, { line, column: col }, '', `YAML: alias *${alias.source} has no anchor &${alias.source} before it; define the anchor above its first use, or fix the name`),

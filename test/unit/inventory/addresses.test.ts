@@ -108,6 +108,13 @@ describe('isHostname', () => {
     expect(isHostname('10.77.0')).toBe(false);
     expect(isHostname('lb_1')).toBe(false);
   });
+
+  it('does not take a mistyped address or a date for a name', () => {
+    expect(isHostname('10.77.0.1a')).toBe(false);
+    expect(isHostname('10.77.0.12.')).toBe(false);
+    expect(isHostname('2001-12-14')).toBe(false);
+    expect(isHostname('1password.example')).toBe(true);
+  });
 });
 
 describe('ipv4Complaint', () => {
