@@ -2,15 +2,23 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatProblem, type Problem } from '../../../src/errors.js';
-import { badDir, badFiles, CORPUS_ENV, kha, literalSecrets, repoRoot } from './corpus.js';
+import { badDir, badFiles, CORPUS_ENV, kha, literalSecrets, repoRoot, stageOf } from './corpus.js';
 
 // Every bad file runs through the real CLI (`kha validate FILE`, then with
-// --json) and must print exactly its sibling .expected file on stderr, nothing
-// on stdout, and exit 2. The prefix of each name says at which stage kha stops:
+// --json) and must print exactly its sibling .expected file on stderr (one
+// `file:line:col path: message` line per problem, then the summary line),
+// nothing on stdout, and exit 2. The prefix of each name says at which stage
+// kha stops, and the summary line must agree:
 //   syntax-   the text is not one YAML document kha can read
 //   shape-    one value has the wrong type, range or form
 //   semantic- every value is fine alone; together, or with the environment, they are not
 // (schema.test.ts holds the JSON Schema to the same split.)
+//
+// After changing a message, rewrite the .expected files from the repository
+// root and read every changed line before committing it:
+//   npm run build && for f in test/unit/inventory/bad/*.yaml; do
+//     env -i PATH="$PATH" KHA_LONG_PASS=env-secret-too-long KHA_SHORT_PASS=shortpw KHA_VRRP_PASS=vrrp8pw \
+//       node bin/kha.js validate "$f" 2> "${f%.yaml}.expected"; done
 
 describe('bad hosts.yaml corpus', () => {
   it('is run from the repository root, where the .expected paths are relative to', () => {
@@ -31,6 +39,18 @@ describe('bad hosts.yaml corpus', () => {
     expect(literalSecrets(text('semantic-auth-pass-too-long.yaml'))).toEqual(['hunter2hunter2']);
     expect(literalSecrets(text('shape-auth-pass-number.yaml'))).toEqual(['73914682051']);
     expect(text('semantic-auth-pass-env-too-long.yaml')).toContain('env:KHA_LONG_PASS');
+  });
+
+  it('stops at the stage each name declares', () => {
+    const SUFFIX = {
+      syntax: /(?: problems?|; the keys and values are checked once the YAML parses)$/,
+      shape: /; checks across values \(subnet, priorities, duplicates, secrets\) run once these are fixed$/,
+      semantic: / problems?$/,
+    };
+    for (const name of badFiles) {
+      const summary = readFileSync(join(badDir, name.replace(/\.yaml$/, '.expected')), 'utf8').trimEnd().split('\n').pop()!;
+      expect(summary, name).toMatch(SUFFIX[stageOf(name)]);
+    }
   });
 
   describe.each(badFiles)('%s', (name) => {
