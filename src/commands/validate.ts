@@ -1,15 +1,7 @@
 import type { Command } from 'commander';
 import { outputFor, type CliContext } from '../cli.js';
-import { loadInventoryFile, type Stage } from '../inventory/load.js';
+import { loadInventoryFile, notValidLine } from '../inventory/load.js';
 import { vipCidr } from '../inventory/model.js';
-
-/** Said when checking stopped early, so that fixing these problems and seeing new ones is no surprise. */
-const LATER_CHECKS: Record<Stage, string> = {
-  file: '',
-  syntax: '; the keys and values are checked once the YAML parses',
-  shape: '; checks across values (subnet, priorities, duplicates, secrets) run once these are fixed',
-  semantic: '',
-};
 
 export function registerValidate(program: Command, ctx: CliContext): void {
   program
@@ -23,8 +15,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       const result = await loadInventoryFile(file, ctx.env);
       if (!result.ok) {
         out.problems(result.problems);
-        const n = result.problems.length;
-        out.error(`${file} is not valid: ${n} problem${n === 1 ? '' : 's'}${LATER_CHECKS[result.stage]}`);
+        out.error(notValidLine(file, result));
         out.result({ ok: false, file, errors: result.problems });
         ctx.exit(2);
         return;

@@ -22,6 +22,20 @@ export type Stage = 'file' | 'syntax' | 'shape' | 'semantic';
 
 export type LoadResult = { ok: true; inventory: Inventory } | { ok: false; stage: Stage; problems: Problem[] };
 
+/** Said after the problems when checking stopped early, so that new problems after these are fixed are no surprise. */
+const LATER_CHECKS: Readonly<Record<Stage, string>> = {
+  file: '',
+  syntax: '; the keys and values are checked once the YAML parses',
+  shape: '; checks across values (subnet, priorities, duplicates, secrets) run once these are fixed',
+  semantic: '',
+};
+
+/** `hosts.yaml is not valid: 3 problems` and what is still unchecked: the closing line for people. */
+export function notValidLine(file: string, result: { stage: Stage; problems: readonly Problem[] }): string {
+  const n = result.problems.length;
+  return `${file} is not valid: ${n} problem${n === 1 ? '' : 's'}${LATER_CHECKS[result.stage]}`;
+}
+
 /** At most this many alias expansions: enough for any hosts file, too few for a "billion laughs" file. */
 const MAX_ALIAS_COUNT = 100;
 
@@ -275,5 +289,5 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 export async function requireInventory(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Inventory> {
   const result = await loadInventoryFile(path, env);
   if (result.ok) return result.inventory;
-  throw new InputError(`${path}: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}; nothing was changed`, result.problems);
+  throw new InputError(`${notValidLine(path, result)}; nothing was changed`, result.problems);
 }

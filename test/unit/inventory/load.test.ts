@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { parseInventory, type LoadResult } from '../../../src/inventory/load.js';
+import { InputError } from '../../../src/errors.js';
+import { parseInventory, requireInventory, type LoadResult } from '../../../src/inventory/load.js';
 import type { Inventory } from '../../../src/inventory/model.js';
 
 const GOOD = `cluster:
@@ -112,5 +116,24 @@ masters:
     if (r.ok) return;
     expect(r.problems).toHaveLength(1);
     expect(r.problems[0]!.message).toBe('YAML: nested too deeply to read; a hosts file nests a few levels, so this is not one');
+  });
+});
+
+describe('requireInventory', () => {
+  it('throws an InputError (exit 2) with every problem, saying nothing was changed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kha-require-'));
+    try {
+      const file = join(dir, 'hosts.yaml');
+      writeFileSync(file, GOOD.replace('10.77.0.21', '10.77.0.11').replace('10.77.0.12', '10.78.0.12'));
+      const err = await requireInventory(file, {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as InputError).exitCode).toBe(2);
+      expect((err as InputError).message).toBe(`${file} is not valid: 2 problems; nothing was changed`);
+      expect((err as InputError).problems.map((p) => p.path)).toEqual(['lb[1].address', 'masters[0].name']);
+      writeFileSync(file, GOOD);
+      expect((await requireInventory(file, {})).lbs).toHaveLength(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
