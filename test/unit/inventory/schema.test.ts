@@ -96,8 +96,20 @@ describe('schema/hosts.schema.json', () => {
   });
 
   describe.each(badFiles.filter((f) => stageOf(f) === 'shape'))('shape-level bad file %s', (name) => {
-    it('is rejected by the JSON Schema', () => {
+    it('is rejected by the JSON Schema, at every key kha names', () => {
       expect(validate(data(join(badDir, name)))).toBe(false);
+      // ajv names a missing or unknown key on its parent map; kha names the key itself.
+      const schemaPaths = new Set(
+        (validate.errors ?? []).map((e) => {
+          const params = e.params as { additionalProperty?: string; missingProperty?: string };
+          const key = params.additionalProperty ?? params.missingProperty;
+          const parts = [...e.instancePath.split('/').slice(1), ...(key === undefined ? [] : [key])];
+          return parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+        }),
+      );
+      const expected = readFileSync(join(badDir, name.replace(/\.yaml$/, '.expected')), 'utf8').trimEnd().split('\n').slice(0, -1);
+      const khaPaths = expected.map((line) => /^\S+ ([^\s:]+): /.exec(line)?.[1] ?? '');
+      for (const path of khaPaths) expect([...schemaPaths], `kha names '${path}'`).toContain(path);
     });
   });
 
