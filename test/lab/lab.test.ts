@@ -232,16 +232,27 @@ describe('kha lab', () => {
     await until('lb2 reachable', 10_000, () => reachable('lb2'));
   });
 
-  it('isolate and rejoin: the bridge port leaves while the machine still sees its link up', async () => {
-    await fault('isolate', 'lb2');
-    expect((await status()).machines.find((m) => m.name === 'lb2')?.link).toBe('isolated');
-    const inside = await run('ip', ['-n', 'kha-lab-lb2', '-o', 'link', 'show', 'eth0']);
+  it('isolate and rejoin: the holder\'s bridge port leaves while its own link stays up, and both hold the VIP (split brain)', async () => {
+    // The package lists are ready from `up`: no apt-get update needed.
+    await ssh(
+      'lb2',
+      'DEBIAN_FRONTEND=noninteractive apt-get install -y -q keepalived >/dev/null && ' +
+        'printf "%s\\n" "vrrp_instance kha_lab {" "  state BACKUP" "  interface eth0" "  virtual_router_id 51" "  priority 100" "  advert_int 1" ' +
+        `"  virtual_ipaddress {" "    ${VIP}/24" "  }" "}" > /etc/keepalived/keepalived.conf && systemctl restart keepalived`,
+    );
+    await ssh('lb1', 'systemctl start keepalived');
+    await until('lb1 alone holds the VIP', 20_000, async () => (await status()).holders.join() === 'lb1');
+    await fault('isolate', 'lb1');
+    expect((await status()).machines.find((m) => m.name === 'lb1')?.link).toBe('isolated');
+    const inside = await run('ip', ['-n', 'kha-lab-lb1', '-o', 'link', 'show', 'eth0']);
     expect(inside.stdout).toMatch(/[<,]UP[,>]/);
     expect(inside.stdout).toContain('state UP');
-    expect(await reachable('lb2')).toBe(false);
-    await fault('rejoin', 'lb2');
-    expect((await status()).machines.find((m) => m.name === 'lb2')?.link).toBe('up');
-    await until('lb2 reachable', 10_000, () => reachable('lb2'));
+    expect(await reachable('lb1')).toBe(false);
+    await until('lb1 and lb2 both hold the VIP', 15_000, async () => (await status()).holders.join() === 'lb1,lb2');
+    await fault('rejoin', 'lb1');
+    expect((await status()).machines.find((m) => m.name === 'lb1')?.link).toBe('up');
+    await until('lb1 reachable', 10_000, () => reachable('lb1'));
+    await until('one holder again', 15_000, async () => (await status()).holders.join() === 'lb1');
   });
 
   it('crash: SIGKILL of the machine\'s init; poweron boots it again with its state', async () => {
@@ -287,7 +298,7 @@ describe('kha lab', () => {
     expect(parsed.machines.map((m) => m.name)).toEqual(['lb1', 'lb2', 'm1', 'm2', 'm3']);
     const text = await cli('lab', 'status');
     expect(text.out).toMatch(/^lb1\s+lb\s+10\.77\.0\.11\s+running\s+up\s+[\d.]+ MiB/m);
-    expect(text.out).toContain(`VIP ${VIP}: nobody holds it`);
+    expect(text.out).toContain(`VIP ${VIP}: held by lb1`);
     const f = await cli('lab', 'fault', 'apiserver-stop', 'm1');
     expect(f.code, f.err).toBe(0);
     expect(f.out).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z apiserver-stop m1: /);
