@@ -77,11 +77,14 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
       const vip = opts.vip ?? (await defaultVip(ctx.env, state));
       if (!/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(vip)) throw new InputError(`--vip '${vip}' is not an IPv4 address`);
       const s = await labStatus(ctx.env, state, vip);
-      out.line(`${'machine'.padEnd(8)}${'role'.padEnd(8)}${'address'.padEnd(13)}${'state'.padEnd(9)}${'link'.padEnd(10)}${'memory'.padEnd(10)}vip`);
+      out.line(`${'machine'.padEnd(8)}${'role'.padEnd(8)}${'address'.padEnd(13)}${'state'.padEnd(9)}${'link'.padEnd(10)}${'memory'.padEnd(11)}${'vip'.padEnd(6)}services`);
       for (const m of s.machines) {
         out.line(
           `${m.name.padEnd(8)}${m.role.padEnd(8)}${m.address.padEnd(13)}${m.state.padEnd(9)}${m.link.padEnd(10)}` +
-            `${(m.memoryMiB === null ? '-' : `${m.memoryMiB} MiB`).padEnd(10)}${m.holdsVip ? 'holds' : ''}`,
+            `${(m.memoryMiB === null ? '-' : `${m.memoryMiB} MiB`).padEnd(11)}${(m.holdsVip ? 'holds' : '-').padEnd(6)}` +
+            Object.entries(m.services)
+              .map(([unit, state]) => `${unit}:${state}`)
+              .join(' '),
         );
       }
       out.line(

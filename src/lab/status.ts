@@ -2,7 +2,7 @@
 // who holds the VIP (more than one holder is the split brain drills look for).
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { initPid, memoryKiB, nspawnPid } from './machine.js';
+import { initPid, machineExec, memoryKiB, nspawnPid } from './machine.js';
 import { linkState } from './network.js';
 import { labDirs, labFiles, type LabState } from './state.js';
 
@@ -14,6 +14,21 @@ export interface MachineStatus {
   link: 'up' | 'down' | 'isolated' | 'absent';
   memoryMiB: number | null;
   holdsVip: boolean;
+  /** unit → `systemctl is-active` answer, for the units faults act on. */
+  services: Record<string, string>;
+}
+
+const UNITS: Readonly<Record<string, readonly string[]>> = {
+  lb: ['keepalived', 'haproxy'],
+  master: ['kha-apiserver'],
+  worker: [],
+};
+
+async function serviceStates(env: NodeJS.ProcessEnv, name: string, units: readonly string[]): Promise<Record<string, string>> {
+  if (units.length === 0) return {};
+  const r = await machineExec(labDirs(env), name, ['systemctl', 'is-active', ...units], true).catch(() => undefined);
+  const lines = r?.stdout.trim().split('\n') ?? [];
+  return Object.fromEntries(units.map((u, i) => [u, lines[i] ?? 'unknown']));
 }
 
 export interface LabStatus {
@@ -48,6 +63,7 @@ export async function labStatus(env: NodeJS.ProcessEnv, state: LabState, vip: st
         link: link.eth0 === 'up' && !link.bridged ? 'isolated' : link.eth0,
         memoryMiB: init ? Math.round(((await memoryKiB(init)) / 1024) * 10) / 10 : null,
         holdsVip: link.addresses.some((a) => a.split('/')[0] === bare),
+        services: init ? await serviceStates(env, m.name, UNITS[m.role] ?? []) : {},
       };
     }),
   );

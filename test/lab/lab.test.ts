@@ -217,6 +217,7 @@ describe('kha lab', () => {
     await fault('apiserver-stop', 'm2');
     const down = await curl('https://10.77.0.22:6443/readyz');
     expect(down.code).not.toBe(0);
+    expect((await status()).machines.find((m) => m.name === 'm2')?.services).toEqual({ 'kha-apiserver': 'inactive' });
     expect((await curl('https://10.77.0.21:6443/readyz')).stdout).toBe('ok');
     await fault('apiserver-start', 'm2');
     await until('m2 answers again', 10_000, async () => (await curl('https://10.77.0.22:6443/readyz')).stdout === 'ok');
