@@ -22,6 +22,8 @@ export const BASE_PACKAGES = [
   'ca-certificates',
   'iputils-ping',
   'procps',
+  // Without it every package install inside a machine warns that debconf delays configuration.
+  'apt-utils',
 ] as const;
 /** Bump when the customisation below changes, so caches made by an older kha are rebuilt. */
 const CUSTOMISATION = 'c1';
