@@ -27,16 +27,17 @@ const registrars: CommandRegistrar[] = [registerValidate, registerRender, regist
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('kha')
     .description(
-      'A highly available Kubernetes API endpoint: keepalived holds a virtual IP on the load balancers,\n' +
-        'haproxy spreads connections over every kube-apiserver. kha installs, configures, starts\n' +
-        'in a safe order and proves the failover with measured drills.',
+      'A highly available Kubernetes API endpoint: keepalived holds a virtual IP on the load balancers, ' +
+        'haproxy spreads connections over every kube-apiserver. kha installs, configures, starts in a safe order ' +
+        'and proves the failover with measured drills.',
     )
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
       '\nExit codes: 0 success, 1 a host or a drill failed, 2 bad input or usage.\n' +
-        'Start with: kha validate hosts.yaml, then kha render hosts.yaml --out out/',
+        'Start with: kha validate hosts.yaml; kha apply hosts.yaml --dry-run; kha apply hosts.yaml;\n' +
+        'kha verify-failover hosts.yaml --report drills.html. To try it first: kha lab up (as root).',
     )
     .configureOutput({
       writeOut: ctx.streams.stdout,

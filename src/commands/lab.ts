@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { dirname } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { outputFor, type CliContext, type CommandRegistrar } from '../cli.js';
 import { HostError, InputError } from '../errors.js';
@@ -50,7 +51,13 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
         `root fs: ${report.rootfs.built ? `built in ${report.rootfs.seconds.toFixed(1)} s` : 'from cache'}; ` +
           `apt repo: ${report.aptRepo.packages} packages${report.aptRepo.built ? ` downloaded in ${report.aptRepo.seconds.toFixed(1)} s` : ' from cache'}`,
       );
-      out.line(`lab up in ${report.seconds.toFixed(1)} s; reach it with: kha lab exec -- ssh ... or kha commands on the hosts file`);
+      const first = report.machines[0];
+      out.line(`lab up in ${report.seconds.toFixed(1)} s`);
+      if (first) {
+        out.line(
+          `log in: kha lab exec -- ssh -i ${dirname(report.hostsYaml)}/id_ed25519 -o UserKnownHostsFile=${dirname(report.hostsYaml)}/known_hosts root@${first.address}`,
+        );
+      }
       out.line(report.hostsYaml);
       out.result({ ok: true, ...report });
     });

@@ -15,7 +15,7 @@ import { runInOperatorNetns } from './netns.js';
 interface Flags {
   drill?: string[];
   report?: string;
-  partitionSeconds: string;
+  partitionSeconds?: string;
   json?: boolean;
 }
 
@@ -30,7 +30,7 @@ export function registerVerifyFailover(program: Command, ctx: CliContext): void 
     .argument('<hosts.yaml>', 'the inventory file')
     .option('--drill <names>', `drills to run, comma-separated (default: all): ${DRILL_NAMES.join(', ')}`, (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
     .option('--report <file.html>', 'write a self-contained HTML report with a timeline per drill')
-    .option('--partition-seconds <n>', 'how long the partition drill cuts the holder off', '6')
+    .option('--partition-seconds <n>', 'how long the partition drill cuts the holder off (default: drills.partition_seconds, 6)')
     .option('--json', 'print every drill with its whole timeline as JSON')
     .addHelpText(
       'after',
@@ -46,7 +46,7 @@ export function registerVerifyFailover(program: Command, ctx: CliContext): void 
       const out = outputFor(ctx, Boolean(flags.json));
       const names = (flags.drill ?? [...DRILL_NAMES]) as DrillName[];
       for (const n of names) if (!DRILL_NAMES.includes(n)) throw new InputError(`--drill ${n}: no such drill (${DRILL_NAMES.join(', ')})`);
-      const partitionSeconds = Number(flags.partitionSeconds);
+      const partitionSeconds = flags.partitionSeconds === undefined ? inv.drills.partitionSeconds : Number(flags.partitionSeconds);
       if (!Number.isInteger(partitionSeconds) || partitionSeconds < 2 || partitionSeconds > 120) throw new InputError('--partition-seconds takes a whole number from 2 to 120');
 
       const sessions = await openSessions(inv);

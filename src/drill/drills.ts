@@ -255,7 +255,7 @@ const failback: Drill = {
 export const DRILLS: readonly Drill[] = [keepalivedStop, keepalivedKill, haproxyDown, backendDown, partition, failback];
 
 /**
- * Default outage limits from the timing settings: a graceful stop hands over
+ * Outage limits: hosts.yaml's drills.max_outage, else from the timing settings: a graceful stop hands over
  * within about one advert; a silent holder is replaced after three adverts
  * and the skew; a dead haproxy is noticed by the check (interval × fall) and
  * then handed over like a stop.
@@ -264,7 +264,7 @@ export function defaultLimits(inv: Inventory): Record<DrillName, number> {
   const advert = inv.keepalived.advertInt * 1000;
   const silent = 3 * advert + advert + 300;
   const check = inv.keepalived.check.interval * inv.keepalived.check.fall * 1000 + advert + 400;
-  return {
+  const derived: Record<DrillName, number> = {
     'keepalived-stop': Math.max(200, advert),
     'keepalived-kill': Math.max(1000, silent),
     'haproxy-down': Math.max(1500, check),
@@ -272,4 +272,5 @@ export function defaultLimits(inv: Inventory): Record<DrillName, number> {
     partition: Math.max(1000, silent),
     failback: inv.keepalived.preempt ? Math.max(1000, silent) : 0,
   };
+  return { ...derived, ...inv.drills.maxOutageMs };
 }

@@ -165,6 +165,12 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
     },
     haproxy: f.haproxy,
     security: f.security,
+    drills: {
+      partitionSeconds: f.drills.partition_seconds,
+      maxOutageMs: Object.fromEntries(
+        Object.entries(f.drills.max_outage).flatMap(([k, v]) => (v === undefined ? [] : [[k, Math.round(v * 1000)]])),
+      ),
+    },
     lbs: f.lb.map((h, i) => {
       const lb = {
         name: h.name,

@@ -52,6 +52,12 @@ export interface Vrrp {
 export type HaproxySettings = HostsFile['haproxy'];
 export type SecuritySettings = HostsFile['security'];
 
+export interface DrillSettings {
+  partitionSeconds: number;
+  /** Per drill name, in ms; drills without an entry use limits derived from the timing. */
+  maxOutageMs: Record<string, number>;
+}
+
 export interface Inventory {
   /** The file it came from, as the user named it (for messages). */
   file: string;
@@ -61,6 +67,7 @@ export interface Inventory {
   keepalived: Vrrp;
   haproxy: HaproxySettings;
   security: SecuritySettings;
+  drills: DrillSettings;
   operatorNetns?: string;
   lbs: LoadBalancer[];
   masters: Master[];

@@ -244,6 +244,28 @@ const security = z
   })
   .meta({ description: 'How kha deals with SELinux and the host firewall' });
 
+const outageLimit = (drill: string, meaning: string) =>
+  z.number().min(0).max(600).optional().meta({ description: `Longest client outage ${drill} may cause, in seconds (default: ${meaning})` });
+
+const drills = z
+  .strictObject({
+    partition_seconds: z.number().int().min(2).max(120).default(6).meta({
+      description: 'How long the partition drill cuts the VIP holder off (default 6)',
+    }),
+    max_outage: z
+      .strictObject({
+        'keepalived-stop': outageLimit('stopping keepalived on the holder', 'one advert interval, at least 0.2 s'),
+        'keepalived-kill': outageLimit('killing keepalived on the holder', 'four advert intervals + 0.3 s, at least 1 s'),
+        'haproxy-down': outageLimit('stopping haproxy on the holder', 'the check interval × fall + one advert + 0.4 s, at least 1.5 s'),
+        'backend-down': outageLimit('one master becoming unreachable', '0: retries and redispatch hide it'),
+        partition: outageLimit('cutting the holder off the network', 'as keepalived-kill'),
+        failback: outageLimit('the old holder returning', '0 without preempt, as keepalived-kill with it'),
+      })
+      .default({})
+      .meta({ description: 'Limits the drills of kha verify-failover hold the cluster to; a drill fails beyond its limit' }),
+  })
+  .meta({ description: 'Settings of kha verify-failover' });
+
 const lbHost = z.strictObject({
   name: hostName,
   address: ipv4.meta({ description: 'IPv4 address kha connects to and keepalived speaks VRRP from' }),
@@ -272,6 +294,7 @@ export const hostsFileSchema = z
     keepalived: keepalived.default(keepalived.parse({})),
     haproxy: haproxy.default(haproxy.parse({})),
     security: security.default(security.parse({})),
+    drills: drills.default(drills.parse({})),
     operator: z
       .strictObject({
         netns: z
