@@ -62,6 +62,18 @@ async function waitForApiserver(caCert: string, m: MachineSpec, timeoutMs: numbe
 }
 
 export async function labUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<UpReport> {
+  try {
+    return await bringUp(size, env, say);
+  } catch (e) {
+    // A failed up leaves what it made so it can be looked at; say how to clear it.
+    if (e instanceof HostError && (await readState(labDirs(env)))) {
+      throw new HostError(e.host, e.step, `${e.message}\nthe lab is half made: kha lab down removes it`);
+    }
+    throw e;
+  }
+}
+
+async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<UpReport> {
   checkSize(size);
   const started = Date.now();
   await ensureHostTools(env, say);
