@@ -90,7 +90,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
           }
         }
 
-        const state: RunState = { inv, sessions, facts, scope, abort: { requested: false }, changed: new Map() };
+        const state: RunState = { inv, sessions, facts, scope, abort: { requested: false }, changed: new Map(), done: new Map(), rollbacks: new Map() };
         let firstInterrupt = 0;
         const onSigint = () => {
           if (state.abort.requested) {

@@ -8,7 +8,7 @@ import { runDrill, waitHealthy, type DrillEnv } from '../drill/run.js';
 import type { DrillResult } from '../drill/types.js';
 import { closeAll, gatherAll, openSessions } from '../execute/apply.js';
 import { requireInventory } from '../inventory/load.js';
-import { interfaceFor } from '../plan/plan.js';
+import { interfaceFor } from '../facts/derived.js';
 import { VERSION } from '../version.js';
 import { runInOperatorNetns } from './netns.js';
 

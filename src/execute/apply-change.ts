@@ -3,6 +3,7 @@ import type { Change, Marker, ServiceName } from '../plan/changes.js';
 import { validateCommand } from '../render/validators.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../transport/shell-quote.js';
+import { markerPath } from '../tasks/services.js';
 
 // The one way each kind of change is carried out. Every step is atomic on
 // the host (rename, a single systemctl call), so an interruption leaves a
@@ -83,12 +84,15 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
   const backup = c.previous === null ? null : `${c.path}${BACKUP_SUFFIX}`;
   // cp -p keeps the old file's mode, so a backup of a secret stays unreadable to others.
   const keep = backup ? `cp -p ${q(c.path)} ${q(backup)} && ` : '';
-  await run(session, `install ${c.path}`, `${keep}mv -f ${q(candidate)} ${q(c.path)}`);
+  // The service has not loaded this file yet: forget what it had loaded, so
+  // that if kha stops before the reload, the next run still reloads.
+  const forget = c.service === 'keepalived' || c.service === 'haproxy' ? `rm -f ${q(markerPath(c.service))} && ` : '';
+  await run(session, `install ${c.path}`, `${keep}${forget}mv -f ${q(candidate)} ${q(c.path)}`);
   rollback.record(c.service, c.path, backup);
 }
 
 async function writeMarker(session: Session, marker: Marker): Promise<void> {
-  await session.put(marker.path, marker.digest, { mode: 0o644, owner: 'root', group: 'root' });
+  await session.put(marker.path, marker.digest, { mode: 0o600, owner: 'root', group: 'root' });
 }
 
 async function journalTail(session: Session, service: ServiceName): Promise<string> {
@@ -97,8 +101,35 @@ async function journalTail(session: Session, service: ServiceName): Promise<stri
 }
 
 /**
+ * haproxy runs as a master with workers; a reload only signals the master,
+ * which keeps the old worker serving if the new configuration fails to load
+ * (a port already taken passes `haproxy -c`). So a reload counts only once a
+ * new worker runs. POSIX sh and /proc: minimal images have no pgrep.
+ */
+function haproxyReloadConfirmed(): string {
+  return [
+    'm=$(systemctl show -p MainPID --value haproxy)',
+    'workers() { for d in /proc/[0-9]*; do [ "$(awk \'/^PPid:/{print $2}\' "$d/status" 2>/dev/null)" = "$m" ] && echo "${d#/proc/}"; done; }',
+    'before=" $(workers | tr \'\\n\' \' \')"',
+    'systemctl reload haproxy || exit 1',
+    'for i in $(seq 1 50); do',
+    '  for w in $(workers); do case "$before" in *" $w "*) ;; *) exit 0 ;; esac; done',
+    '  sleep 0.1',
+    'done',
+    'echo "haproxy did not start a worker on the new configuration" >&2',
+    'exit 1',
+  ].join('\n');
+}
+
+function serviceCommand(service: ServiceName, verb: 'restart' | 'reload'): string {
+  if (service === 'haproxy' && verb === 'reload') return haproxyReloadConfirmed();
+  return `systemctl ${verb} ${service} && sleep 0.3 && systemctl is-active --quiet ${service}`;
+}
+
+/**
  * Starting, reloading or restarting a service; when it fails, the files
- * written for it in this run are put back and the service restarted on them.
+ * written for it in this run are put back and the service is reloaded (or
+ * restarted) on them the same way.
  */
 async function serviceAction(
   session: Session,
@@ -107,29 +138,23 @@ async function serviceAction(
   marker: Marker,
   rollback: Rollback,
 ): Promise<void> {
-  const r = await session.exec(`systemctl ${verb} ${service} && sleep 0.3 && systemctl is-active --quiet ${service}`, {
-    timeoutMs: SERVICE_TIMEOUT_MS,
-  });
+  const r = await session.exec(serviceCommand(service, verb), { timeoutMs: SERVICE_TIMEOUT_MS });
   if (r.code === 0) {
     await writeMarker(session, marker);
     return;
   }
-  const why = await journalTail(session, service);
+  const why = tail(`${r.stderr}\n${await journalTail(session, service)}`, 10);
   const restored = rollback.take(service);
   if (restored.length === 0) {
     throw new HostError(session.host, `${verb} ${service}`, `systemctl ${verb} ${service} failed; nothing of this run to put back:\n${why}`);
   }
-  const putBack = restored
-    .map((e) => (e.backup ? `mv -f ${q(e.backup)} ${q(e.path)}` : `rm -f ${q(e.path)}`))
-    .join(' && ');
-  const back = await session.exec(`${putBack} && systemctl restart ${service} && sleep 0.3 && systemctl is-active --quiet ${service}`, {
-    timeoutMs: SERVICE_TIMEOUT_MS,
-  });
-  const outcome = back.code === 0 ? `${service} is running again on the previous files` : `${service} did not start on the previous files either`;
+  const putBack = restored.map((e) => (e.backup ? `mv -f ${q(e.backup)} ${q(e.path)}` : `rm -f ${q(e.path)}`)).join(' && ');
+  const back = await session.exec(`${putBack} && { ${serviceCommand(service, verb)}; }`, { timeoutMs: SERVICE_TIMEOUT_MS });
+  const outcome = back.code === 0 ? `${service} runs on the previous files again` : `${service} did not take the previous files either: check it now`;
   throw new HostError(
     session.host,
     `${verb} ${service}`,
-    `systemctl ${verb} ${service} failed, so kha put back ${restored.map((e) => e.path).join(', ')} and restarted it: ${outcome}.\n${why}`,
+    `the new configuration did not load, so kha put back ${restored.map((e) => e.path).join(', ')}: ${outcome}.\n${why}`,
   );
 }
 
@@ -182,6 +207,9 @@ export async function applyChange(session: Session, c: Change, rollback: Rollbac
       return;
     case 'service.reload':
       await serviceAction(session, c.service, 'reload', c.marker, rollback);
+      return;
+    case 'service.stop':
+      await run(session, `stop ${c.service}`, `systemctl stop ${c.service} && rm -f ${q(markerPath(c.service))}`, SERVICE_TIMEOUT_MS);
       return;
   }
 }

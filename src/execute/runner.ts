@@ -36,6 +36,10 @@ export interface RunState {
   /** Set by Ctrl-C; checked between changes, each of which is atomic. */
   abort: { requested: boolean };
   changed: Map<string, number>;
+  /** What each host has had done to it so far in this run. */
+  done: Map<string, Change[]>;
+  /** Files replaced per host in this run: a failed reload in a later stage puts them back. */
+  rollbacks: Map<string, Rollback>;
   verify?: VipCheck;
 }
 
@@ -93,8 +97,11 @@ async function convergeHost(state: RunState, stage: Stage, lb: LoadBalancer, rep
   const session = state.sessions.get(lb.name)!;
   // Facts are read again at each stage: the previous stage changed the host.
   const facts = await refresh(state, lb);
-  const plan = planHost(state.inv, lb, facts, stage.tasks ?? []);
-  const rollback = new Rollback();
+  const done = state.done.get(lb.name) ?? [];
+  state.done.set(lb.name, done);
+  const plan = planHost(state.inv, lb, facts, stage.tasks ?? [], done);
+  const rollback = state.rollbacks.get(lb.name) ?? new Rollback();
+  state.rollbacks.set(lb.name, rollback);
   let last: string | undefined;
   for (const t of plan.tasks) {
     for (const c of t.changes) {
@@ -103,6 +110,7 @@ async function convergeHost(state: RunState, stage: Stage, lb: LoadBalancer, rep
       await applyChange(session, c, rollback);
       last = describeChange(c);
       state.changed.set(lb.name, (state.changed.get(lb.name) ?? 0) + 1);
+      done.push(c);
       report.changed(lb.name, c);
     }
   }
@@ -132,10 +140,11 @@ function taskStage(state: RunState, stage: Stage): StageRun {
         return;
       }
       const one = async (lb: LoadBalancer) => {
-        const before = state.changed.get(lb.name) ?? 0;
-        await convergeHost(state, stage, lb, report);
-        // A gate confirms a change; a host that changed nothing has nothing to confirm.
-        if ((state.changed.get(lb.name) ?? 0) > before) await passGate(state, stage, lb, report);
+        const plan = await convergeHost(state, stage, lb, report);
+        const changes = plan.tasks.flatMap((t) => t.changes);
+        // A gate confirms a change; a host that changed nothing, or whose
+        // keepalived was stopped to rejoin later, has nothing to confirm yet.
+        if (changes.length > 0 && !changes.some((c) => c.kind === 'service.stop')) await passGate(state, stage, lb, report);
       };
       const width = stage.serial ?? hosts.length;
       for (let i = 0; i < hosts.length; i += width) {

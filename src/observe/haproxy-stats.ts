@@ -1,5 +1,6 @@
 import type { Session } from '../transport/session.js';
 import { STATS_URI } from '../render/context.js';
+import { shellQuote } from '../transport/shell-quote.js';
 
 // haproxy's statistics as CSV from the local-only page kha configures, read
 // with bash's /dev/tcp so the load balancer needs no socat or curl.
@@ -41,7 +42,7 @@ export async function readHaproxyStats(session: Session, monitorPort: number): P
   const script = `exec 3<>/dev/tcp/127.0.0.1/${monitorPort} || exit 3
 printf 'GET ${STATS_URI};csv HTTP/1.0\\r\\n\\r\\n' >&3
 timeout 5 cat <&3`;
-  const r = await session.exec(`bash -c '${script}'`, { timeoutMs: 10_000 });
+  const r = await session.exec(`bash -c ${shellQuote(script)}`, { timeoutMs: 10_000 });
   if (r.code !== 0) throw new Error(`cannot read haproxy statistics on 127.0.0.1:${monitorPort} (exit ${r.code}): is haproxy running?`);
   const body = r.stdout.slice(r.stdout.indexOf('\r\n\r\n') + 4);
   return parseStatsCsv(body);

@@ -33,7 +33,8 @@ export type Change =
   | { kind: 'systemd.daemon-reload' }
   | { kind: 'service.enable'; service: ServiceName }
   | { kind: 'service.start'; service: ServiceName; marker: Marker }
-  | { kind: 'service.reload'; service: ServiceName; why: string; marker: Marker };
+  | { kind: 'service.reload'; service: ServiceName; why: string; marker: Marker }
+  | { kind: 'service.stop'; service: ServiceName; why: string };
 
 /**
  * After a service has (re)loaded its configuration, kha records a digest of
@@ -53,7 +54,7 @@ export type ChangeKind = Change['kind'];
 
 /** Changes that touch a running service: they are what the safe order orders. */
 export function isServiceChange(c: Change): boolean {
-  return c.kind === 'service.start' || c.kind === 'service.reload';
+  return c.kind === 'service.start' || c.kind === 'service.reload' || c.kind === 'service.stop';
 }
 
 export function describeChange(c: Change): string {
@@ -87,5 +88,7 @@ export function describeChange(c: Change): string {
       return `start ${c.service}`;
     case 'service.reload':
       return `reload ${c.service} (${c.why})`;
+    case 'service.stop':
+      return `stop ${c.service} (${c.why})`;
   }
 }

@@ -1,3 +1,4 @@
+import { interfaceFor } from '../facts/derived.js';
 import type { HostFacts, ProbeRequest } from '../facts/types.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
 import { LB_FILES } from '../render/catalog.js';
@@ -35,16 +36,15 @@ export function probeRequest(inv: Inventory): ProbeRequest {
   };
 }
 
-/** The interface carrying the VIP: hosts.yaml's, else the one the kernel routes the VIP through. */
-export function interfaceFor(lb: LoadBalancer, facts: HostFacts): string | undefined {
-  return lb.interface ?? facts.routeToVip ?? undefined;
-}
-
-export function planHost(inv: Inventory, lb: LoadBalancer, facts: HostFacts, tasks: readonly string[]): HostPlan {
+/**
+ * `earlier`: changes already carried out on this host in this run (by an
+ * earlier stage), which later tasks react to as if planned with them.
+ */
+export function planHost(inv: Inventory, lb: LoadBalancer, facts: HostFacts, tasks: readonly string[], earlier: readonly Change[] = []): HostPlan {
   const iface = interfaceFor(lb, facts);
   if (iface === undefined) throw new Error(`${lb.name}: no interface known (preflight should have stopped here)`);
   const files = renderLoadBalancer(inv, lb, iface);
-  const planned: Change[] = [];
+  const planned: Change[] = [...earlier];
   const result: HostPlan = { host: lb.name, tasks: [] };
   for (const name of tasks) {
     const task = TASKS.get(name);

@@ -1,7 +1,7 @@
 import type { HostFacts } from '../facts/types.js';
 import { inSubnet, parseCidr } from '../inventory/addresses.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
-import { interfaceFor } from '../plan/plan.js';
+import { holdsVip, interfaceFor } from '../facts/derived.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../transport/shell-quote.js';
 import { markerPath } from '../tasks/services.js';
@@ -51,10 +51,6 @@ export function versionAtLeast(version: string, min: string): boolean {
     if (d !== 0) return d > 0;
   }
   return true;
-}
-
-export function holdsVip(inv: Inventory, facts: HostFacts): boolean {
-  return facts.interfaces.some((i) => i.addresses.some((a) => parseCidr(a).address === inv.vip.address));
 }
 
 /**

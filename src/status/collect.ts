@@ -5,7 +5,7 @@ import { readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js'
 import { readVrrpState, type VrrpState } from '../observe/keepalived-state.js';
 import { describeChange } from '../plan/changes.js';
 import { planHost, probeRequest } from '../plan/plan.js';
-import { holdsVip } from '../preflight/checks.js';
+import { holdsVip } from '../facts/derived.js';
 import { lbTargets } from '../execute/targets.js';
 import type { Session } from '../transport/session.js';
 import { connectAll } from '../transport/ssh.js';

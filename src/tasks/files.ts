@@ -3,7 +3,7 @@ import type { Task } from './context.js';
 
 export const filesTask: Task = {
   name: 'files',
-  purpose: 'every file kha manages has exactly the rendered content and mode',
+  purpose: 'every file kha manages has exactly the rendered content and mode; systemd has read its drop-ins',
   plan({ facts, files }) {
     const changes: Change[] = [];
     for (const f of files) {
@@ -24,6 +24,9 @@ export const filesTask: Task = {
       if (f.spec.validate !== undefined && !sameContent) change.validate = f.spec.validate;
       changes.push(change);
     }
+    // systemd reads a changed unit or drop-in only on daemon-reload: done
+    // right here, so a later stage never runs a service on its old unit.
+    if (changes.some((c) => c.kind === 'file.write' && c.service === 'systemd' && !c.modeOnly)) changes.push({ kind: 'systemd.daemon-reload' });
     return changes;
   },
 };

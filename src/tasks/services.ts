@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Change, ServiceName } from '../plan/changes.js';
 import type { RenderedFile } from '../render/render.js';
+import type { Inventory } from '../inventory/model.js';
+import { holdsVip } from '../facts/derived.js';
 import type { TaskContext, Task } from './context.js';
 import { STATE_DIR } from './directories.js';
 
@@ -10,16 +12,32 @@ export function markerPath(service: ServiceName): string {
   return `${STATE_DIR}/${service}.loaded`;
 }
 
-/** Digest of the configuration a service should be running with. */
-export function configDigest(files: readonly RenderedFile[], service: ServiceName): string {
+/**
+ * What makes keepalived instances one VRRP group: peers that differ in any
+ * of these ignore each other's adverts, so each would take the VIP. Hashed:
+ * the password must not be readable from the marker.
+ */
+export function vrrpGroup(inv: Inventory): string {
+  const k = inv.keepalived;
+  const identity = `v${k.version} id ${k.routerId} ${k.unicast ? 'unicast' : 'multicast'} auth ${k.authPass?.reveal() ?? '-'}`;
+  return createHash('sha256').update(identity).digest('hex').slice(0, 16);
+}
+
+/** Digest of the configuration a service should be running with (keepalived's also names its VRRP group). */
+export function configDigest(files: readonly RenderedFile[], service: ServiceName, inv?: Inventory): string {
   const h = createHash('sha256');
   for (const f of files.filter((x) => x.spec.service === service)) h.update(`${f.path}\0${f.content}\0`);
-  return `${h.digest('hex')}\n`;
+  const group = service === 'keepalived' && inv ? `vrrp-group ${vrrpGroup(inv)}\n` : '';
+  return `${h.digest('hex')}\n${group}`;
+}
+
+function loadedGroup(marker: string | null): string | undefined {
+  return marker?.match(/^vrrp-group (\S+)$/m)?.[1];
 }
 
 function planService(ctx: TaskContext, service: ServiceName): Change[] {
   const state = ctx.facts.services.find((s) => s.name === service);
-  const marker = { path: markerPath(service), digest: configDigest(ctx.files, service) };
+  const marker = { path: markerPath(service), digest: configDigest(ctx.files, service, ctx.inv) };
   const changes: Change[] = [];
   if (state?.enabled !== 'enabled') changes.push({ kind: 'service.enable', service });
   if (state?.active !== 'active') {
@@ -28,6 +46,20 @@ function planService(ctx: TaskContext, service: ServiceName): Change[] {
   }
   const written = ctx.planned.some((c) => c.kind === 'file.write' && c.service === service && !c.modeOnly);
   const loaded = ctx.facts.files.find((f) => f.path === marker.path)?.content ?? null;
+  if (service === 'keepalived' && (written || loaded !== marker.digest) && !holdsVip(ctx.inv, ctx.facts)) {
+    // A backup reloaded into another VRRP group would not hear the holder and
+    // would take the VIP too. It stops now and rejoins once the holder runs
+    // the new configuration (playbook: "rejoin the backups").
+    const group = loadedGroup(loaded);
+    if (group !== vrrpGroup(ctx.inv)) {
+      changes.push({
+        kind: 'service.stop',
+        service,
+        why: group === undefined ? 'kha does not know its VRRP settings; it rejoins after the holder' : 'its VRRP group changes; it rejoins after the holder',
+      });
+      return changes;
+    }
+  }
   if (written) {
     changes.push({ kind: 'service.reload', service, why: 'its configuration changed', marker });
   } else if (loaded !== marker.digest) {
@@ -45,11 +77,6 @@ export const servicesTask: Task = {
   name: 'services',
   purpose: 'haproxy, then keepalived, are enabled and running the configuration on disk; only what changed is reloaded',
   plan(ctx) {
-    const changes: Change[] = [];
-    if (ctx.planned.some((c) => c.kind === 'file.write' && c.service === 'systemd' && !c.modeOnly)) {
-      changes.push({ kind: 'systemd.daemon-reload' });
-    }
-    for (const s of SERVICES) changes.push(...planService(ctx, s));
-    return changes;
+    return SERVICES.flatMap((s) => planService(ctx, s));
   },
 };

@@ -55,7 +55,7 @@ function convergedFacts(inv: Inventory, name = 'lb1'): HostFacts {
     const r = rendered.find((x) => x.path === file.path);
     if (r) return { ...file, exists: true, mode: r.mode, owner: 'root', group: 'root', content: r.content };
     const service = (['keepalived', 'haproxy'] as const).find((s) => markerPath(s) === file.path);
-    if (service) return { ...file, exists: true, mode: 0o644, owner: 'root', group: 'root', content: configDigest(rendered, service) };
+    if (service) return { ...file, exists: true, mode: 0o600, owner: 'root', group: 'root', content: configDigest(rendered, service, inv) };
     return file;
   });
   return f;
@@ -108,9 +108,10 @@ describe('planning a load balancer', () => {
     expect(cs[1]).toMatchObject({ service: 'haproxy', why: 'its configuration changed' });
   });
 
-  it('reloads a service whose loaded configuration is not the one on disk (an interrupted apply)', () => {
+  it('reloads the holder\'s keepalived when what it loaded is not the file on disk (an interrupted apply)', () => {
     const inv = inventory();
     const f = convergedFacts(inv);
+    f.interfaces[0]!.addresses.push('10.77.0.10/24');
     f.files.find((x) => x.path === markerPath('keepalived'))!.content = 'stale\n';
     const cs = changes(inv, f);
     expect(cs).toEqual([expect.objectContaining({ kind: 'service.reload', service: 'keepalived', why: 'the running configuration is older than the file' })]);
@@ -121,6 +122,20 @@ describe('planning a load balancer', () => {
     const f = convergedFacts(inv);
     f.services.find((s) => s.name === 'keepalived')!.active = 'inactive';
     expect(kinds(changes(inv, f))).toEqual(['service.start']);
+  });
+
+  it('a backup whose VRRP group changes stops, to rejoin after the holder; the holder reloads', () => {
+    const before = inventory();
+    const after = inventory((t) => t.replace('virtual_router_id: 51', 'virtual_router_id: 52'));
+    const backup = convergedFacts(before, 'lb2');
+    expect(changes(after, backup, 'lb2').filter((c) => c.kind.startsWith('service.'))).toEqual([
+      expect.objectContaining({ kind: 'service.stop', service: 'keepalived', why: 'its VRRP group changes; it rejoins after the holder' }),
+    ]);
+    const holder = convergedFacts(before, 'lb1');
+    holder.interfaces[0]!.addresses.push('10.77.0.10/24');
+    expect(changes(after, holder, 'lb1').filter((c) => c.kind.startsWith('service.'))).toEqual([
+      expect.objectContaining({ kind: 'service.reload', service: 'keepalived' }),
+    ]);
   });
 
   it('fixes a wrong mode without reloading', () => {
