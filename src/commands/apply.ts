@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { outputFor, type CliContext } from '../cli.js';
 import { InputError } from '../errors.js';
 import { closeAll, gatherAll, openSessions, planAll, preflight } from '../execute/apply.js';
-import { executionStages, Interrupted, type RunState } from '../execute/runner.js';
+import { executionStages, Interrupted, putBackAll, type RunState } from '../execute/runner.js';
 import { requireInventory } from '../inventory/load.js';
 import { describeChange } from '../plan/changes.js';
 import { countChanges } from '../plan/plan.js';
@@ -105,9 +105,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
         try {
           await showStages(executionStages(state, playbook), progressMode(Boolean(flags.json), ctx.env), ctx.streams);
         } catch (err) {
+          for (const line of await putBackAll(state)) ctx.streams.stderr(`${line}\n`);
           if (err instanceof Interrupted) {
             ctx.streams.stderr(
-              `interrupted on ${err.host}${err.after ? ` after: ${err.after}` : ''}. Every file is either as it was or as kha writes it; run kha apply again to finish.\n`,
+              `interrupted on ${err.host}${err.after ? ` after: ${err.after}` : ''}. Every service runs the files on disk; run kha apply again to finish.\n`,
             );
             return ctx.exit(130);
           }

@@ -1,4 +1,5 @@
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { readHaproxyStats } from '../observe/haproxy-stats.js';
 import type { Session } from '../transport/session.js';
 import type { Drill, DrillContext, DrillName } from './drills.js';
 import { summarize, type Mark } from './timeline.js';
@@ -45,7 +46,7 @@ export async function vipHolders(inv: Inventory, sessions: ReadonlyMap<string, S
   return held.filter((lb): lb is LoadBalancer => lb !== undefined);
 }
 
-/** Every keepalived and haproxy running and exactly one holder: the state each drill starts from. */
+/** Every keepalived and haproxy running, exactly one holder, every apiserver up: the state each drill starts from. */
 export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer> {
   const until = Date.now() + HEALTHY_TIMEOUT_MS;
   let why = '';
@@ -58,8 +59,17 @@ export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer> {
     );
     const down = services.filter(Boolean);
     const holders = await vipHolders(env.inv, env.sessions);
-    if (down.length === 0 && holders.length === 1) return holders[0]!;
-    why = down.length ? `keepalived or haproxy not running on ${down.join(', ')}` : `${holders.length} hosts hold the VIP`;
+    const holder = holders.length === 1 ? holders[0]! : undefined;
+    const backends = holder ? await readHaproxyStats(env.sessions.get(holder.name)!, env.inv.haproxy.monitor_port).catch(() => []) : [];
+    const notUp = backends.filter((b) => b.backend === 'kube_apiserver' && !b.status.startsWith('UP')).map((b) => b.server);
+    if (down.length === 0 && holder && backends.length > 0 && notUp.length === 0) return holder;
+    why = down.length
+      ? `keepalived or haproxy not running on ${down.join(', ')}`
+      : !holder
+        ? `${holders.length} hosts hold the VIP`
+        : notUp.length
+          ? `haproxy on ${holder.name} has ${notUp.join(', ')} down`
+          : `cannot read haproxy statistics on ${holder.name}`;
     await sleep(250);
   }
   throw new Error(`the cluster did not become whole within ${HEALTHY_TIMEOUT_MS / 1000} s (${why}); run kha status`);

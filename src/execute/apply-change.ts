@@ -9,7 +9,13 @@ import { markerPath } from '../tasks/services.js';
 // the host (rename, a single systemctl call), so an interruption leaves a
 // file either old or new, never half-written.
 
-/** Files replaced in this run, per service, so a failed reload can put them back. */
+const SERVICE_NAMES: readonly ServiceName[] = ['keepalived', 'haproxy'];
+
+/**
+ * Files of keepalived and haproxy replaced in this run and not yet loaded,
+ * so a failed reload can put them back. (sysctl, firewall and systemd files
+ * take effect as they are written and are not held back.)
+ */
 export class Rollback {
   private readonly saved = new Map<string, { path: string; backup: string | null }[]>();
 
@@ -24,6 +30,30 @@ export class Rollback {
     this.saved.delete(service);
     return list;
   }
+
+  /** The service has loaded its new files: they are no longer this run's to undo. */
+  commit(service: string): void {
+    this.saved.delete(service);
+  }
+
+  /** Every file written in this run that no service has loaded yet. */
+  pending(): { path: string; backup: string | null }[] {
+    return [...this.saved.values()].flat();
+  }
+}
+
+/**
+ * A run that stops (a failure elsewhere, Ctrl-C) puts back the files it wrote
+ * but no service loaded, so no host is left with configuration on disk that
+ * differs from what runs. Returns the paths put back.
+ */
+export async function putBackPending(session: Session, rollback: Rollback): Promise<string[]> {
+  const files = rollback.pending();
+  if (files.length === 0) return [];
+  const cmd = files.map((e) => (e.backup ? `mv -f ${q(e.backup)} ${q(e.path)}` : `rm -f ${q(e.path)}`)).join(' && ');
+  await run(session, 'put back unloaded files', cmd);
+  for (const s of SERVICE_NAMES) rollback.take(s);
+  return files.map((e) => e.path);
 }
 
 export const BACKUP_SUFFIX = '.kha-bak';
@@ -88,7 +118,7 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
   // that if kha stops before the reload, the next run still reloads.
   const forget = c.service === 'keepalived' || c.service === 'haproxy' ? `rm -f ${q(markerPath(c.service))} && ` : '';
   await run(session, `install ${c.path}`, `${keep}${forget}mv -f ${q(candidate)} ${q(c.path)}`);
-  rollback.record(c.service, c.path, backup);
+  if ((SERVICE_NAMES as readonly string[]).includes(c.service)) rollback.record(c.service, c.path, backup);
 }
 
 async function writeMarker(session: Session, marker: Marker): Promise<void> {
@@ -141,6 +171,7 @@ async function serviceAction(
   const r = await session.exec(serviceCommand(service, verb), { timeoutMs: SERVICE_TIMEOUT_MS });
   if (r.code === 0) {
     await writeMarker(session, marker);
+    rollback.commit(service);
     return;
   }
   const why = tail(`${r.stderr}\n${await journalTail(session, service)}`, 10);

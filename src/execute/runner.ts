@@ -7,7 +7,7 @@ import { planHost, probeRequest, type HostPlan } from '../plan/plan.js';
 import type { HostSet, Playbook, Stage } from '../playbook/load.js';
 import type { Session } from '../transport/session.js';
 import { checkThroughVip, type VipCheck } from '../verify/through-vip.js';
-import { applyChange, Rollback } from './apply-change.js';
+import { applyChange, putBackPending, Rollback } from './apply-change.js';
 import { holdsVip, isBackup } from './gates.js';
 
 // Runs the task stages of a playbook in its order. Every decision about
@@ -178,6 +178,20 @@ function verifyStage(state: RunState, stage: Stage): StageRun {
       }
     },
   };
+}
+
+/** After a run that stopped: every host's written but unloaded files put back; one line per host for people. */
+export async function putBackAll(state: RunState): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [host, rollback] of state.rollbacks) {
+    try {
+      const paths = await putBackPending(state.sessions.get(host)!, rollback);
+      if (paths.length) lines.push(`${host}: put back ${paths.join(', ')} (written in this run, not loaded yet)`);
+    } catch (e) {
+      lines.push(`${host}: could not put back files written in this run: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return lines;
 }
 
 /** The stages after preflight, ready to run in order. */

@@ -37,13 +37,12 @@ export interface KeepalivedContext {
     /** Revealed only here, into a 0600 file; never into output. */
     authPass: string | null;
   };
-  check: { script: string; user: string; interval: number; timeout: number; fall: number; rise: number };
+  check: { script: string; monitorPort: number; user: string; interval: number; timeout: number; fall: number; rise: number };
   lbCount: number;
 }
 
 export interface CheckScriptContext {
   header: Header;
-  monitorPort: number;
   monitorUri: string;
 }
 
@@ -91,13 +90,13 @@ export function keepalivedContext(inv: Inventory, lb: LoadBalancer, iface: strin
       garpMasterRefresh: k.garpMasterRefresh,
       authPass: k.version === 2 && k.authPass ? k.authPass.reveal() : null,
     },
-    check: { script: CHECK_SCRIPT_PATH, user: SCRIPT_USER, ...k.check },
+    check: { script: CHECK_SCRIPT_PATH, monitorPort: inv.haproxy.monitor_port, user: SCRIPT_USER, ...k.check },
     lbCount: inv.lbs.length,
   };
 }
 
-export function checkScriptContext(inv: Inventory, lb: LoadBalancer): CheckScriptContext {
-  return { header: header(lb.name), monitorPort: inv.haproxy.monitor_port, monitorUri: MONITOR_URI };
+export function checkScriptContext(_inv: Inventory, lb: LoadBalancer): CheckScriptContext {
+  return { header: header(lb.name), monitorUri: MONITOR_URI };
 }
 
 export function haproxyContext(inv: Inventory, lb: LoadBalancer): HaproxyContext {

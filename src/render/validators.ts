@@ -2,6 +2,8 @@
 // swapped in (DESIGN: validate before swap). They run remotely, so they are
 // plain POSIX sh; `{file}` is replaced by the quoted candidate path.
 
+import { shellQuote } from '../transport/shell-quote.js';
+
 /**
  * keepalived 2.2.7 (Debian 12) SIGTERMs itself (exit 143) while testing a
  * configuration whose scripts run as `script_user`, after printing what it
@@ -30,11 +32,6 @@ export const HAPROXY_VALIDATE = 'haproxy -c -q -f {file}';
 
 export const BASH_SYNTAX = 'bash -n {file}';
 
-/** Single-quotes a path for sh. */
-export function shQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 export function validateCommand(template: string, file: string): string {
-  return template.replaceAll('{file}', shQuote(file));
+  return template.replaceAll('{file}', shellQuote(file));
 }

@@ -2,10 +2,14 @@
 # Managed by kha 0.1.0 for haproxy-1. `kha apply` rewrites this file.
 #
 # keepalived runs this as an unprivileged user to learn whether this host's
-# haproxy is alive. It asks haproxy's own health page on 127.0.0.1:8404,
-# which haproxy answers itself: the answer depends on this host only, never on
-# the apiservers behind it. keepalived's `timeout` kills a hanging check.
-exec 3<>"/dev/tcp/127.0.0.1/8404" || exit 1
+# haproxy is alive: `kha-check-haproxy.sh PORT` asks haproxy's own health page
+# on 127.0.0.1:PORT, which haproxy answers itself, so the answer depends on
+# this host only, never on the apiservers behind it. keepalived's `timeout`
+# kills a hanging check. The port comes from keepalived.conf: keepalived runs
+# this script every second, so a port written here would change the running
+# check before keepalived is reloaded.
+port=${1:?usage: kha-check-haproxy.sh PORT}
+exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
 printf 'GET /kha-health HTTP/1.0\r\n\r\n' >&3
 IFS= read -r -t 1 status <&3 || exit 1
 case "$status" in
