@@ -148,9 +148,10 @@ const backendDown: Drill = {
     const route = `ip route add prohibit ${ctx.master.address}/32`;
     const undo = `ip route del prohibit ${ctx.master.address}/32`;
     await Promise.all(ctx.inv.lbs.map((lb) => on(ctx.sessions.get(lb.name)!, `${armRestore('backend', 60, undo)}`)));
+    await Promise.all(ctx.inv.lbs.map((lb) => on(ctx.sessions.get(lb.name)!, route)));
+    // From the moment the routes are in place, not from before the SSH round trips that set them.
     ctx.mark('fault', `${ctx.master.name} cut off from the load balancers`);
     const t = performance.now();
-    await Promise.all(ctx.inv.lbs.map((lb) => on(ctx.sessions.get(lb.name)!, route)));
     // Watch the holder's haproxy until it marks the master down.
     const until = t + 5000;
     while (performance.now() < until) {
@@ -185,39 +186,47 @@ const backendDown: Drill = {
 };
 
 /**
- * tc filters on the holder drop every packet but the SSH session (ARP
- * included): its keepalived hears no peer and keeps the VIP while the backup
- * takes it too, the split-brain case. The host lifts the filters itself.
+ * The holder and its peers stop hearing each other: on each side a
+ * blackhole route to the other side plus reverse-path filtering, so the
+ * kernel drops the other side's packets on input. (A blackhole alone stops
+ * nothing: keepalived sends on a socket bound to the interface, and such
+ * sends skip device-less routes; tc's drop action needs a kernel module that
+ * hosts and containers often lack.) The backup takes the VIP while the
+ * holder keeps it: split brain. kha's SSH and the clients are untouched. The
+ * old rp_filter value is kept in /run and restored; every host heals itself
+ * on a timer armed first.
  */
-export function partitionCommands(iface: string): { cut: string; heal: string } {
-  const i = q(iface);
-  const heal = `tc qdisc del dev ${i} ingress 2>/dev/null; tc qdisc del dev ${i} root 2>/dev/null; true`;
-  const cut = [
-    `tc qdisc add dev ${i} ingress`,
-    `tc filter add dev ${i} parent ffff: protocol ip prio 1 u32 match ip protocol 6 0xff match ip dport 22 0xffff action pass`,
-    `tc filter add dev ${i} parent ffff: protocol all prio 2 u32 match u32 0 0 action drop`,
-    `tc qdisc add dev ${i} root handle 1: prio`,
-    `tc filter add dev ${i} parent 1: protocol ip prio 1 u32 match ip protocol 6 0xff match ip sport 22 0xffff action pass`,
-    `tc filter add dev ${i} parent 1: protocol all prio 2 u32 match u32 0 0 action drop`,
-  ].join(' && ');
-  return { cut, heal };
+export function partitionCommands(inv: Inventory, holder: LoadBalancer): { host: string; cut: string; heal: string }[] {
+  const peers = inv.lbs.filter((lb) => lb.name !== holder.name);
+  const side = (host: string, others: string[]) => ({
+    host,
+    cut: [
+      'cat /proc/sys/net/ipv4/conf/all/rp_filter > /run/kha-drill-rp_filter',
+      'sysctl -qw net.ipv4.conf.all.rp_filter=1',
+      ...others.map((a) => `ip route add blackhole ${a}/32`),
+    ].join(' && '),
+    heal: [
+      ...others.map((a) => `ip route del blackhole ${a}/32 2>/dev/null`),
+      'if [ -f /run/kha-drill-rp_filter ]; then sysctl -qw net.ipv4.conf.all.rp_filter=$(cat /run/kha-drill-rp_filter); rm -f /run/kha-drill-rp_filter; fi',
+      'true',
+    ].join('; '),
+  });
+  return [side(holder.name, peers.map((p) => p.address)), ...peers.map((p) => side(p.name, [holder.address]))];
 }
 
 const partition: Drill = {
   name: 'partition',
-  title: (ctx) => `cut ${ctx.holder.name} off the network for ${ctx.partitionSeconds} s, all but kha's SSH (split brain)`,
+  title: (ctx) => `the holder ${ctx.holder.name} and its peers stop hearing each other for ${ctx.partitionSeconds} s (split brain)`,
   async inject(ctx) {
-    const iface = String(ctx.extra.interface);
-    const { cut, heal } = partitionCommands(iface);
-    await on(holderSession(ctx), armRestore('partition', ctx.partitionSeconds, heal));
-    ctx.mark('fault', `${ctx.holder.name} cut off`);
-    await on(holderSession(ctx), cut);
+    const sides = partitionCommands(ctx.inv, ctx.holder);
+    await Promise.all(sides.map((p) => on(ctx.sessions.get(p.host)!, armRestore('partition', ctx.partitionSeconds + 5, p.heal))));
+    ctx.mark('fault', `${ctx.holder.name} cut off from its peers`);
+    await Promise.all(sides.map((p) => on(ctx.sessions.get(p.host)!, p.cut)));
   },
   holdMs: (ctx) => ctx.partitionSeconds * 1000,
   async restore(ctx) {
-    const { heal } = partitionCommands(String(ctx.extra.interface));
-    ctx.mark('restore', `${ctx.holder.name} back on the network`);
-    await on(holderSession(ctx), `${heal}; ${disarm('partition')}`);
+    ctx.mark('restore', `${ctx.holder.name} and its peers hear each other again`);
+    await Promise.all(partitionCommands(ctx.inv, ctx.holder).map((p) => on(ctx.sessions.get(p.host)!, `${p.heal}; ${disarm('partition')}`)));
   },
   expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'partition'), reported(s)],
 };
@@ -263,7 +272,7 @@ export const DRILLS: readonly Drill[] = [keepalivedStop, keepalivedKill, haproxy
 export function defaultLimits(inv: Inventory): Record<DrillName, number> {
   const advert = inv.keepalived.advertInt * 1000;
   const silent = 3 * advert + advert + 300;
-  const check = inv.keepalived.check.interval * inv.keepalived.check.fall * 1000 + advert + 400;
+  const check = inv.keepalived.check.interval * inv.keepalived.check.fall * 1000 + advert + 300;
   const derived: Record<DrillName, number> = {
     'keepalived-stop': Math.max(200, advert),
     'keepalived-kill': Math.max(1000, silent),

@@ -78,7 +78,11 @@ function svg(d: DrillResult): string {
   for (const m of d.timeline.marks) {
     if (m.what === 'note') continue;
     parts.push(`<line x1="${x(m.t)}" y1="16" x2="${x(m.t)}" y2="${height - 30}" class="mark-${m.what}"/>`);
-    parts.push(`<text x="${x(m.t) + 4}" y="14" class="mark-label mark-${m.what}-label">${esc(m.what === 'fault' ? `⚡ ${m.text}` : `↺ ${m.text}`)}</text>`);
+    // Labels near the right edge run leftwards from their line, so they stay on the page.
+    const leftward = x(m.t) > W - 260;
+    parts.push(
+      `<text x="${x(m.t) + (leftward ? -4 : 4)}" y="14" class="mark-label mark-${m.what}-label"${leftward ? ' text-anchor="end"' : ''}>${esc(m.what === 'fault' ? `⚡ ${m.text}` : `↺ ${m.text}`)}</text>`,
+    );
   }
   return `<svg viewBox="0 0 ${W} ${height + 12}" width="100%" role="img" aria-label="timeline of ${esc(d.name)}">${parts.join('')}</svg>`;
 }

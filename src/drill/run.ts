@@ -1,5 +1,6 @@
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
 import { readHaproxyStats } from '../observe/haproxy-stats.js';
+import { probeHealthz } from '../probe/https.js';
 import type { Session } from '../transport/session.js';
 import type { Drill, DrillContext, DrillName } from './drills.js';
 import { summarize, type Mark } from './timeline.js';
@@ -62,17 +63,29 @@ export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer> {
     const holder = holders.length === 1 ? holders[0]! : undefined;
     const backends = holder ? await readHaproxyStats(env.sessions.get(holder.name)!, env.inv.haproxy.monitor_port).catch(() => []) : [];
     const notUp = backends.filter((b) => b.backend === 'kube_apiserver' && !b.status.startsWith('UP')).map((b) => b.server);
-    if (down.length === 0 && holder && backends.length > 0 && notUp.length === 0) return holder;
+    // Clients must get through too: a stale ARP cache from the last drill would
+    // otherwise be blamed on the next one.
+    const client = down.length === 0 && holder && notUp.length === 0 ? await clientPathWorks(env.inv) : false;
+    if (client && holder && backends.length > 0) return holder;
     why = down.length
       ? `keepalived or haproxy not running on ${down.join(', ')}`
       : !holder
         ? `${holders.length} hosts hold the VIP`
         : notUp.length
           ? `haproxy on ${holder.name} has ${notUp.join(', ')} down`
-          : `cannot read haproxy statistics on ${holder.name}`;
+          : backends.length === 0
+            ? `cannot read haproxy statistics on ${holder.name}`
+            : `requests through the VIP fail`;
     await sleep(250);
   }
   throw new Error(`the cluster did not become whole within ${HEALTHY_TIMEOUT_MS / 1000} s (${why}); run kha status`);
+}
+
+async function clientPathWorks(inv: Inventory): Promise<boolean> {
+  for (let i = 0; i < 3; i++) {
+    if (!(await probeHealthz(inv.vip.address, inv.port, 1000, '/healthz', 200)).ok) return false;
+  }
+  return true;
 }
 
 export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer): Promise<DrillResult> {

@@ -91,19 +91,24 @@ export function dualHolding(vip: readonly VipObservation[]): number {
   return total;
 }
 
+/**
+ * Figures of a drill. Outages count from the fault on: what happens before it
+ * (the baseline, or a drill's own preparation) is not the fault's doing.
+ */
 export function summarize(t: Timeline, end: number) {
-  const worst = longestOutage(t.samples, end);
   const fault = t.marks.find((m) => m.what === 'fault')?.t ?? 0;
+  const measured = t.samples.filter((s) => s.t >= fault);
+  const worst = longestOutage(measured, end);
   const takeover = vipTakeover(t.vip, fault);
   return {
-    sent: t.samples.length,
-    failed: t.samples.filter((s) => !s.ok).length,
+    sent: measured.length,
+    failed: measured.filter((s) => !s.ok).length,
     longestOutageMs: worst ? worst.to - worst.from : 0,
     outage: worst,
     takeover,
     /** From the fault to another host holding the VIP. */
     vipMovedMs: takeover ? takeover.takenAt - fault : undefined,
     dualHoldingMs: dualHolding(t.vip),
-    masters: [...new Set(t.samples.filter((s) => s.ok && s.master).map((s) => s.master!))].sort(),
+    masters: [...new Set(measured.filter((s) => s.ok && s.master).map((s) => s.master!))].sort(),
   };
 }

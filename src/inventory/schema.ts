@@ -167,8 +167,9 @@ const keepalived = z
     garp_master_repeat: z.number().int().min(1).max(255).default(3).meta({
       description: 'Gratuitous ARPs per burst (default 3)',
     }),
-    garp_master_refresh: z.number().int().min(0).max(3600).default(60).meta({
-      description: 'Seconds between gratuitous ARP refreshes while master, 0 to disable (default 60)',
+    garp_master_refresh: z.number().int().min(0).max(3600).default(1).meta({
+      description:
+        'Seconds between gratuitous ARP refreshes while master, 0 to disable (default 1: after a split brain heals, clients still pointed at the host that stepped down are corrected within a second)',
     }),
     check_interval: z.number().int().min(1).max(60).default(1).meta({
       description: 'Seconds between runs of the haproxy check script (keepalived 2.2 takes whole seconds; default 1)',
@@ -256,7 +257,7 @@ const drills = z
       .strictObject({
         'keepalived-stop': outageLimit('stopping keepalived on the holder', 'one advert interval, at least 0.2 s'),
         'keepalived-kill': outageLimit('killing keepalived on the holder', 'four advert intervals + 0.3 s, at least 1 s'),
-        'haproxy-down': outageLimit('stopping haproxy on the holder', 'the check interval × fall + one advert + 0.4 s, at least 1.5 s'),
+        'haproxy-down': outageLimit('stopping haproxy on the holder', 'the check interval × fall + one advert + 0.3 s, at least 1.5 s'),
         'backend-down': outageLimit('one master becoming unreachable', '0: retries and redispatch hide it'),
         partition: outageLimit('cutting the holder off the network', 'as keepalived-kill'),
         failback: outageLimit('the old holder returning', '0 without preempt, as keepalived-kill with it'),

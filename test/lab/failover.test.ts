@@ -6,6 +6,14 @@ import { labDown, labUp } from '../../src/lab/lifecycle.js';
 import { CONTROLLER_NS, labDirs, labFiles } from '../../src/lab/state.js';
 import { packageRoot } from '../../src/paths.js';
 import { partitionCommands } from '../../src/drill/drills.js';
+import { parseInventory } from '../../src/inventory/load.js';
+import type { Inventory } from '../../src/inventory/model.js';
+
+function inventoryOf(file: string): Inventory {
+  const r = parseInventory(readFileSync(file, 'utf8'), file, process.env);
+  if (!r.ok) throw new Error('the lab hosts.yaml is invalid');
+  return r.inventory;
+}
 
 // verify-failover and status against a freshly applied lab: 2 load
 // balancers, 3 masters. The drills break real daemons on real machines.
@@ -90,19 +98,20 @@ describe('kha verify-failover on a freshly applied lab', () => {
     expect(servicesEverywhere()).toBe('active active 0|active active 0');
   });
 
-  it('status reports split brain while the holder is cut off but for SSH, and health once it is back', async () => {
+  it('status reports split brain while the holder cannot reach its peers, and health once it is back', async () => {
     const before = kha(['status']);
     expect(before.code, before.stdout).toBe(0);
     const holder = /held by (lb\d)/.exec(before.stdout)![1]! as keyof typeof LB;
-    const { cut, heal } = partitionCommands('eth0');
-    onHost(LB[holder], `systemd-run --quiet --unit=kha-test-heal --on-active=60s /bin/sh -c '${heal}' && ${cut}`);
+    const inv = inventoryOf(hostsYaml);
+    const sides = partitionCommands(inv, inv.lbs.find((lb) => lb.name === holder)!);
+    for (const p of sides) onHost(LB[p.host as keyof typeof LB], `systemd-run --quiet --unit=kha-test-heal --on-active=60s /bin/sh -c '${p.heal}' && ${p.cut}`);
     try {
       await new Promise((r) => setTimeout(r, 3000));
       const during = kha(['status']);
       expect(during.code).toBe(1);
       expect(during.stdout).toContain('SPLIT BRAIN');
     } finally {
-      onHost(LB[holder], `${heal}; systemctl stop kha-test-heal.timer`);
+      for (const p of sides) onHost(LB[p.host as keyof typeof LB], `${p.heal}; systemctl stop kha-test-heal.timer`);
     }
     await new Promise((r) => setTimeout(r, 3000));
     const after = kha(['status']);
