@@ -94,51 +94,56 @@ function disarm(id: string): string {
 
 const HOLD_MS = 3500;
 
-const keepalivedStop: Drill = {
+/** A drill that runs one command on the VIP holder to break it, and one to mend it. */
+function onHolder(spec: {
+  name: DrillName;
+  title: (holder: string) => string;
+  fault: [text: string, command: string];
+  restore: [text: string, command: string];
+  twoHolders: 'never' | 'reported';
+}): Drill {
+  return {
+    name: spec.name,
+    title: (ctx) => spec.title(ctx.holder.name),
+    async inject(ctx) {
+      ctx.mark('fault', `${spec.fault[0]} on ${ctx.holder.name}`);
+      await on(holderSession(ctx), spec.fault[1]);
+    },
+    // Long enough for the failover the limit allows to happen and be seen.
+    holdMs: (ctx) => Math.max(HOLD_MS, ctx.limits[spec.name] + 2000),
+    async restore(ctx) {
+      ctx.mark('restore', `${spec.restore[0]} on ${ctx.holder.name}`);
+      await on(holderSession(ctx), spec.restore[1]);
+    },
+    expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, spec.name), spec.twoHolders === 'never' ? singleHolder(s) : reported(s)],
+  };
+}
+
+const keepalivedStop = onHolder({
   name: 'keepalived-stop',
-  title: (ctx) => `stop keepalived on the VIP holder ${ctx.holder.name} (a graceful handover)`,
-  async inject(ctx) {
-    ctx.mark('fault', `systemctl stop keepalived on ${ctx.holder.name}`);
-    await on(holderSession(ctx), 'systemctl stop keepalived');
-  },
-  holdMs: () => HOLD_MS,
-  async restore(ctx) {
-    ctx.mark('restore', `keepalived started on ${ctx.holder.name}`);
-    await on(holderSession(ctx), 'systemctl start keepalived');
-  },
-  expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'keepalived-stop'), singleHolder(s)],
-};
+  title: (h) => `stop keepalived on the VIP holder ${h} (a graceful handover)`,
+  fault: ['systemctl stop keepalived', 'systemctl stop keepalived'],
+  restore: ['keepalived started', 'systemctl start keepalived'],
+  twoHolders: 'never',
+});
 
-const keepalivedKill: Drill = {
+// After kill -9 the old holder keeps the VIP until keepalived is back
+// (kha's drop-in restarts it): two holders for a moment, reported.
+const keepalivedKill = onHolder({
   name: 'keepalived-kill',
-  title: (ctx) => `SIGKILL keepalived on the VIP holder ${ctx.holder.name} (no goodbye advert)`,
-  async inject(ctx) {
-    ctx.mark('fault', `kill -9 keepalived on ${ctx.holder.name}`);
-    await on(holderSession(ctx), 'systemctl kill --signal=SIGKILL keepalived');
-  },
-  holdMs: () => HOLD_MS,
-  async restore(ctx) {
-    // systemd restarts it (kha's drop-in); start it in case that is off.
-    ctx.mark('restore', `keepalived running again on ${ctx.holder.name}`);
-    await on(holderSession(ctx), 'systemctl start keepalived');
-  },
-  expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'keepalived-kill'), reported(s)],
-};
+  title: (h) => `SIGKILL keepalived on the VIP holder ${h} (no goodbye advert)`,
+  fault: ['kill -9 keepalived', 'systemctl kill --signal=SIGKILL keepalived'],
+  restore: ['keepalived running again', 'systemctl start keepalived'],
+  twoHolders: 'reported',
+});
 
-const haproxyDown: Drill = {
+const haproxyDown = onHolder({
   name: 'haproxy-down',
-  title: (ctx) => `stop haproxy on the VIP holder ${ctx.holder.name}: its check must hand the VIP over`,
-  async inject(ctx) {
-    ctx.mark('fault', `systemctl stop haproxy on ${ctx.holder.name}`);
-    await on(holderSession(ctx), 'systemctl stop haproxy');
-  },
-  holdMs: () => HOLD_MS,
-  async restore(ctx) {
-    ctx.mark('restore', `haproxy started on ${ctx.holder.name}`);
-    await on(holderSession(ctx), 'systemctl start haproxy');
-  },
-  expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'haproxy-down'), singleHolder(s)],
-};
+  title: (h) => `stop haproxy on the VIP holder ${h}: its check must hand the VIP over`,
+  fault: ['systemctl stop haproxy', 'systemctl stop haproxy'],
+  restore: ['haproxy started', 'systemctl start haproxy'],
+  twoHolders: 'never',
+});
 
 /** `ip route prohibit` makes connects to the master fail at once on every load balancer, as if its apiserver had stopped. */
 const backendDown: Drill = {

@@ -79,6 +79,23 @@ afterAll(async () => {
 }, 300_000);
 
 describe('kha apply on the lab', () => {
+  it('preflight stops before any change, naming the host and the check', () => {
+    const badIface = hostsYaml.replace(/\.yaml$/, '-eth9.yaml');
+    writeFileSync(badIface, readFileSync(hostsYaml, 'utf8').replace('    interface: eth0', '    interface: eth9'));
+    const r = kha(['apply', '--yes'], badIface);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('lb1 [interface]: interface eth9 does not exist');
+    expect(r.stderr).toContain('nothing was changed on any host');
+    const emptyKnown = hostsYaml.replace(/\.yaml$/, '-unknown-keys.yaml');
+    writeFileSync(`${emptyKnown}.known`, '');
+    writeFileSync(emptyKnown, readFileSync(hostsYaml, 'utf8').replace(/known_hosts: .*/, `known_hosts: ${emptyKnown}.known`));
+    const k = kha(['apply', '--yes'], emptyKnown);
+    expect(k.code).toBe(1);
+    expect(k.stderr).toMatch(/lb1 \[ssh\]: .*SHA256:/);
+    expect(k.stderr).toMatch(/lb2 \[ssh\]: /);
+    for (const h of ['lb1', 'lb2']) expect(onHost(h, 'command -v keepalived haproxy || echo none').trim()).toBe('none');
+  });
+
   it('dry-run on fresh hosts changes nothing and shows every file as a diff', () => {
     const r = kha(['apply', '--dry-run']);
     expect(r.code, r.stderr).toBe(0);

@@ -40,9 +40,21 @@ function onHost(address: string, command: string): string {
 
 const LB = { lb1: '10.77.0.11', lb2: '10.77.0.12' };
 
+/**
+ * The lab's apiserver certificates name only their master (as a kubeadm
+ * certificate made before anyone thought of the VIP), so a healthy lab's
+ * status has exactly one problem: the missing SAN, with the steps to add it.
+ */
+function healthyButForTheCertificate(r: { code: number; stdout: string }): void {
+  expect(r.code, r.stdout).toBe(1);
+  const problems = r.stdout.slice(r.stdout.indexOf('degraded:')).split('\n').filter((l) => l.startsWith('  - '));
+  expect(problems, r.stdout).toEqual(['  - the apiserver certificate served through the VIP lacks 10.77.0.10 in its SANs: clients get an x509 error']);
+  expect(r.stdout).toContain('apiServer.certSANs: ["10.77.0.10"]');
+}
+
 function servicesEverywhere(): string {
   return Object.values(LB)
-    .map((a) => onHost(a, 'systemctl is-active keepalived haproxy | tr "\\n" " "; tc qdisc show dev eth0 | grep -c ingress || true'))
+    .map((a) => onHost(a, 'systemctl is-active keepalived haproxy | tr "\\n" " "; ip route show type blackhole | wc -l').trim())
     .join('|');
 }
 
@@ -75,12 +87,20 @@ describe('kha verify-failover on a freshly applied lab', () => {
 
   it('a deliberately slowed configuration fails, naming the expectation', () => {
     const slow = hostsYaml.replace(/\.yaml$/, '-slow.yaml');
-    writeFileSync(slow, readFileSync(hostsYaml, 'utf8').replace('  unicast: true', '  unicast: true\n  check_interval: 3\n  check_fall: 3\n  check_timeout: 2'));
-    expect(kha(['apply', '--yes'], slow).code).toBe(0);
-    const r = kha(['verify-failover', '--drill', 'haproxy-down'], slow);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/not met: client outage ≤ 1\.\d+ s: longest \d+\.\d+ s/);
-    expect(kha(['apply', '--yes']).code).toBe(0);
+    // The kubeadm guide's pace (a check every 3 s, 3 failures), held to kha's 1.5 s requirement.
+    writeFileSync(
+      slow,
+      readFileSync(hostsYaml, 'utf8').replace('  unicast: true', '  unicast: true\n  check_interval: 3\n  check_fall: 3\n  check_timeout: 2') +
+        'drills:\n  max_outage:\n    haproxy-down: 1.5\n',
+    );
+    try {
+      expect(kha(['apply', '--yes'], slow).code).toBe(0);
+      const r = kha(['verify-failover', '--drill', 'haproxy-down'], slow);
+      expect(r.code, r.stdout).toBe(1);
+      expect(r.stdout).toMatch(/not met: client outage ≤ 1\.50 s: longest \d+\.\d+ s/);
+    } finally {
+      expect(kha(['apply', '--yes']).code).toBe(0);
+    }
   });
 
   it('a drill interrupted by SIGINT restores every service before exiting', async () => {
@@ -100,7 +120,7 @@ describe('kha verify-failover on a freshly applied lab', () => {
 
   it('status reports split brain while the holder cannot reach its peers, and health once it is back', async () => {
     const before = kha(['status']);
-    expect(before.code, before.stdout).toBe(0);
+    healthyButForTheCertificate(before);
     const holder = /held by (lb\d)/.exec(before.stdout)![1]! as keyof typeof LB;
     const inv = inventoryOf(hostsYaml);
     const sides = partitionCommands(inv, inv.lbs.find((lb) => lb.name === holder)!);
@@ -114,8 +134,7 @@ describe('kha verify-failover on a freshly applied lab', () => {
       for (const p of sides) onHost(LB[p.host as keyof typeof LB], `${p.heal}; systemctl stop kha-test-heal.timer`);
     }
     await new Promise((r) => setTimeout(r, 3000));
-    const after = kha(['status']);
-    expect(after.code, after.stdout).toBe(0);
+    healthyButForTheCertificate(kha(['status']));
   });
 
   it('status says which host it cannot reach while one is isolated from the bridge', async () => {
@@ -129,6 +148,6 @@ describe('kha verify-failover on a freshly applied lab', () => {
       spawnSync(process.execPath, [KHA, 'lab', 'fault', 'rejoin', holder], { env });
     }
     await new Promise((r) => setTimeout(r, 3000));
-    expect(kha(['status']).code).toBe(0);
+    healthyButForTheCertificate(kha(['status']));
   });
 });
