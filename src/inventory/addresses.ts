@@ -3,7 +3,7 @@
 
 /** Dotted quad without leading zeros (010 would be octal to some tools, decimal to others). */
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-export const IPV4_SOURCE = `${OCTET}(?:\\.${OCTET}){3}`;
+const IPV4_SOURCE = `${OCTET}(?:\\.${OCTET}){3}`;
 export const IPV4_RE = new RegExp(`^${IPV4_SOURCE}$`);
 export const IPV4_CIDR_RE = new RegExp(`^${IPV4_SOURCE}(?:/(?:3[0-2]|[12]\\d|[1-9]))?$`);
 

@@ -5,8 +5,6 @@ import type { HostsFile } from './schema.js';
 // Defaults are applied and derived values (VRRP version, priorities, who is
 // primary) are decided here, once.
 
-export type Role = 'lb' | 'master';
-
 export interface SshSettings {
   user: string;
   port: number;
@@ -75,26 +73,8 @@ export interface Inventory {
   notes: string[];
 }
 
-/** A host name that is both a load balancer and a master runs both roles. */
-export function rolesOf(inv: Inventory, name: string): Role[] {
-  const roles: Role[] = [];
-  if (inv.lbs.some((h) => h.name === name)) roles.push('lb');
-  if (inv.masters.some((h) => h.name === name)) roles.push('master');
-  return roles;
-}
-
-export function primaryOf(inv: Inventory): LoadBalancer {
-  const p = inv.lbs.find((h) => h.primary);
-  if (!p) throw new Error('inventory without a primary load balancer');
-  return p;
-}
-
 /** The VIP as keepalived writes it: with the subnet's prefix, or /32. */
 export function vipCidr(inv: Inventory): string {
   return `${inv.vip.address}/${inv.vip.prefix ?? 32}`;
 }
 
-/** Every distinct host, in file order, lbs first. */
-export function allHostNames(inv: Inventory): string[] {
-  return [...new Set([...inv.lbs.map((h) => h.name), ...inv.masters.map((h) => h.name)])];
-}

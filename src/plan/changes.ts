@@ -50,13 +50,6 @@ export type FirewalldRule =
   | { type: 'port'; port: number; protocol: 'tcp' }
   | { type: 'rich'; text: string };
 
-export type ChangeKind = Change['kind'];
-
-/** Changes that touch a running service: they are what the safe order orders. */
-export function isServiceChange(c: Change): boolean {
-  return c.kind === 'service.start' || c.kind === 'service.reload' || c.kind === 'service.stop';
-}
-
 export function describeChange(c: Change): string {
   switch (c.kind) {
     case 'package.install':
