@@ -103,7 +103,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
         };
         process.on('SIGINT', onSigint);
         try {
-          await showStages(executionStages(state, playbook), progressMode(Boolean(flags.json), ctx.env), ctx.streams);
+          await showStages(executionStages(state, playbook, total === 0), progressMode(Boolean(flags.json), ctx.env), ctx.streams);
         } catch (err) {
           for (const line of await putBackAll(state)) ctx.streams.stderr(`${line}\n`);
           if (err instanceof Interrupted) {

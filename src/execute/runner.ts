@@ -95,10 +95,11 @@ async function resolveHosts(state: RunState, set: HostSet): Promise<LoadBalancer
 
 async function convergeHost(state: RunState, stage: Stage, lb: LoadBalancer, report: Reporter): Promise<HostPlan> {
   const session = state.sessions.get(lb.name)!;
-  // Facts are read again at each stage: the previous stage changed the host.
-  const facts = await refresh(state, lb);
   const done = state.done.get(lb.name) ?? [];
   state.done.set(lb.name, done);
+  // Facts are read again once a stage has changed the host; until then the
+  // ones gathered at the start still hold.
+  const facts = done.length > 0 ? await refresh(state, lb) : state.facts.get(lb.name)!;
   const plan = planHost(state.inv, lb, facts, stage.tasks ?? [], done);
   const rollback = state.rollbacks.get(lb.name) ?? new Rollback();
   state.rollbacks.set(lb.name, rollback);
@@ -194,10 +195,14 @@ export async function putBackAll(state: RunState): Promise<string[]> {
   return lines;
 }
 
-/** The stages after preflight, ready to run in order. */
-export function executionStages(state: RunState, playbook: Playbook): StageRun[] {
+/**
+ * The stages after preflight, ready to run in order. With nothing planned
+ * anywhere, no task stage can change anything (facts change only through
+ * kha's own changes), so only the checks run.
+ */
+export function executionStages(state: RunState, playbook: Playbook, nothingPlanned: boolean): StageRun[] {
   return playbook.stages.flatMap((stage) => {
-    if (stage.tasks) return [taskStage(state, stage)];
+    if (stage.tasks) return nothingPlanned ? [] : [taskStage(state, stage)];
     if (stage.on === 'operator') return [verifyStage(state, stage)];
     return [];
   });
