@@ -1,5 +1,6 @@
 import type { Inventory, LoadBalancer, Master } from '../inventory/model.js';
 import { readHaproxyStats } from '../observe/haproxy-stats.js';
+import { vipPresentCommand } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../transport/shell-quote.js';
 import type { summarize } from './timeline.js';
@@ -243,7 +244,7 @@ const failback: Drill = {
   async inject(ctx) {
     await on(holderSession(ctx), 'systemctl stop keepalived');
     const next = ctx.sessions.get(successor(ctx.inv, ctx.holder).name)!;
-    await on(next, `for i in $(seq 1 100); do ip -o -4 addr show | grep -q ' inet ${ctx.inv.vip.address}/' && exit 0; sleep 0.1; done; exit 1`);
+    await on(next, `for i in $(seq 1 100); do ${vipPresentCommand(ctx.inv)} && exit 0; sleep 0.1; done; exit 1`);
     await new Promise((r) => setTimeout(r, 1000));
     ctx.mark('fault', `keepalived back on ${ctx.holder.name}`);
     await on(holderSession(ctx), 'systemctl start keepalived');

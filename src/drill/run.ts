@@ -1,6 +1,7 @@
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
 import { readHaproxyStats } from '../observe/haproxy-stats.js';
 import { probeHealthz } from '../probe/https.js';
+import { vipHolders } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
 import type { Drill, DrillContext, DrillName } from './drills.js';
 import { summarize, type Mark } from './timeline.js';
@@ -35,16 +36,6 @@ function sleep(ms: number, abort?: Promise<void>): Promise<void> {
       resolve();
     });
   });
-}
-
-export async function vipHolders(inv: Inventory, sessions: ReadonlyMap<string, Session>): Promise<LoadBalancer[]> {
-  const held = await Promise.all(
-    inv.lbs.map(async (lb) => {
-      const r = await sessions.get(lb.name)!.exec(`ip -o -4 addr show | grep -q ' inet ${inv.vip.address}/'`, { timeoutMs: 5000 }).catch(() => ({ code: 1 }));
-      return r.code === 0 ? lb : undefined;
-    }),
-  );
-  return held.filter((lb): lb is LoadBalancer => lb !== undefined);
 }
 
 /** Every keepalived and haproxy running, exactly one holder, every apiserver up: the state each drill starts from. */

@@ -1,5 +1,6 @@
 import type { Inventory } from '../inventory/model.js';
 import { probeHealthz } from '../probe/https.js';
+import { vipPresentCommand } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
 import type { Sample, VipObservation } from './timeline.js';
 
@@ -63,7 +64,7 @@ export function startVipWatch(inv: Inventory, sessions: ReadonlyMap<string, Sess
     while (running) {
       const started = performance.now();
       try {
-        const r = await session.exec(`ip -o -4 addr show | grep -q ' inet ${inv.vip.address}/'`, { timeoutMs: POLL_TIMEOUT_MS });
+        const r = await session.exec(vipPresentCommand(inv), { timeoutMs: POLL_TIMEOUT_MS });
         state.set(lb.name, r.code === 0);
         record();
       } catch {

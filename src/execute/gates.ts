@@ -1,20 +1,17 @@
 import { HostError } from '../errors.js';
 import type { Inventory } from '../inventory/model.js';
+import { vipPresentCommand } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
 
 // Gates a host must pass before the next one is touched (playbook `then`).
 
 const VIP_TIMEOUT_S = 20;
 
-function vipPresent(inv: Inventory): string {
-  return `ip -o -4 addr show | grep -q ' inet ${inv.vip.address}/'`;
-}
-
 /** Waits until the host holds the VIP: keepalived has won the election. */
-export async function holdsVip(session: Session, inv: Inventory): Promise<number> {
+export async function waitForVip(session: Session, inv: Inventory): Promise<number> {
   const started = Date.now();
   const tries = Math.ceil(VIP_TIMEOUT_S / 0.1);
-  const r = await session.exec(`for i in $(seq 1 ${tries}); do ${vipPresent(inv)} && exit 0; sleep 0.1; done; exit 1`, {
+  const r = await session.exec(`for i in $(seq 1 ${tries}); do ${vipPresentCommand(inv)} && exit 0; sleep 0.1; done; exit 1`, {
     timeoutMs: (VIP_TIMEOUT_S + 10) * 1000,
   });
   if (r.code !== 0) {
@@ -30,13 +27,13 @@ export async function holdsVip(session: Session, inv: Inventory): Promise<number
  */
 export async function isBackup(session: Session, inv: Inventory, holder: Session | undefined): Promise<void> {
   const settle = Math.max(1, 4 * inv.keepalived.advertInt);
-  const r = await session.exec(`sleep ${settle}; systemctl is-active --quiet keepalived || exit 2; ${vipPresent(inv)} && exit 3; exit 0`, {
+  const r = await session.exec(`sleep ${settle}; systemctl is-active --quiet keepalived || exit 2; ${vipPresentCommand(inv)} && exit 3; exit 0`, {
     timeoutMs: (settle + 10) * 1000,
   });
   if (r.code === 2) throw new HostError(session.host, 'confirm backup', 'keepalived is not running after its start');
   if (r.code === 3 && holder) throw new HostError(session.host, 'confirm backup', `took the VIP instead of joining as backup`);
   if (holder) {
-    const h = await holder.exec(vipPresent(inv));
+    const h = await holder.exec(vipPresentCommand(inv));
     if (h.code !== 0) throw new HostError(holder.host, 'confirm backup', `lost the VIP while ${session.host} joined`);
   }
 }

@@ -7,8 +7,9 @@ import { planHost, probeRequest, type HostPlan } from '../plan/plan.js';
 import type { HostSet, Playbook, Stage } from '../playbook/load.js';
 import type { Session } from '../transport/session.js';
 import { checkThroughVip, type VipCheck } from '../verify/through-vip.js';
+import { vipHolders } from '../observe/vip.js';
 import { applyChange, putBackPending, Rollback } from './apply-change.js';
-import { holdsVip, isBackup } from './gates.js';
+import { isBackup, waitForVip } from './gates.js';
 
 // Runs the task stages of a playbook in its order. Every decision about
 // order (which hosts, serial or parallel, which gate) is made here, once;
@@ -56,13 +57,7 @@ async function refresh(state: RunState, lb: LoadBalancer): Promise<HostFacts> {
 }
 
 async function vipHolder(state: RunState): Promise<LoadBalancer | undefined> {
-  const found = await Promise.all(
-    state.inv.lbs.map(async (lb) => {
-      const r = await state.sessions.get(lb.name)!.exec(`ip -o -4 addr show | grep -q ' inet ${state.inv.vip.address}/'`);
-      return r.code === 0 ? lb : undefined;
-    }),
-  );
-  return found.find((lb) => lb !== undefined);
+  return (await vipHolders(state.inv, state.sessions))[0];
 }
 
 async function resolveHosts(state: RunState, set: HostSet): Promise<LoadBalancer[]> {
@@ -122,7 +117,7 @@ async function passGate(state: RunState, stage: Stage, lb: LoadBalancer, report:
   const session = state.sessions.get(lb.name)!;
   if (stage.then === 'holds-vip') {
     report.progress(`${lb.name}: waiting for the VIP`);
-    const ms = await holdsVip(session, state.inv);
+    const ms = await waitForVip(session, state.inv);
     report.progress(`${lb.name}: holds the VIP (${ms} ms)`);
   } else if (stage.then === 'is-backup') {
     report.progress(`${lb.name}: confirming it joined as backup`);

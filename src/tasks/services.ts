@@ -44,7 +44,10 @@ function planService(ctx: TaskContext, service: ServiceName): Change[] {
     changes.push({ kind: 'service.start', service, marker });
     return changes;
   }
-  const written = ctx.planned.some((c) => c.kind === 'file.write' && c.service === service && !c.modeOnly);
+  // Only files written since the service last (re)loaded count: an earlier
+  // stage of this run may already have reloaded it after writing them.
+  const lastLoad = ctx.planned.findLastIndex((c) => (c.kind === 'service.start' || c.kind === 'service.reload') && c.service === service);
+  const written = ctx.planned.slice(lastLoad + 1).some((c) => c.kind === 'file.write' && c.service === service && !c.modeOnly);
   const loaded = ctx.facts.files.find((f) => f.path === marker.path)?.content ?? null;
   if (service === 'keepalived' && (written || loaded !== marker.digest) && !holdsVip(ctx.inv, ctx.facts)) {
     // A backup reloaded into another VRRP group would not hear the holder and

@@ -138,6 +138,21 @@ describe('planning a load balancer', () => {
     ]);
   });
 
+  it('does not reload again in a later stage what an earlier stage already reloaded after writing', () => {
+    const inv = inventory();
+    const f = convergedFacts(inv);
+    const lb = inv.lbs[0]!;
+    const cfg = f.files.find((x) => x.path === '/etc/haproxy/haproxy.cfg')!;
+    const earlier: Change[] = [
+      { kind: 'file.write', path: cfg.path, mode: 0o644, content: cfg.content!, previous: 'old', modeOnly: false, secret: false, service: 'haproxy' },
+      { kind: 'service.reload', service: 'haproxy', why: 'its configuration changed', marker: { path: markerPath('haproxy'), digest: 'x' } },
+    ];
+    expect(planHost(inv, lb, f, ['services'], earlier).tasks[0]!.changes).toEqual([]);
+    expect(planHost(inv, lb, f, ['services'], earlier.slice(0, 1)).tasks[0]!.changes).toEqual([
+      expect.objectContaining({ kind: 'service.reload', service: 'haproxy' }),
+    ]);
+  });
+
   it('fixes a wrong mode without reloading', () => {
     const inv = inventory();
     const f = convergedFacts(inv);
