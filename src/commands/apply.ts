@@ -1,30 +1,8 @@
-import { confirm, password } from '@inquirer/prompts';
 import type { Command } from 'commander';
-import { outputFor, type CliContext } from '../cli.js';
-import { InputError } from '../errors.js';
-import { closeAll, gatherAll, openSessions, planAll, preflight } from '../execute/apply.js';
-import { executionStages, Interrupted, putBackAll, type RunState } from '../execute/runner.js';
+import type { CliContext } from '../cli.js';
 import { requireInventory } from '../inventory/load.js';
-import { describeChange } from '../plan/changes.js';
-import { countChanges } from '../plan/plan.js';
-import { loadPlaybook } from '../playbook/load.js';
-import { CHECKS, CONNECT_CHECK } from '../preflight/checks.js';
-import { Secret } from '../secret.js';
-import { TASKS } from '../tasks/index.js';
-import type { PassphrasePrompt } from '../transport/private-key.js';
-import { formatPlan, inventorySecrets } from '../ui/plan-view.js';
-import { progressMode, showStages } from '../ui/stages.js';
+import type { ApplyFlags } from './apply-run.js';
 import { runInOperatorNetns } from './netns.js';
-
-interface ApplyFlags {
-  dryRun?: boolean;
-  limit?: string[];
-  yes?: boolean;
-  json?: boolean;
-}
-
-const passphrasePrompt: PassphrasePrompt = async (file) =>
-  new Secret(await password({ message: `Passphrase for ${file}:`, mask: true }), file);
 
 export function registerApply(program: Command, ctx: CliContext): void {
   program
@@ -48,92 +26,9 @@ export function registerApply(program: Command, ctx: CliContext): void {
       const inv = await requireInventory(file, ctx.env);
       const inner = await runInOperatorNetns(inv, ctx.argv, ctx.env);
       if (inner !== null) return ctx.exit(inner);
-
-      const out = outputFor(ctx, Boolean(flags.json));
-      const interactive = Boolean(process.stdin.isTTY) && !flags.json;
-      const scope = new Set(flags.limit ?? inv.lbs.map((lb) => lb.name));
-      for (const name of scope) {
-        if (!inv.lbs.some((lb) => lb.name === name)) {
-          throw new InputError(`--limit ${name}: no load balancer of that name in ${file} (${inv.lbs.map((lb) => lb.name).join(', ')})`);
-        }
-      }
-      const playbook = loadPlaybook('apply', { tasks: [...TASKS.keys()], checks: [CONNECT_CHECK, ...CHECKS.keys(), 'vip-reaches-every-master'] });
-      const secrets = inventorySecrets(inv);
-
-      const sessions = await openSessions(inv, interactive ? passphrasePrompt : undefined);
-      try {
-        const facts = await gatherAll(inv, sessions);
-        await preflight(inv, facts, sessions, playbook);
-        const plans = planAll(inv, facts, playbook, scope);
-        const total = plans.reduce((n, p) => n + countChanges(p).changed, 0);
-        out.line(formatPlan(inv, plans, { diffs: Boolean(flags.dryRun), secrets }));
-        const hostsJson = () =>
-          plans.map((p) => ({
-            host: p.host,
-            ...countChanges(p),
-            changes: p.tasks.flatMap((t) => t.changes.map((c) => ({ task: t.task, change: describeChange(c) }))),
-          }));
-        if (flags.dryRun) {
-          out.result({ ok: true, dry_run: true, changes: total, hosts: hostsJson() });
-          return;
-        }
-        const serving = plans.filter((p) => {
-          const f = facts.get(p.host)!;
-          return countChanges(p).changed > 0 && f.services.some((s) => s.active === 'active');
-        });
-        if (serving.length > 0 && !flags.yes) {
-          const names = serving.map((p) => p.host).join(', ');
-          if (!interactive) throw new InputError(`${names} ${serving.length === 1 ? 'is' : 'are'} serving; run with --yes to change ${serving.length === 1 ? 'it' : 'them'} without asking`);
-          if (!(await confirm({ message: `${names} ${serving.length === 1 ? 'is' : 'are'} serving. Apply the changes above?`, default: false }))) {
-            out.line('Nothing changed.');
-            return ctx.exit(1);
-          }
-        }
-
-        const state: RunState = { inv, sessions, facts, scope, abort: { requested: false }, changed: new Map(), done: new Map(), rollbacks: new Map() };
-        let firstInterrupt = 0;
-        const onSigint = () => {
-          if (state.abort.requested) {
-            if (Date.now() - firstInterrupt > 500) process.exit(130);
-            return;
-          }
-          firstInterrupt = Date.now();
-          state.abort.requested = true;
-          ctx.streams.stderr('\nfinishing the current step, then stopping (Ctrl-C again to stop at once)\n');
-        };
-        process.on('SIGINT', onSigint);
-        try {
-          await showStages(executionStages(state, playbook, total === 0), progressMode(Boolean(flags.json), ctx.env), ctx.streams);
-        } catch (err) {
-          for (const line of await putBackAll(state)) ctx.streams.stderr(`${line}\n`);
-          if (err instanceof Interrupted) {
-            ctx.streams.stderr(
-              `interrupted on ${err.host}${err.after ? ` after: ${err.after}` : ''}. Every service runs the files on disk; run kha apply again to finish.\n`,
-            );
-            return ctx.exit(130);
-          }
-          throw err;
-        } finally {
-          process.off('SIGINT', onSigint);
-        }
-        out.line('');
-        for (const p of plans) out.line(`${p.host}: ${state.changed.get(p.host) ?? 0} changed, ${countChanges(p).ok} ok`);
-        const v = state.verify;
-        if (v) {
-          out.line(
-            `VIP ${inv.vip.address}:${inv.port} answers: ${v.succeeded}/${v.requests} requests, every master reached (${Object.entries(v.perMaster)
-              .map(([m, n]) => `${m} ${n}`)
-              .join(', ')})`,
-          );
-        }
-        out.result({
-          ok: true,
-          dry_run: false,
-          hosts: plans.map((p) => ({ host: p.host, changed: state.changed.get(p.host) ?? 0, ok: countChanges(p).ok })),
-          verify: v ?? null,
-        });
-      } finally {
-        await closeAll(sessions);
-      }
+      // Loaded here, not at the top: with operator.netns the process that got
+      // this far only re-runs kha in the namespace and never needs SSH or listr2.
+      const { runApply } = await import('./apply-run.js');
+      await runApply(inv, file, flags, ctx);
     });
 }

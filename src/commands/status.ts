@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { outputFor, type CliContext } from '../cli.js';
 import { requireInventory } from '../inventory/load.js';
-import { collectStatus } from '../status/collect.js';
 import { runInOperatorNetns } from './netns.js';
 
 export function registerStatus(program: Command, ctx: CliContext): void {
@@ -16,6 +15,8 @@ export function registerStatus(program: Command, ctx: CliContext): void {
       const inner = await runInOperatorNetns(inv, ctx.argv, ctx.env);
       if (inner !== null) return ctx.exit(inner);
       const out = outputFor(ctx, Boolean(flags.json));
+      // Loaded only where the hosts are reachable (see apply.ts).
+      const { collectStatus } = await import('../status/collect.js');
       const st = await collectStatus(inv);
       if (st.holders.length > 1) out.line(`!!! SPLIT BRAIN: ${st.holders.join(', ')} all hold the VIP ${inv.vip.address} !!!\n`);
       out.line(`VIP ${st.vip}: ${st.holders.length === 1 ? `held by ${st.holders[0]}` : st.holders.length === 0 ? 'held by nobody' : `held by ${st.holders.join(' and ')}`}`);

@@ -71,17 +71,38 @@ export function parseFirewalldSummary(lines: readonly string[]): FirewalldSummar
   return s;
 }
 
-/** `--list-ports` and `--list-protocols`: one line of space-separated words, or nothing. */
-export function parseWordList(lines: readonly string[]): string[] {
-  return lines.join(' ').trim().split(/\s+/).filter(Boolean);
+export interface FirewalldZone {
+  ports: string[];
+  richRules: string[];
+  protocols: string[];
 }
 
-export function parseRichRules(lines: readonly string[]): string[] {
-  return lines.map((line) => {
-    const rule = line.trim();
-    if (!rule.startsWith('rule ')) throw new SectionError(`not a rich rule: "${line}"`);
+/**
+ * `firewall-cmd --list-all`: a zone line, then `  key: value` lines; rich
+ * rules (and, from firewalld 1.0, forward ports) follow their key on lines
+ * of their own that start with a tab.
+ */
+export function parseListAll(lines: readonly string[]): FirewalldZone {
+  const values = new Map<string, string[]>();
+  let key: string | undefined;
+  for (const [i, line] of lines.entries()) {
+    const entry = /^ {2}([a-z][a-z -]*):(?: (.*))?$/.exec(line.trimEnd());
+    if (entry) {
+      key = entry[1] ?? '';
+      values.set(key, (entry[2] ?? '').trim() === '' ? [] : [(entry[2] ?? '').trim()]);
+    } else if (line.startsWith('\t') && key !== undefined) {
+      values.get(key)?.push(line.trim());
+    } else if (i !== 0) {
+      throw new SectionError(`not a "firewall-cmd --list-all" line: "${line}"`);
+    }
+  }
+  if (!values.has('ports') || !values.has('rich rules')) throw new SectionError('"ports" or "rich rules" missing from "firewall-cmd --list-all"');
+  const words = (k: string) => (values.get(k) ?? []).join(' ').split(/\s+/).filter(Boolean);
+  const richRules = (values.get('rich rules') ?? []).map((rule) => {
+    if (!rule.startsWith('rule ')) throw new SectionError(`not a rich rule: "${rule}"`);
     return rule;
   });
+  return { ports: words('ports'), protocols: words('protocols'), richRules };
 }
 
 /** `ufw status`: null when it said nothing (ufw answers only root). */
@@ -107,8 +128,8 @@ export function parseUfwAdded(lines: readonly string[]): string[] {
 
 export interface FirewallSections {
   summary: FirewalldSummary;
-  runtime?: { ports: string[]; richRules: string[]; protocols: string[] };
-  permanent?: { ports: string[]; richRules: string[]; protocols: string[] };
+  runtime?: FirewalldZone;
+  permanent?: FirewalldZone;
   ufwActive: boolean | null;
   ufwRules: string[] | null;
 }

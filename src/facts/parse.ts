@@ -3,13 +3,12 @@ import {
   combineFirewall,
   parseFirewalldSummary,
   parseInterfaces,
-  parseRichRules,
+  parseListAll,
   parseRoute,
   parseUfwAdded,
   parseUfwStatus,
-  parseWordList,
 } from './parse-network.js';
-import { parseDirectory, parseFile, parseService, parseSysctl } from './parse-state.js';
+import { assignContents, parseApiservers, parseDirectory, parseFile, parseService, parseSysctl } from './parse-state.js';
 import { parseInit, parseOsRelease, parsePackageManager, parsePackageVersion, parseSelinux, parseUid } from './parse-system.js';
 import { SECTION, SectionError, sectionKey, splitSections, type SectionKind } from './sections.js';
 import type { HostFacts, ProbeRequest } from './types.js';
@@ -57,11 +56,6 @@ export function parseProbe(host: string, output: string, req: ProbeRequest): Hos
   const os = s.read(SECTION.osRelease, undefined, parseOsRelease);
   const links = s.read(SECTION.links, undefined, (l) => l);
   const interfaces = s.read(SECTION.addresses, undefined, (addresses) => parseInterfaces(links, addresses));
-  const lists = (ports: SectionKind, rich: SectionKind, protocols: SectionKind) => ({
-    ports: s.read(ports, undefined, parseWordList),
-    richRules: s.read(rich, undefined, parseRichRules),
-    protocols: s.read(protocols, undefined, parseWordList),
-  });
   const summary = s.read(SECTION.firewalld, undefined, parseFirewalldSummary);
   const running = summary.running;
 
@@ -75,8 +69,8 @@ export function parseProbe(host: string, output: string, req: ProbeRequest): Hos
     firewall: combineFirewall({
       summary,
       ...(running && {
-        runtime: lists(SECTION.firewalldPorts, SECTION.firewalldRichRules, SECTION.firewalldProtocols),
-        permanent: lists(SECTION.firewalldPermanentPorts, SECTION.firewalldPermanentRichRules, SECTION.firewalldPermanentProtocols),
+        runtime: s.read(SECTION.firewalldRuntime, undefined, parseListAll),
+        permanent: s.read(SECTION.firewalldPermanent, undefined, parseListAll),
       }),
       ufwActive: s.optional(SECTION.ufwStatus, parseUfwStatus) ?? null,
       ufwRules: s.optional(SECTION.ufwAdded, parseUfwAdded) ?? null,
@@ -87,9 +81,15 @@ export function parseProbe(host: string, output: string, req: ProbeRequest): Hos
       keepalived: s.read(SECTION.package, 'keepalived', parsePackageVersion),
       haproxy: s.read(SECTION.package, 'haproxy', parsePackageVersion),
     },
-    files: req.files.map((path) => s.read(SECTION.file, path, (l) => parseFile(path, l))),
+    files: s.read(SECTION.fileContents, undefined, (l) =>
+      assignContents(
+        req.files.map((path) => s.read(SECTION.file, path, (lines) => parseFile(path, lines))),
+        l,
+      ),
+    ),
     directories: req.directories.map((path) => s.read(SECTION.directory, path, (l) => parseDirectory(path, l))),
     services: req.services.map((name) => s.read(SECTION.service, name, (l) => parseService(name, l))),
     sysctls: Object.fromEntries(req.sysctls.map((key) => [key, s.read(SECTION.sysctl, key, parseSysctl)])),
+    apiserversReachable: s.read(SECTION.apiservers, undefined, parseApiservers),
   };
 }

@@ -10,6 +10,9 @@ import type { ProbeRequest } from './types.js';
 /** The packages whose installed versions the probe reports (HostFacts.packages). */
 const PROBED_PACKAGES = ['keepalived', 'haproxy'] as const;
 
+/** How long the probe waits for the apiservers to accept a connection. */
+const APISERVER_CONNECT_SECONDS = 2;
+
 // sbin is appended, not prepended: a Debian user's PATH may lack it, and
 // whatever PATH the host (or sudo's secure_path) sets still comes first.
 const PREAMBLE = `# kha facts probe: reads the host, changes nothing.
@@ -17,31 +20,61 @@ LC_ALL=C; export LC_ALL
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin; export PATH
 has() { command -v "$1" >/dev/null 2>&1; }
 section() { if [ $# -gt 1 ]; then printf '\\n@@kha:%s %s@@\\n' "$1" "$2"; else printf '\\n@@kha:%s@@\\n' "$1"; fi; }
-kha_file() {
-  section ${SECTION.file} "$1"
-  if [ -e "$1" ]; then printf 'stat %s\\n' "$(stat -L -c '%a %U %G' "$1" 2>/dev/null)"; fi
-  if [ ! -e "$1" ]; then echo missing
-  elif [ ! -f "$1" ]; then echo not-a-file
-  elif [ ! -r "$1" ]; then echo unreadable
-  else printf 'content '; base64 -w0 <"$1"; echo
-  fi
+kha_cat() { [ -r "$1" ] || return 1; while IFS= read -r kha_l || [ -n "$kha_l" ]; do printf '%s\\n' "$kha_l"; done <"$1"; }
+# The lines of $2 whose first word is $1, without it.
+kha_pick() {
+  while IFS= read -r kha_l; do case $kha_l in "$1 "*) printf '%s\\n' "\${kha_l#"$1 "}" ;; esac; done <<KHA_EOF
+$2
+KHA_EOF
+}
+kha_files() {
+  kha_n=$#
+  kha_stats=$(stat -L -c '%a %U %G %s|%n' -- "$@" 2>/dev/null)
+  for kha_f; do
+    section ${SECTION.file} "$kha_f"
+    kha_meta=
+    while IFS='|' read -r kha_m kha_name; do [ "$kha_name" = "$kha_f" ] && kha_meta=$kha_m; done <<KHA_EOF
+$kha_stats
+KHA_EOF
+    [ -n "$kha_meta" ] && printf 'stat %s\\n' "\${kha_meta% *}"
+    if [ ! -e "$kha_f" ]; then echo missing
+    elif [ ! -f "$kha_f" ]; then echo not-a-file
+    elif [ ! -r "$kha_f" ] || [ -z "$kha_meta" ]; then echo unreadable
+    else printf 'size %s\\n' "\${kha_meta##* }"; set -- "$@" "$kha_f"
+    fi
+  done
+  shift "$kha_n"
+  section ${SECTION.fileContents}
+  [ $# -gt 0 ] && cat -- "$@" | base64 -w0
+  echo
 }
 kha_directory() {
   section ${SECTION.directory} "$1"
   if [ -d "$1" ]; then echo yes; else echo no; fi
 }
-kha_service() {
+# systemctl show prints one block per unit, in the order asked, with an empty line between.
+kha_services() {
+  kha_out=$(systemctl show -p LoadState,ActiveState,UnitFileState,MainPID,ActiveEnterTimestampMonotonic -- "$@" 2>/dev/null)
   section ${SECTION.service} "$1"
-  systemctl show "$1" -p LoadState,ActiveState,UnitFileState,MainPID,ActiveEnterTimestampMonotonic 2>/dev/null
+  while IFS= read -r kha_l; do
+    if [ -n "$kha_l" ]; then printf '%s\\n' "$kha_l"
+    elif [ $# -gt 1 ]; then shift; section ${SECTION.service} "$1"
+    fi
+  done <<KHA_EOF
+$kha_out
+KHA_EOF
+  while [ $# -gt 1 ]; do shift; section ${SECTION.service} "$1"; done
 }
 kha_sysctl() {
   section ${SECTION.sysctl} "$1"
   if kha_v=$(sysctl -n "$1" 2>/dev/null); then printf 'value %s\\n' "$kha_v"; else echo missing; fi
 }
-kha_package() {
-  section ${SECTION.package} "$1"
-  has dpkg-query && dpkg-query -W -f='dpkg \${Status}|\${Version}\\n' "$1" 2>/dev/null
-  has rpm && rpm -q --qf 'rpm %{VERSION}-%{RELEASE}\\n' "$1" 2>/dev/null
+kha_packages() {
+  kha_out=
+  has dpkg-query && kha_out=$(dpkg-query -W -f='\${Package} dpkg \${Status}|\${Version}\\n' -- "$@" 2>/dev/null)
+  has rpm && kha_out="$kha_out
+$(rpm -q --qf '%{NAME} rpm %{VERSION}-%{RELEASE}\\n' -- "$@" 2>/dev/null)"
+  for kha_p; do section ${SECTION.package} "$kha_p"; kha_pick "$kha_p" "$kha_out"; done
 }`;
 
 function header(kind: SectionKind): string {
@@ -50,11 +83,13 @@ function header(kind: SectionKind): string {
 
 function system(): string {
   return `${header(SECTION.osRelease)}
-cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
+kha_cat /etc/os-release || kha_cat /usr/lib/os-release
 ${header(SECTION.uid)}
 id -u
 ${header(SECTION.init)}
-printf 'comm %s\\n' "$(cat /proc/1/comm 2>/dev/null)"
+kha_comm=
+[ -r /proc/1/comm ] && read -r kha_comm </proc/1/comm
+printf 'comm %s\\n' "$kha_comm"
 if [ -d /run/systemd/system ]; then echo 'run-systemd yes'; else echo 'run-systemd no'; fi
 ${header(SECTION.packageManagers)}
 for c in apt-get dnf yum; do has "$c" && echo "$c"; done`;
@@ -72,14 +107,23 @@ fi`;
 }
 
 function route(vip: string): string {
-  // The holder's route to its own VIP is `local ... dev lo`; the interface
+  // The holder's route to its own VIP is `local ... dev lo`: the interface
   // that matters (for the firewalld zone) is then the one with the address.
+  // Shell expansions rather than sed and awk: each fork counts on a busy host.
   return `${header(SECTION.route)}
 kha_route=$(ip -o route get ${q(vip)} 2>/dev/null)
 printf '%s\\n' "$kha_route"
+kha_addresses=$(ip -o -4 addr 2>/dev/null)
+kha_dev=
 case $kha_route in
-  local*) kha_dev=$(ip -o -4 addr 2>/dev/null | awk -v vip=${q(vip)} '$2 != "lo" { split($4, a, "/"); if (a[1] == vip) { print $2; exit } }') ;;
-  *) kha_dev=$(printf '%s\\n' "$kha_route" | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p' | head -n 1) ;;
+  local*)
+    while read -r kha_i kha_name kha_family kha_cidr kha_rest; do
+      [ "$kha_name" != lo ] && [ "\${kha_cidr%/*}" = ${q(vip)} ] && { kha_dev=$kha_name; break; }
+    done <<KHA_EOF
+$kha_addresses
+KHA_EOF
+    ;;
+  *" dev "*) kha_dev=\${kha_route#* dev }; kha_dev=\${kha_dev%% *} ;;
 esac`;
 }
 
@@ -87,26 +131,26 @@ function firewall(): string {
   // The zone that matters is the one of the interface carrying the VIP: a
   // rule added to the default zone does nothing for an interface elsewhere.
   // Runtime and permanent rules are both listed: a runtime-only rule is gone
-  // after the next reboot or reload.
-  const list = (kind: SectionKind, flag: string, permanent: boolean): string =>
-    `    ${header(kind)}\n    firewall-cmd${permanent ? ' --permanent' : ''} --zone="$kha_zone" ${flag} 2>/dev/null`;
+  // after the next reboot or reload. firewall-cmd starts Python each time
+  // (up to a second on a small VM), so it is asked four things, no more:
+  // --get-default-zone fails when firewalld is not running, and --list-all
+  // carries ports, protocols and rich rules at once.
   return `${header(SECTION.firewalld)}
 if has firewall-cmd; then
   echo 'installed yes'
-  kha_state=$(firewall-cmd --state 2>/dev/null)
-  printf 'state %s\\n' "\${kha_state:-not running}"
-  if [ "$kha_state" = running ]; then
-    kha_default=$(firewall-cmd --get-default-zone 2>/dev/null)
+  kha_default=$(firewall-cmd --get-default-zone 2>/dev/null)
+  if [ -n "$kha_default" ]; then
+    echo 'state running'
     kha_zone=
     [ -n "$kha_dev" ] && kha_zone=$(firewall-cmd --get-zone-of-interface="$kha_dev" 2>/dev/null)
     kha_zone=\${kha_zone:-$kha_default}
     printf 'default-zone %s\\nzone %s\\n' "$kha_default" "$kha_zone"
-${list(SECTION.firewalldPorts, '--list-ports', false)}
-${list(SECTION.firewalldRichRules, '--list-rich-rules', false)}
-${list(SECTION.firewalldProtocols, '--list-protocols', false)}
-${list(SECTION.firewalldPermanentPorts, '--list-ports', true)}
-${list(SECTION.firewalldPermanentRichRules, '--list-rich-rules', true)}
-${list(SECTION.firewalldPermanentProtocols, '--list-protocols', true)}
+    ${header(SECTION.firewalldRuntime)}
+    firewall-cmd --zone="$kha_zone" --list-all 2>/dev/null
+    ${header(SECTION.firewalldPermanent)}
+    firewall-cmd --permanent --zone="$kha_zone" --list-all 2>/dev/null
+  else
+    echo 'state not running'
   fi
 else
   echo 'installed no'
@@ -123,7 +167,18 @@ function network(): string {
   return `${header(SECTION.links)}
 ip -o link 2>/dev/null
 ${header(SECTION.addresses)}
-ip -o -4 addr 2>/dev/null`;
+printf '%s\\n' "$kha_addresses"`;
+}
+
+/**
+ * Can this host open a TCP connection to each apiserver? All at once, in
+ * one bash (its /dev/tcp is the one connect tool every distribution has),
+ * so a master that drops packets costs the timeout once, not per master.
+ */
+function apiservers(targets: ProbeRequest['apiservers']): string {
+  const connects = targets.map((t) => `(exec 3<>/dev/tcp/${t.address}/${t.port}) 2>/dev/null && echo ${q(`ok ${t.name}`)} &`);
+  return `${header(SECTION.apiservers)}
+if has bash; then timeout ${APISERVER_CONNECT_SECONDS} bash -c ${q([...connects, 'wait'].join('\n'))} 2>/dev/null; else echo unavailable; fi`;
 }
 
 function assertPrintable(what: string, values: readonly string[]): void {
@@ -140,6 +195,11 @@ export function probeScript(req: ProbeRequest): string {
   assertPrintable('sysctl', req.sysctls);
   assertPrintable('SELinux boolean', req.selinuxBooleans);
   assertPrintable('VIP', [req.vip]);
+  assertPrintable('apiserver', req.apiservers.flatMap((a) => [a.name, a.address]));
+  for (const a of req.apiservers) {
+    // They go into a /dev/tcp path: an address and a port, nothing a shell could read otherwise.
+    if (!/^[0-9A-Za-z.:-]+$/.test(a.address) || !Number.isInteger(a.port)) throw new Error(`cannot probe apiserver ${a.name} at ${JSON.stringify(a.address)}:${a.port}`);
+  }
   return [
     PREAMBLE,
     system(),
@@ -147,11 +207,12 @@ export function probeScript(req: ProbeRequest): string {
     route(req.vip),
     firewall(),
     network(),
-    ...PROBED_PACKAGES.map((p) => `kha_package ${q(p)}`),
-    ...req.files.map((f) => `kha_file ${q(f)}`),
+    `kha_packages ${PROBED_PACKAGES.map(q).join(' ')}`,
+    ...(req.files.length > 0 ? [`kha_files ${req.files.map(q).join(' ')}`] : [header(SECTION.fileContents)]),
     ...req.directories.map((d) => `kha_directory ${q(d)}`),
-    ...req.services.map((u) => `kha_service ${q(u)}`),
+    ...(req.services.length > 0 ? [`kha_services ${req.services.map(q).join(' ')}`] : []),
     ...req.sysctls.map((k) => `kha_sysctl ${q(k)}`),
+    apiservers(req.apiservers),
     header(SECTION.end),
     '',
   ].join('\n');

@@ -91,6 +91,8 @@ export interface HostFacts {
   services: ServiceFacts[];
   /** Current values of the sysctls kha manages. */
   sysctls: Record<string, string | null>;
+  /** The masters whose apiserver port accepted a TCP connection from here; null when the host could not test. */
+  apiserversReachable: string[] | null;
 }
 
 /** What the probe needs to know to ask the right questions. */
@@ -101,4 +103,5 @@ export interface ProbeRequest {
   services: string[];
   sysctls: string[];
   selinuxBooleans: string[];
+  apiservers: { name: string; address: string; port: number }[];
 }

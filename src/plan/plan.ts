@@ -33,6 +33,7 @@ export function probeRequest(inv: Inventory): ProbeRequest {
     services: [...SERVICES],
     sysctls: ['net.ipv4.ip_nonlocal_bind'],
     selinuxBooleans: [...SELINUX_BOOLEANS],
+    apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
   };
 }
 

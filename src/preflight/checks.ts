@@ -139,31 +139,17 @@ const vip: Check = {
   },
 };
 
-const apiserverReachable: Check = {
-  name: 'apiserver-reachable',
-  async run({ inv, sessions }) {
-    const probes = inv.masters.map((m) => `timeout 2 bash -c 'exec 3<>/dev/tcp/${m.address}/${m.apiserverPort}' >/dev/null 2>&1 && echo "ok ${m.name}" || echo "no ${m.name}"`);
-    const results = await Promise.all(
-      inv.lbs
-        .filter((lb) => sessions.has(lb.name))
-        .map(async (lb) => {
-          const r = await sessions.get(lb.name)!.exec(probes.join('\n'), { timeoutMs: 30_000 });
-          return r.stdout
-            .split('\n')
-            .filter((l) => l.startsWith('no '))
-            .map((l) => {
-              const m = inv.masters.find((x) => x.name === l.slice(3))!;
-              return {
-                host: lb.name,
-                check: 'apiserver-reachable',
-                message: `cannot connect to ${m.name}'s apiserver at ${m.address}:${m.apiserverPort}; check that it runs and that no firewall between them drops the port`,
-              };
-            });
-        }),
-    );
-    return results.flat();
-  },
-};
+/** From the probe, which tries every apiserver from every load balancer. */
+const apiserverReachable = perHost('apiserver-reachable', (inv, _lb, f) =>
+  f.apiserversReachable === null
+    ? []
+    : inv.masters
+        .filter((m) => !f.apiserversReachable?.includes(m.name))
+        .map(
+          (m) =>
+            `cannot connect to ${m.name}'s apiserver at ${m.address}:${m.apiserverPort}; check that it runs and that no firewall between them drops the port`,
+        ),
+);
 
 /**
  * Listens for VRRP adverts for a few seconds: another group with the same

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp } from '../../src/lab/lifecycle.js';
+import { machineExec } from '../../src/lab/machine.js';
 import { labFiles, labDirs, CONTROLLER_NS } from '../../src/lab/state.js';
 import { packageRoot } from '../../src/paths.js';
 
@@ -189,6 +190,38 @@ describe('kha apply on the lab', () => {
     }
     const again = kha(['apply', '--yes']);
     expect(again.code, again.stderr).toBe(0);
+    expect(kha(['apply', '--yes']).stdout).toContain('No changes');
+  });
+
+  it('a connection lost mid-run: the host is named, nothing is half-written, the next apply finishes', async () => {
+    for (const h of ['lb1', 'lb2']) onHost(h, "sed -i 's/timeout client 3600s/timeout client 90s/' /etc/haproxy/haproxy.cfg");
+    const child = spawn(process.execPath, [KHA, 'apply', '--yes', hostsYaml], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let cut: Promise<unknown> | undefined;
+    const code = await new Promise<number>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        // From inside the machine, not over SSH: only kha's own connection
+        // to lb2 is served by an `sshd: root@notty` process at this moment.
+        if (!cut && out.includes('== converge the backups')) cut = machineExec(labDirs(process.env), 'lb2', ['pkill', '-f', 'sshd: root@notty']);
+      });
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (c) => resolve(c ?? -1));
+    });
+    await cut;
+    printed.push(out);
+    expect(cut, out).toBeDefined();
+    expect(code, out).toBe(1);
+    expect(out).toMatch(/lb2\b.*(connection|closed|lost)/i);
+    for (const h of ['lb1', 'lb2']) {
+      expect(onHost(h, 'ls -a /etc/haproxy /etc/keepalived')).not.toContain('.kha-new');
+      expect(onHost(h, 'haproxy -c -q -f /etc/haproxy/haproxy.cfg && echo valid').trim()).toBe('valid');
+      expect(onHost(h, 'systemctl is-active haproxy keepalived').trim().split('\n')).toEqual(['active', 'active']);
+    }
+    expect(vipHolders()).toHaveLength(1);
+    const again = kha(['apply', '--yes']);
+    expect(again.code, again.stderr).toBe(0);
+    for (const h of ['lb1', 'lb2']) expect(onHost(h, 'grep -c "timeout client 3600s" /etc/haproxy/haproxy.cfg').trim()).toBe('1');
     expect(kha(['apply', '--yes']).stdout).toContain('No changes');
   });
 

@@ -5,12 +5,12 @@ import {
   combineFirewall,
   parseFirewalldSummary,
   parseInterfaces,
-  parseRichRules,
+  parseListAll,
   parseRoute,
   parseUfwAdded,
   parseUfwStatus,
 } from '../../../src/facts/parse-network.js';
-import { parseDirectory, parseFile, parseService, parseSysctl } from '../../../src/facts/parse-state.js';
+import { assignContents, parseApiservers, parseDirectory, parseFile, parseService, parseSysctl } from '../../../src/facts/parse-state.js';
 import {
   parseInit,
   parseOsRelease,
@@ -143,8 +143,21 @@ describe('network sections', () => {
     });
     expect(() => parseFirewalldSummary(['installed yes', 'state running', 'default-zone ', 'zone '])).toThrow(/no zone/);
     expect(() => parseFirewalldSummary(['FirewallD is not running'])).toThrow(SectionError);
-    expect(parseRichRules(['rule family="ipv4" source address="10.77.0.12" protocol value="vrrp" accept'])).toHaveLength(1);
-    expect(() => parseRichRules(['Authorization failed.'])).toThrow(/not a rich rule/);
+  });
+
+  it('firewalld --list-all: ports, protocols, rich rules on tab lines; forward ports on tab lines are not rules', () => {
+    const rule = 'rule family="ipv4" source address="10.77.0.12" protocol value="vrrp" accept';
+    const listAll = [
+      'internal (active)', '  target: default', '  icmp-block-inversion: no', '  interfaces: eth0', '  sources: ', '  services: ssh',
+      '  ports: 6443/tcp 8404/tcp', '  protocols: ', '  forward: yes', '  masquerade: no', '  forward-ports: ',
+      '\tport=8080:proto=tcp:toport=80:toaddr=', '  source-ports: ', '  icmp-blocks: ', '  rich rules: ', `\t${rule}`,
+    ];
+    expect(parseListAll(listAll)).toEqual({ ports: ['6443/tcp', '8404/tcp'], protocols: [], richRules: [rule] });
+    // CentOS 7's firewalld 0.6: fewer keys, protocols filled, no rich rules.
+    expect(parseListAll(['public', '  target: default', '  ports: ', '  protocols: vrrp', '  rich rules: '])).toEqual({ ports: [], protocols: ['vrrp'], richRules: [] });
+    expect(() => parseListAll(['public', '  target: default'])).toThrow(/"ports" or "rich rules" missing/);
+    expect(() => parseListAll(['public', '  ports: ', '  rich rules: ', '\tAuthorization failed.'])).toThrow(/not a rich rule/);
+    expect(() => parseListAll(['public', 'Error: INVALID_ZONE: nope'])).toThrow(SectionError);
   });
 
   it('ufw: status and added rules', () => {
@@ -175,16 +188,30 @@ describe('network sections', () => {
 });
 
 describe('state sections', () => {
-  it('files: mode, owner, content; missing; not a regular file', () => {
-    expect(parseFile('/a', ['stat 600 root root', `content ${Buffer.from('x\ny\n').toString('base64')}`])).toEqual({
-      path: '/a', exists: true, mode: 0o600, owner: 'root', group: 'root', content: 'x\ny\n',
+  it('files: mode, owner, size; missing; not a regular file', () => {
+    expect(parseFile('/a', ['stat 600 root root', 'size 4'])).toEqual({
+      facts: { path: '/a', exists: true, mode: 0o600, owner: 'root', group: 'root', content: null }, size: 4,
     });
-    expect(parseFile('/a', ['stat 644 root root', 'content '])).toMatchObject({ exists: true, content: '' });
-    expect(parseFile('/a', ['missing'])).toEqual({ path: '/a', exists: false, mode: null, owner: null, group: null, content: null });
-    expect(parseFile('/a', ['stat 755 root root', 'not-a-file'])).toMatchObject({ exists: true, mode: 0o755, content: null });
-    expect(() => parseFile('/a', ['stat 644 root root', 'content !!!'])).toThrow(/not base64/);
-    expect(() => parseFile('/a', ['content eA=='])).toThrow(/mode was not reported/);
+    expect(parseFile('/a', ['missing'])).toEqual({ facts: { path: '/a', exists: false, mode: null, owner: null, group: null, content: null }, size: null });
+    expect(parseFile('/a', ['stat 755 root root', 'not-a-file'])).toMatchObject({ facts: { exists: true, mode: 0o755, content: null }, size: null });
+    expect(() => parseFile('/a', ['size 3'])).toThrow(/mode was not reported/);
     expect(() => parseFile('/a', ['cat: /a: Permission denied'])).toThrow(SectionError);
+  });
+
+  it('file contents: one blob cut by the sizes, unreadable files skipped, a changed file refused', () => {
+    const file = (path: string, size: number | null) => ({ facts: { path, exists: true, mode: 0o644, owner: 'root', group: 'root', content: null }, size });
+    const blob = Buffer.from('x\ny\n' + 'é\n').toString('base64');
+    expect(assignContents([file('/a', 4), file('/dir', null), file('/b', 3), file('/empty', 0)], [blob]).map((f) => f.content)).toEqual(['x\ny\n', null, 'é\n', '']);
+    expect(assignContents([], [])).toEqual([]);
+    expect(() => assignContents([file('/a', 5)], [blob])).toThrow(/7 bytes of file contents for 5 bytes of files: a file changed while it was read/);
+    expect(() => assignContents([file('/a', 1)], ['!!!'])).toThrow(/not base64/);
+  });
+
+  it('apiservers: the names that answered; unavailable without bash', () => {
+    expect(parseApiservers(['ok m1', 'ok m3'])).toEqual(['m1', 'm3']);
+    expect(parseApiservers([])).toEqual([]);
+    expect(parseApiservers(['unavailable'])).toBeNull();
+    expect(() => parseApiservers(['bash: connect: Connection refused'])).toThrow(/expected "ok NAME"/);
   });
 
   it('directories: yes or no', () => {
@@ -216,11 +243,11 @@ describe('state sections', () => {
 });
 
 describe('parseProbe', () => {
-  const req: ProbeRequest = { vip: '10.77.0.10', files: ['/etc/x'], directories: [], services: [], sysctls: [], selinuxBooleans: [] };
+  const req: ProbeRequest = { vip: '10.77.0.10', files: ['/etc/x'], directories: [], services: [], sysctls: [], selinuxBooleans: [], apiservers: [] };
   const minimal = [
     '@@kha:os-release@@', 'ID=debian', '@@kha:uid@@', '0', '@@kha:init@@', 'run-systemd yes', '@@kha:package-managers@@', 'apt-get',
     '@@kha:selinux@@', '@@kha:route@@', '@@kha:firewalld@@', 'installed no', '@@kha:links@@', '@@kha:addresses@@',
-    '@@kha:package keepalived@@', '@@kha:package haproxy@@', '@@kha:file /etc/x@@', 'missing', '@@kha:end@@', '',
+    '@@kha:package keepalived@@', '@@kha:package haproxy@@', '@@kha:file /etc/x@@', 'missing', '@@kha:file-contents@@', '@@kha:apiservers@@', '@@kha:end@@', '',
   ].join('\n');
 
   it('reads a minimal output', () => {
@@ -248,6 +275,6 @@ describe('parseProbe', () => {
 
   it('needs firewalld lists only when firewalld runs', () => {
     const running = minimal.replace('installed no', 'installed yes\nstate running\ndefault-zone public\nzone public');
-    expect(() => parseProbe('lb1', running, req)).toThrow(/section "firewalld-ports": missing/);
+    expect(() => parseProbe('lb1', running, req)).toThrow(/section "firewalld-runtime": missing/);
   });
 });

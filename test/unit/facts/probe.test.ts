@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,14 @@ function hasPasswordlessSudo(): boolean {
   }
 }
 
+/** The same, without blocking the event loop (a test serves a port meanwhile). */
+async function runLocallyAsync(req: ProbeRequest): Promise<string> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve, reject) =>
+    execFile('sh', ['-c', probeCommand(req)], { encoding: 'utf8', timeout: 30_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+}
+
 /** What the SSH server does with the command: hand it to the login shell. */
 function runLocally(req: ProbeRequest): string {
   return execFileSync('sh', ['-c', probeCommand(req)], { encoding: 'utf8', timeout: 30_000 });
@@ -38,9 +46,11 @@ describe('the probe script', () => {
     execFileSync('sh', ['-n'], { input: probeScript(KHA_REQUEST) });
   });
 
-  it('only reads: every redirection goes to /dev/null or a descriptor, and no command that changes a host', () => {
+  it('only reads: every redirection goes to /dev/null, a descriptor or an apiserver connection, and no command that changes a host', () => {
     const script = probeScript(KHA_REQUEST);
-    const writes = [...script.matchAll(/>+\s*([^\s;)]+)/g)].map((m) => m[1]).filter((t) => t !== '/dev/null' && !t?.startsWith('&'));
+    const writes = [...script.matchAll(/>+\s*([^\s;)]+)/g)]
+      .map((m) => m[1])
+      .filter((t) => t !== '/dev/null' && !t?.startsWith('&') && !t?.startsWith('/dev/tcp/'));
     expect(writes).toEqual([]);
     expect(script).not.toMatch(/\b(rm|mv|cp|tee|touch|mkdir|chmod|chown|setsebool|setenforce|sed -i|dd)\b/);
     expect(script).not.toMatch(/--(add|remove|reload|set|new|delete)|sysctl -w|systemctl (start|stop|restart|reload|enable|disable)/);
@@ -52,6 +62,44 @@ describe('the probe script', () => {
     expect(Number.isInteger(facts.uid)).toBe(true);
     expect(facts.interfaces.some((i) => i.name === 'lo')).toBe(true);
     expect(facts.files.map((f) => f.path)).toEqual(KHA_REQUEST.files);
+  });
+
+  it('reads files of every kind in one pass: contents in order, empty, unreadable, a directory, missing', () => {
+    const a = join(dir, 'a.cfg');
+    const empty = join(dir, 'empty');
+    const b = join(dir, 'b|c.cfg');
+    writeFileSync(a, 'alpha\n\n');
+    writeFileSync(empty, '');
+    writeFileSync(b, 'bêta\nno newline at the end');
+    chmodSync(b, 0o600);
+    const req: ProbeRequest = { ...KHA_REQUEST, files: [a, join(dir, 'nope'), empty, dir, b] };
+    const facts = parseProbe('local', runLocally(req), req);
+    expect(facts.files.map((f) => [f.exists, f.mode, f.content])).toEqual([
+      [true, 0o644, 'alpha\n\n'],
+      [false, null, null],
+      [true, 0o644, ''],
+      [true, statSync(dir).mode & 0o7777, null],
+      [true, 0o600, 'bêta\nno newline at the end'],
+    ]);
+  });
+
+  it('tells which apiservers accept a connection, all tried at once', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const req: ProbeRequest = {
+        ...KHA_REQUEST,
+        apiservers: [
+          { name: 'up', address: '127.0.0.1', port },
+          { name: 'closed', address: '127.0.0.1', port: 1 },
+        ],
+      };
+      expect(parseProbe('local', await runLocallyAsync(req), req).apiserversReachable).toEqual(['up']);
+    } finally {
+      server.close();
+    }
   });
 
   it('quotes every value: a path with a space and quotes reads back, hostile names run nothing', () => {
@@ -67,6 +115,7 @@ describe('the probe script', () => {
       services: hostile,
       sysctls: hostile,
       selinuxBooleans: hostile,
+      apiservers: hostile.map((name) => ({ name, address: '127.0.0.1', port: 1 })),
     };
     const facts = parseProbe('local', runLocally(req), req);
     expect(existsSync(canary)).toBe(false);
@@ -137,13 +186,10 @@ describe('the probe script with stub commands first in PATH', () => {
 esac`);
     stub(bin, 'firewall-cmd', `echo "$*" >> '${log}'
 case "$*" in
-  --state) echo running ;;
   --get-default-zone) echo public ;;
   --get-zone-of-interface=eth0) echo internal ;;
-  "--zone=internal --list-ports") echo '6443/tcp 8404/tcp' ;;
-  "--permanent --zone=internal --list-ports") echo '6443/tcp' ;;
-  *--list-rich-rules) echo 'rule family="ipv4" source address="10.77.0.12" protocol value="vrrp" accept' ;;
-  *--list-protocols) echo ;;
+  "--zone=internal --list-all") printf 'internal (active)\\n  target: default\\n  interfaces: eth0\\n  ports: 6443/tcp 8404/tcp\\n  protocols: \\n  rich rules: \\n\\trule family="ipv4" source address="10.77.0.12" protocol value="vrrp" accept\\n' ;;
+  "--permanent --zone=internal --list-all") printf 'internal\\n  target: default\\n  ports: 6443/tcp\\n  protocols: \\n  rich rules: \\n\\trule family="ipv4" source address="10.77.0.12" protocol value="vrrp" accept\\n' ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac`);
     const facts = parseProbe('lb1', run(bin), KHA_REQUEST);
@@ -161,16 +207,12 @@ esac`);
         permanent: { ports: ['6443/tcp'], richRules: [rule], protocols: [] },
       },
     });
+    // firewall-cmd is a Python start each time: four calls, no more.
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
-      '--state',
       '--get-default-zone',
       '--get-zone-of-interface=eth0',
-      '--zone=internal --list-ports',
-      '--zone=internal --list-rich-rules',
-      '--zone=internal --list-protocols',
-      '--permanent --zone=internal --list-ports',
-      '--permanent --zone=internal --list-rich-rules',
-      '--permanent --zone=internal --list-protocols',
+      '--zone=internal --list-all',
+      '--permanent --zone=internal --list-all',
     ]);
   });
 

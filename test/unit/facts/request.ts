@@ -21,4 +21,9 @@ export const KHA_REQUEST: ProbeRequest = {
   services: ['haproxy', 'keepalived'],
   sysctls: ['net.ipv4.ip_nonlocal_bind'],
   selinuxBooleans: ['haproxy_connect_any', 'keepalived_connect_any'],
+  apiservers: [
+    { name: 'm1', address: '10.77.0.21', port: 6443 },
+    { name: 'm2', address: '10.77.0.22', port: 6443 },
+    { name: 'm3', address: '10.77.0.23', port: 6443 },
+  ],
 };

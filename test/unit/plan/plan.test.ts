@@ -40,6 +40,7 @@ function freshFacts(inv: Inventory, name = 'lb1'): HostFacts {
     directories: req.directories.map((path) => ({ path, exists: false })),
     services: req.services.map((name) => ({ name, present: false, active: 'inactive', enabled: 'disabled', mainPid: 0, startedAtMonotonicUs: 0 })),
     sysctls: { 'net.ipv4.ip_nonlocal_bind': '0' },
+    apiserversReachable: inv.masters.map((m) => m.name),
   };
 }
 
