@@ -1,12 +1,16 @@
 import { writeFile } from 'node:fs/promises';
 import { outputFor, type CliContext } from '../cli.js';
-import { InputError } from '../errors.js';
-import { DRILL_NAMES, DRILLS, defaultLimits, type DrillName } from '../drill/drills.js';
+import { InputError, PreflightError } from '../errors.js';
+import { DESTRUCTIVE, DRILL_NAMES, DRILLS, defaultLimits, type DrillName } from '../drill/drills.js';
+import { checkProbeHost } from '../drill/remote-probe.js';
 import { renderReport } from '../drill/report-html.js';
 import { runDrill, waitHealthy, type DrillEnv } from '../drill/run.js';
 import type { DrillResult } from '../drill/types.js';
 import { closeAll, gatherAll, openSessions } from '../execute/apply.js';
-import type { Inventory } from '../inventory/model.js';
+import type { Inventory, SshSettings } from '../inventory/model.js';
+import { sshTarget } from '../execute/targets.js';
+import { connectAll } from '../transport/ssh.js';
+import type { Session } from '../transport/session.js';
 import { interfaceFor } from '../facts/derived.js';
 import { VERSION } from '../version.js';
 
@@ -14,7 +18,43 @@ export interface VerifyFlags {
   drill?: string[];
   report?: string;
   partitionSeconds?: string;
+  probeFrom?: string;
+  destructive?: boolean;
   json?: boolean;
+}
+
+/** A session to any host of the inventory, with the error named as preflight names it. */
+async function connectOne(host: { name: string; address: string; ssh: SshSettings }): Promise<Session> {
+  const [r] = await connectAll([sshTarget(host)]);
+  if (!r?.session) throw new PreflightError([{ host: host.name, check: 'ssh', message: r?.error?.message ?? 'no connection' }]);
+  return r.session;
+}
+
+/** Retries until the host answers SSH again (it is rebooting), then replaces its session. */
+async function reconnect(inv: Inventory, sessions: Map<string, Session>, name: string, timeoutMs: number): Promise<void> {
+  const lb = inv.lbs.find((h) => h.name === name)!;
+  await sessions.get(name)?.close().catch(() => undefined);
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < until) {
+    const [r] = await connectAll([{ ...sshTarget(lb), connectTimeoutMs: 3000 }]);
+    if (r?.session) {
+      sessions.set(name, r.session);
+      return;
+    }
+    last = r?.error?.message ?? '';
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  throw new Error(`${name} did not answer SSH within ${timeoutMs / 1000} s after the reboot${last ? ` (${last})` : ''}`);
+}
+
+function selectDrills(flags: VerifyFlags): DrillName[] {
+  const names = (flags.drill ?? DRILL_NAMES.filter((n) => flags.destructive || !DESTRUCTIVE.has(n))) as DrillName[];
+  for (const n of names) {
+    if (!DRILL_NAMES.includes(n)) throw new InputError(`--drill ${n}: no such drill (${DRILL_NAMES.join(', ')})`);
+    if (DESTRUCTIVE.has(n) && !flags.destructive) throw new InputError(`--drill ${n} takes a whole host down: add --destructive to run it`);
+  }
+  return names;
 }
 
 function seconds(ms: number | undefined): string {
@@ -24,12 +64,25 @@ function seconds(ms: number | undefined): string {
 /** The verify-failover command once kha runs where it can reach the hosts. */
 export async function runVerifyFailover(inv: Inventory, file: string, flags: VerifyFlags, ctx: CliContext): Promise<void> {
   const out = outputFor(ctx, Boolean(flags.json));
-  const names = (flags.drill ?? [...DRILL_NAMES]) as DrillName[];
-  for (const n of names) if (!DRILL_NAMES.includes(n)) throw new InputError(`--drill ${n}: no such drill (${DRILL_NAMES.join(', ')})`);
+  const names = selectDrills(flags);
+  const probeHost = flags.probeFrom === undefined ? undefined : [...inv.lbs, ...inv.masters].find((h) => h.name === flags.probeFrom);
+  if (flags.probeFrom !== undefined && !probeHost) {
+    throw new InputError(`--probe-from ${flags.probeFrom}: no host of that name in ${file} (${[...inv.lbs, ...inv.masters].map((h) => h.name).join(', ')})`);
+  }
   const partitionSeconds = flags.partitionSeconds === undefined ? inv.drills.partitionSeconds : Number(flags.partitionSeconds);
   if (!Number.isInteger(partitionSeconds) || partitionSeconds < 2 || partitionSeconds > 120) throw new InputError('--partition-seconds takes a whole number from 2 to 120');
 
   const sessions = await openSessions(inv);
+  let probeSession: Session | undefined;
+  try {
+    probeSession = probeHost && (sessions.get(probeHost.name) ?? (await connectOne(probeHost)));
+    if (probeSession) await checkProbeHost(probeSession);
+  } catch (e) {
+    await closeAll(sessions);
+    throw e;
+  }
+  // A load balancer's session is replaced when it reboots; look it up each time.
+  const probeFrom = () => (probeHost && sessions.get(probeHost.name)) ?? probeSession;
   let abort!: () => void;
   const aborted = new Promise<void>((r) => (abort = r));
   let interrupted = false;
@@ -43,25 +96,53 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   try {
     const facts = await gatherAll(inv, sessions);
     const interfaces = new Map(inv.lbs.map((lb) => [lb.name, interfaceFor(lb, facts.get(lb.name)!) ?? 'eth0']));
-    const env: DrillEnv = { inv, sessions, partitionSeconds, limits: defaultLimits(inv), interfaces, aborted, progress: (t) => out.line(t) };
+    const env: DrillEnv = {
+      inv,
+      sessions,
+      partitionSeconds,
+      limits: defaultLimits(inv),
+      interfaces,
+      aborted,
+      progress: (t) => out.line(t),
+      reconnect: (host, timeoutMs) => reconnect(inv, sessions, host, timeoutMs),
+    };
     for (const name of names) {
       if (interrupted) break;
       const holder = await waitHealthy(env);
-      const result = await runDrill(DRILLS.find((d) => d.name === name)!, env, holder);
+      const from = probeFrom();
+      const result = await runDrill(DRILLS.find((d) => d.name === name)!, from ? { ...env, probeFrom: from } : env, holder);
       results.push(result);
       const s = result.summary;
       out.line(
         `  ${result.passed ? 'pass' : 'FAIL'}: VIP moved in ${seconds(s.vipMovedMs)}, longest outage ${seconds(s.longestOutageMs)}, ${s.failed}/${s.sent} failed${s.dualHoldingMs ? `, two holders for ${seconds(s.dualHoldingMs)}` : ''}`,
       );
+      out.line(`  a client with default TCP settings: slowest request ${seconds(s.defaultClient.slowestMs)}, ${s.defaultClient.failed}/${s.defaultClient.sent} failed`);
+      if (s.remote) {
+        out.line(
+          s.remote.error !== undefined
+            ? `  from ${s.remote.host}: no report (${s.remote.error})`
+            : `  from ${s.remote.host}: longest outage ${seconds(s.remote.longestOutageMs)}, ${s.remote.failed}/${s.remote.sent} failed`,
+        );
+      }
       for (const e of result.expectations.filter((x) => !x.held)) out.line(`    not met: ${e.name}: ${e.detail}`);
     }
     if (!interrupted) await waitHealthy(env);
   } finally {
     process.off('SIGINT', onSigint);
     await closeAll(sessions);
+    if (probeSession && !inv.lbs.some((lb) => lb.name === probeSession.host)) await probeSession.close().catch(() => undefined);
   }
-  const rows = results.map((r) => [r.name, r.passed ? 'pass' : 'FAIL', seconds(r.summary.vipMovedMs), seconds(r.summary.longestOutageMs), `${r.summary.failed}/${r.summary.sent}`]);
-  const head = ['drill', 'outcome', 'VIP moved in', 'longest outage', 'failed/sent'];
+  const remoteHost = probeHost?.name;
+  const rows = results.map((r) => [
+    r.name,
+    r.passed ? 'pass' : 'FAIL',
+    seconds(r.summary.vipMovedMs),
+    seconds(r.summary.longestOutageMs),
+    `${r.summary.failed}/${r.summary.sent}`,
+    seconds(r.summary.defaultClient.slowestMs),
+    ...(remoteHost ? [r.summary.remote?.error !== undefined ? 'no report' : seconds(r.summary.remote?.longestOutageMs)] : []),
+  ]);
+  const head = ['drill', 'outcome', 'VIP moved in', 'longest outage', 'failed/sent', 'default client (slowest)', ...(remoteHost ? [`outage from ${remoteHost}`] : [])];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   out.line('');
   for (const r of [head, ...rows]) out.line(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());

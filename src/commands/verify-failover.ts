@@ -10,14 +10,17 @@ export function registerVerifyFailover(program: Command, ctx: CliContext): void 
     .command('verify-failover')
     .description('failover drills against the live load balancers, with measured client outage; always restores')
     .argument('<hosts.yaml>', 'the inventory file')
-    .option('--drill <names>', `drills to run, comma-separated (default: all): ${DRILL_NAMES.join(', ')}`, (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
+    .option('--drill <names>', `drills to run, comma-separated (default: all but reboot, which needs --destructive): ${DRILL_NAMES.join(', ')}`, (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
     .option('--report <file.html>', 'write a self-contained HTML report with a timeline per drill')
     .option('--partition-seconds <n>', 'how long the partition drill cuts the holder off (default: drills.partition_seconds, 6)')
+    .option('--probe-from <host>', 'also probe from this host (a load balancer or a master) over SSH, as a kubelet there would')
+    .option('--destructive', 'also run drills that take a whole host down (reboot of the VIP holder)')
     .option('--json', 'print every drill with its whole timeline as JSON')
     .addHelpText(
       'after',
       '\nDuring each drill a client opens a new TLS connection to VIP:port every 50 ms (connect timeout\n' +
-        '200 ms) and kha polls every load balancer for the VIP. Faults that could cut kha off are undone by\n' +
+        '200 ms), a client with default TCP settings (SYN retried after 1, 3, 7 s) every 500 ms, and kha\n' +
+        'polls every load balancer for the VIP. Faults that could cut kha off are undone by\n' +
         'the host itself on a timer armed first; Ctrl-C restores before it exits.\n' +
         'Exit codes: 0 every expectation held, 1 one did not (it is named), 2 bad input.',
     )

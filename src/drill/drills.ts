@@ -10,8 +10,11 @@ import type { Expectation } from './types.js';
 // fault that could cut kha off from a host is also undone by the host itself,
 // on a timer armed before the fault, so a drill restores even if kha dies.
 
-export const DRILL_NAMES = ['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'backend-down', 'partition', 'failback'] as const;
+export const DRILL_NAMES = ['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'backend-down', 'partition', 'failback', 'reboot'] as const;
 export type DrillName = (typeof DRILL_NAMES)[number];
+
+/** Drills that take a whole host down: run only when the operator says --destructive. */
+export const DESTRUCTIVE: ReadonlySet<DrillName> = new Set(['reboot']);
 
 export interface DrillContext {
   inv: Inventory;
@@ -27,6 +30,8 @@ export interface DrillContext {
   mark(what: 'fault' | 'restore' | 'note', text: string): void;
   /** For drills that watch something besides the VIP (backend-down). */
   extra: Record<string, number | string | undefined>;
+  /** A new session to a host that went away; the VIP watcher picks it up. */
+  reconnect(host: string, timeoutMs: number): Promise<void>;
 }
 
 export type Summary = ReturnType<typeof summarize>;
@@ -267,7 +272,54 @@ const failback: Drill = {
   },
 };
 
-export const DRILLS: readonly Drill[] = [keepalivedStop, keepalivedKill, haproxyDown, backendDown, partition, failback];
+/** How long a rebooting host may take to answer SSH and run both services again. */
+const REBOOT_BACK_MS = 180_000;
+
+/**
+ * The whole holder goes down and comes back: the VIP must move, and the host
+ * must return with keepalived and haproxy enabled and running, without taking
+ * the VIP back (nopreempt) — what a kernel update at night does. While it is
+ * down kha cannot see whether it still holds the VIP, so two holders are
+ * reported, not judged.
+ */
+const reboot: Drill = {
+  name: 'reboot',
+  title: (ctx) => `reboot the VIP holder ${ctx.holder.name} and wait for it to return`,
+  async inject(ctx) {
+    ctx.mark('fault', `reboot of ${ctx.holder.name}`);
+    // systemctl returns once the reboot is queued; the connection may drop before it answers.
+    await holderSession(ctx).exec('systemctl reboot', { timeoutMs: 10_000 }).catch(() => undefined);
+  },
+  holdMs: (ctx) => Math.max(HOLD_MS, ctx.limits.reboot + 2000),
+  async restore(ctx) {
+    const t = performance.now();
+    await ctx.reconnect(ctx.holder.name, REBOOT_BACK_MS);
+    const left = Math.max(10_000, REBOOT_BACK_MS - (performance.now() - t));
+    await on(
+      holderSession(ctx),
+      `for i in $(seq 1 ${Math.ceil(left / 500)}); do systemctl is-active --quiet keepalived && systemctl is-active --quiet haproxy && exit 0; sleep 0.5; done; systemctl is-active keepalived haproxy; exit 1`,
+      left + 5000,
+    );
+    ctx.extra.backAfterMs = performance.now() - t;
+    ctx.mark('restore', `${ctx.holder.name} back, keepalived and haproxy running`);
+  },
+  expectations: (ctx, s) => {
+    const back = ctx.extra.backAfterMs;
+    const expectations = [moved(ctx, s), outageWithin(ctx, s, 'reboot'), reported(s)];
+    expectations.push({
+      name: `${ctx.holder.name} back with both services`,
+      held: typeof back === 'number',
+      detail: typeof back === 'number' ? `answering with keepalived and haproxy running ${seconds(back)} after the hold` : 'it did not come back',
+    });
+    if (!ctx.inv.keepalived.preempt) {
+      const retaken = s.finalHolders.includes(ctx.holder.name);
+      expectations.push({ name: `VIP stays on ${successor(ctx.inv, ctx.holder).name}`, held: !retaken, detail: retaken ? `${ctx.holder.name} holds it at the end` : `held by ${s.finalHolders.join(', ') || 'nobody'} at the end` });
+    }
+    return expectations;
+  },
+};
+
+export const DRILLS: readonly Drill[] = [keepalivedStop, keepalivedKill, haproxyDown, backendDown, partition, failback, reboot];
 
 /**
  * Outage limits: hosts.yaml's drills.max_outage, else from the timing settings: a graceful stop hands over
@@ -286,6 +338,7 @@ export function defaultLimits(inv: Inventory): Record<DrillName, number> {
     'backend-down': 0,
     partition: Math.max(1000, silent),
     failback: inv.keepalived.preempt ? Math.max(1000, silent) : 0,
+    reboot: Math.max(1000, silent),
   };
   return { ...derived, ...inv.drills.maxOutageMs };
 }

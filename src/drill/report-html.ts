@@ -2,7 +2,7 @@ import type { DrillResult } from './types.js';
 
 // One self-contained HTML page (no scripts, fonts or links) with an SVG
 // timeline per drill: a lane per load balancer showing when it held the VIP,
-// a lane of client requests (green answered, red failed), the fault and the
+// lanes of client requests (green answered, amber slow, red failed), the fault and the
 // restore as vertical lines, and the longest outage bracketed with its length.
 
 const W = 960;
@@ -38,8 +38,26 @@ function tickStep(durationMs: number): number {
   return candidates.find((c) => durationMs / c <= 12) ?? 120_000;
 }
 
+interface ClientLane {
+  name: string;
+  samples: DrillResult['timeline']['samples'];
+  /** Draw each request as long as it took (a client waiting out SYN retries), not as a tick. */
+  spans: boolean;
+}
+
+function clientLanes(d: DrillResult): ClientLane[] {
+  const t = d.timeline;
+  return [
+    { name: 'default client', samples: t.defaultClient, spans: true },
+    ...(t.remote ? [{ name: `from ${t.remote.host}`, samples: t.remote.samples, spans: false }] : []),
+    // Last, so the bracket of the longest outage sits under it.
+    { name: 'probe 50 ms', samples: t.samples, spans: false },
+  ];
+}
+
 function svg(d: DrillResult): string {
-  const lanes = [...d.lbs, 'clients'];
+  const clients = clientLanes(d);
+  const lanes = [...d.lbs, ...clients.map((c) => c.name)];
   const height = 40 + lanes.length * LANE + 34;
   const span = Math.max(d.durationMs, 1);
   const x = (t: number) => LEFT + (Math.min(Math.max(t, 0), span) / span) * (W - LEFT - RIGHT);
@@ -62,13 +80,18 @@ function svg(d: DrillResult): string {
       );
     }
   });
-  const clientY = laneY(d.lbs.length);
-  for (const s of d.timeline.samples) {
-    const w = Math.max(1.5, x(s.t + Math.min(s.ms, 60)) - x(s.t));
-    parts.push(
-      `<rect x="${x(s.t)}" y="${clientY + 5}" width="${w}" height="${LANE - 10}" class="${s.ok ? 'ok' : 'fail'}"><title>${seconds(s.t)}: ${s.ok ? `answered in ${s.ms.toFixed(0)} ms${s.master ? ` by ${esc(s.master)}` : ''}` : `failed: ${esc(s.error ?? 'error')}`}</title></rect>`,
-    );
-  }
+  clients.forEach((lane, i) => {
+    const y = laneY(d.lbs.length + i);
+    for (const s of lane.samples) {
+      const w = Math.max(1.5, x(s.t + (lane.spans ? s.ms : Math.min(s.ms, 60))) - x(s.t));
+      // A request that took over half a second answered, but a user waited for it.
+      const cls = !s.ok ? 'fail' : lane.spans && s.ms > 500 ? 'slow' : 'ok';
+      parts.push(
+        `<rect x="${x(s.t)}" y="${y + 5}" width="${w}" height="${LANE - 10}" class="${cls}"${lane.spans ? ' fill-opacity="0.75"' : ''}><title>${esc(lane.name)} ${seconds(s.t)}: ${s.ok ? `answered in ${s.ms.toFixed(0)} ms${s.master ? ` by ${esc(s.master)}` : ''}` : `failed after ${s.ms.toFixed(0)} ms: ${esc(s.error ?? 'error')}`}</title></rect>`,
+      );
+    }
+  });
+  const clientY = laneY(lanes.length - 1);
   const worst = d.summary.outage;
   if (worst) {
     const y = clientY + LANE + 2;
@@ -98,7 +121,7 @@ function drillSection(d: DrillResult): string {
     .join('');
   return `<section class="drill ${d.passed ? 'pass' : 'fail'}">
 <h2><span class="badge">${d.passed ? 'PASS' : 'FAIL'}</span> ${esc(d.name)} <small>${esc(d.title)}</small></h2>
-<div class="cards">${card('VIP moved in', seconds(s.vipMovedMs))}${card('longest client outage', seconds(s.longestOutageMs), !d.passed && s.longestOutageMs > 0)}${card('requests failed / sent', `${s.failed} / ${s.sent}`)}${card('two holders at once', seconds(s.dualHoldingMs), s.dualHoldingMs > 0)}</div>
+<div class="cards">${card('VIP moved in', seconds(s.vipMovedMs))}${card('longest client outage', seconds(s.longestOutageMs), !d.passed && s.longestOutageMs > 0)}${card('requests failed / sent', `${s.failed} / ${s.sent}`)}${card('two holders at once', seconds(s.dualHoldingMs), s.dualHoldingMs > 0)}${card('default client: slowest request', seconds(s.defaultClient.slowestMs), s.defaultClient.failed > 0)}${s.remote ? card(`longest outage from ${s.remote.host}`, s.remote.error !== undefined ? 'no report' : seconds(s.remote.longestOutageMs), s.remote.error !== undefined) : ''}</div>
 ${svg(d)}
 <ul class="expect">${expectations}</ul>
 </section>`;
@@ -117,7 +140,7 @@ td.pass{color:#157a3b;font-weight:700}td.fail{color:#b42318;font-weight:700}
 .cards{display:flex;gap:10px;margin-bottom:8px}.card{flex:1;background:#f3f5f8;border-radius:6px;padding:8px 12px}.card .v{font-size:20px;font-weight:700}.card .l{color:#5b6472;font-size:12px}.card.bad .v{color:#b42318}
 .expect{margin:6px 0 0;padding-left:0;list-style:none}.expect li{margin:2px 0}.held{color:#157a3b}.broken{color:#b42318}.expect b{color:#1d2430}
 svg text{font:11px system-ui,sans-serif;fill:#3b4452}.tick{text-anchor:middle;fill:#8a93a1}.lane{text-anchor:end;font-weight:600}
-.grid{stroke:#e9ecf0}.track{fill:#f3f5f8}.hold{fill:#2f6fdf}.split{fill:#e8590c}.ok{fill:#2fb344}.fail{fill:#e03131}
+.grid{stroke:#e9ecf0}.track{fill:#f3f5f8}.hold{fill:#2f6fdf}.split{fill:#e8590c}.ok{fill:#2fb344}.slow{fill:#f08c00}.fail{fill:#e03131}
 .mark-fault{stroke:#e03131;stroke-width:1.5;stroke-dasharray:4 3}.mark-restore{stroke:#7048e8;stroke-width:1.5;stroke-dasharray:4 3}
 .mark-fault-label{fill:#c92a2a;font-weight:600}.mark-restore-label{fill:#5f3dc4;font-weight:600}
 .bracket{stroke:#c92a2a;fill:none;stroke-width:1.5}.bracket-label{text-anchor:middle;fill:#c92a2a;font-weight:600}
@@ -129,7 +152,7 @@ export function renderReport(drills: readonly DrillResult[], meta: { vip: string
   const rows = drills
     .map(
       (d) =>
-        `<tr><td>${esc(d.name)}</td><td class="${d.passed ? 'pass' : 'fail'}">${d.passed ? 'pass' : 'FAIL'}</td><td>${seconds(d.summary.vipMovedMs)}</td><td>${seconds(d.summary.longestOutageMs)}</td><td>${d.summary.failed} / ${d.summary.sent}</td><td>${esc(d.expectations.filter((e) => !e.held).map((e) => e.name).join('; ') || '–')}</td></tr>`,
+        `<tr><td>${esc(d.name)}</td><td class="${d.passed ? 'pass' : 'fail'}">${d.passed ? 'pass' : 'FAIL'}</td><td>${seconds(d.summary.vipMovedMs)}</td><td>${seconds(d.summary.longestOutageMs)}</td><td>${d.summary.failed} / ${d.summary.sent}</td><td>${seconds(d.summary.defaultClient.slowestMs)}</td><td>${esc(d.expectations.filter((e) => !e.held).map((e) => e.name).join('; ') || '–')}</td></tr>`,
     )
     .join('');
   return `<!doctype html>
@@ -137,8 +160,8 @@ export function renderReport(drills: readonly DrillResult[], meta: { vip: string
 <body><header><h1>Failover drills for ${esc(meta.vip)}: ${passed} of ${drills.length} passed</h1>
 <p>${esc(meta.inventory)} · kha ${esc(meta.version)} · ${esc(meta.when)} · a new TLS connection to the VIP every 50 ms</p></header>
 <main>
-<table><thead><tr><th>drill</th><th>outcome</th><th>VIP moved in</th><th>longest outage</th><th>failed / sent</th><th>expectations not met</th></tr></thead><tbody>${rows}</tbody></table>
-<p class="legend"><span style="background:#2f6fdf"></span>holds the VIP<span style="background:#e8590c"></span>two holders<span style="background:#2fb344"></span>request answered<span style="background:#e03131"></span>request failed</p>
+<table><thead><tr><th>drill</th><th>outcome</th><th>VIP moved in</th><th>longest outage</th><th>failed / sent</th><th>default client (slowest)</th><th>expectations not met</th></tr></thead><tbody>${rows}</tbody></table>
+<p class="legend"><span style="background:#2f6fdf"></span>holds the VIP<span style="background:#e8590c"></span>two holders<span style="background:#2fb344"></span>request answered<span style="background:#f08c00"></span>answered after over 0.5 s<span style="background:#e03131"></span>request failed</p>
 ${drills.map(drillSection).join('\n')}
 </main></body></html>
 `;

@@ -4,9 +4,10 @@ import { probeHealthz } from '../probe/https.js';
 import { vipHolders } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
 import type { Drill, DrillContext, DrillName } from './drills.js';
-import { summarize, type Mark } from './timeline.js';
-import type { DrillResult } from './types.js';
-import { startClient, startVipWatch } from './watch.js';
+import { startRemoteClient } from './remote-probe.js';
+import { summarize, type Mark, type Timeline } from './timeline.js';
+import type { DrillResult, Expectation } from './types.js';
+import { startClient, startDefaultClient, startVipWatch } from './watch.js';
 
 // One drill, start to finish: measure a baseline, break, hold, restore
 // (always, also on error or Ctrl-C), measure the recovery, and wait until
@@ -22,11 +23,27 @@ export interface DrillEnv {
   /** Resolves when the operator asks to stop (Ctrl-C): holds are cut short. */
   aborted: Promise<void>;
   progress(text: string): void;
+  /** --probe-from: the host that runs a second probe, over this session. */
+  probeFrom?: Session;
+  /** Opens a new session to a load balancer that went away (reboot) and puts it in `sessions`. */
+  reconnect(host: string, timeoutMs: number): Promise<void>;
 }
 
 const BASELINE_MS = 1000;
 const RECOVERY_MS = 2000;
 const HEALTHY_TIMEOUT_MS = 45_000;
+/** The remote loop's own end, should kha never tell it to stop: the drill's length plus this. */
+const REMOTE_SLACK_MS = 300_000;
+
+function remoteWithin(r: NonNullable<ReturnType<typeof summarize>['remote']>, limitMs: number): Expectation {
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  if (r.error !== undefined) return { name: `probe from ${r.host} reported`, held: false, detail: r.error };
+  return {
+    name: `client outage from ${r.host} ≤ ${s(limitMs)}`,
+    held: r.longestOutageMs <= limitMs,
+    detail: `longest ${s(r.longestOutageMs)}; ${r.failed} of ${r.sent} requests failed`,
+  };
+}
 
 function sleep(ms: number, abort?: Promise<void>): Promise<void> {
   return new Promise((resolve) => {
@@ -92,10 +109,13 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     limits: env.limits,
     mark: (what, text) => marks.push({ t: performance.now() - t0, what, text }),
     extra: { interface: env.interfaces.get(holder.name) },
+    reconnect: env.reconnect,
   };
   env.progress(`${drill.name}: ${drill.title(ctx)}`);
   const client = startClient(env.inv, t0);
+  const defaultClient = startDefaultClient(env.inv, t0);
   const watch = startVipWatch(env.inv, env.sessions, t0);
+  const remote = env.probeFrom && (await startRemoteClient(env.inv, env.probeFrom, t0, BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS));
   let failure: unknown;
   try {
     await sleep(BASELINE_MS);
@@ -111,11 +131,16 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   } catch (e) {
     failure ??= e;
   }
-  const [samples, vip] = await Promise.all([client.stop(), watch.stop()]);
+  const [samples, slow, vip, remoteSamples] = await Promise.all([client.stop(), defaultClient.stop(), watch.stop(), remote?.stop()]);
   const durationMs = performance.now() - t0;
-  const timeline = { samples, vip, marks };
+  const timeline: Timeline = { samples, defaultClient: slow, vip, marks };
+  if (remote && remoteSamples) {
+    timeline.remote = { host: remote.host, samples: remoteSamples, clockUncertaintyMs: remote.clockUncertaintyMs };
+    if (remote.error !== undefined) timeline.remote.error = remote.error;
+  }
   const summary = summarize(timeline, durationMs);
   const expectations = drill.expectations(ctx, summary);
+  if (summary.remote) expectations.push(remoteWithin(summary.remote, env.limits[drill.name]));
   if (failure !== undefined) {
     expectations.push({ name: 'the drill ran', held: false, detail: failure instanceof Error ? failure.message : String(failure) });
   }

@@ -24,9 +24,21 @@ export interface Mark {
 }
 
 export interface Timeline {
+  /** The 50 ms probe: a new connection each time, connect timeout 200 ms. */
   samples: Sample[];
+  /** A client with default TCP settings (watch.ts startDefaultClient). */
+  defaultClient: Sample[];
   vip: VipObservation[];
   marks: Mark[];
+  /** The 50 ms probe run on a host inside the cluster (--probe-from). */
+  remote?: RemoteTimeline;
+}
+
+export interface RemoteTimeline {
+  host: string;
+  samples: Sample[];
+  clockUncertaintyMs: number;
+  error?: string;
 }
 
 export interface Outage {
@@ -100,6 +112,8 @@ export function summarize(t: Timeline, end: number) {
   const measured = t.samples.filter((s) => s.t >= fault);
   const worst = longestOutage(measured, end);
   const takeover = vipTakeover(t.vip, fault);
+  // Requests still waiting when the fault came count: theirs is the wait a user feels.
+  const slow = t.defaultClient.filter((s) => s.t + s.ms >= fault);
   return {
     sent: measured.length,
     failed: measured.filter((s) => !s.ok).length,
@@ -109,6 +123,26 @@ export function summarize(t: Timeline, end: number) {
     /** From the fault to another host holding the VIP. */
     vipMovedMs: takeover ? takeover.takenAt - fault : undefined,
     dualHoldingMs: dualHolding(t.vip),
+    finalHolders: t.vip[t.vip.length - 1]?.holders ?? [],
     masters: [...new Set(measured.filter((s) => s.ok && s.master).map((s) => s.master!))].sort(),
+    defaultClient: {
+      sent: slow.length,
+      failed: slow.filter((s) => !s.ok).length,
+      slowestMs: slow.reduce((m, s) => Math.max(m, s.ms), 0),
+    },
+    remote: t.remote && remoteSummary(t.remote, fault, end),
+  };
+}
+
+function remoteSummary(r: RemoteTimeline, fault: number, end: number) {
+  const measured = r.samples.filter((s) => s.t >= fault);
+  const worst = longestOutage(measured, end);
+  return {
+    host: r.host,
+    sent: measured.length,
+    failed: measured.filter((s) => !s.ok).length,
+    longestOutageMs: worst ? worst.to - worst.from : 0,
+    outage: worst,
+    ...(r.error !== undefined && { error: r.error }),
   };
 }

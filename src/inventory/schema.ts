@@ -261,6 +261,7 @@ const drills = z
         'backend-down': outageLimit('one master becoming unreachable', '0: retries and redispatch hide it'),
         partition: outageLimit('cutting the holder off the network', 'as keepalived-kill'),
         failback: outageLimit('the old holder returning', '0 without preempt, as keepalived-kill with it'),
+        reboot: outageLimit('rebooting the holder (only with --destructive)', 'as keepalived-kill'),
       })
       .default({})
       .meta({ description: 'Limits the drills of kha verify-failover hold the cluster to; a drill fails beyond its limit' }),

@@ -161,15 +161,20 @@ export async function boot(dirs: LabDirs, m: MachineSpec, aptRepo: string): Prom
   if (running) return running;
   const cgroups = await createMachineCgroups(m.name);
   const log = openSync(p.log, 'a');
-  // The shell moves itself into the machine's cgroups, then becomes nspawn (same pid): arguments travel as argv.
+  // The shell moves itself into the machine's cgroups, then runs nspawn
+  // (arguments travel as argv) and records its pid. nspawn exits with 133
+  // when the machine reboots itself: the shell starts it again, as firmware
+  // would, so `systemctl reboot` inside works as on a real host.
   const child = spawn(
     'sh',
     [
       '-c',
-      'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 97; shift; done; shift; exec "$@"',
+      'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 97; shift; done; shift; pidfile=$1; shift; ' +
+        'while :; do "$@" & echo $! > "$pidfile"; wait $!; rc=$?; [ "$rc" = 133 ] || exit "$rc"; done',
       'kha-lab-boot',
       ...cgroups,
       '--',
+      p.pidFile,
       'systemd-nspawn',
       '--boot',
       // This host's PID 1 is not systemd: nothing to register with, no scope to make.
@@ -195,11 +200,15 @@ export async function boot(dirs: LabDirs, m: MachineSpec, aptRepo: string): Prom
     },
   );
   closeSync(log);
-  const pid = child.pid;
-  if (pid === undefined) throw new HostError(m.name, 'boot', 'systemd-nspawn did not start');
+  if (child.pid === undefined) throw new HostError(m.name, 'boot', 'systemd-nspawn did not start');
   child.unref();
-  await writeFile(p.pidFile, `${pid}\n`);
-  return pid;
+  // The shell writes nspawn's pid once it has started it.
+  for (let i = 0; i < 100; i++) {
+    const pid = await nspawnPid(dirs, m.name);
+    if (pid) return pid;
+    await sleep(20);
+  }
+  throw new HostError(m.name, 'boot', `systemd-nspawn did not start (see ${p.log})`);
 }
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {

@@ -78,10 +78,32 @@ describe('kha verify-failover on a freshly applied lab', () => {
     for (const d of ['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'backend-down', 'partition', 'failback']) expect(r.stdout).toMatch(new RegExp(`${d}\\s+pass`));
     expect(existsSync(report)).toBe(true);
     expect(readFileSync(report, 'utf8')).toContain('<svg');
-    const json = kha(['verify-failover', '--drill', 'keepalived-stop', '--json']);
-    const parsed = JSON.parse(json.stdout) as { ok: boolean; drills: { timeline: { samples: unknown[] } }[] };
-    expect(parsed.ok).toBe(true);
-    expect(parsed.drills[0]!.timeline.samples.length).toBeGreaterThan(50);
+    expect(r.stdout).toMatch(/a client with default TCP settings: slowest request \d+\.\d+ s/);
+    const json = kha(['verify-failover', '--drill', 'keepalived-stop', '--probe-from', 'm1', '--json']);
+    const parsed = JSON.parse(json.stdout) as {
+      ok: boolean;
+      drills: { timeline: { samples: unknown[]; defaultClient: unknown[]; remote: { host: string; samples: { t: number }[]; clockUncertaintyMs: number } } }[];
+    };
+    expect(parsed.ok, json.stdout).toBe(true);
+    const timeline = parsed.drills[0]!.timeline;
+    expect(timeline.samples.length).toBeGreaterThan(50);
+    expect(timeline.defaultClient.length).toBeGreaterThan(5);
+    // The loop on m1, on the operator's clock: it starts within the drill, not hours away.
+    expect(timeline.remote.host).toBe('m1');
+    expect(timeline.remote.samples.length).toBeGreaterThan(30);
+    expect(timeline.remote.samples[0]!.t).toBeGreaterThan(-1000);
+    expect(timeline.remote.samples[0]!.t).toBeLessThan(2000);
+    expect(timeline.remote.clockUncertaintyMs).toBeLessThan(100);
+    expect(servicesEverywhere()).toBe('active active 0|active active 0');
+  });
+
+  it('reboot runs only with --destructive, and then the holder returns without taking the VIP back', () => {
+    const refused = kha(['verify-failover', '--drill', 'reboot']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--drill reboot takes a whole host down: add --destructive to run it');
+    const r = kha(['verify-failover', '--drill', 'reboot', '--destructive']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/reboot\s+pass/);
     expect(servicesEverywhere()).toBe('active active 0|active active 0');
   });
 

@@ -12,7 +12,9 @@ function drill(name: string, failFrom: number, failTo: number): DrillResult {
   for (let t = 0; t < 4000; t += 50) samples.push({ t, ms: 9, ok: t < failFrom || t >= failTo, master: 'm1' });
   const vip = [];
   for (let t = 0; t < 4000; t += 100) vip.push({ t, holders: t < failFrom ? ['lb1'] : t < failTo ? [] : ['lb2'] });
-  const timeline: Timeline = { samples, vip, marks: [{ t: failFrom, what: 'fault', text: `${name} <lb1>` }, { t: 3000, what: 'restore', text: 'restored' }] };
+  const defaultClient = [];
+  for (let t = 0; t < 4000; t += 500) defaultClient.push({ t, ms: t === 1000 ? 1030 : 12, ok: true });
+  const timeline: Timeline = { samples, defaultClient, vip, marks: [{ t: failFrom, what: 'fault', text: `${name} <lb1>` }, { t: 3000, what: 'restore', text: 'restored' }] };
   const summary = summarize(timeline, 4000);
   return {
     name, title: 'a drill', target: 'lb1', startedAt: '2026-11-24T05:00:00Z', durationMs: 4000, timeline, summary, lbs: ['lb1', 'lb2'],
@@ -32,6 +34,9 @@ describe('the HTML drill report', () => {
     expect(html.match(/<svg /g)).toHaveLength(2);
     expect(html).toContain('1 of 2 passed');
     expect(html).toContain('longest outage 1.50 s');
+    // The client with default TCP settings waited out a SYN retry: an amber bar a second long, and a card.
+    expect(html).toMatch(/class="slow" fill-opacity="0.75"><title>default client 1.00 s: answered in 1030 ms/);
+    expect(html).toContain('1.03 s</div><div class="l">default client: slowest request');
   });
 
   it('renders in headless Chromium', () => {

@@ -53,12 +53,17 @@ describe('VIP takeover', () => {
     const summary = summarize(
       {
         samples: [{ ...s(0, true), master: 'm2' }, s(60, false), { ...s(120, true), master: 'm1' }],
+        // Done before the fault (not counted); waiting across it (counted); after it.
+        defaultClient: [{ t: 0, ms: 10, ok: true }, { t: 40, ms: 1020, ok: true }, { t: 90, ms: 15, ok: false, error: 'ECONNRESET' }],
         vip: [{ t: 0, holders: ['lb1'] }, { t: 80, holders: ['lb2'] }],
         marks: [{ t: 50, what: 'fault', text: 'keepalived stopped on lb1' }],
+        remote: { host: 'm1', clockUncertaintyMs: 0.4, samples: [s(20, false), s(55, false), s(105, false), s(155, true)] },
       },
       200,
     );
     // The sample before the fault is baseline: not counted.
-    expect(summary).toMatchObject({ sent: 2, failed: 1, longestOutageMs: 60, vipMovedMs: 30, dualHoldingMs: 0, masters: ['m1'] });
+    expect(summary).toMatchObject({ sent: 2, failed: 1, longestOutageMs: 60, vipMovedMs: 30, dualHoldingMs: 0, masters: ['m1'], finalHolders: ['lb2'] });
+    expect(summary.defaultClient).toEqual({ sent: 2, failed: 1, slowestMs: 1020 });
+    expect(summary.remote).toMatchObject({ host: 'm1', sent: 3, failed: 2, longestOutageMs: 100 });
   });
 });

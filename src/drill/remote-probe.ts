@@ -1,0 +1,131 @@
+import type { Inventory } from '../inventory/model.js';
+import type { Session } from '../transport/session.js';
+import { shellQuote as q } from '../transport/shell-quote.js';
+import type { Sample } from './timeline.js';
+import { PROBE_CONNECT_TIMEOUT_MS, PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS, type Recorder } from './watch.js';
+
+// The 50 ms probe run on a host inside the cluster (--probe-from): what a
+// kubelet on that host sees, which can differ from the operator's view (the
+// host may hold the VIP itself, or sit behind another ARP cache). The loop
+// runs on the host and reports when it is told to stop; its clock is mapped
+// onto the operator's through the round trip that measured the offset.
+
+export interface RemoteProbe extends Recorder<Sample> {
+  host: string;
+  /** Half the round trip of the best clock reading: remote times are exact to within this. */
+  clockUncertaintyMs: number;
+  /** Set by stop() when the host could not report (its connection was lost). */
+  error?: string;
+}
+
+const epochMs = () => performance.timeOrigin + performance.now();
+
+/** Remote clock minus ours, in ms, from the quickest of a few `date` round trips. */
+export async function clockOffset(session: Session): Promise<{ offsetMs: number; uncertaintyMs: number }> {
+  let best: { offsetMs: number; uncertaintyMs: number } | undefined;
+  for (let i = 0; i < 3; i++) {
+    const sent = epochMs();
+    const r = await session.exec('date +%s%N', { timeoutMs: 5000 });
+    const back = epochMs();
+    const remote = Number(r.stdout.trim()) / 1e6;
+    if (r.code !== 0 || !Number.isFinite(remote)) throw new Error(`${session.host}: cannot read its clock (date +%s%N): ${r.stderr.trim()}`);
+    const rtt = back - sent;
+    if (!best || rtt / 2 < best.uncertaintyMs) best = { offsetMs: remote - (sent + rtt / 2), uncertaintyMs: rtt / 2 };
+  }
+  return best!;
+}
+
+/**
+ * One Python process on the host makes the requests, each on a thread of its
+ * own: a process per request (curl every 50 ms) costs a small host more CPU
+ * than it has, and the probe would then measure its own load. Python 3 is
+ * on every supported distribution (RHEL 8 minimal: platform-python).
+ */
+export const LOOP = `import os, socket, ssl, sys, threading, time
+vip, port, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+interval, connect_timeout, timeout, most = (float(x) for x in sys.argv[4:8])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+lock = threading.Lock()
+def one():
+    start = time.time_ns()
+    status, error = 0, ''
+    try:
+        raw = socket.create_connection((vip, port), timeout=connect_timeout)
+        raw.settimeout(max(0.01, timeout - (time.time_ns() - start) / 1e9))
+        tls = ctx.wrap_socket(raw)
+        tls.sendall(('GET /healthz HTTP/1.1\\r\\nHost: %s\\r\\nConnection: close\\r\\n\\r\\n' % vip).encode())
+        head = b''
+        while b'\\r\\n' not in head:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        tls.close()
+        status = int(head.split(b' ')[1]) if head.startswith(b'HTTP/') else 0
+        if status == 0:
+            error = 'empty reply'
+    except socket.timeout:
+        error = 'timed out'
+    except ConnectionRefusedError:
+        error = 'connection refused'
+    except ConnectionResetError:
+        error = 'connection reset'
+    except ssl.SSLError:
+        error = 'TLS handshake failed'
+    except OSError as e:
+        error = e.strerror or 'error'
+    end = time.time_ns()
+    with lock:
+        print(start, end, status, error, flush=True)
+begin, n = time.monotonic(), 0
+while not os.path.exists(stop) and time.monotonic() - begin < most:
+    threading.Thread(target=one, daemon=True).start()
+    n += 1
+    time.sleep(max(0, begin + n * interval - time.monotonic()))
+time.sleep(timeout + 0.2)
+`;
+
+/** Refuses a probe host that cannot run the loop, before any drill starts. */
+export async function checkProbeHost(session: Session): Promise<void> {
+  const r = await session.exec('command -v python3 >/dev/null && command -v date >/dev/null', { timeoutMs: 10_000 });
+  if (r.code !== 0) throw new Error(`${session.host}: --probe-from needs python3 on that host (apt-get install python3-minimal, or dnf install python3)`);
+}
+
+/** One line per request: start and end in ns since the epoch, the HTTP status (0: none), why it failed. */
+export function parseRemoteSamples(stdout: string, toDrillMs: (remoteEpochMs: number) => number): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^(\d+) (\d+) (\d+) ?(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const start = Number(m[1]) / 1e6;
+    const sample: Sample = { t: toDrillMs(start), ms: Number(m[2]) / 1e6 - start, ok: m[3] === '200' };
+    if (!sample.ok) sample.error = m[4] || `HTTP ${m[3]}`;
+    samples.push(sample);
+  }
+  return samples.sort((a, b) => a.t - b.t);
+}
+
+export async function startRemoteClient(inv: Inventory, session: Session, t0: number, maxMs: number): Promise<RemoteProbe> {
+  const { offsetMs, uncertaintyMs } = await clockOffset(session);
+  const stop = `/run/kha-probe-${process.pid}-${Math.round(t0)}.stop`;
+  const args = [inv.vip.address, String(inv.port), stop, PROBE_INTERVAL_MS / 1000, PROBE_CONNECT_TIMEOUT_MS / 1000, PROBE_TIMEOUT_MS / 1000, maxMs / 1000];
+  const script = `python3 -c ${q(LOOP)} ${args.map((a) => q(String(a))).join(' ')}; rm -f ${stop}`;
+  const loop = session.exec(script, { timeoutMs: maxMs + 10_000 });
+  const t0Epoch = performance.timeOrigin + t0;
+  const probe: RemoteProbe = {
+    host: session.host,
+    clockUncertaintyMs: uncertaintyMs,
+    async stop() {
+      await session.exec(`touch ${stop}`, { timeoutMs: 5000 }).catch(() => undefined);
+      try {
+        return parseRemoteSamples((await loop).stdout, (remote) => remote - offsetMs - t0Epoch);
+      } catch (e) {
+        probe.error = e instanceof Error ? e.message : String(e);
+        return [];
+      }
+    },
+  };
+  return probe;
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { clockOffset, parseRemoteSamples } from '../../../src/drill/remote-probe.js';
+import { FakeSession } from '../../../src/transport/fake.js';
+
+describe('the probe from a host inside the cluster', () => {
+  it('maps the host\'s lines onto the drill\'s clock, with why each request failed', () => {
+    const base = 1_795_000_000_000; // ms since the epoch on the host
+    const ns = (ms: number) => String(BigInt(Math.round(ms * 1000)) * 1000n);
+    const out = [
+      `${ns(base + 100)} ${ns(base + 112.5)} 200 `,
+      `${ns(base + 50)} ${ns(base + 250)} 0 timed out`,
+      `${ns(base + 150)} ${ns(base + 151)} 0 connection refused`,
+      `${ns(base + 200)} ${ns(base + 210)} 503 `,
+      'Traceback (most recent call last): skipped',
+      '',
+    ].join('\n');
+    const samples = parseRemoteSamples(out, (remote) => remote - base);
+    expect(samples.map((x) => [Math.round(x.t), Math.round(x.ms * 10) / 10, x.ok, x.error])).toEqual([
+      [50, 200, false, 'timed out'],
+      [100, 12.5, true, undefined],
+      [150, 1, false, 'connection refused'],
+      [200, 10, false, 'HTTP 503'],
+    ]);
+  });
+
+  it('reads the offset from the quickest of three clock round trips', async () => {
+    const now = performance.timeOrigin + performance.now();
+    const ahead = 5000;
+    const clock = { command: 'date +%s%N', result: { stdout: `${BigInt(Math.round((now + ahead) * 1000)) * 1000n}\n` } };
+    const session = new FakeSession('m1', [clock, clock, clock]);
+    const { offsetMs, uncertaintyMs } = await clockOffset(session);
+    // The reading was taken before the calls: the offset is 5 s less the time they took.
+    expect(offsetMs).toBeLessThanOrEqual(ahead);
+    expect(offsetMs).toBeGreaterThan(ahead - 1000);
+    expect(uncertaintyMs).toBeGreaterThanOrEqual(0);
+    session.assertDone();
+  });
+
+  it('says which host cannot read its clock', async () => {
+    const session = new FakeSession('m2', [{ command: 'date +%s%N', result: { code: 127, stderr: 'date: not found' } }]);
+    await expect(clockOffset(session)).rejects.toThrow(/m2: cannot read its clock/);
+  });
+});
+
+describe('the loop that runs on the probe host', () => {
+  it('is valid Python that reports every request, failures named, and stops when told', async () => {
+    const { execFile } = await import('node:child_process');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { LOOP } = await import('../../../src/drill/remote-probe.js');
+    const stop = join(mkdtempSync(join(tmpdir(), 'kha-loop-')), 'stop');
+    // Port 1 on loopback refuses at once: every request is a failure with a reason.
+    const run = new Promise<string>((resolve, reject) =>
+      execFile('python3', ['-c', LOOP, '127.0.0.1', '1', stop, '0.05', '0.2', '1', '30'], { encoding: 'utf8', timeout: 20_000 }, (err, out) =>
+        err ? reject(err) : resolve(out),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    writeFileSync(stop, '');
+    const started = Date.now();
+    const samples = parseRemoteSamples(await run, (ms) => ms);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(samples.length).toBeGreaterThanOrEqual(5);
+    expect(samples.every((x) => !x.ok && x.error === 'connection refused')).toBe(true);
+    // Started every 50 ms, not one after another.
+    const gaps = samples.slice(1).map((x, i) => x.t - samples[i]!.t);
+    expect(Math.max(...gaps)).toBeLessThan(200);
+  });
+});
