@@ -44,27 +44,35 @@ describe('the probe from a host inside the cluster', () => {
 
 describe('the loop that runs on the probe host', () => {
   it('is valid Python that reports every request, failures named, and stops when told', async () => {
-    const { execFile } = await import('node:child_process');
+    const { spawn } = await import('node:child_process');
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { LOOP } = await import('../../../src/drill/remote-probe.js');
     const stop = join(mkdtempSync(join(tmpdir(), 'kha-loop-')), 'stop');
     // Port 1 on loopback refuses at once: every request is a failure with a reason.
-    const run = new Promise<string>((resolve, reject) =>
-      execFile('python3', ['-c', LOOP, '127.0.0.1', '1', stop, '0.05', '0.2', '1', '30'], { encoding: 'utf8', timeout: 20_000 }, (err, out) =>
-        err ? reject(err) : resolve(out),
-      ),
-    );
-    await new Promise((r) => setTimeout(r, 1000));
-    writeFileSync(stop, '');
-    const started = Date.now();
+    const child = spawn('python3', ['-c', LOOP, '127.0.0.1', '1', stop, '0.05', '0.2', '1', '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    let started = 0;
+    const run = new Promise<string>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        // Told to stop once it has answered a few times, however slowly this machine started Python.
+        if (!started && out.split('\n').length > 6) {
+          started = Date.now();
+          writeFileSync(stop, '');
+        }
+      });
+      child.on('exit', () => resolve(out));
+    });
     const samples = parseRemoteSamples(await run, (ms) => ms);
+    expect(started).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(samples.length).toBeGreaterThanOrEqual(5);
     expect(samples.every((x) => !x.ok && x.error === 'connection refused')).toBe(true);
-    // Started every 50 ms, not one after another.
-    const gaps = samples.slice(1).map((x, i) => x.t - samples[i]!.t);
-    expect(Math.max(...gaps)).toBeLessThan(200);
+    // On a 50 ms cadence (the median gap: a busy machine may delay one thread start).
+    const gaps = samples.slice(1).map((x, i) => x.t - samples[i]!.t).sort((a, b) => a - b);
+    expect(gaps[Math.floor(gaps.length / 2)]).toBeGreaterThan(30);
+    expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(120);
   });
 });
