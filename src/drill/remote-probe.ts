@@ -1,3 +1,4 @@
+import { HostError } from '../errors.js';
 import type { Inventory } from '../inventory/model.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../transport/shell-quote.js';
@@ -28,7 +29,7 @@ export async function clockOffset(session: Session): Promise<{ offsetMs: number;
     const r = await session.exec('date +%s%N', { timeoutMs: 5000 });
     const back = epochMs();
     const remote = Number(r.stdout.trim()) / 1e6;
-    if (r.code !== 0 || !Number.isFinite(remote)) throw new Error(`${session.host}: cannot read its clock (date +%s%N): ${r.stderr.trim()}`);
+    if (r.code !== 0 || !Number.isFinite(remote)) throw new HostError(session.host, 'probe-from', `cannot read its clock (date +%s%N): ${r.stderr.trim()}`);
     const rtt = back - sent;
     if (!best || rtt / 2 < best.uncertaintyMs) best = { offsetMs: remote - (sent + rtt / 2), uncertaintyMs: rtt / 2 };
   }
@@ -90,7 +91,7 @@ time.sleep(timeout + 0.2)
 /** Refuses a probe host that cannot run the loop, before any drill starts. */
 export async function checkProbeHost(session: Session): Promise<void> {
   const r = await session.exec('command -v python3 >/dev/null && command -v date >/dev/null', { timeoutMs: 10_000 });
-  if (r.code !== 0) throw new Error(`${session.host}: --probe-from needs python3 on that host (apt-get install python3-minimal, or dnf install python3)`);
+  if (r.code !== 0) throw new HostError(session.host, 'probe-from', 'needs python3 on that host (apt-get install python3-minimal, or dnf install python3)');
 }
 
 /** One line per request: start and end in ns since the epoch, the HTTP status (0: none), why it failed. */

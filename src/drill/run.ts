@@ -112,10 +112,11 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     reconnect: env.reconnect,
   };
   env.progress(`${drill.name}: ${drill.title(ctx)}`);
+  // The remote probe first: it reads the host's clock and may fail, before anything runs that would need stopping.
+  const remote = env.probeFrom && (await startRemoteClient(env.inv, env.probeFrom, t0, BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS));
   const client = startClient(env.inv, t0);
   const defaultClient = startDefaultClient(env.inv, t0);
   const watch = startVipWatch(env.inv, env.sessions, t0);
-  const remote = env.probeFrom && (await startRemoteClient(env.inv, env.probeFrom, t0, BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS));
   let failure: unknown;
   try {
     await sleep(BASELINE_MS);

@@ -53,8 +53,8 @@ function startLoop(intervalMs: number, probe: () => Promise<ProbeResult>, t0: nu
  * about 1, 3 and 7 s. It is slow to notice a failover, and what it sees is
  * what most clients see: reported apart from the 50 ms probe's gap.
  */
-export const DEFAULT_CLIENT_INTERVAL_MS = 500;
-export const DEFAULT_CLIENT_TIMEOUT_MS = 15_000;
+const DEFAULT_CLIENT_INTERVAL_MS = 500;
+const DEFAULT_CLIENT_TIMEOUT_MS = 15_000;
 
 export function startDefaultClient(inv: Inventory, t0: number): Recorder<Sample> {
   return startLoop(DEFAULT_CLIENT_INTERVAL_MS, () => probeHealthz(inv.vip.address, inv.port, DEFAULT_CLIENT_TIMEOUT_MS), t0);

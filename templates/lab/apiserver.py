@@ -12,11 +12,19 @@ import argparse
 import asyncio
 import json
 import signal
+import socket
 import ssl
 
 HANDSHAKE_TIMEOUT = 10
 IDLE_TIMEOUT = 30
 MAX_HEADER_BYTES = 16384
+# A handshake record of SSL 3.0: haproxy's `option ssl-hello-chk` (the kubeadm
+# guide's check) sends one and counts any alert as a live server.
+SSLV3_HELLO = b"\x16\x03\x00"
+# kube-apiserver (Go's crypto/tls) answers it with a fatal protocol_version
+# alert in a TLS 1.0 record. asyncio's TLS drops the alert OpenSSL makes (it
+# aborts the transport on a failed handshake), so the stand-in sends it itself.
+PROTOCOL_VERSION_ALERT = b"\x15\x03\x01\x00\x02\x02\x46"
 
 
 def build_response(name, status, body, ctype, keep_alive):
@@ -100,6 +108,34 @@ def quiet_handler(loop, context):
     loop.default_exception_handler(context)
 
 
+async def first_bytes(loop, sock):
+    """The client's first bytes, left in the socket for the TLS handshake."""
+    readable = loop.create_future()
+    loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
+    try:
+        await asyncio.wait_for(readable, HANDSHAKE_TIMEOUT)
+    finally:
+        loop.remove_reader(sock.fileno())
+    return sock.recv(len(SSLV3_HELLO), socket.MSG_PEEK)
+
+
+async def accept_one(name, ctx, sock):
+    loop = asyncio.get_running_loop()
+    try:
+        if await first_bytes(loop, sock) == SSLV3_HELLO:
+            sock.send(PROTOCOL_VERSION_ALERT)
+            sock.close()
+            return
+        reader = asyncio.StreamReader(limit=MAX_HEADER_BYTES)
+        transport, protocol = await loop.connect_accepted_socket(
+            lambda: asyncio.StreamReaderProtocol(reader), sock, ssl=ctx, ssl_handshake_timeout=HANDSHAKE_TIMEOUT
+        )
+    except (ConnectionError, ssl.SSLError, asyncio.TimeoutError, OSError):
+        sock.close()
+        return
+    await serve_client(name, reader, asyncio.StreamWriter(transport, protocol, reader, loop))
+
+
 async def main():
     p = argparse.ArgumentParser()
     p.add_argument("--name", required=True)
@@ -113,22 +149,27 @@ async def main():
     ctx.set_alpn_protocols(["http/1.1"])
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(quiet_handler)
-    server = await asyncio.start_server(
-        lambda r, w: serve_client(a.name, r, w),
-        host=a.bind,
-        port=a.port,
-        ssl=ctx,
-        ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
-        limit=MAX_HEADER_BYTES,
-        reuse_address=True,
-        backlog=1024,
-    )
+    # Accepted by hand, so that each connection's first bytes can be looked at before TLS.
+    listener = socket.create_server((a.bind, a.port), backlog=1024)
+    listener.setblocking(False)
+    clients = set()
+
+    async def accept_loop():
+        while True:
+            sock, _ = await loop.sock_accept(listener)
+            sock.setblocking(False)
+            task = asyncio.create_task(accept_one(a.name, ctx, sock))
+            clients.add(task)
+            task.add_done_callback(clients.discard)
+
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    accepting = asyncio.create_task(accept_loop())
     print(f"kha-lab apiserver stand-in for {a.name} on {a.bind}:{a.port}", flush=True)
-    async with server:
-        await stop.wait()
+    await stop.wait()
+    accepting.cancel()
+    listener.close()
 
 
 if __name__ == "__main__":
