@@ -12,6 +12,7 @@ import { sshTarget } from '../execute/targets.js';
 import { connectAll } from '../transport/ssh.js';
 import type { Session } from '../transport/session.js';
 import { interfaceFor } from '../facts/derived.js';
+import { clockOffset } from '../observe/clock.js';
 import { VERSION } from '../version.js';
 
 export interface VerifyFlags {
@@ -96,6 +97,9 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   try {
     const facts = await gatherAll(inv, sessions);
     const interfaces = new Map(inv.lbs.map((lb) => [lb.name, interfaceFor(lb, facts.get(lb.name)!) ?? 'eth0']));
+    const clockOffsets = new Map(
+      await Promise.all(inv.lbs.map(async (lb) => [lb.name, (await clockOffset(sessions.get(lb.name)!, 'clock')).offsetMs] as const)),
+    );
     const env: DrillEnv = {
       inv,
       sessions,
@@ -105,6 +109,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       aborted,
       progress: (t) => out.line(t),
       reconnect: (host, timeoutMs) => reconnect(inv, sessions, host, timeoutMs),
+      clockOffsets,
     };
     for (const name of names) {
       if (interrupted) break;
@@ -116,6 +121,9 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       out.line(
         `  ${result.passed ? 'pass' : 'FAIL'}: VIP moved in ${seconds(s.vipMovedMs)}, longest outage ${seconds(s.longestOutageMs)}, ${s.failed}/${s.sent} failed${s.dualHoldingMs ? `, two holders for ${seconds(s.dualHoldingMs)}` : ''}`,
       );
+      const fault = result.timeline.marks.find((m) => m.what === 'fault')?.t ?? 0;
+      const changes = result.timeline.states.map((c) => `${c.host} ${c.state} ${c.t >= fault ? '+' : ''}${((c.t - fault) / 1000).toFixed(2)} s`);
+      if (changes.length > 0) out.line(`  keepalived (from the fault): ${changes.join(', ')}`);
       out.line(`  a client with default TCP settings: slowest request ${seconds(s.defaultClient.slowestMs)}, ${s.defaultClient.failed}/${s.defaultClient.sent} failed`);
       if (s.remote) {
         out.line(

@@ -1,4 +1,5 @@
 import { HostError } from '../errors.js';
+import { clockOffset } from '../observe/clock.js';
 import type { Inventory } from '../inventory/model.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../transport/shell-quote.js';
@@ -17,23 +18,6 @@ export interface RemoteProbe extends Recorder<Sample> {
   clockUncertaintyMs: number;
   /** Set by stop() when the host could not report (its connection was lost). */
   error?: string;
-}
-
-const epochMs = () => performance.timeOrigin + performance.now();
-
-/** Remote clock minus ours, in ms, from the quickest of a few `date` round trips. */
-export async function clockOffset(session: Session): Promise<{ offsetMs: number; uncertaintyMs: number }> {
-  let best: { offsetMs: number; uncertaintyMs: number } | undefined;
-  for (let i = 0; i < 3; i++) {
-    const sent = epochMs();
-    const r = await session.exec('date +%s%N', { timeoutMs: 5000 });
-    const back = epochMs();
-    const remote = Number(r.stdout.trim()) / 1e6;
-    if (r.code !== 0 || !Number.isFinite(remote)) throw new HostError(session.host, 'probe-from', `cannot read its clock (date +%s%N): ${r.stderr.trim()}`);
-    const rtt = back - sent;
-    if (!best || rtt / 2 < best.uncertaintyMs) best = { offsetMs: remote - (sent + rtt / 2), uncertaintyMs: rtt / 2 };
-  }
-  return best!;
 }
 
 /**
@@ -109,7 +93,7 @@ export function parseRemoteSamples(stdout: string, toDrillMs: (remoteEpochMs: nu
 }
 
 export async function startRemoteClient(inv: Inventory, session: Session, t0: number, maxMs: number): Promise<RemoteProbe> {
-  const { offsetMs, uncertaintyMs } = await clockOffset(session);
+  const { offsetMs, uncertaintyMs } = await clockOffset(session, 'probe-from');
   const stop = `/run/kha-probe-${process.pid}-${Math.round(t0)}.stop`;
   const args = [inv.vip.address, String(inv.port), stop, PROBE_INTERVAL_MS / 1000, PROBE_CONNECT_TIMEOUT_MS / 1000, PROBE_TIMEOUT_MS / 1000, maxMs / 1000];
   const script = `python3 -c ${q(LOOP)} ${args.map((a) => q(String(a))).join(' ')}; rm -f ${stop}`;

@@ -80,6 +80,14 @@ function svg(d: DrillResult): string {
       );
     }
   });
+  // keepalived's own word for each change, at the moment it logged it: small, on the host's lane.
+  for (const c of d.timeline.states) {
+    const i = d.lbs.indexOf(c.host);
+    if (i < 0) continue;
+    parts.push(
+      `<g class="state state-${c.state.toLowerCase()}"><line x1="${x(c.t)}" y1="${laneY(i) + 2}" x2="${x(c.t)}" y2="${laneY(i) + LANE - 2}"/><text x="${x(c.t) + 2}" y="${laneY(i) + 11}">${c.state}</text><title>${esc(c.host)}: keepalived entered ${c.state} at ${seconds(c.t)}</title></g>`,
+    );
+  }
   clients.forEach((lane, i) => {
     const y = laneY(d.lbs.length + i);
     for (const s of lane.samples) {
@@ -141,6 +149,7 @@ td.pass{color:#157a3b;font-weight:700}td.fail{color:#b42318;font-weight:700}
 .expect{margin:6px 0 0;padding-left:0;list-style:none}.expect li{margin:2px 0}.held{color:#157a3b}.broken{color:#b42318}.expect b{color:#1d2430}
 svg text{font:11px system-ui,sans-serif;fill:#3b4452}.tick{text-anchor:middle;fill:#8a93a1}.lane{text-anchor:end;font-weight:600}
 .grid{stroke:#e9ecf0}.track{fill:#f3f5f8}.hold{fill:#2f6fdf}.split{fill:#e8590c}.ok{fill:#2fb344}.slow{fill:#f08c00}.fail{fill:#e03131}
+.state line{stroke:#1d2430;stroke-width:1}.state text{font-size:9px;font-weight:700;fill:#1d2430}.state-fault text{fill:#c92a2a}.state-fault line{stroke:#c92a2a}
 .mark-fault{stroke:#e03131;stroke-width:1.5;stroke-dasharray:4 3}.mark-restore{stroke:#7048e8;stroke-width:1.5;stroke-dasharray:4 3}
 .mark-fault-label{fill:#c92a2a;font-weight:600}.mark-restore-label{fill:#5f3dc4;font-weight:600}
 .bracket{stroke:#c92a2a;fill:none;stroke-width:1.5}.bracket-label{text-anchor:middle;fill:#c92a2a;font-weight:600}

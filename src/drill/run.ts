@@ -5,7 +5,8 @@ import { vipHolders } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
 import type { Drill, DrillContext, DrillName } from './drills.js';
 import { startRemoteClient } from './remote-probe.js';
-import { summarize, type Mark, type Timeline } from './timeline.js';
+import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
+import { summarize, type Mark, type StateChange, type Timeline } from './timeline.js';
 import type { DrillResult, Expectation } from './types.js';
 import { startClient, startDefaultClient, startVipWatch } from './watch.js';
 
@@ -27,6 +28,8 @@ export interface DrillEnv {
   probeFrom?: Session;
   /** Opens a new session to a load balancer that went away (reboot) and puts it in `sessions`. */
   reconnect(host: string, timeoutMs: number): Promise<void>;
+  /** Each load balancer's clock minus the operator's, in ms: its journal lands on the drill's timeline. */
+  clockOffsets: ReadonlyMap<string, number>;
 }
 
 const BASELINE_MS = 1000;
@@ -96,6 +99,21 @@ async function clientPathWorks(inv: Inventory): Promise<boolean> {
   return true;
 }
 
+/** keepalived's state changes during the drill on every load balancer that answers, on the drill's clock. */
+async function stateChanges(env: DrillEnv, t0: number, durationMs: number): Promise<StateChange[]> {
+  const t0Epoch = performance.timeOrigin + t0;
+  const perHost = await Promise.all(
+    env.inv.lbs.map(async (lb) => {
+      const r = await env.sessions.get(lb.name)?.exec(vrrpTransitionsCommand(t0Epoch - 1000), { timeoutMs: 10_000 }).catch(() => undefined);
+      const offset = env.clockOffsets.get(lb.name) ?? 0;
+      return parseVrrpTransitions(r?.stdout ?? '')
+        .map((x) => ({ t: x.epochMs - offset - t0Epoch, host: lb.name, state: x.state }))
+        .filter((x) => x.t >= 0 && x.t <= durationMs);
+    }),
+  );
+  return perHost.flat().sort((a, b) => a.t - b.t);
+}
+
 export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer): Promise<DrillResult> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
@@ -134,7 +152,8 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   }
   const [samples, slow, vip, remoteSamples] = await Promise.all([client.stop(), defaultClient.stop(), watch.stop(), remote?.stop()]);
   const durationMs = performance.now() - t0;
-  const timeline: Timeline = { samples, defaultClient: slow, vip, marks };
+  const states = await stateChanges(env, t0, durationMs);
+  const timeline: Timeline = { samples, defaultClient: slow, vip, marks, states };
   if (remote && remoteSamples) {
     timeline.remote = { host: remote.host, samples: remoteSamples, clockUncertaintyMs: remote.clockUncertaintyMs };
     if (remote.error !== undefined) timeline.remote.error = remote.error;

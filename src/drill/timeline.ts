@@ -30,8 +30,16 @@ export interface Timeline {
   defaultClient: Sample[];
   vip: VipObservation[];
   marks: Mark[];
+  /** keepalived's own state changes, from each load balancer's journal. */
+  states: StateChange[];
   /** The 50 ms probe run on a host inside the cluster (--probe-from). */
   remote?: RemoteTimeline;
+}
+
+export interface StateChange {
+  t: number;
+  host: string;
+  state: 'MASTER' | 'BACKUP' | 'FAULT';
 }
 
 export interface RemoteTimeline {

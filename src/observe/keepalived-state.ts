@@ -18,3 +18,36 @@ export async function readVrrpState(session: Session): Promise<VrrpState> {
   );
   return r.stdout.trim() === 'STOPPED' ? 'STOPPED' : parseVrrpState(r.stdout);
 }
+
+export interface VrrpTransition {
+  /** When keepalived logged it, in ms since the epoch on the host's clock. */
+  epochMs: number;
+  state: 'MASTER' | 'BACKUP' | 'FAULT';
+}
+
+/**
+ * keepalived's state changes since a moment, from the journal as JSON: every
+ * systemd kha supports has `-o json`, and its __REALTIME_TIMESTAMP is in µs.
+ */
+export function vrrpTransitionsCommand(sinceEpochMs: number): string {
+  return `journalctl -u keepalived --since @${Math.floor(sinceEpochMs / 1000)} -o json --no-pager 2>/dev/null | grep -E 'Entering (MASTER|BACKUP|FAULT) STATE' || true`;
+}
+
+export function parseVrrpTransitions(output: string): VrrpTransition[] {
+  const out: VrrpTransition[] = [];
+  for (const line of output.split('\n')) {
+    if (!line.trim()) continue;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof entry !== 'object' || entry === null) continue;
+    const { MESSAGE: message, __REALTIME_TIMESTAMP: us } = entry as Record<string, unknown>;
+    const m = typeof message === 'string' ? /Entering (MASTER|BACKUP|FAULT) STATE/.exec(message) : null;
+    if (!m || typeof us !== 'string' || !/^\d+$/.test(us)) continue;
+    out.push({ epochMs: Number(us) / 1000, state: m[1] as VrrpTransition['state'] });
+  }
+  return out;
+}

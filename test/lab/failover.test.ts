@@ -82,7 +82,16 @@ describe('kha verify-failover on a freshly applied lab', () => {
     const json = kha(['verify-failover', '--drill', 'keepalived-stop', '--probe-from', 'm1', '--json']);
     const parsed = JSON.parse(json.stdout) as {
       ok: boolean;
-      drills: { timeline: { samples: unknown[]; defaultClient: unknown[]; remote: { host: string; samples: { t: number }[]; clockUncertaintyMs: number } } }[];
+      drills: {
+        target: string;
+        timeline: {
+          samples: unknown[];
+          defaultClient: unknown[];
+          states: { t: number; host: string; state: string }[];
+          marks: { t: number; what: string }[];
+          remote: { host: string; samples: { t: number }[]; clockUncertaintyMs: number };
+        };
+      }[];
     };
     expect(parsed.ok, json.stdout).toBe(true);
     const timeline = parsed.drills[0]!.timeline;
@@ -94,6 +103,11 @@ describe('kha verify-failover on a freshly applied lab', () => {
     expect(timeline.remote.samples[0]!.t).toBeGreaterThan(-1000);
     expect(timeline.remote.samples[0]!.t).toBeLessThan(2000);
     expect(timeline.remote.clockUncertaintyMs).toBeLessThan(100);
+    // keepalived's own log, on the drill's clock: the other host became MASTER after the fault, the old holder came back as BACKUP.
+    const fault = timeline.marks.find((m) => m.what === 'fault')!.t;
+    const holder = parsed.drills[0]!.target;
+    expect(timeline.states.find((x) => x.host !== holder && x.state === 'MASTER')?.t, JSON.stringify(timeline.states)).toBeGreaterThan(fault);
+    expect(timeline.states.some((x) => x.host === holder && x.state === 'BACKUP'), JSON.stringify(timeline.states)).toBe(true);
     expect(servicesEverywhere()).toBe('active active 0|active active 0');
   });
 

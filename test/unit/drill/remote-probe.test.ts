@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clockOffset, parseRemoteSamples } from '../../../src/drill/remote-probe.js';
-import { FakeSession } from '../../../src/transport/fake.js';
+import { parseRemoteSamples } from '../../../src/drill/remote-probe.js';
 
 describe('the probe from a host inside the cluster', () => {
   it('maps the host\'s lines onto the drill\'s clock, with why each request failed', () => {
@@ -21,24 +20,6 @@ describe('the probe from a host inside the cluster', () => {
       [150, 1, false, 'connection refused'],
       [200, 10, false, 'HTTP 503'],
     ]);
-  });
-
-  it('reads the offset from the quickest of three clock round trips', async () => {
-    const now = performance.timeOrigin + performance.now();
-    const ahead = 5000;
-    const clock = { command: 'date +%s%N', result: { stdout: `${BigInt(Math.round((now + ahead) * 1000)) * 1000n}\n` } };
-    const session = new FakeSession('m1', [clock, clock, clock]);
-    const { offsetMs, uncertaintyMs } = await clockOffset(session);
-    // The reading was taken before the calls: the offset is 5 s less the time they took.
-    expect(offsetMs).toBeLessThanOrEqual(ahead);
-    expect(offsetMs).toBeGreaterThan(ahead - 1000);
-    expect(uncertaintyMs).toBeGreaterThanOrEqual(0);
-    session.assertDone();
-  });
-
-  it('says which host cannot read its clock', async () => {
-    const session = new FakeSession('m2', [{ command: 'date +%s%N', result: { code: 127, stderr: 'date: not found' } }]);
-    await expect(clockOffset(session)).rejects.toMatchObject({ host: 'm2', step: 'probe-from', message: expect.stringMatching(/cannot read its clock/) });
   });
 });
 

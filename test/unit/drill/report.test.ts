@@ -14,7 +14,11 @@ function drill(name: string, failFrom: number, failTo: number): DrillResult {
   for (let t = 0; t < 4000; t += 100) vip.push({ t, holders: t < failFrom ? ['lb1'] : t < failTo ? [] : ['lb2'] });
   const defaultClient = [];
   for (let t = 0; t < 4000; t += 500) defaultClient.push({ t, ms: t === 1000 ? 1030 : 12, ok: true });
-  const timeline: Timeline = { samples, defaultClient, vip, marks: [{ t: failFrom, what: 'fault', text: `${name} <lb1>` }, { t: 3000, what: 'restore', text: 'restored' }] };
+  const states = [
+    { t: failFrom + 10, host: 'lb1', state: 'FAULT' as const },
+    { t: failTo - 20, host: 'lb2', state: 'MASTER' as const },
+  ];
+  const timeline: Timeline = { samples, defaultClient, vip, states, marks: [{ t: failFrom, what: 'fault', text: `${name} <lb1>` }, { t: 3000, what: 'restore', text: 'restored' }] };
   const summary = summarize(timeline, 4000);
   return {
     name, title: 'a drill', target: 'lb1', startedAt: '2026-11-24T05:00:00Z', durationMs: 4000, timeline, summary, lbs: ['lb1', 'lb2'],
@@ -37,6 +41,9 @@ describe('the HTML drill report', () => {
     // The client with default TCP settings waited out a SYN retry: an amber bar a second long, and a card.
     expect(html).toMatch(/class="slow" fill-opacity="0.75"><title>default client 1.00 s: answered in 1030 ms/);
     expect(html).toContain('1.03 s</div><div class="l">default client: slowest request');
+    // keepalived's own state changes sit on their host's lane.
+    expect(html).toMatch(/<g class="state state-fault">.*?<text [^>]*>FAULT<\/text><title>lb1: keepalived entered FAULT at 1\.01 s<\/title><\/g>/);
+    expect(html).toContain('lb2: keepalived entered MASTER at 1.08 s');
   });
 
   it('renders in headless Chromium', () => {

@@ -57,6 +57,7 @@ describe('VIP takeover', () => {
         defaultClient: [{ t: 0, ms: 10, ok: true }, { t: 40, ms: 1020, ok: true }, { t: 90, ms: 15, ok: false, error: 'ECONNRESET' }],
         vip: [{ t: 0, holders: ['lb1'] }, { t: 80, holders: ['lb2'] }],
         marks: [{ t: 50, what: 'fault', text: 'keepalived stopped on lb1' }],
+        states: [],
         remote: { host: 'm1', clockUncertaintyMs: 0.4, samples: [s(20, false), s(55, false), s(105, false), s(155, true)] },
       },
       200,

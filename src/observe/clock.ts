@@ -1,0 +1,23 @@
+import { HostError } from '../errors.js';
+import type { Session } from '../transport/session.js';
+
+// A host's clock against the operator's, so that what a host logs or
+// measures lands on the operator's timeline.
+
+/** The operator's clock now, in ms since the epoch, as fine as performance.now(). */
+export const epochMs = () => performance.timeOrigin + performance.now();
+
+/** Remote clock minus ours, in ms, from the quickest of a few `date` round trips. */
+export async function clockOffset(session: Session, step: string): Promise<{ offsetMs: number; uncertaintyMs: number }> {
+  let best: { offsetMs: number; uncertaintyMs: number } | undefined;
+  for (let i = 0; i < 3; i++) {
+    const sent = epochMs();
+    const r = await session.exec('date +%s%N', { timeoutMs: 5000 });
+    const back = epochMs();
+    const remote = Number(r.stdout.trim()) / 1e6;
+    if (r.code !== 0 || !Number.isFinite(remote)) throw new HostError(session.host, step, `cannot read its clock (date +%s%N): ${r.stderr.trim()}`);
+    const rtt = back - sent;
+    if (!best || rtt / 2 < best.uncertaintyMs) best = { offsetMs: remote - (sent + rtt / 2), uncertaintyMs: rtt / 2 };
+  }
+  return best!;
+}
