@@ -111,16 +111,6 @@ describe('kha verify-failover on a freshly applied lab', () => {
     expect(servicesEverywhere()).toBe('active active 0|active active 0');
   });
 
-  it('reboot runs only with --destructive, and then the holder returns without taking the VIP back', () => {
-    const refused = kha(['verify-failover', '--drill', 'reboot']);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('--drill reboot takes a whole host down: add --destructive to run it');
-    const r = kha(['verify-failover', '--drill', 'reboot', '--destructive']);
-    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(r.stdout).toMatch(/reboot\s+pass/);
-    expect(servicesEverywhere()).toBe('active active 0|active active 0');
-  });
-
   it('a deliberately slowed configuration fails, naming the expectation', () => {
     const slow = hostsYaml.replace(/\.yaml$/, '-slow.yaml');
     // The kubeadm guide's pace (a check every 3 s, 3 failures), held to kha's 1.5 s requirement.
@@ -130,12 +120,14 @@ describe('kha verify-failover on a freshly applied lab', () => {
         'drills:\n  max_outage:\n    haproxy-down: 1.5\n',
     );
     try {
-      expect(kha(['apply', '--yes'], slow).code).toBe(0);
+      const applied = kha(['apply', '--yes'], slow);
+      expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
       const r = kha(['verify-failover', '--drill', 'haproxy-down'], slow);
       expect(r.code, r.stdout).toBe(1);
       expect(r.stdout).toMatch(/not met: client outage ≤ 1\.50 s: longest \d+\.\d+ s/);
     } finally {
-      expect(kha(['apply', '--yes']).code).toBe(0);
+      const back = kha(['apply', '--yes']);
+      expect(back.code, `${back.stdout}\n${back.stderr}`).toBe(0);
     }
   });
 
@@ -185,5 +177,16 @@ describe('kha verify-failover on a freshly applied lab', () => {
     }
     await new Promise((r) => setTimeout(r, 3000));
     healthyButForTheCertificate(kha(['status']));
+  });
+
+  // Last: it takes a whole machine down and up again.
+  it('reboot runs only with --destructive, and then the holder returns without taking the VIP back', () => {
+    const refused = kha(['verify-failover', '--drill', 'reboot']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--drill reboot takes a whole host down: add --destructive to run it');
+    const r = kha(['verify-failover', '--drill', 'reboot', '--destructive']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/reboot\s+pass/);
+    expect(servicesEverywhere()).toBe('active active 0|active active 0');
   });
 });
