@@ -97,9 +97,8 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   try {
     const facts = await gatherAll(inv, sessions);
     const interfaces = new Map(inv.lbs.map((lb) => [lb.name, interfaceFor(lb, facts.get(lb.name)!) ?? 'eth0']));
-    const clockOffsets = new Map(
-      await Promise.all(inv.lbs.map(async (lb) => [lb.name, (await clockOffset(sessions.get(lb.name)!, 'clock')).offsetMs] as const)),
-    );
+    const clocked = probeSession && !sessions.has(probeSession.host) ? [...sessions.values(), probeSession] : [...sessions.values()];
+    const clocks = new Map(await Promise.all(clocked.map(async (s) => [s.host, await clockOffset(s, 'clock')] as const)));
     const env: DrillEnv = {
       inv,
       sessions,
@@ -109,7 +108,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       aborted,
       progress: (t) => out.line(t),
       reconnect: (host, timeoutMs) => reconnect(inv, sessions, host, timeoutMs),
-      clockOffsets,
+      clocks,
     };
     for (const name of names) {
       if (interrupted) break;
@@ -138,7 +137,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   } finally {
     process.off('SIGINT', onSigint);
     await closeAll(sessions);
-    if (probeSession && !inv.lbs.some((lb) => lb.name === probeSession.host)) await probeSession.close().catch(() => undefined);
+    if (probeSession && !sessions.has(probeSession.host)) await probeSession.close().catch(() => undefined);
   }
   const remoteHost = probeHost?.name;
   const rows = results.map((r) => [

@@ -1,5 +1,5 @@
 import { HostError } from '../errors.js';
-import { clockOffset } from '../observe/clock.js';
+import type { Clock } from '../observe/clock.js';
 import type { Inventory } from '../inventory/model.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../transport/shell-quote.js';
@@ -92,8 +92,8 @@ export function parseRemoteSamples(stdout: string, toDrillMs: (remoteEpochMs: nu
   return samples.sort((a, b) => a.t - b.t);
 }
 
-export async function startRemoteClient(inv: Inventory, session: Session, t0: number, maxMs: number): Promise<RemoteProbe> {
-  const { offsetMs, uncertaintyMs } = await clockOffset(session, 'probe-from');
+/** Starts the loop on the host; `clock` is that host's, measured once for the whole run. */
+export function startRemoteClient(inv: Inventory, session: Session, clock: Clock, t0: number, maxMs: number): RemoteProbe {
   const stop = `/run/kha-probe-${process.pid}-${Math.round(t0)}.stop`;
   const args = [inv.vip.address, String(inv.port), stop, PROBE_INTERVAL_MS / 1000, PROBE_CONNECT_TIMEOUT_MS / 1000, PROBE_TIMEOUT_MS / 1000, maxMs / 1000];
   const script = `python3 -c ${q(LOOP)} ${args.map((a) => q(String(a))).join(' ')}; rm -f ${stop}`;
@@ -101,11 +101,11 @@ export async function startRemoteClient(inv: Inventory, session: Session, t0: nu
   const t0Epoch = performance.timeOrigin + t0;
   const probe: RemoteProbe = {
     host: session.host,
-    clockUncertaintyMs: uncertaintyMs,
+    clockUncertaintyMs: clock.uncertaintyMs,
     async stop() {
       await session.exec(`touch ${stop}`, { timeoutMs: 5000 }).catch(() => undefined);
       try {
-        return parseRemoteSamples((await loop).stdout, (remote) => remote - offsetMs - t0Epoch);
+        return parseRemoteSamples((await loop).stdout, (remote) => remote - clock.offsetMs - t0Epoch);
       } catch (e) {
         probe.error = e instanceof Error ? e.message : String(e);
         return [];

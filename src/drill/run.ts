@@ -5,6 +5,7 @@ import { vipHolders } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
 import type { Drill, DrillContext, DrillName } from './drills.js';
 import { startRemoteClient } from './remote-probe.js';
+import type { Clock } from '../observe/clock.js';
 import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
 import { summarize, type Mark, type StateChange, type Timeline } from './timeline.js';
 import type { DrillResult, Expectation } from './types.js';
@@ -28,8 +29,8 @@ export interface DrillEnv {
   probeFrom?: Session;
   /** Opens a new session to a load balancer that went away (reboot) and puts it in `sessions`. */
   reconnect(host: string, timeoutMs: number): Promise<void>;
-  /** Each load balancer's clock minus the operator's, in ms: its journal lands on the drill's timeline. */
-  clockOffsets: ReadonlyMap<string, number>;
+  /** The clock of every load balancer and of the probe host, measured once per run: their journals and probes land on the drill's timeline. */
+  clocks: ReadonlyMap<string, Clock>;
 }
 
 const BASELINE_MS = 1000;
@@ -105,7 +106,7 @@ async function stateChanges(env: DrillEnv, t0: number, durationMs: number): Prom
   const perHost = await Promise.all(
     env.inv.lbs.map(async (lb) => {
       const r = await env.sessions.get(lb.name)?.exec(vrrpTransitionsCommand(t0Epoch - 1000), { timeoutMs: 10_000 }).catch(() => undefined);
-      const offset = env.clockOffsets.get(lb.name) ?? 0;
+      const offset = env.clocks.get(lb.name)?.offsetMs ?? 0;
       return parseVrrpTransitions(r?.stdout ?? '')
         .map((x) => ({ t: x.epochMs - offset - t0Epoch, host: lb.name, state: x.state }))
         .filter((x) => x.t >= 0 && x.t <= durationMs);
@@ -130,8 +131,8 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     reconnect: env.reconnect,
   };
   env.progress(`${drill.name}: ${drill.title(ctx)}`);
-  // The remote probe first: it reads the host's clock and may fail, before anything runs that would need stopping.
-  const remote = env.probeFrom && (await startRemoteClient(env.inv, env.probeFrom, t0, BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS));
+  const probeClock = env.probeFrom && env.clocks.get(env.probeFrom.host);
+  const remote = env.probeFrom && probeClock && startRemoteClient(env.inv, env.probeFrom, probeClock, t0, BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS);
   const client = startClient(env.inv, t0);
   const defaultClient = startDefaultClient(env.inv, t0);
   const watch = startVipWatch(env.inv, env.sessions, t0);

@@ -208,7 +208,7 @@ export function probeScript(req: ProbeRequest): string {
     firewall(),
     network(),
     `kha_packages ${PROBED_PACKAGES.map(q).join(' ')}`,
-    ...(req.files.length > 0 ? [`kha_files ${req.files.map(q).join(' ')}`] : [header(SECTION.fileContents)]),
+    `kha_files ${req.files.map(q).join(' ')}`,
     ...req.directories.map((d) => `kha_directory ${q(d)}`),
     ...(req.services.length > 0 ? [`kha_services ${req.services.map(q).join(' ')}`] : []),
     ...req.sysctls.map((k) => `kha_sysctl ${q(k)}`),

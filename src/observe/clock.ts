@@ -7,9 +7,16 @@ import type { Session } from '../transport/session.js';
 /** The operator's clock now, in ms since the epoch, as fine as performance.now(). */
 export const epochMs = () => performance.timeOrigin + performance.now();
 
-/** Remote clock minus ours, in ms, from the quickest of a few `date` round trips. */
-export async function clockOffset(session: Session, step: string): Promise<{ offsetMs: number; uncertaintyMs: number }> {
-  let best: { offsetMs: number; uncertaintyMs: number } | undefined;
+export interface Clock {
+  /** The host's clock minus the operator's, in ms. */
+  offsetMs: number;
+  /** Half the round trip of the reading it comes from: times mapped with it are exact to within this. */
+  uncertaintyMs: number;
+}
+
+/** From the quickest of a few `date` round trips. */
+export async function clockOffset(session: Session, step: string): Promise<Clock> {
+  let best: Clock | undefined;
   for (let i = 0; i < 3; i++) {
     const sent = epochMs();
     const r = await session.exec('date +%s%N', { timeoutMs: 5000 });

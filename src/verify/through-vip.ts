@@ -17,8 +17,20 @@ export interface VipCheck {
   ok: boolean;
 }
 
+/** How long haproxy may take to count every apiserver UP again (rise x downinter, with room) before the check. */
+const SETTLE_MS = 10_000;
+
+const notUp = (stats: readonly ServerStats[]) => stats.filter((s) => s.backend === 'kube_apiserver' && !s.status.startsWith('UP'));
+
 export async function checkThroughVip(inv: Inventory, holder: Session): Promise<VipCheck> {
-  const before = await readHaproxyStats(holder, inv.haproxy.monitor_port);
+  // A master haproxy has just marked down (a slow check on a busy host) gets
+  // no connection until it rises again: wait for that first, so the check
+  // judges the masters and not the moment it happened to start.
+  let before = await readHaproxyStats(holder, inv.haproxy.monitor_port);
+  for (const until = Date.now() + SETTLE_MS; notUp(before).length > 0 && Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 250));
+    before = await readHaproxyStats(holder, inv.haproxy.monitor_port);
+  }
   const requests = Math.max(6, inv.masters.length * 4);
   const results = [];
   for (let i = 0; i < requests; i++) results.push(await probeHealthz(inv.vip.address, inv.port, 3000));
@@ -29,7 +41,7 @@ export async function checkThroughVip(inv: Inventory, holder: Session): Promise<
     const a = after.find((s) => s.backend === 'kube_apiserver' && s.server === m.name)?.totalSessions ?? 0;
     perMaster[m.name] = a - b;
   }
-  const down = after.filter((s) => s.backend === 'kube_apiserver' && !s.status.startsWith('UP'));
+  const down = notUp(after);
   const failures = results.filter((r) => !r.ok).map((r) => r.error ?? `HTTP ${r.status}`);
   const succeeded = results.length - failures.length;
   return {
