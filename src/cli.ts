@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { exitCodeOf, formatProblem, HostError, InputError, PreflightError, type ExitCode } from './errors.js';
+import { redact } from './secret.js';
 import { createOutput, processStreams, type Streams } from './ui/output.js';
 import { registerValidate } from './commands/validate.js';
 import { registerRender } from './commands/render.js';
@@ -51,46 +52,61 @@ export function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
-/** Runs kha with argv (as in process.argv) and returns the exit code. */
+/** Whether the command line asks for --json (before a `--`, which ends the options). */
+function wantsJson(argv: readonly string[]): boolean {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).includes('--json');
+}
+
+/** Every error kha can end on, as lines for people and as one object for --json. */
+function describeError(err: unknown, exit: ExitCode): { lines: string[]; json: Record<string, unknown> } {
+  const message = err instanceof Error ? err.message : String(err);
+  if (exit === 130) return { lines: ['interrupted'], json: { ok: false, interrupted: true, error: 'interrupted' } };
+  if (err instanceof InputError) {
+    return { lines: [...err.problems.map(formatProblem), err.message], json: { ok: false, error: err.message, errors: err.problems } };
+  }
+  if (err instanceof PreflightError) {
+    return { lines: [...err.problems.map((p) => `${p.host} [${p.check}]: ${p.message}`), err.message], json: { ok: false, error: err.message, preflight: err.problems } };
+  }
+  if (err instanceof HostError) return { lines: [`${err.host} [${err.step}]: ${message}`], json: { ok: false, error: message, host: err.host, step: err.step } };
+  return { lines: [`kha: ${message}`], json: { ok: false, error: message } };
+}
+
+/**
+ * Runs kha with argv (as in process.argv) and returns the exit code. Every
+ * line kha prints passes through here: known secrets are redacted on the
+ * way out, whatever printed them (a validator's echo, a remote error).
+ */
 export async function main(
   argv: readonly string[],
   streams: Streams = processStreams,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ExitCode> {
   let code: ExitCode = 0;
-  const ctx: CliContext = { argv, streams, env, exit: (c) => (code = c) };
+  const safe: Streams = { stdout: (t) => streams.stdout(redact(t)), stderr: (t) => streams.stderr(redact(t)) };
+  const ctx: CliContext = { argv, streams: safe, env, exit: (c) => (code = c) };
+  const json = wantsJson(argv);
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv as string[]);
     return code;
   } catch (err) {
+    let exit: ExitCode;
+    let described: { lines: string[]; json: Record<string, unknown> };
     if (err instanceof CommanderError) {
       // Help and version are "errors" to commander; they are successes to users.
       if (err.exitCode === 0) return 0;
-      return 2;
+      // commander has already said what is wrong, on stderr.
+      exit = 2;
+      described = { lines: [], json: { ok: false, error: err.message.replace(/^error: /, '') } };
+    } else {
+      exit = exitCodeOf(err);
+      described = describeError(err, exit);
     }
-    const exit = exitCodeOf(err);
-    if (exit === 130) {
-      streams.stderr('interrupted\n');
-      return 130;
-    }
-    if (err instanceof InputError) {
-      for (const p of err.problems) streams.stderr(`${formatProblem(p)}\n`);
-      streams.stderr(`${err.message}\n`);
-      return exit;
-    }
-    if (err instanceof PreflightError) {
-      for (const p of err.problems) streams.stderr(`${p.host} [${p.check}]: ${p.message}\n`);
-      streams.stderr(`${err.message}\n`);
-      return exit;
-    }
-    if (err instanceof HostError) {
-      streams.stderr(`${err.host} [${err.step}]: ${err.message}\n`);
-      return exit;
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    streams.stderr(`kha: ${message}\n`);
-    if (env.KHA_DEBUG && err instanceof Error && err.stack) streams.stderr(`${err.stack}\n`);
+    if (json) safe.stdout(`${JSON.stringify({ ...described.json, exit_code: exit }, null, 2)}\n`);
+    else for (const line of described.lines) safe.stderr(`${line}\n`);
+    if (env.KHA_DEBUG && err instanceof Error && err.stack && exit === 1) safe.stderr(`${err.stack}\n`);
     return exit;
   }
 }

@@ -1,3 +1,5 @@
+import { redact } from './secret.js';
+
 // The few error classes kha has, and the one place that maps them to exit
 // codes (DESIGN.md: 0 success, 1 a host or a drill failed, 2 bad input).
 
@@ -32,7 +34,11 @@ export class InputError extends KhaError {
   }
 }
 
-/** A host (or a drill against it) did not do what it had to. Exit 1. */
+/**
+ * A host (or a drill against it) did not do what it had to. Exit 1. Its
+ * message often carries what the host printed, and it may be shown by
+ * listr2 as well as by kha's own output: known secrets are redacted here.
+ */
 export class HostError extends KhaError {
   readonly exitCode = 1 as const;
   constructor(
@@ -40,7 +46,7 @@ export class HostError extends KhaError {
     readonly step: string,
     message: string,
   ) {
-    super(message);
+    super(redact(message));
     this.name = 'HostError';
   }
 }
@@ -48,8 +54,10 @@ export class HostError extends KhaError {
 /** One or more hosts failed a check before anything was changed. Exit 1. */
 export class PreflightError extends KhaError {
   readonly exitCode = 1 as const;
-  constructor(readonly problems: readonly { host: string; check: string; message: string }[]) {
+  readonly problems: readonly { host: string; check: string; message: string }[];
+  constructor(problems: readonly { host: string; check: string; message: string }[]) {
     super(`preflight failed on ${new Set(problems.map((p) => p.host)).size} host(s): nothing was changed on any host`);
+    this.problems = problems.map((p) => ({ ...p, message: redact(p.message) }));
     this.name = 'PreflightError';
   }
 }

@@ -11,6 +11,7 @@ import { Secret } from '../secret.js';
 import { TASKS } from '../tasks/index.js';
 import type { PassphrasePrompt } from '../transport/private-key.js';
 import { formatPlan, inventorySecrets } from '../ui/plan-view.js';
+import { onInterrupt } from './signals.js';
 import { progressMode, showStages } from '../ui/stages.js';
 
 export interface ApplyFlags {
@@ -42,7 +43,7 @@ export async function runApply(inv: Inventory, file: string, flags: ApplyFlags, 
   const sessions = await openSessions(inv, interactive ? passphrasePrompt : undefined);
   try {
     const facts = await gatherAll(inv, sessions);
-    await preflight(inv, facts, sessions, playbook);
+    for (const w of await preflight(inv, facts, sessions, playbook)) out.warn(`${w.host} [${w.check}]: ${w.message}`);
     const plans = planAll(inv, facts, playbook, scope);
     const total = plans.reduce((n, p) => n + countChanges(p).changed, 0);
     out.line(formatPlan(inv, plans, { diffs: Boolean(flags.dryRun), secrets }));
@@ -72,16 +73,15 @@ export async function runApply(inv: Inventory, file: string, flags: ApplyFlags, 
 
     const state: RunState = { inv, sessions, facts, scope, abort: { requested: false }, changed: new Map(), done: new Map(), rollbacks: new Map() };
     let firstInterrupt = 0;
-    const onSigint = () => {
+    const stopListening = onInterrupt((signal) => {
       if (state.abort.requested) {
         if (Date.now() - firstInterrupt > 500) process.exit(130);
         return;
       }
       firstInterrupt = Date.now();
       state.abort.requested = true;
-      ctx.streams.stderr('\nfinishing the current step, then stopping (Ctrl-C again to stop at once)\n');
-    };
-    process.on('SIGINT', onSigint);
+      ctx.streams.stderr(`\n${signal}: finishing the current step, then stopping (Ctrl-C again to stop at once)\n`);
+    });
     try {
       await showStages(executionStages(state, playbook, total === 0), progressMode(Boolean(flags.json), ctx.env), ctx.streams);
     } catch (err) {
@@ -94,7 +94,7 @@ export async function runApply(inv: Inventory, file: string, flags: ApplyFlags, 
       }
       throw err;
     } finally {
-      process.off('SIGINT', onSigint);
+      stopListening();
     }
     out.line('');
     for (const p of plans) out.line(`${p.host}: ${state.changed.get(p.host) ?? 0} changed, ${countChanges(p).ok} ok`);

@@ -1,6 +1,7 @@
 import { HostError } from '../errors.js';
 import type { Change, Marker, ServiceName } from '../plan/changes.js';
 import { validateCommand } from '../render/validators.js';
+import { redactRemote } from '../secret.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../transport/shell-quote.js';
 import { markerPath } from '../tasks/services.js';
@@ -60,8 +61,9 @@ export const BACKUP_SUFFIX = '.kha-bak';
 const PACKAGE_TIMEOUT_MS = 15 * 60_000;
 const SERVICE_TIMEOUT_MS = 90_000;
 
+/** The end of what a host printed, as it may reach the user: a validator echoes the line it rejects, password included. */
 function tail(text: string, lines = 12): string {
-  return text.trim().split('\n').slice(-lines).join('\n');
+  return redactRemote(text.trim().split('\n').slice(-lines).join('\n'));
 }
 
 async function run(session: Session, step: string, command: string, timeoutMs = 60_000): Promise<string> {
@@ -91,6 +93,20 @@ function installCommand(c: Extract<Change, { kind: 'package.install' }>): string
   }
 }
 
+/**
+ * The backup of the file being replaced. It is made anew each time (an old
+ * backup is removed, never rewritten in place) and private from its first
+ * byte: a file that holds a secret keeps 0600 even when the file it copies
+ * was readable by all (a hand-written keepalived.conf at 0644); any other
+ * file then takes the mode of the one it copies, so putting it back restores
+ * that mode too.
+ */
+function backupCommand(c: Extract<Change, { kind: 'file.write' }>, backup: string): string {
+  const steps = [`rm -f ${q(backup)}`, `(umask 077 && cp ${q(c.path)} ${q(backup)})`];
+  if (!c.secret) steps.push(`chmod --reference=${q(c.path)} ${q(backup)}`);
+  return steps.join(' && ');
+}
+
 async function writeFile(session: Session, c: Extract<Change, { kind: 'file.write' }>, rollback: Rollback): Promise<void> {
   if (c.modeOnly) {
     await run(session, `chmod ${c.path}`, `chmod ${c.mode.toString(8)} ${q(c.path)}`);
@@ -101,7 +117,11 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
   await run(session, `mkdir ${dir}`, `mkdir -p ${q(dir)}`);
   await session.put(candidate, c.content, { mode: c.mode, owner: 'root', group: 'root' });
   if (c.validate !== undefined) {
-    const r = await session.exec(validateCommand(c.validate, candidate), { timeoutMs: 60_000 });
+    const r = await session.exec(validateCommand(c.validate, candidate), { timeoutMs: 60_000 }).catch(async (e: unknown) => {
+      // A validator past its time limit: the candidate must not stay behind.
+      await session.exec(`rm -f ${q(candidate)}`).catch(() => undefined);
+      throw e;
+    });
     if (r.code !== 0) {
       await session.exec(`rm -f ${q(candidate)}`);
       throw new HostError(
@@ -112,8 +132,7 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
     }
   }
   const backup = c.previous === null ? null : `${c.path}${BACKUP_SUFFIX}`;
-  // cp -p keeps the old file's mode, so a backup of a secret stays unreadable to others.
-  const keep = backup ? `cp -p ${q(c.path)} ${q(backup)} && ` : '';
+  const keep = backup ? `${backupCommand(c, backup)} && ` : '';
   // The service has not loaded this file yet: forget what it had loaded, so
   // that if kha stops before the reload, the next run still reloads.
   const forget = c.service === 'keepalived' || c.service === 'haproxy' ? `rm -f ${q(markerPath(c.service))} && ` : '';

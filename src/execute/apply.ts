@@ -36,19 +36,22 @@ export async function gatherAll(inv: Inventory, sessions: ReadonlyMap<string, Se
   return new Map(entries);
 }
 
+/** Runs the playbook's checks; throws when any found a problem, else returns the warnings (checks that could not run). */
 export async function preflight(
   inv: Inventory,
   facts: ReadonlyMap<string, HostFacts>,
   sessions: ReadonlyMap<string, Session>,
   playbook: Playbook,
-): Promise<void> {
+): Promise<PreflightProblem[]> {
   const names = playbook.stages.filter((s) => s.on !== 'operator').flatMap((s) => s.checks ?? []);
-  const problems: PreflightProblem[] = [];
+  const found: PreflightProblem[] = [];
   for (const name of names) {
     const check = CHECKS.get(name);
-    if (check) problems.push(...(await check.run({ inv, facts, sessions })));
+    if (check) found.push(...(await check.run({ inv, facts, sessions })));
   }
+  const problems = found.filter((p) => !p.warning);
   if (problems.length > 0) throw new PreflightError(problems);
+  return found;
 }
 
 /** Every task of the playbook on every host in scope, from the facts as they are now. */

@@ -1,4 +1,5 @@
 import { parseCidr } from '../inventory/addresses.js';
+import { isInterfaceName } from '../inventory/interface-name.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
 import type { HostFacts } from './types.js';
 
@@ -9,7 +10,12 @@ export function holdsVip(inv: Inventory, facts: HostFacts): boolean {
   return facts.interfaces.some((i) => i.addresses.some((a) => parseCidr(a).address === inv.vip.address));
 }
 
-/** The interface carrying the VIP: hosts.yaml's, else the one the kernel routes the VIP through. */
+/**
+ * The interface carrying the VIP: hosts.yaml's, else the one the kernel
+ * routes the VIP through. A name read from the host is checked as one from
+ * hosts.yaml is: a name kha could not write safely is no answer.
+ */
 export function interfaceFor(lb: LoadBalancer, facts: HostFacts): string | undefined {
-  return lb.interface ?? facts.routeToVip ?? undefined;
+  if (lb.interface !== undefined) return lb.interface;
+  return facts.routeToVip !== null && isInterfaceName(facts.routeToVip) ? facts.routeToVip : undefined;
 }

@@ -2,6 +2,7 @@ import type { HostFacts } from '../facts/types.js';
 import { inSubnet, parseCidr } from '../inventory/addresses.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
 import { holdsVip, interfaceFor } from '../facts/derived.js';
+import { INTERFACE_NAME_RULE, isInterfaceName } from '../inventory/interface-name.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../transport/shell-quote.js';
 import { markerPath } from '../tasks/services.js';
@@ -19,6 +20,11 @@ export interface PreflightProblem {
   host: string;
   check: string;
   message: string;
+  /**
+   * A warning does not stop the run: a check that could not run on a host
+   * says so, rather than passing as if it had looked.
+   */
+  warning?: true;
 }
 
 export interface Check {
@@ -80,11 +86,19 @@ const os = perHost('os', (_inv, _lb, f) => {
   return out;
 });
 
+/** A name read from a host, as a message may show it: quoted when it is not one kha would accept (a control character cannot reach the terminal). */
+function shown(name: string): string {
+  return isInterfaceName(name) ? name : JSON.stringify(name);
+}
+
 const iface = perHost('interface', (inv, lb, f) => {
   const name = interfaceFor(lb, f);
+  if (name === undefined && f.routeToVip !== null) {
+    return [`the route to the VIP goes through an interface named ${JSON.stringify(f.routeToVip)}, which kha does not write into keepalived.conf (${INTERFACE_NAME_RULE}); set lb[].interface in ${inv.file}`];
+  }
   if (name === undefined) return [`no route to the VIP ${inv.vip.address}; set lb[].interface in ${inv.file}`];
   const found = f.interfaces.find((i) => i.name === name);
-  if (!found) return [`interface ${name} does not exist (found: ${f.interfaces.map((i) => i.name).join(', ')}); fix lb[].interface in ${inv.file}`];
+  if (!found) return [`interface ${name} does not exist (found: ${f.interfaces.map((i) => shown(i.name)).join(', ')}); fix lb[].interface in ${inv.file}`];
   const own = found.addresses.find((a) => parseCidr(a).address === lb.address);
   if (!own) return [`interface ${name} does not hold ${lb.address} (it has ${found.addresses.join(', ') || 'no IPv4 address'}); kha speaks VRRP from that address`];
   const out: string[] = [];
@@ -140,16 +154,25 @@ const vip: Check = {
 };
 
 /** From the probe, which tries every apiserver from every load balancer. */
-const apiserverReachable = perHost('apiserver-reachable', (inv, _lb, f) =>
-  f.apiserversReachable === null
-    ? []
-    : inv.masters
-        .filter((m) => !f.apiserversReachable?.includes(m.name))
-        .map(
-          (m) =>
-            `cannot connect to ${m.name}'s apiserver at ${m.address}:${m.apiserverPort}; check that it runs and that no firewall between them drops the port`,
-        ),
-);
+const apiserverReachable: Check = {
+  name: 'apiserver-reachable',
+  async run({ inv, facts }) {
+    return inv.lbs.flatMap((lb) => {
+      const f = facts.get(lb.name);
+      if (!f) return [];
+      if (f.apiserversReachable === null) {
+        return [{ host: lb.name, check: 'apiserver-reachable', warning: true as const, message: 'not checked: this host has no bash, whose /dev/tcp kha uses to try each apiserver' }];
+      }
+      return unreachable(inv, f.apiserversReachable).map((message) => ({ host: lb.name, check: 'apiserver-reachable', message }));
+    });
+  },
+};
+
+function unreachable(inv: Inventory, reachable: readonly string[]): string[] {
+  return inv.masters
+        .filter((m) => !reachable.includes(m.name))
+    .map((m) => `cannot connect to ${m.name}'s apiserver at ${m.address}:${m.apiserverPort}; check that it runs and that no firewall between them drops the port`);
+}
 
 /**
  * Listens for VRRP adverts for a few seconds: another group with the same
@@ -179,7 +202,16 @@ while time.time() < end:
     const listener = inv.lbs.find((lb) => sessions.has(lb.name));
     if (!listener) return [];
     const r = await sessions.get(listener.name)!.exec(script, { timeoutMs: (LISTEN_SECONDS + 10) * 1000 });
-    if (r.stdout.trim() === 'unavailable') return [];
+    if (r.stdout.trim() === 'unavailable') {
+      return [
+        {
+          host: listener.name,
+          check: 'router-id',
+          warning: true,
+          message: `not checked whether another VRRP group uses virtual_router_id ${inv.keepalived.routerId} on this segment: the host has neither tcpdump nor python3 to listen with (install either, or make sure yourself that no other keepalived uses that id)`,
+        },
+      ];
+    }
     const clash = r.stdout
       .split('\n')
       .map((l) => l.trim().split(/\s+/))

@@ -16,11 +16,18 @@ import { shellQuote } from '../transport/shell-quote.js';
  */
 export const KEEPALIVED_VALIDATE = [
   "keepalived --help 2>&1 | grep -q -- '--config-test' || exit 0",
+  // The copy holds the VRRP password: private from its first byte (umask),
+  // and removed however the test ends, a time limit's SIGTERM included. A
+  // copy left by a SIGKILL is private too, and removed by the next test.
+  't={file}.t',
+  'trap \'rm -f "$t"\' EXIT',
+  "trap 'exit 143' HUP INT TERM",
+  'rm -f "$t"',
   'out=$(keepalived -t -f {file} 2>&1); rc=$?',
   '[ "$rc" -eq 0 ] && exit 0',
   'if [ "$rc" -eq 143 ]; then',
-  "  sed -e '/^[[:space:]]*enable_script_security/d' -e '/^[[:space:]]*script_user/d' {file} > {file}.t",
-  '  out=$(keepalived -t -f {file}.t 2>&1); rc=$?; rm -f {file}.t',
+  "  (umask 077 && sed -e '/^[[:space:]]*enable_script_security/d' -e '/^[[:space:]]*script_user/d' {file} > \"$t\") || exit 1",
+  '  out=$(keepalived -t -f "$t" 2>&1); rc=$?; rm -f "$t"',
   "  out=$(printf '%s\\n' \"$out\" | grep -v 'SECURITY VIOLATION - scripts are being executed but script_security not enabled' | grep -v '^$')",
   '  if [ -z "$out" ] && { [ "$rc" -eq 0 ] || [ "$rc" -eq 6 ]; }; then exit 0; fi',
   'fi',

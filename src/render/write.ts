@@ -1,4 +1,4 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RenderedHost } from './render.js';
 
@@ -10,8 +10,11 @@ export async function writeRendered(outDir: string, hosts: readonly RenderedHost
     for (const file of host.files) {
       const target = join(outDir, host.host, file.path);
       await mkdir(dirname(target), { recursive: true });
-      // Create with the final mode so a secret file is never readable by others, even briefly.
-      await writeFile(target, file.content, { mode: file.mode });
+      // A new file, created with its final mode, so a secret is never readable
+      // by others, even briefly: an earlier render's file (maybe made
+      // readable since) is removed, not written into.
+      await rm(target, { force: true });
+      await writeFile(target, file.content, { mode: file.mode, flag: 'wx' });
       await chmod(target, file.mode);
       written.push(target);
     }

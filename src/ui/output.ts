@@ -24,9 +24,27 @@ export interface Streams {
   stderr: (text: string) => void;
 }
 
+/**
+ * A stream whose reader went away (`kha status | head`) is dropped quietly:
+ * the command still runs to its end (an apply must not stop half-way because
+ * nobody reads its output), it just has no one to tell. Without the error
+ * listener Node would end the process on EPIPE with a stack trace; listr2,
+ * which writes to process.stdout itself, is covered by the same listener.
+ */
+function pipeSafe(stream: NodeJS.WriteStream): (text: string) => void {
+  let open = true;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    open = false;
+  });
+  return (text) => {
+    if (open) stream.write(text);
+  };
+}
+
 export const processStreams: Streams = {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
+  stdout: pipeSafe(process.stdout),
+  stderr: pipeSafe(process.stderr),
 };
 
 export function createOutput(json: boolean, streams: Streams = processStreams): Output {

@@ -1,5 +1,6 @@
 import { Listr } from 'listr2';
 import type { Reporter, StageRun } from '../execute/runner.js';
+import { redact } from '../secret.js';
 import type { Streams } from './output.js';
 
 // Shows stages as they run. Order and concurrency are decided by the stages
@@ -23,7 +24,8 @@ export async function showStages(stages: readonly StageRun[], mode: ProgressMode
         title: s.title,
         task: async (_ctx: unknown, task: { output: string }) => {
           const report: Reporter = {
-            progress: (text) => (task.output = text),
+            // listr2 writes to the terminal itself, past main()'s redaction.
+            progress: (text) => (task.output = redact(text)),
             changed: () => undefined,
           };
           await s.run(report);

@@ -28,7 +28,7 @@ describe('writing a file', () => {
       { command: /keepalived -t -f \/etc\/keepalived\/\.kha-new\.keepalived\.conf/ },
       {
         command:
-          "cp -p /etc/keepalived/keepalived.conf /etc/keepalived/keepalived.conf.kha-bak && rm -f /var/lib/kha/keepalived.loaded && mv -f /etc/keepalived/.kha-new.keepalived.conf /etc/keepalived/keepalived.conf",
+          'rm -f /etc/keepalived/keepalived.conf.kha-bak && (umask 077 && cp /etc/keepalived/keepalived.conf /etc/keepalived/keepalived.conf.kha-bak) && rm -f /var/lib/kha/keepalived.loaded && mv -f /etc/keepalived/.kha-new.keepalived.conf /etc/keepalived/keepalived.conf',
       },
     ]);
     const rollback = new Rollback();

@@ -126,6 +126,32 @@ describe('preflight on recorded facts', () => {
     expect(p[0]?.message).toMatch(/interface lo does not hold 10\.77\.0\.12/);
   });
 
+  it.each(['-x', '.hidden', 'eth0\u001b[2J', 'eth0 evil', 'a-very-long-interface'])('refuses a discovered interface named %j: it is checked as one from hosts.yaml is', async (name) => {
+    const f = facts('rocky-8');
+    f.routeToVip = name;
+    const inv = inventory();
+    const p = await problems('interface', inv, f);
+    expect(p).toEqual([expect.objectContaining({ host: 'lb2', message: expect.stringContaining(`an interface named ${JSON.stringify(name)}, which kha does not write into keepalived.conf`) })]);
+    expect(p[0]!.message).not.toContain('\u001b');
+    expect(() => planHost(inv, inv.lbs[1]!, f, ['files'])).toThrow();
+  });
+
+  it('warns, not passes, when the router-id listen cannot run (no tcpdump, no python3)', async () => {
+    const inv = inventory();
+    const f = facts('rocky-8');
+    const session = new FakeSession('lb2', [{ command: /tcpdump/, result: { stdout: 'unavailable\n' } }]);
+    const p = await CHECKS.get('router-id')!.run({ inv, facts: new Map([['lb2', f]]), sessions: new Map([['lb2', session]]) });
+    expect(p).toEqual([{ host: 'lb2', check: 'router-id', warning: true, message: expect.stringContaining('neither tcpdump nor python3') }]);
+  });
+
+  it('warns, not passes, when the apiserver check cannot run (no bash)', async () => {
+    const f = facts('rocky-8');
+    f.apiserversReachable = null;
+    expect(await problems('apiserver-reachable', inventory(), f)).toEqual([
+      { host: 'lb2', check: 'apiserver-reachable', warning: true, message: expect.stringContaining('no bash') },
+    ]);
+  });
+
   it('refuses a firewall asked for by name that does not run, before any change', async () => {
     const inv = inventory((t) => t.replace('firewall: auto', 'firewall: firewalld'));
     expect(await problems('firewall', inv, facts('rhel-9'))).toEqual([

@@ -260,4 +260,24 @@ describe('diffs', () => {
     expect(diff).not.toContain('topsecr');
     expect(diff).not.toContain('1111');
   });
+
+  it('redact credentials in an old haproxy.cfg kha replaces: stats auth, userlist passwords', () => {
+    const inv = inventory();
+    const f = convergedFacts(inv);
+    f.files.find((x) => x.path === '/etc/haproxy/haproxy.cfg')!.content = [
+      'listen stats',
+      '    bind *:9000',
+      '    stats auth admin:Adm1nPw',
+      'userlist ops',
+      '    user alice password $6$saltsalt$hashhash',
+      '    user bob insecure-password B0bPw',
+      '',
+    ].join('\n');
+    const change = changes(inv, f).find((c) => c.kind === 'file.write' && c.path === '/etc/haproxy/haproxy.cfg');
+    const diff = fileDiff(change as Extract<Change, { kind: 'file.write' }>, []);
+    expect(diff).toContain('-    stats auth <redacted>');
+    expect(diff).toContain('-    user alice password <redacted>');
+    expect(diff).toContain('-    user bob insecure-password <redacted>');
+    for (const leak of ['Adm1nPw', 'hashhash', 'B0bPw']) expect(diff).not.toContain(leak);
+  });
 });

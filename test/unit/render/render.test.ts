@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -79,6 +79,15 @@ describe.each(Object.entries(cases))('render %s', (name, file) => {
         const conf = h.files.find((f) => f.path === '/etc/keepalived/keepalived.conf');
         if (conf) expect(conf.mode).toBe(0o600);
       }
+      // Rendering again over a copy someone made readable: the secret goes into a new 0600 file, not into that one.
+      const first = hosts.find((h) => h.files.length > 0)!;
+      const conf = join(out, first.host, '/etc/keepalived/keepalived.conf');
+      chmodSync(conf, 0o644);
+      linkSync(conf, `${conf}.held-open`);
+      writeFileSync(conf, 'old\n');
+      await writeRendered(out, hosts);
+      expect((statSync(conf).mode & 0o777).toString(8)).toBe('600');
+      expect(readFileSync(`${conf}.held-open`, 'utf8')).toBe('old\n');
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
