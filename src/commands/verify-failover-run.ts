@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { outputFor, type CliContext } from '../cli.js';
 import { InputError, PreflightError } from '../errors.js';
 import { DESTRUCTIVE, DRILL_NAMES, DRILLS, defaultLimits, type DrillName } from '../drill/drills.js';
+import { sweep } from '../drill/exercise.js';
 import { checkProbeHost } from '../drill/remote-probe.js';
 import { renderReport } from '../drill/report-html.js';
 import { runDrill, waitHealthy, type DrillEnv } from '../drill/run.js';
@@ -14,6 +15,7 @@ import type { Session } from '../transport/session.js';
 import { interfaceFor } from '../facts/derived.js';
 import { clockOffset } from '../observe/clock.js';
 import { VERSION } from '../version.js';
+import { INTERRUPT_EXIT, onInterrupt, type InterruptSignal } from './signals.js';
 
 export interface VerifyFlags {
   drill?: string[];
@@ -58,6 +60,32 @@ function selectDrills(flags: VerifyFlags): DrillName[] {
   return names;
 }
 
+/**
+ * Stops a run the way Ctrl-C does, on any of the interrupt signals: the hold
+ * is cut short, every host is healed, then kha exits (signals.ts).
+ */
+function onStopSignals(ctx: CliContext, stop: (signal: InterruptSignal) => void): () => void {
+  let stopped = false;
+  return onInterrupt((signal) => {
+    // A terminal's Ctrl-C also arrives forwarded from the netns parent: one stop.
+    if (stopped) return;
+    stopped = true;
+    ctx.streams.stderr(`\n${signal}: restoring, then stopping\n`);
+    stop(signal);
+  });
+}
+
+/** Runs the restores that an interrupted earlier run left armed on the load balancers, and reports those that failed. */
+async function sweepEarlierRuns(inv: Inventory, sessions: ReadonlyMap<string, Session>, warn: (text: string) => void): Promise<void> {
+  await Promise.all(
+    inv.lbs.map(async (lb) => {
+      const swept = await sweep(sessions.get(lb.name)!);
+      for (const unit of swept.ran) warn(`${lb.name}: an interrupted run left a restore armed; it ran now (${unit})`);
+      for (const unit of swept.failed) warn(`${lb.name}: an earlier drill's own restore failed (${unit}; journalctl -u ${unit} on ${lb.name})`);
+    }),
+  );
+}
+
 function seconds(ms: number | undefined): string {
   return ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`;
 }
@@ -84,17 +112,16 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   }
   // A load balancer's session is replaced when it reboots; look it up each time.
   const probeFrom = () => (probeHost && sessions.get(probeHost.name)) ?? probeSession;
-  let abort!: () => void;
-  const aborted = new Promise<void>((r) => (abort = r));
-  let interrupted = false;
-  const onSigint = () => {
-    if (!interrupted) ctx.streams.stderr('\nrestoring, then stopping\n');
-    interrupted = true;
-    abort();
-  };
-  process.on('SIGINT', onSigint);
+  const stopping = new AbortController();
+  let signal: InterruptSignal | undefined;
+  const removeHandlers = onStopSignals(ctx, (s) => {
+    signal = s;
+    stopping.abort();
+  });
   const results: DrillResult[] = [];
+  const notRestored: string[] = [];
   try {
+    await sweepEarlierRuns(inv, sessions, (t) => out.warn(t));
     const facts = await gatherAll(inv, sessions);
     const interfaces = new Map(inv.lbs.map((lb) => [lb.name, interfaceFor(lb, facts.get(lb.name)!) ?? 'eth0']));
     const clocked = probeSession && !sessions.has(probeSession.host) ? [...sessions.values(), probeSession] : [...sessions.values()];
@@ -105,14 +132,16 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       partitionSeconds,
       limits: defaultLimits(inv),
       interfaces,
-      aborted,
+      stop: stopping.signal,
       progress: (t) => out.line(t),
+      // On stderr also under --json: a host left broken must not go unseen.
+      alarm: (t) => ctx.streams.stderr(`kha: ${t}\n`),
       reconnect: (host, timeoutMs) => reconnect(inv, sessions, host, timeoutMs),
       clocks,
     };
     for (const name of names) {
-      if (interrupted) break;
       const holder = await waitHealthy(env);
+      if (!holder) break;
       const from = probeFrom();
       const result = await runDrill(DRILLS.find((d) => d.name === name)!, from ? { ...env, probeFrom: from } : env, holder);
       results.push(result);
@@ -132,10 +161,13 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
         );
       }
       for (const e of result.expectations.filter((x) => !x.held)) out.line(`    not met: ${e.name}: ${e.detail}`);
+      // No further fault on a cluster that is not whole.
+      notRestored.push(...result.notRestored);
+      if (notRestored.length > 0) break;
     }
-    if (!interrupted) await waitHealthy(env);
+    if (notRestored.length === 0) await waitHealthy(env);
   } finally {
-    process.off('SIGINT', onSigint);
+    removeHandlers();
     await closeAll(sessions);
     if (probeSession && !sessions.has(probeSession.host)) await probeSession.close().catch(() => undefined);
   }
@@ -157,7 +189,8 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     await writeFile(flags.report, renderReport(results, { vip: `${inv.vip.address}:${inv.port}`, inventory: file, version: VERSION, when: new Date().toISOString() }));
     out.line(`\nreport: ${flags.report}`);
   }
-  const passed = !interrupted && results.every((r) => r.passed);
-  out.result({ ok: passed, interrupted, drills: results });
-  ctx.exit(interrupted ? 130 : passed ? 0 : 1);
+  if (notRestored.length > 0) out.error(`\nstopped: ${notRestored.join(', ')} not restored by kha; each host's own timer undoes its fault (see above)`);
+  const passed = signal === undefined && notRestored.length === 0 && results.every((r) => r.passed);
+  out.result({ ok: passed, interrupted: signal !== undefined, ...(signal && { signal }), notRestored, drills: results });
+  ctx.exit(signal ? INTERRUPT_EXIT[signal] : passed ? 0 : 1);
 }

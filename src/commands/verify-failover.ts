@@ -20,9 +20,13 @@ export function registerVerifyFailover(program: Command, ctx: CliContext): void 
       'after',
       '\nDuring each drill a client opens a new TLS connection to VIP:port every 50 ms (connect timeout\n' +
         '200 ms), a client with default TCP settings (SYN retried after 1, 3, 7 s) every 500 ms, and kha\n' +
-        'polls every load balancer for the VIP. Faults that could cut kha off are undone by\n' +
-        'the host itself on a timer armed first; Ctrl-C restores before it exits.\n' +
-        'Exit codes: 0 every expectation held, 1 one did not (it is named), 2 bad input.',
+        'polls every load balancer for the VIP. Before each fault, every host it touches arms a\n' +
+        'systemd timer that undoes it on its own (after the hold and 10 s more), so a killed kha or a lost\n' +
+        'connection leaves no host broken; kha heals each host after the hold, checks it, and only\n' +
+        'then removes its timer. A host it cannot heal is named, with when its timer fires, and no\n' +
+        'further drill runs. Ctrl-C (SIGINT), SIGTERM and SIGHUP restore every host before kha exits.\n' +
+        'Exit codes: 0 every expectation held, 1 one did not (it is named), a host was not restored,\n' +
+        'or SIGTERM/SIGHUP stopped the run; 2 bad input; 130 Ctrl-C.',
     )
     .action(async (file: string, flags: VerifyFlags) => {
       const inv = await requireInventory(file, ctx.env);

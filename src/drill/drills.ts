@@ -2,13 +2,13 @@ import type { Inventory, LoadBalancer, Master } from '../inventory/model.js';
 import { readHaproxyStats } from '../observe/haproxy-stats.js';
 import { vipPresentCommand } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
-import { shellQuote as q } from '../transport/shell-quote.js';
+import { on, onEach, sessionOf, sleep } from './exercise.js';
 import type { summarize } from './timeline.js';
-import type { Expectation } from './types.js';
+import type { Expectation, Fault } from './types.js';
 
-// The drills: what each breaks, how it is put back, what must hold. Every
-// fault that could cut kha off from a host is also undone by the host itself,
-// on a timer armed before the fault, so a drill restores even if kha dies.
+// The drills: what each breaks, how each host mends it, what must hold.
+// exercise.ts runs them all the same way: every fault's heal is armed on its
+// host before the fault, so a drill restores even if kha dies.
 
 export const DRILL_NAMES = ['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'backend-down', 'partition', 'failback', 'reboot'] as const;
 export type DrillName = (typeof DRILL_NAMES)[number];
@@ -28,6 +28,8 @@ export interface DrillContext {
   limits: Record<DrillName, number>;
   /** Records a moment on the drill's timeline. */
   mark(what: 'fault' | 'restore' | 'note', text: string): void;
+  /** A line for the operator while the drill runs. */
+  progress(text: string): void;
   /** For drills that watch something besides the VIP (backend-down). */
   extra: Record<string, number | string | undefined>;
   /** A new session to a host that went away; the VIP watcher picks it up. */
@@ -39,19 +41,38 @@ export type Summary = ReturnType<typeof summarize>;
 export interface Drill {
   name: DrillName;
   title(ctx: DrillContext): string;
+  /** What the drill breaks, at most one fault per host, each with its heal: armed before inject, run after the hold. */
+  faults(ctx: DrillContext): Fault[];
+  /** How long inject may wait on the hosts besides its commands; the hosts' own restores wait this much longer. */
+  injectMs: number;
+  /** Settles every command it started before it returns or throws. */
   inject(ctx: DrillContext): Promise<void>;
   /** Measuring time between the fault and the restore. */
   holdMs(ctx: DrillContext): number;
-  restore(ctx: DrillContext): Promise<void>;
+  /** The timeline's mark as the heals start; reboot marks its host's return instead. */
+  restoreText?(ctx: DrillContext): string;
+  /** After the heals: reboot waits for its host to come back. */
+  recover?(ctx: DrillContext): Promise<void>;
   expectations(ctx: DrillContext, s: Summary): Expectation[];
 }
 
-async function on(session: Session, command: string, timeoutMs = 30_000): Promise<void> {
-  const r = await session.exec(command, { timeoutMs });
-  if (r.code !== 0) throw new Error(`${session.host}: \`${command}\` failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+const holderSession = (ctx: DrillContext) => sessionOf(ctx, ctx.holder.name);
+
+/** A stopped or killed service: started again, and running. */
+function serviceFault(host: string, unit: 'keepalived' | 'haproxy'): Fault {
+  return { host, heal: `systemctl start ${unit}`, healed: `systemctl is-active --quiet ${unit}`, whole: `${unit} active` };
 }
 
-const holderSession = (ctx: DrillContext) => ctx.sessions.get(ctx.holder.name)!;
+/** A fault that one command per host injects. */
+export interface Cut extends Fault {
+  cut: string;
+}
+
+/** Deletes a route only if it is there, so the heal also suits a host the fault never reached, and fails if the deletion does. */
+function routeGone(type: 'prohibit' | 'blackhole', address: string): { heal: string; healed: string } {
+  const present = `ip route show exact ${address}/32 type ${type}`;
+  return { heal: `if [ -n "$(${present})" ]; then ip route del ${type} ${address}/32; fi`, healed: `[ -z "$(${present})" ]` };
+}
 
 /** The backup that should take over: the highest priority among the others. */
 export function successor(inv: Inventory, holder: LoadBalancer): LoadBalancer {
@@ -89,38 +110,29 @@ function reported(s: Summary): Expectation {
   return { name: 'two holders reported', held: true, detail: s.dualHoldingMs === 0 ? 'none seen' : `two hosts held the VIP for ${seconds(s.dualHoldingMs)}` };
 }
 
-/** A unit that undoes a fault on the host after `seconds`, even if kha is gone. */
-function armRestore(id: string, seconds: number, command: string): string {
-  return `systemd-run --quiet --unit=kha-drill-${id} --on-active=${seconds}s /bin/sh -c ${q(command)}`;
-}
-
-function disarm(id: string): string {
-  return `systemctl stop kha-drill-${id}.timer kha-drill-${id}.service 2>/dev/null; systemctl reset-failed kha-drill-${id}.timer kha-drill-${id}.service 2>/dev/null; true`;
-}
-
 const HOLD_MS = 3500;
 
-/** A drill that runs one command on the VIP holder to break it, and one to mend it. */
+/** A drill that breaks one service on the VIP holder; the heal starts it again. */
 function onHolder(spec: {
   name: DrillName;
   title: (holder: string) => string;
   fault: [text: string, command: string];
-  restore: [text: string, command: string];
+  service: 'keepalived' | 'haproxy';
+  restored: string;
   twoHolders: 'never' | 'reported';
 }): Drill {
   return {
     name: spec.name,
     title: (ctx) => spec.title(ctx.holder.name),
+    faults: (ctx) => [serviceFault(ctx.holder.name, spec.service)],
+    injectMs: 0,
     async inject(ctx) {
       ctx.mark('fault', `${spec.fault[0]} on ${ctx.holder.name}`);
       await on(holderSession(ctx), spec.fault[1]);
     },
     // Long enough for the failover the limit allows to happen and be seen.
     holdMs: (ctx) => Math.max(HOLD_MS, ctx.limits[spec.name] + 2000),
-    async restore(ctx) {
-      ctx.mark('restore', `${spec.restore[0]} on ${ctx.holder.name}`);
-      await on(holderSession(ctx), spec.restore[1]);
-    },
+    restoreText: (ctx) => `${spec.restored} on ${ctx.holder.name}`,
     expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, spec.name), spec.twoHolders === 'never' ? singleHolder(s) : reported(s)],
   };
 }
@@ -129,17 +141,20 @@ const keepalivedStop = onHolder({
   name: 'keepalived-stop',
   title: (h) => `stop keepalived on the VIP holder ${h} (a graceful handover)`,
   fault: ['systemctl stop keepalived', 'systemctl stop keepalived'],
-  restore: ['keepalived started', 'systemctl start keepalived'],
+  service: 'keepalived',
+  restored: 'keepalived started',
   twoHolders: 'never',
 });
 
 // After kill -9 the old holder keeps the VIP until keepalived is back
-// (kha's drop-in restarts it): two holders for a moment, reported.
+// (kha's drop-in restarts it, and the heal makes sure): two holders for a
+// moment, reported.
 const keepalivedKill = onHolder({
   name: 'keepalived-kill',
   title: (h) => `SIGKILL keepalived on the VIP holder ${h} (no goodbye advert)`,
   fault: ['kill -9 keepalived', 'systemctl kill --signal=SIGKILL keepalived'],
-  restore: ['keepalived running again', 'systemctl start keepalived'],
+  service: 'keepalived',
+  restored: 'keepalived running again',
   twoHolders: 'reported',
 });
 
@@ -147,24 +162,36 @@ const haproxyDown = onHolder({
   name: 'haproxy-down',
   title: (h) => `stop haproxy on the VIP holder ${h}: its check must hand the VIP over`,
   fault: ['systemctl stop haproxy', 'systemctl stop haproxy'],
-  restore: ['haproxy started', 'systemctl start haproxy'],
+  service: 'haproxy',
+  restored: 'haproxy started',
   twoHolders: 'never',
 });
 
 /** `ip route prohibit` makes connects to the master fail at once on every load balancer, as if its apiserver had stopped. */
+export function backendCuts(inv: Inventory, master: Master): Cut[] {
+  return inv.lbs.map((lb) => ({
+    host: lb.name,
+    cut: `ip route add prohibit ${master.address}/32`,
+    ...routeGone('prohibit', master.address),
+    whole: `no prohibit route to ${master.address}`,
+  }));
+}
+
+/** How long the backend drill watches haproxy for the master to be marked down. */
+const MARKED_DOWN_WATCH_MS = 5000;
+
 const backendDown: Drill = {
   name: 'backend-down',
   title: (ctx) => `make ${ctx.master.name}'s apiserver unreachable from every load balancer`,
+  faults: (ctx) => backendCuts(ctx.inv, ctx.master),
+  injectMs: MARKED_DOWN_WATCH_MS,
   async inject(ctx) {
-    const route = `ip route add prohibit ${ctx.master.address}/32`;
-    const undo = `ip route del prohibit ${ctx.master.address}/32`;
-    await Promise.all(ctx.inv.lbs.map((lb) => on(ctx.sessions.get(lb.name)!, `${armRestore('backend', 60, undo)}`)));
-    await Promise.all(ctx.inv.lbs.map((lb) => on(ctx.sessions.get(lb.name)!, route)));
+    await onEach(ctx, backendCuts(ctx.inv, ctx.master).map((c) => ({ host: c.host, command: c.cut })));
     // From the moment the routes are in place, not from before the SSH round trips that set them.
     ctx.mark('fault', `${ctx.master.name} cut off from the load balancers`);
     const t = performance.now();
     // Watch the holder's haproxy until it marks the master down.
-    const until = t + 5000;
+    const until = t + MARKED_DOWN_WATCH_MS;
     while (performance.now() < until) {
       const stats = await readHaproxyStats(holderSession(ctx), ctx.inv.haproxy.monitor_port).catch(() => []);
       const row = stats.find((r) => r.backend === 'kube_apiserver' && r.server === ctx.master.name);
@@ -173,16 +200,11 @@ const backendDown: Drill = {
         ctx.mark('note', `${ctx.master.name} marked ${row.status} by haproxy on ${ctx.holder.name}`);
         return;
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   },
   holdMs: () => 2500,
-  async restore(ctx) {
-    ctx.mark('restore', `${ctx.master.name} reachable again`);
-    await Promise.all(
-      ctx.inv.lbs.map((lb) => on(ctx.sessions.get(lb.name)!, `ip route del prohibit ${ctx.master.address}/32 2>/dev/null; ${disarm('backend')}`)),
-    );
-  },
+  restoreText: (ctx) => `${ctx.master.name} reachable again`,
   expectations: (ctx, s) => {
     const down = ctx.extra.markedDownMs;
     return [
@@ -196,6 +218,9 @@ const backendDown: Drill = {
   },
 };
 
+/** Where the cut keeps rp_filter's old value for the heal. */
+const RP_FILTER_STASH = '/run/kha-drill-rp_filter';
+
 /**
  * The holder and its peers stop hearing each other: on each side a
  * blackhole route to the other side plus reverse-path filtering, so the
@@ -204,61 +229,66 @@ const backendDown: Drill = {
  * sends skip device-less routes; tc's drop action needs a kernel module that
  * hosts and containers often lack.) The backup takes the VIP while the
  * holder keeps it: split brain. kha's SSH and the clients are untouched. The
- * old rp_filter value is kept in /run and restored; every host heals itself
- * on a timer armed first.
+ * old rp_filter value is kept in /run and restored; the stash is removed only
+ * once it has been put back, so its absence means rp_filter is whole.
  */
-export function partitionCommands(inv: Inventory, holder: LoadBalancer): { host: string; cut: string; heal: string }[] {
+export function partitionCommands(inv: Inventory, holder: LoadBalancer): Cut[] {
   const peers = inv.lbs.filter((lb) => lb.name !== holder.name);
-  const side = (host: string, others: string[]) => ({
-    host,
-    cut: [
-      'cat /proc/sys/net/ipv4/conf/all/rp_filter > /run/kha-drill-rp_filter',
-      'sysctl -qw net.ipv4.conf.all.rp_filter=1',
-      ...others.map((a) => `ip route add blackhole ${a}/32`),
-    ].join(' && '),
-    heal: [
-      ...others.map((a) => `ip route del blackhole ${a}/32 2>/dev/null`),
-      'if [ -f /run/kha-drill-rp_filter ]; then sysctl -qw net.ipv4.conf.all.rp_filter=$(cat /run/kha-drill-rp_filter); rm -f /run/kha-drill-rp_filter; fi',
-      'true',
-    ].join('; '),
-  });
+  const side = (host: string, others: string[]): Cut => {
+    const routes = others.map((a) => routeGone('blackhole', a));
+    return {
+      host,
+      cut: [
+        `cat /proc/sys/net/ipv4/conf/all/rp_filter > ${RP_FILTER_STASH}`,
+        'sysctl -qw net.ipv4.conf.all.rp_filter=1',
+        ...others.map((a) => `ip route add blackhole ${a}/32`),
+      ].join(' && '),
+      heal: [
+        ...routes.map((r) => r.heal),
+        `if [ -f ${RP_FILTER_STASH} ]; then sysctl -qw net.ipv4.conf.all.rp_filter="$(cat ${RP_FILTER_STASH})" && rm -f ${RP_FILTER_STASH}; fi`,
+      ].join(' && '),
+      healed: [...routes.map((r) => r.healed), `[ ! -e ${RP_FILTER_STASH} ]`].join(' && '),
+      whole: `no blackhole route to ${others.join(', ')}, rp_filter as before`,
+    };
+  };
   return [side(holder.name, peers.map((p) => p.address)), ...peers.map((p) => side(p.name, [holder.address]))];
 }
 
 const partition: Drill = {
   name: 'partition',
   title: (ctx) => `the holder ${ctx.holder.name} and its peers stop hearing each other for ${ctx.partitionSeconds} s (split brain)`,
+  faults: (ctx) => partitionCommands(ctx.inv, ctx.holder),
+  injectMs: 0,
   async inject(ctx) {
-    const sides = partitionCommands(ctx.inv, ctx.holder);
-    await Promise.all(sides.map((p) => on(ctx.sessions.get(p.host)!, armRestore('partition', ctx.partitionSeconds + 5, p.heal))));
     ctx.mark('fault', `${ctx.holder.name} cut off from its peers`);
-    await Promise.all(sides.map((p) => on(ctx.sessions.get(p.host)!, p.cut)));
+    await onEach(ctx, partitionCommands(ctx.inv, ctx.holder).map((p) => ({ host: p.host, command: p.cut })));
   },
   holdMs: (ctx) => ctx.partitionSeconds * 1000,
-  async restore(ctx) {
-    ctx.mark('restore', `${ctx.holder.name} and its peers hear each other again`);
-    await Promise.all(partitionCommands(ctx.inv, ctx.holder).map((p) => on(ctx.sessions.get(p.host)!, `${p.heal}; ${disarm('partition')}`)));
-  },
+  restoreText: (ctx) => `${ctx.holder.name} and its peers hear each other again`,
   expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'partition'), reported(s)],
 };
+
+/** How long the failback drill waits for the successor to take the VIP, and then lets it settle. */
+const TAKEOVER_WAIT_MS = 10_000;
+const SETTLE_MS = 1000;
 
 const failback: Drill = {
   name: 'failback',
   title: (ctx) =>
     `${ctx.holder.name} returns after losing the VIP: ${ctx.inv.keepalived.preempt ? `it takes the VIP back after ${ctx.inv.keepalived.preemptDelay} s` : 'it must stay backup (nopreempt)'}`,
+  faults: (ctx) => [serviceFault(ctx.holder.name, 'keepalived')],
+  injectMs: TAKEOVER_WAIT_MS + SETTLE_MS,
   async inject(ctx) {
+    const next = successor(ctx.inv, ctx.holder).name;
     await on(holderSession(ctx), 'systemctl stop keepalived');
-    const next = ctx.sessions.get(successor(ctx.inv, ctx.holder).name)!;
-    await on(next, `for i in $(seq 1 100); do ${vipPresentCommand(ctx.inv)} && exit 0; sleep 0.1; done; exit 1`);
-    await new Promise((r) => setTimeout(r, 1000));
+    ctx.progress(`  keepalived stopped on ${ctx.holder.name}, waiting for ${next} to take the VIP`);
+    await on(sessionOf(ctx, next), `for i in $(seq 1 ${TAKEOVER_WAIT_MS / 100}); do ${vipPresentCommand(ctx.inv)} && exit 0; sleep 0.1; done; exit 1`);
+    await sleep(SETTLE_MS);
     ctx.mark('fault', `keepalived back on ${ctx.holder.name}`);
     await on(holderSession(ctx), 'systemctl start keepalived');
   },
   holdMs: (ctx) => (ctx.inv.keepalived.preempt ? ctx.inv.keepalived.preemptDelay * 1000 + 3000 : 4000),
-  async restore(ctx) {
-    ctx.mark('restore', 'end of the return');
-    await on(holderSession(ctx), 'systemctl is-active --quiet keepalived || systemctl start keepalived');
-  },
+  restoreText: () => 'end of the return',
   expectations: (ctx, s) => {
     const stays = !ctx.inv.keepalived.preempt;
     const back = s.takeover?.to === ctx.holder.name;
@@ -280,18 +310,20 @@ const REBOOT_BACK_MS = 180_000;
  * must return with keepalived and haproxy enabled and running, without taking
  * the VIP back (nopreempt) — what a kernel update at night does. While it is
  * down kha cannot see whether it still holds the VIP, so two holders are
- * reported, not judged.
+ * reported, not judged. Nothing to arm: the host comes back by itself.
  */
 const reboot: Drill = {
   name: 'reboot',
   title: (ctx) => `reboot the VIP holder ${ctx.holder.name} and wait for it to return`,
+  faults: () => [],
+  injectMs: 0,
   async inject(ctx) {
     ctx.mark('fault', `reboot of ${ctx.holder.name}`);
     // systemctl returns once the reboot is queued; the connection may drop before it answers.
     await holderSession(ctx).exec('systemctl reboot', { timeoutMs: 10_000 }).catch(() => undefined);
   },
   holdMs: (ctx) => Math.max(HOLD_MS, ctx.limits.reboot + 2000),
-  async restore(ctx) {
+  async recover(ctx) {
     const t = performance.now();
     await ctx.reconnect(ctx.holder.name, REBOOT_BACK_MS);
     const left = Math.max(10_000, REBOOT_BACK_MS - (performance.now() - t));

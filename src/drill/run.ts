@@ -4,6 +4,7 @@ import { probeHealthz } from '../probe/https.js';
 import { vipHolders } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
 import type { Drill, DrillContext, DrillName } from './drills.js';
+import { exercise, sleep } from './exercise.js';
 import { startRemoteClient } from './remote-probe.js';
 import type { Clock } from '../observe/clock.js';
 import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
@@ -12,8 +13,8 @@ import type { DrillResult, Expectation } from './types.js';
 import { startClient, startDefaultClient, startVipWatch } from './watch.js';
 
 // One drill, start to finish: measure a baseline, break, hold, restore
-// (always, also on error or Ctrl-C), measure the recovery, and wait until
-// the cluster is whole again before the next drill.
+// (exercise.ts: always, also on error or a signal), measure the recovery,
+// and wait until the cluster is whole again before the next drill.
 
 export interface DrillEnv {
   inv: Inventory;
@@ -22,9 +23,11 @@ export interface DrillEnv {
   limits: Record<DrillName, number>;
   /** The interface carrying the VIP on each load balancer (hosts.yaml's or discovered). */
   interfaces: ReadonlyMap<string, string>;
-  /** Resolves when the operator asks to stop (Ctrl-C): holds are cut short. */
-  aborted: Promise<void>;
+  /** Aborted when the operator asks to stop (a signal): holds are cut short, nothing new is broken. */
+  stop: AbortSignal;
   progress(text: string): void;
+  /** A host left broken: said at once, where it cannot be missed. */
+  alarm(text: string): void;
   /** --probe-from: the host that runs a second probe, over this session. */
   probeFrom?: Session;
   /** Opens a new session to a load balancer that went away (reboot) and puts it in `sessions`. */
@@ -49,21 +52,15 @@ function remoteWithin(r: NonNullable<ReturnType<typeof summarize>['remote']>, li
   };
 }
 
-function sleep(ms: number, abort?: Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    void abort?.then(() => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-}
-
-/** Every keepalived and haproxy running, exactly one holder, every apiserver up: the state each drill starts from. */
-export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer> {
+/**
+ * Every keepalived and haproxy running, exactly one holder, every apiserver
+ * up: the state each drill starts from. Undefined once kha is asked to stop.
+ */
+export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer | undefined> {
   const until = Date.now() + HEALTHY_TIMEOUT_MS;
   let why = '';
   while (Date.now() < until) {
+    if (env.stop.aborted) return undefined;
     const services = await Promise.all(
       env.inv.lbs.map(async (lb) => {
         const r = await env.sessions.get(lb.name)!.exec('systemctl is-active --quiet keepalived && systemctl is-active --quiet haproxy', { timeoutMs: 5000 }).catch(() => ({ code: 1 }));
@@ -88,7 +85,7 @@ export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer> {
           : backends.length === 0
             ? `cannot read haproxy statistics on ${holder.name}`
             : `requests through the VIP fail`;
-    await sleep(250);
+    await sleep(250, env.stop);
   }
   throw new Error(`the cluster did not become whole within ${HEALTHY_TIMEOUT_MS / 1000} s (${why}); run kha status`);
 }
@@ -127,6 +124,7 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     partitionSeconds: env.partitionSeconds,
     limits: env.limits,
     mark: (what, text) => marks.push({ t: performance.now() - t0, what, text }),
+    progress: env.progress,
     extra: { interface: env.interfaces.get(holder.name) },
     reconnect: env.reconnect,
   };
@@ -136,21 +134,9 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   const client = startClient(env.inv, t0);
   const defaultClient = startDefaultClient(env.inv, t0);
   const watch = startVipWatch(env.inv, env.sessions, t0);
-  let failure: unknown;
-  try {
-    await sleep(BASELINE_MS);
-    try {
-      await drill.inject(ctx);
-      await sleep(drill.holdMs(ctx), env.aborted);
-    } finally {
-      await drill.restore(ctx).catch((e: unknown) => {
-        failure ??= e;
-      });
-    }
-    await sleep(RECOVERY_MS, env.aborted);
-  } catch (e) {
-    failure ??= e;
-  }
+  await sleep(BASELINE_MS, env.stop);
+  const { restored, notRestored, failure } = await exercise(drill, ctx, env);
+  await sleep(RECOVERY_MS, env.stop);
   const [samples, slow, vip, remoteSamples] = await Promise.all([client.stop(), defaultClient.stop(), watch.stop(), remote?.stop()]);
   const durationMs = performance.now() - t0;
   const states = await stateChanges(env, t0, durationMs);
@@ -160,7 +146,7 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     if (remote.error !== undefined) timeline.remote.error = remote.error;
   }
   const summary = summarize(timeline, durationMs);
-  const expectations = drill.expectations(ctx, summary);
+  const expectations = [...drill.expectations(ctx, summary), ...restored];
   if (summary.remote) expectations.push(remoteWithin(summary.remote, env.limits[drill.name]));
   if (failure !== undefined) {
     expectations.push({ name: 'the drill ran', held: false, detail: failure instanceof Error ? failure.message : String(failure) });
@@ -176,5 +162,6 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     expectations,
     passed: expectations.every((e) => e.held),
     lbs: env.inv.lbs.map((lb) => lb.name),
+    notRestored,
   };
 }

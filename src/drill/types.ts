@@ -8,6 +8,20 @@ export interface Expectation {
   detail: string;
 }
 
+/**
+ * One host's part of a drill's fault, as the host must undo it on its own:
+ * armed there before the fault lands, run by kha after the hold.
+ */
+export interface Fault {
+  host: string;
+  /** Undoes the fault, also when it never landed; exits non-zero when it cannot. */
+  heal: string;
+  /** Exits 0 once the host is whole again. */
+  healed: string;
+  /** What `healed` checks, in words: "keepalived active". */
+  whole: string;
+}
+
 export interface DrillResult {
   name: string;
   /** One line saying what the drill does to whom. */
@@ -21,4 +35,6 @@ export interface DrillResult {
   passed: boolean;
   /** Load balancers, in inventory order, for the report's lanes. */
   lbs: string[];
+  /** Hosts kha could not heal: their own timers still have to. */
+  notRestored: string[];
 }

@@ -1,3 +1,5 @@
+import { quote, showText } from './show.js';
+
 // IPv4 parsing and the messages for the ways people get an address wrong.
 // Pure functions: the schema, the semantic checks and the templates share them.
 
@@ -26,20 +28,20 @@ export function ipv4Complaint(input: unknown, withPrefix = false): string {
   if (typeof input !== 'string') return `expected an IPv4 address ${example}`;
   const [addr = '', prefix] = input.split('/');
   if (looksLikeIpv6(input)) {
-    return `'${input}' is an IPv6 address; kha supports IPv4 only for now (keepalived needs a separate VRRP instance per address family); write an IPv4 address ${example}`;
+    return `${quote(input)} is an IPv6 address; kha supports IPv4 only for now (keepalived needs a separate VRRP instance per address family); write an IPv4 address ${example}`;
   }
   if (isHostname(addr)) {
-    return `'${input}' is a hostname; kha needs an IPv4 address here, because keepalived peers and haproxy servers are configured by address (resolve it and write the address)`;
+    return `${quote(input)} is a hostname; kha needs an IPv4 address here, because keepalived peers and haproxy servers are configured by address (resolve it and write the address)`;
   }
   if (prefix !== undefined && IPV4_RE.test(addr)) {
     return withPrefix
-      ? `'${input}' has an invalid prefix length /${prefix}; use 1-32, or leave it out`
-      : `'${input}' has a prefix length; write the bare address here, ${example}`;
+      ? `${quote(input)} has an invalid prefix length /${showText(prefix)}; use 1-32, or leave it out`
+      : `${quote(input)} has a prefix length; write the bare address here, ${example}`;
   }
   if (/^\d+(\.\d+){3}$/.test(addr) && addr.split('.').some((o) => o.length > 1 && o.startsWith('0'))) {
-    return `'${input}' has a leading zero in an octet, which some tools read as octal; write ${addr.split('.').map((o) => String(Number(o))).join('.')}`;
+    return `${quote(input)} has a leading zero in an octet, which some tools read as octal; write ${addr.split('.').map((o) => String(Number(o))).join('.')}`;
   }
-  return `'${input}' is not an IPv4 address; write four numbers 0-255 separated by dots, ${example}`;
+  return `${quote(input)} is not an IPv4 address; write four numbers 0-255 separated by dots, ${example}`;
 }
 
 export function ipv4ToInt(addr: string): number {

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { closest } from './suggest.js';
 import { SECRET_KEYS } from './schema.js';
 import { formatPath, type KeyPath } from './locate.js';
+import { gluedSecretHint, quote } from './show.js';
 
 // Turns zod's issues into sentences a person can act on. Messages written
 // into the schema itself (addresses, secrets, host names) are kept as they
@@ -65,7 +66,7 @@ function kindOf(value: unknown): string {
 function preview(value: unknown, path: KeyPath): string {
   const key = path[path.length - 1];
   if (typeof key === 'string' && SECRET_KEYS.has(key)) return '';
-  if (typeof value === 'string') return ` '${value.length > 40 ? `${value.slice(0, 40)}…` : value}'`;
+  if (typeof value === 'string') return ` ${quote(value)}`;
   if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') return ` ${String(value)}`;
   return '';
 }
@@ -100,6 +101,8 @@ function typeHint(root: z.ZodType, path: KeyPath, expected: string, input: unkno
   if (input === null) return '; write a value after the colon, or remove the key';
   if (expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')) return '; put it in quotes to make it text';
   if (typeof input !== 'string') return '';
+  const glued = gluedSecretHint(input);
+  if (glued) return glued;
   if (expected === 'number' && input.trim() !== '' && Number.isFinite(Number(input))) return '; remove the quotes';
   if (expected === 'number' && /^\d+(?:\.\d+)?\s*[a-z]+$/i.test(input)) {
     const unit = unitOf(root, path);
@@ -140,6 +143,24 @@ function likelyMeant(root: z.ZodType, issues: readonly z.core.$ZodIssue[]): Set<
   return meant;
 }
 
+function unknownKey(key: string, known: readonly string[]): string {
+  const glued = gluedSecretHint(key);
+  if (glued) return `unknown key ${quote(key)}${glued}`;
+  const guess = closest(key, known);
+  return guess ? `unknown key ${quote(key)}; did you mean '${guess}'?` : `unknown key ${quote(key)}; keys allowed here: ${known.join(', ')}`;
+}
+
+/** Drops repeats: one value can fail two bounds that read the same (zod's safe-integer range and the schema's own). */
+function distinct(findings: readonly Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const id = JSON.stringify([f.path, f.message]);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
 export function describeIssues(root: z.ZodType, issues: readonly z.core.$ZodIssue[]): Finding[] {
   const out: Finding[] = [];
   const meant = likelyMeant(root, issues);
@@ -148,14 +169,7 @@ export function describeIssues(root: z.ZodType, issues: readonly z.core.$ZodIssu
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(root, path);
       for (const key of issue.keys) {
-        const guess = closest(key, known);
-        out.push({
-          path: [...path, key],
-          atKey: true,
-          message: guess
-            ? `unknown key '${key}'; did you mean '${guess}'?`
-            : `unknown key '${key}'; keys allowed here: ${known.join(', ')}`,
-        });
+        out.push({ path: [...path, key], atKey: true, message: unknownKey(key, known) });
       }
       continue;
     }
@@ -228,6 +242,5 @@ export function describeIssues(root: z.ZodType, issues: readonly z.core.$ZodIssu
         out.push({ path, atKey: false, message: `is not valid${preview(input, path)}` });
     }
   }
-  // One value can fail two bounds that read the same (zod's safe-integer range and the schema's own).
-  return out.filter((f, i) => out.findIndex((g) => g.message === f.message && formatPath(g.path) === formatPath(f.path)) === i);
+  return distinct(out);
 }

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { LineCounter, parseAllDocuments, isCollection, isMap, isSeq, isScalar, visit, type Document, type Node } from 'yaml';
+import { LineCounter, isMap, isSeq, isScalar, type Document } from 'yaml';
 import { InputError, type Problem } from '../errors.js';
 import { Secret } from '../secret.js';
 import { parseCidr } from './addresses.js';
@@ -8,7 +8,9 @@ import { describeIssues, GENERIC, type Finding } from './describe.js';
 import { formatPath, Locator } from './locate.js';
 import type { Inventory, SshSettings } from './model.js';
 import { hostsFileSchema, type HostsFile } from './schema.js';
+import { envValue } from './secrets.js';
 import { resolvePriorities, resolveVrrp, semanticFindings } from './semantic.js';
+import { Anchors, entryLimitProblem, parseYaml, yamlProblems, type YamlProblem } from './yaml.js';
 
 /** hosts.yaml describes a handful of hosts; anything this large is a wrong file. */
 export const MAX_FILE_BYTES = 1024 * 1024;
@@ -43,59 +45,17 @@ function at(file: string, pos: { line: number; column: number }, path: string, m
   return { file, line: pos.line, column: pos.column, path, message };
 }
 
-/** The key written at `offset`, for naming a duplicate key. */
-function keyAt(text: string, offset: number): string {
-  const m = /^(?:"([^"]*)"|'([^']*)'|([^:#\n]*?))\s*:/.exec(text.slice(offset));
-  return m?.[1] ?? m?.[2] ?? m?.[3] ?? '?';
+/** line:column of an offset, where no parser has counted the lines. */
+function positionIn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  return { line: before.split('\n').length, column: offset - before.lastIndexOf('\n') };
 }
 
-/**
- * The quoted value or flow collection ([...], {...}) that is still open at
- * `offset`. The parser notices a missing closing character only where the
- * text runs out, often many lines later; the place to fix is where it opened.
- */
-function openerAt(doc: Document, offset: number): Node | undefined {
-  let innermost: Node | undefined;
-  visit(doc, (_, node) => {
-    const opens = (isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE')) || (isCollection(node) && node.flow === true);
-    if (opens && node.range && node.range[0] < offset && offset <= node.range[1]) innermost = node;
+function yamlToProblems(file: string, lines: LineCounter, problems: readonly YamlProblem[]): Problem[] {
+  return problems.map((p) => {
+    const { line, col } = lines.linePos(p.offset);
+    return at(file, { line, column: col }, '', `YAML: ${p.message}`);
   });
-  return innermost;
-}
-
-function yamlProblems(file: string, text: string, doc: Document, lines: LineCounter): Problem[] {
-  // Near its stack limit the parser may report the overflow once per nesting level: once is enough.
-  const errors = doc.errors.filter((e, i, all) => e.code !== 'RESOURCE_EXHAUSTION' || all.findIndex((x) => x.code === e.code) === i);
-  const problems = errors.map((e) => {
-    let { line, col } = lines.linePos(e.pos[0]);
-    let message = e.message.split('\n')[0] ?? e.message;
-    const opener = e.code === 'MISSING_CHAR' || e.code === 'BAD_INDENT' ? openerAt(doc, e.pos[0]) : undefined;
-    if (opener?.range) {
-      ({ line, col } = lines.linePos(opener.range[0]));
-      message = isScalar(opener)
-        ? `${message}: the quoted text that starts here is not closed`
-        : `${message}: the ${isSeq(opener) ? '[ list' : '{ map'} that starts here is not closed, or a line inside it is not indented past its key`;
-    }
-    if (e.code === 'DUPLICATE_KEY') {
-      message = `key '${keyAt(text, e.pos[0])}' is written twice in this map; keep one (tools disagree on which one wins)`;
-    }
-    if (e.code === 'TAB_AS_INDENT') message = `${message}; indent with spaces`;
-    // The parser turns its own stack overflow into an error; say what it means.
-    if (e.code === 'RESOURCE_EXHAUSTION') message = 'nested too deeply to read; a hosts file nests a few levels, so this is not one';
-    return at(file, { line, column: col }, '', `YAML: ${message}`);
-  });
-  // The parser accepts an alias whose anchor is missing; only conversion would throw.
-  visit(doc, {
-    Alias(_, alias) {
-      // An empty alias (`*` alone) is already a parse error.
-      if (alias.source === '' || alias.resolve(doc) !== undefined || !alias.range) return;
-      const { line, col } = lines.linePos(alias.range[0]);
-      problems.push(
-        at(file, { line, column: col }, '', `YAML: alias *${alias.source} has no anchor &${alias.source} before it; define the anchor above its first use, or fix the name`),
-      );
-    },
-  });
-  return problems;
 }
 
 /** File order, so that a person can work down the list. */
@@ -111,7 +71,7 @@ function resolveSecret(value: string | undefined, env: NodeJS.ProcessEnv, file: 
   if (value === undefined) return undefined;
   if (value.startsWith('env:')) {
     const name = value.slice(4);
-    return new Secret(env[name] ?? '', `env:${name}`);
+    return new Secret(envValue(env, name) ?? '', `env:${name}`);
   }
   return new Secret(value, file);
 }
@@ -200,10 +160,11 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
 export function parseInventory(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
   const fail = (stage: Stage, problems: Problem[]): LoadResult => ({ ok: false, stage, problems });
   const lines = new LineCounter();
-  // Merge keys (`<<: *defaults`) are YAML 1.1, but they are how people share settings between hosts.
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
+  const read = parseYaml(text, lines);
+  if ('refused' in read) return fail('file', [at(file, positionIn(text, read.refused.offset), '', `YAML: ${read.refused.message}`)]);
+  const { docs } = read;
   const isEmpty = (d: Document) => d.errors.length === 0 && (d.contents === null || (isScalar(d.contents) && d.contents.value === null));
-  if (!Array.isArray(docs) || docs.every(isEmpty)) {
+  if (docs.every(isEmpty)) {
     return fail('file', [at(file, { line: 1, column: 1 }, '', 'is empty; start from examples/hosts.yaml or run kha setup')]);
   }
   if (docs.length > 1) {
@@ -213,7 +174,10 @@ export function parseInventory(text: string, file: string, env: NodeJS.ProcessEn
     ]);
   }
   const doc = docs[0]!;
-  const syntax = yamlProblems(file, text, doc, lines);
+  const anchors = new Anchors(doc);
+  const tooBig = entryLimitProblem(doc, anchors);
+  if (tooBig) return fail('file', yamlToProblems(file, lines, [tooBig]));
+  const syntax = yamlToProblems(file, lines, yamlProblems(doc, anchors));
   if (syntax.length > 0) return fail('syntax', byPosition(syntax));
   if (!isMap(doc.contents)) {
     const kind = isSeq(doc.contents) ? 'a list' : 'a single value';
@@ -222,7 +186,7 @@ export function parseInventory(text: string, file: string, env: NodeJS.ProcessEn
       at(file, { line: start.line, column: start.col }, '', `top level is ${kind}; it must be a map with the keys cluster, lb and masters (see examples/hosts.yaml)`),
     ]);
   }
-  const locator = new Locator(doc, lines);
+  const locator = new Locator(doc, lines, anchors);
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -267,9 +231,7 @@ export async function loadInventoryFile(path: string, env: NodeJS.ProcessEnv = p
   } catch {
     const offset = firstInvalidUtf8(bytes);
     const before = bytes.subarray(0, offset).toString('utf8');
-    const line = before.split('\n').length;
-    const column = before.length - before.lastIndexOf('\n');
-    return { ok: false, stage: 'file', problems: [at(file, { line, column }, '', `is not valid UTF-8 (byte 0x${bytes[offset]?.toString(16).padStart(2, '0')} at offset ${offset}); save it as UTF-8`)] };
+    return { ok: false, stage: 'file', problems: [at(file, positionIn(before, before.length), '', `is not valid UTF-8 (byte 0x${bytes[offset]?.toString(16).padStart(2, '0')} at offset ${offset}); save it as UTF-8`)] };
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return parseInventory(text, file, env);

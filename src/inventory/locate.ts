@@ -1,4 +1,6 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
+import { showKey } from './show.js';
+import type { Anchors } from './yaml.js';
 
 export type KeyPath = readonly (string | number)[];
 
@@ -7,14 +9,20 @@ export interface Position {
   column: number;
 }
 
-/** `lb[1].address` — the form every message uses. */
+/** `lb[1].address` — the form every message uses; a key from the file is shown as messages quote it. */
 export function formatPath(path: KeyPath): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${part}` : part;
+    else out += out ? `.${showKey(part)}` : showKey(part);
   }
   return out;
+}
+
+/** A map's own pairs by key, and its merge keys in order. */
+interface MapIndex {
+  own: Map<unknown, Pair>;
+  merges: Pair[];
 }
 
 /**
@@ -25,9 +33,13 @@ export function formatPath(path: KeyPath): string {
  * since that is the text to change.
  */
 export class Locator {
+  /** Built once per map: a file may have thousands of problems in one map, and looking each up by scanning would take their square. */
+  private readonly indexes = new Map<YAMLMap, MapIndex>();
+
   constructor(
     private readonly doc: Document,
     private readonly lines: LineCounter,
+    private readonly anchors: Anchors,
   ) {}
 
   private pos(offset: number): Position {
@@ -36,28 +48,39 @@ export class Locator {
   }
 
   private deref(node: unknown): unknown {
-    return isAlias(node) ? node.resolve(this.doc) : node;
+    return this.anchors.deref(node);
+  }
+
+  private indexOf(map: YAMLMap): MapIndex {
+    let index = this.indexes.get(map);
+    if (index) return index;
+    index = { own: new Map(), merges: [] };
+    for (const item of map.items) {
+      if (!isScalar(item.key)) continue;
+      // The parser turns a merge key into a symbol: only `<<` written plain, with merge keys on, is one.
+      if (typeof item.key.value === 'symbol') index.merges.push(item);
+      else if (!index.own.has(item.key.value)) index.own.set(item.key.value, item);
+    }
+    this.indexes.set(map, index);
+    return index;
   }
 
   /** The pair for `key` in a map, written there or brought in by its merge keys. */
-  private pairIn(map: unknown, key: string, depth = 0): { key: Node | null; value: unknown } | undefined {
+  private pairIn(map: unknown, key: string, depth = 0): Pair | undefined {
     const m = this.deref(map);
     // A map may merge itself through its own anchor; no real file chains merges this deep.
     if (!isMap(m) || depth > 8) return undefined;
-    let merged: { key: Node | null; value: unknown } | undefined;
-    for (const item of m.items) {
-      if (!isPair(item) || !isScalar(item.key)) continue;
-      if (item.key.value === key) return { key: item.key, value: item.value };
-      // The parser turns a merge key into a symbol: only `<<` written plain, with merge keys on, is one.
-      if (typeof item.key.value === 'symbol' && !merged) {
-        const sources = isSeq(item.value) ? item.value.items : [item.value];
-        for (const source of sources) {
-          merged = this.pairIn(source, key, depth + 1);
-          if (merged) break;
-        }
+    const index = this.indexOf(m);
+    const own = index.own.get(key);
+    if (own) return own;
+    for (const merge of index.merges) {
+      const value = this.deref(merge.value);
+      for (const source of isSeq(value) ? value.items : [merge.value]) {
+        const merged = this.pairIn(source, key, depth + 1);
+        if (merged) return merged;
       }
     }
-    return merged;
+    return undefined;
   }
 
   private nodeAt(path: KeyPath): unknown {

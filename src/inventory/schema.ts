@@ -1,5 +1,8 @@
+import { INTERFACE_NAME, INTERFACE_NAME_RULE } from './interface-name.js';
 import * as z from 'zod';
 import { IPV4_CIDR_RE, IPV4_RE, ipv4Complaint } from './addresses.js';
+import { AUTH_PASS_CHARS_MESSAGE, AUTH_PASS_DESCRIPTION, AUTH_PASS_RE } from './secrets.js';
+import { quote } from './show.js';
 
 // The one definition of hosts.yaml. The validator (load.ts) and the JSON
 // Schema shipped for editors (schema/hosts.schema.json) both come from here,
@@ -29,15 +32,14 @@ const hostName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
     error: (iss) =>
-      `'${String(iss.input)}' is not a usable host name: start with a letter or digit, then letters, digits, '.', '_' or '-', at most 63 characters (it names a directory in kha render's output)`,
+      `${quote(String(iss.input))} is not a usable host name: start with a letter or digit, then letters, digits, '.', '_' or '-', at most 63 characters (it names a directory in kha render's output)`,
   })
   .meta({ description: 'Short name of the host, used in messages and as its directory in `kha render` output' });
 
 const interfaceName = z
   .string()
-  .regex(/^(?!\.{1,2}$)[A-Za-z0-9_.@:-]{1,15}$/, {
-    error: (iss) =>
-      `'${String(iss.input)}' is not a Linux interface name (1-15 characters: letters, digits, '_', '.', '@', ':', '-')`,
+  .regex(INTERFACE_NAME, {
+    error: (iss) => `${quote(String(iss.input))} is not a Linux interface name (${INTERFACE_NAME_RULE})`,
   })
   .meta({ description: 'Network interface that carries this host\'s address and will carry the VIP; discovered from the route to the VIP when left out' });
 
@@ -46,22 +48,27 @@ const interfaceName = z
  * kha runs, the recommended form) or literally. A bare YAML number is refused:
  * YAML reads `auth_pass: 0042` as the number 42, silently changing the password.
  */
-const secretRef = z
-  .string({
-    error: (iss) =>
-      typeof iss.input === 'number'
-        ? 'must be a string: YAML reads an unquoted number (and drops its leading zeros), so quote it, or better write env:VARIABLE'
-        : 'must be a string: env:VARIABLE or a literal',
-  })
-  .min(1, { error: () => 'is empty; write env:VARIABLE or leave the key out' })
-  .regex(/^[^\n\r\0]*$/, { error: () => ONE_LINE });
+const secretString = () =>
+  z
+    .string({
+      error: (iss) =>
+        typeof iss.input === 'number'
+          ? 'must be a string: YAML reads an unquoted number (and drops its leading zeros), so quote it, or better write env:VARIABLE'
+          : 'must be a string: env:VARIABLE or a literal',
+    })
+    .min(1, { error: () => 'is empty; write env:VARIABLE or leave the key out' });
+
+const secretRef = secretString().regex(/^[^\n\r\0]*$/, { error: () => ONE_LINE });
+
+/** A literal auth_pass must be one word to keepalived; the env: form is checked once the variable is read (semantic.ts). */
+const authPassRef = secretString().regex(AUTH_PASS_RE, { error: () => AUTH_PASS_CHARS_MESSAGE });
 
 const sshFields = {
   user: z
     .string()
     // No regex flags here: JSON Schema patterns have none, and the shipped schema must agree.
     .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, {
-      error: (iss) => `'${String(iss.input)}' is not a valid login name (a letter or '_', then letters, digits, '_', '.', '-')`,
+      error: (iss) => `${quote(String(iss.input))} is not a valid login name (a letter or '_', then letters, digits, '_', '.', '-')`,
     })
     .meta({ description: 'Login user (default root)' }),
   port: port('SSH port (default 22)'),
@@ -77,7 +84,7 @@ const sshFields = {
   }),
   jump: singleLine
     .regex(/^(?:[A-Za-z0-9_.-]+@)?[A-Za-z0-9_.-]+(?::\d{1,5})?$/, {
-      error: (iss) => `'${String(iss.input)}' is not a jump host; write [user@]host[:port]`,
+      error: (iss) => `${quote(String(iss.input))} is not a jump host; write [user@]host[:port]`,
     })
     .meta({ description: 'Jump host to connect through: [user@]host[:port] (like ssh -J)' }),
   connect_timeout: z.number().min(1).max(300).meta({ description: 'Seconds to wait for the SSH handshake (default 10)' }),
@@ -118,7 +125,7 @@ const cluster = z
     dns_name: z
       .string()
       .regex(/^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, {
-        error: (iss) => `'${String(iss.input)}' is not a DNS name; write labels of letters, digits and '-' separated by dots, like kubeapi.example.com`,
+        error: (iss) => `${quote(String(iss.input))} is not a DNS name; write labels of letters, digits and '-' separated by dots, like kubeapi.example.com`,
       })
       .optional()
       .meta({ description: 'DNS name clients use for the VIP; checked against the apiserver certificate\'s SANs' }),
@@ -147,10 +154,7 @@ const keepalived = z
       .union([z.literal(2), z.literal(3)])
       .optional()
       .meta({ description: 'VRRP version; derived: 2 when auth_pass is set, else 3' }),
-    auth_pass: secretRef.optional().meta({
-      description:
-        'VRRP password (PASS authentication, at most 8 characters): env:VARIABLE or a literal. VRRPv2 only, so it means whole-second adverts',
-    }),
+    auth_pass: authPassRef.optional().meta({ description: AUTH_PASS_DESCRIPTION }),
     unicast: z.boolean().default(true).meta({
       description: 'Send adverts to the peers\' addresses (default true); false uses multicast 224.0.0.18',
     }),
@@ -193,7 +197,7 @@ const haproxy = z
     }),
     health_path: z
       .string()
-      .regex(/^\/[A-Za-z0-9/_.?=&-]*$/, { error: (iss) => `'${String(iss.input)}' is not a URL path like /readyz` })
+      .regex(/^\/[A-Za-z0-9/_.?=&-]*$/, { error: (iss) => `${quote(String(iss.input))} is not a URL path like /readyz` })
       .default('/readyz')
       .meta({ description: 'apiserver path haproxy checks over TLS (default /readyz)' }),
     check_inter_ms: z.number().int().min(100).max(60000).default(500).meta({
@@ -225,7 +229,7 @@ const haproxy = z
     monitor_port: port('Local port (127.0.0.1) of haproxy\'s own health page, which keepalived\'s check script asks (default 8404)').default(8404),
     stats_socket: z
       .string()
-      .regex(/^\/[A-Za-z0-9/_.-]+$/, { error: (iss) => `'${String(iss.input)}' is not an absolute path` })
+      .regex(/^\/[A-Za-z0-9/_.-]+$/, { error: (iss) => `${quote(String(iss.input))} is not an absolute path` })
       .default('/var/lib/haproxy/stats')
       .meta({
         description: 'haproxy admin socket; its directory must exist at start (default /var/lib/haproxy/stats: /run/haproxy is missing on several distributions)',
@@ -303,7 +307,7 @@ export const hostsFileSchema = z
       .strictObject({
         netns: z
           .string()
-          .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: (iss) => `'${String(iss.input)}' is not a network namespace name` })
+          .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: (iss) => `${quote(String(iss.input))} is not a network namespace name` })
           .optional()
           .meta({ description: 'Run kha\'s network side inside this network namespace (the built-in lab sets it)' }),
       })

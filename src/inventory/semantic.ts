@@ -1,6 +1,8 @@
 import { describeSubnet, inSubnet, ipv4ToInt, networkOf, parseCidr } from './addresses.js';
 import type { Finding } from './describe.js';
 import type { HostsFile } from './schema.js';
+import { AUTH_PASS_MAX_BYTES, byteLength, envSecretComplaint, envValue } from './secrets.js';
+import { showText } from './show.js';
 
 // Checks that relate one value to another. They run on a file that already
 // has the right shape, and report every finding, not only the first.
@@ -90,11 +92,12 @@ function checkVrrp(f: HostsFile, out: Finding[]): void {
   // One problem with advert_int is told once: the auth_pass conflict explains the whole-seconds rule too.
   let advertToldOf = false;
   if (k.auth_pass !== undefined) {
-    if (!k.auth_pass.startsWith('env:') && k.auth_pass.length > 8) {
+    const bytes = byteLength(k.auth_pass);
+    if (!k.auth_pass.startsWith('env:') && bytes > AUTH_PASS_MAX_BYTES) {
       out.push({
         path: ['keepalived', 'auth_pass'],
         atKey: false,
-        message: `is ${k.auth_pass.length} characters; VRRP PASS authentication carries at most 8 (keepalived would silently cut it): shorten it, or remove auth_pass and use kha's default, VRRPv3 with unicast peers and firewall rules`,
+        message: `is ${bytes} bytes; VRRP PASS authentication carries at most ${AUTH_PASS_MAX_BYTES} (keepalived would silently cut it): shorten it, or remove auth_pass and use kha's default, VRRPv3 with unicast peers and firewall rules`,
       });
     }
     if (k.vrrp_version === 3) {
@@ -238,16 +241,13 @@ function checkEnvSecrets(f: HostsFile, env: NodeJS.ProcessEnv, out: Finding[]): 
       out.push({ path, atKey: false, message: "env: must be followed by an environment variable's name: letters, digits and '_', not starting with a digit" });
       continue;
     }
-    const secret = env[name];
-    if (secret === undefined || secret === '') {
-      out.push({ path, atKey: false, message: `environment variable ${name} is not set; export it before running kha (export ${name}=...)` });
-    } else if (path[1] === 'auth_pass' && secret.length > 8) {
-      out.push({
-        path,
-        atKey: false,
-        message: `environment variable ${name} holds ${secret.length} characters; VRRP PASS authentication carries at most 8`,
-      });
-    }
+    const secret = envValue(env, name);
+    const shown = showText(name);
+    const message =
+      secret === undefined || secret === ''
+        ? `environment variable ${shown} is not set; export it before running kha (export ${shown}=...)`
+        : envSecretComplaint(name, secret, path[1] === 'auth_pass');
+    if (message) out.push({ path, atKey: false, message });
   }
 }
 

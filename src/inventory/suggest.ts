@@ -18,15 +18,17 @@ function distance(a: string, b: string): number {
 
 /** The closest candidate, if it is close enough to be a likely typo. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const allowed = Math.max(1, Math.floor(Math.max(word.length, 3) / 3));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
+    // The lengths alone put it out of reach: a long word is not worth a distance table the size of both.
+    if (Math.abs(word.length - c.length) > allowed) continue;
     const d = distance(word, c);
     if (d < bestDistance) {
       best = c;
       bestDistance = d;
     }
   }
-  const allowed = Math.max(1, Math.floor(Math.max(word.length, 3) / 3));
   return bestDistance <= allowed ? best : undefined;
 }

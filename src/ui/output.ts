@@ -24,17 +24,21 @@ export interface Streams {
   stderr: (text: string) => void;
 }
 
+/** A reader gone (a closed pipe, a terminal hung up): nothing more can be said there. */
+const READER_GONE = ['EPIPE', 'EIO', 'ERR_STREAM_DESTROYED'];
+
 /**
- * A stream whose reader went away (`kha status | head`) is dropped quietly:
- * the command still runs to its end (an apply must not stop half-way because
- * nobody reads its output), it just has no one to tell. Without the error
- * listener Node would end the process on EPIPE with a stack trace; listr2,
- * which writes to process.stdout itself, is covered by the same listener.
+ * A stream whose reader went away (`kha status | head`, a closed terminal)
+ * is dropped quietly: the command still runs to its end (an apply or a
+ * drill must not stop half-way, leaving a host unhealed, because nobody
+ * reads its output), it just has no one to tell. Without the error listener
+ * Node would end the process on EPIPE with a stack trace; listr2, which
+ * writes to process.stdout itself, is covered by the same listener.
  */
 function pipeSafe(stream: NodeJS.WriteStream): (text: string) => void {
   let open = true;
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    if (!READER_GONE.includes(err.code ?? '')) throw err;
     open = false;
   });
   return (text) => {

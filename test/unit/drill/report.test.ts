@@ -21,7 +21,7 @@ function drill(name: string, failFrom: number, failTo: number): DrillResult {
   const timeline: Timeline = { samples, defaultClient, vip, states, marks: [{ t: failFrom, what: 'fault', text: `${name} <lb1>` }, { t: 3000, what: 'restore', text: 'restored' }] };
   const summary = summarize(timeline, 4000);
   return {
-    name, title: 'a drill', target: 'lb1', startedAt: '2026-11-24T05:00:00Z', durationMs: 4000, timeline, summary, lbs: ['lb1', 'lb2'],
+    name, title: 'a drill', target: 'lb1', startedAt: '2026-11-24T05:00:00Z', durationMs: 4000, timeline, summary, lbs: ['lb1', 'lb2'], notRestored: [],
     passed: summary.longestOutageMs <= 500,
     expectations: [{ name: 'outage ≤ 0.5 s', held: summary.longestOutageMs <= 500, detail: `${summary.longestOutageMs} ms` }],
   };

@@ -17,8 +17,10 @@ import { badDir, badFiles, CORPUS_ENV, kha, literalSecrets, repoRoot, stageOf } 
 // After changing a message, rewrite the .expected files from the repository
 // root and read every changed line before committing it:
 //   npm run build && for f in test/unit/inventory/bad/*.yaml; do
-//     env -i PATH="$PATH" KHA_LONG_PASS=env-secret-too-long KHA_SHORT_PASS=shortpw KHA_VRRP_PASS=vrrp8pw \
-//       node bin/kha.js validate "$f" 2> "${f%.yaml}.expected"; done
+//     env -i PATH="$PATH" KHA_BRACE_PASS='pw}x{' KHA_CR_SUDO=$'sudo-cr-pw\r' KHA_LONG_PASS=env-secret-too-long \
+//       KHA_NEWLINE_PASS=$'vrrp-nl\n' KHA_NEWLINE_SUDO=$'sudo-nl-pw\n' KHA_SHORT_PASS=shortpw KHA_VRRP_PASS=vrrp8pw \
+//       KHA_WIDE_PASS='éééééééé' node bin/kha.js validate "$f" 2> "${f%.yaml}.expected"; done
+// (the values of CORPUS_ENV in corpus.ts)
 
 describe('bad hosts.yaml corpus', () => {
   it('is run from the repository root, where the .expected paths are relative to', () => {
@@ -38,7 +40,16 @@ describe('bad hosts.yaml corpus', () => {
     const text = (f: string) => readFileSync(join(badDir, f), 'utf8');
     expect(literalSecrets(text('semantic-auth-pass-too-long.yaml'))).toEqual(['hunter2hunter2']);
     expect(literalSecrets(text('shape-auth-pass-number.yaml'))).toEqual(['73914682051']);
+    expect(literalSecrets(text('shape-auth-pass-quote.yaml'))).toEqual(['"Hunt3r']);
     expect(text('semantic-auth-pass-env-too-long.yaml')).toContain('env:KHA_LONG_PASS');
+  });
+
+  it('covers secrets run into their key, which YAML reads as a string or a key name rather than a secret', () => {
+    const text = (f: string) => readFileSync(join(badDir, f), 'utf8');
+    expect(literalSecrets(text('shape-auth-pass-no-space-block.yaml'))).toEqual(['Hunt3r9x']);
+    expect(literalSecrets(text('syntax-auth-pass-no-space-among-keys.yaml'))).toEqual(['Hunt3r9x']);
+    expect(literalSecrets(text('shape-sudo-password-no-space-flow.yaml'))).toEqual(expect.arrayContaining(['Sup3rS3cret', 'M4st3rS3cret']));
+    expect(literalSecrets(text('shape-secret-no-space-in-other-value.yaml'))).toEqual(['Dn5S3cret', 'Us3rS3cret']);
   });
 
   it('stops at the stage each name declares', () => {

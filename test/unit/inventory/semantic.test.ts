@@ -90,13 +90,76 @@ describe('semanticFindings', () => {
     expect(semanticFindings(f, { KHA_TEST_PASS: 'ok-pass' })).toEqual([]);
     expect(semanticFindings(f, { KHA_TEST_PASS: '' })[0]!.message).toMatch(/KHA_TEST_PASS is not set/);
     const long = semanticFindings(f, { KHA_TEST_PASS: 'much-too-long-secret' });
-    expect(long[0]!.message).toBe('environment variable KHA_TEST_PASS holds 20 characters; VRRP PASS authentication carries at most 8');
+    expect(long[0]!.message).toBe('environment variable KHA_TEST_PASS holds 20 bytes; VRRP PASS authentication carries at most 8');
     expect(JSON.stringify(long)).not.toContain('much-too-long-secret');
   });
 
-  it('a literal auth_pass of exactly 8 characters is fine, 9 is not', () => {
+  it('a literal auth_pass of exactly 8 bytes is fine, 9 is not', () => {
     expect(semanticFindings(file({ keepalived: { auth_pass: '12345678' } }), {})).toEqual([]);
-    expect(semanticFindings(file({ keepalived: { auth_pass: '123456789' } }), {})[0]!.message).toMatch(/^is 9 characters;/);
+    expect(semanticFindings(file({ keepalived: { auth_pass: '123456789' } }), {})[0]!.message).toMatch(/^is 9 bytes;/);
+  });
+
+  it('counts auth_pass in bytes, as keepalived does: 8 characters of 2 bytes each are 16', () => {
+    // The schema refuses non-ASCII before this check runs; the count must not depend on that.
+    const f = file({ keepalived: { auth_pass: 'short' } });
+    f.keepalived.auth_pass = 'éééééééé';
+    expect(semanticFindings(f, {})[0]!.message).toMatch(/^is 16 bytes; VRRP PASS authentication carries at most 8 /);
+  });
+
+  it('reads only what the environment itself holds, not what every object inherits', () => {
+    const env: NodeJS.ProcessEnv = { KHA_SET: 'pw' };
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const findings = semanticFindings(file({ keepalived: { auth_pass: `env:${name}` }, ssh: { sudo_password: `env:${name}` } }), env);
+      expect(findings.map((x) => x.message)).toEqual([
+        `environment variable ${name} is not set; export it before running kha (export ${name}=...)`,
+        `environment variable ${name} is not set; export it before running kha (export ${name}=...)`,
+      ]);
+    }
+    expect(semanticFindings(file({ keepalived: { auth_pass: 'env:constructor' } }), process.env).map((x) => x.message)).toEqual([
+      'environment variable constructor is not set; export it before running kha (export constructor=...)',
+    ]);
+  });
+
+  it('refuses a line break in any env: secret, naming the variable and never quoting the value', () => {
+    const f = file({
+      keepalived: { auth_pass: 'env:KHA_A' },
+      ssh: { sudo_password: 'env:KHA_B' },
+      lb: [
+        { name: 'lb1', address: '10.77.0.11', ssh: { sudo_password: 'env:KHA_C' } },
+        { name: 'lb2', address: '10.77.0.12' },
+      ],
+      masters: [{ name: 'm1', address: '10.77.0.21', ssh: { sudo_password: 'env:KHA_D' } }],
+    });
+    const findings = semanticFindings(f, { KHA_A: 'vrrp-pw\n', KHA_B: 'sudo-pw\n', KHA_C: 'sudo-pw\r', KHA_D: 'sudo\r\npw' });
+    expect(findings.map((x) => [x.path.join('.'), x.message.split(' holds ')[0]])).toEqual([
+      ['keepalived.auth_pass', 'environment variable KHA_A'],
+      ['ssh.sudo_password', 'environment variable KHA_B'],
+      ['lb.0.ssh.sudo_password', 'environment variable KHA_C'],
+      ['masters.0.ssh.sudo_password', 'environment variable KHA_D'],
+    ]);
+    for (const x of findings) expect(x.message).toMatch(/ holds a line break \(CR or LF\)/);
+    expect(JSON.stringify(findings)).not.toMatch(/vrrp-pw|sudo-pw|sudo\\r/);
+  });
+
+  it('refuses an env: auth_pass that keepalived.conf cannot carry as one word', () => {
+    const f = file({ keepalived: { auth_pass: 'env:KHA_A' } });
+    for (const secret of ['a b', '}', 'a}b{', '"pw', "pw'", '#pw', 'pw!', '$_PWD', 'pw\\', 'pw\t', 'éééééééé']) {
+      const findings = semanticFindings(f, { KHA_A: secret });
+      expect(findings, secret).toHaveLength(1);
+      expect(findings[0]!.message, secret).toMatch(/^environment variable KHA_A holds a character auth_pass cannot carry: only printable ASCII without spaces, quotes, braces/);
+    }
+    expect(semanticFindings(f, { KHA_A: 'Az09%&()' })).toEqual([]);
+    expect(semanticFindings(f, { KHA_A: '*+,./:;<' })).toEqual([]);
+    expect(semanticFindings(f, { KHA_A: '=>?@[]^_' })).toEqual([]);
+    expect(semanticFindings(f, { KHA_A: '`|~-' })).toEqual([]);
+  });
+
+  it('shortens an env: name too long to repeat', () => {
+    const name = `K${'A'.repeat(5000)}`;
+    const [finding] = semanticFindings(file({ keepalived: { auth_pass: `env:${name}` } }), {});
+    expect(finding!.message).toBe(
+      `environment variable K${'A'.repeat(59)}… (5001 characters) is not set; export it before running kha (export K${'A'.repeat(59)}… (5001 characters)=...)`,
+    );
   });
 
   it('a host in both lists with the same name and address is colocated, not a duplicate', () => {

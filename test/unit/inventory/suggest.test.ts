@@ -36,4 +36,12 @@ describe('closest', () => {
     expect(closest('ab', ['aa', 'bb'])).toBe('aa');
     expect(closest('port', [])).toBeUndefined();
   });
+
+  it('does not measure a word whose length alone puts it out of reach (a key of 100,000 characters)', () => {
+    const start = performance.now();
+    const top = ['$schema', 'cluster', 'ssh', 'keepalived', 'haproxy', 'security', 'drills', 'operator', 'lb', 'masters'];
+    expect(closest('p'.repeat(100_000), top)).toBeUndefined();
+    expect(performance.now() - start).toBeLessThan(100);
+    expect(closest('virtual_router', ['virtual_router_id'])).toBe('virtual_router_id');
+  });
 });
