@@ -9,6 +9,7 @@ import { registerLab } from './commands/lab.js';
 import { registerApply } from './commands/apply.js';
 import { registerStatus } from './commands/status.js';
 import { registerVerifyFailover } from './commands/verify-failover.js';
+import { registerKubeadm } from './commands/kubeadm.js';
 import { VERSION } from './version.js';
 
 /** What every command's action gets besides its own arguments. */
@@ -23,7 +24,7 @@ export interface CliContext {
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
-const registrars: CommandRegistrar[] = [registerValidate, registerRender, registerApply, registerVerifyFailover, registerStatus, registerSchema, registerLab];
+const registrars: CommandRegistrar[] = [registerValidate, registerRender, registerApply, registerVerifyFailover, registerStatus, registerKubeadm, registerSchema, registerLab];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('kha')

@@ -1,7 +1,7 @@
 import { redact } from './secret.js';
 
 // The few error classes kha has, and the one place that maps them to exit
-// codes (DESIGN.md: 0 success, 1 a host or a drill failed, 2 bad input).
+// codes (README: 0 success, 1 a host or a drill failed, 2 bad input).
 
 /** One finding in an input file, located so a person can jump to it. */
 export interface Problem {

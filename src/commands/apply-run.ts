@@ -10,8 +10,9 @@ import { CHECKS, CONNECT_CHECK } from '../preflight/checks.js';
 import { Secret } from '../secret.js';
 import { TASKS } from '../tasks/index.js';
 import type { PassphrasePrompt } from '../transport/private-key.js';
+import { formatEndpoint } from '../ui/endpoint-view.js';
 import { formatPlan, inventorySecrets } from '../ui/plan-view.js';
-import { onInterrupt } from './signals.js';
+import { INTERRUPT_EXIT, onInterrupt, type InterruptSignal } from './signals.js';
 import { progressMode, showStages } from '../ui/stages.js';
 
 export interface ApplyFlags {
@@ -73,12 +74,14 @@ export async function runApply(inv: Inventory, file: string, flags: ApplyFlags, 
 
     const state: RunState = { inv, sessions, facts, scope, abort: { requested: false }, changed: new Map(), done: new Map(), rollbacks: new Map() };
     let firstInterrupt = 0;
+    let stoppedBy: InterruptSignal = 'SIGINT';
     const stopListening = onInterrupt((signal) => {
       if (state.abort.requested) {
         if (Date.now() - firstInterrupt > 500) process.exit(130);
         return;
       }
       firstInterrupt = Date.now();
+      stoppedBy = signal;
       state.abort.requested = true;
       ctx.streams.stderr(`\n${signal}: finishing the current step, then stopping (Ctrl-C again to stop at once)\n`);
     });
@@ -90,7 +93,7 @@ export async function runApply(inv: Inventory, file: string, flags: ApplyFlags, 
         ctx.streams.stderr(
           `interrupted on ${err.host}${err.after ? ` after: ${err.after}` : ''}. Every service runs the files on disk; run kha apply again to finish.\n`,
         );
-        return ctx.exit(130);
+        return ctx.exit(INTERRUPT_EXIT[stoppedBy]);
       }
       throw err;
     } finally {
@@ -98,20 +101,20 @@ export async function runApply(inv: Inventory, file: string, flags: ApplyFlags, 
     }
     out.line('');
     for (const p of plans) out.line(`${p.host}: ${state.changed.get(p.host) ?? 0} changed, ${countChanges(p).ok} ok`);
-    const v = state.verify;
-    if (v) {
-      out.line(
-        `VIP ${inv.vip.address}:${inv.port} answers: ${v.succeeded}/${v.requests} requests, every master reached (${Object.entries(v.perMaster)
-          .map(([m, n]) => `${m} ${n}`)
-          .join(', ')})`,
-      );
+    const endpoint = state.endpoint;
+    if (endpoint) {
+      for (const line of formatEndpoint(inv, endpoint)) out.line(line);
+      for (const w of endpoint.warnings) out.warn(w);
+      for (const p of endpoint.problems) out.error(`error: ${p}`);
     }
+    const ok = endpoint === undefined || endpoint.problems.length === 0;
     out.result({
-      ok: true,
+      ok,
       dry_run: false,
       hosts: plans.map((p) => ({ host: p.host, changed: state.changed.get(p.host) ?? 0, ok: countChanges(p).ok })),
-      verify: v ?? null,
+      endpoint: endpoint ?? null,
     });
+    if (!ok) ctx.exit(1);
   } finally {
     await closeAll(sessions);
   }

@@ -5,6 +5,7 @@ import { outputFor, type CliContext, type CommandRegistrar } from '../cli.js';
 import { HostError, InputError } from '../errors.js';
 import { FAULT_KINDS, injectFault, isFaultKind, requireLab } from '../lab/faults.js';
 import { requireRoot } from '../lab/hosttools.js';
+import { kubeadmInit, kubeadmJoin, type KubeadmReport } from '../lab/kubeadm.js';
 import { labDown, labUp } from '../lab/lifecycle.js';
 import { netnsExists } from '../lab/network.js';
 import { CONTROLLER_NS, LIMITS } from '../lab/state.js';
@@ -43,10 +44,11 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
     .option('--lbs <n>', `load balancers (max ${LIMITS.lbs})`, count(LIMITS.lbs), 2)
     .option('--masters <n>', `masters with a kube-apiserver stand-in (max ${LIMITS.masters})`, count(LIMITS.masters), 3)
     .option('--workers <n>', `workers (max ${LIMITS.workers})`, count(LIMITS.workers), 0)
+    .option('--before-kubeadm', 'masters without an apiserver or its certificate yet, as before kubeadm init (then: kha lab kubeadm)')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { lbs: number; masters: number; workers: number; json?: boolean }) => {
+    .action(async (opts: { lbs: number; masters: number; workers: number; beforeKubeadm?: boolean; json?: boolean }) => {
       const out = outputFor(ctx, Boolean(opts.json));
-      const report = await labUp({ lbs: opts.lbs, masters: opts.masters, workers: opts.workers }, ctx.env, (l) => out.line(l));
+      const report = await labUp({ lbs: opts.lbs, masters: opts.masters, workers: opts.workers }, ctx.env, (l) => out.line(l), { beforeKubeadm: Boolean(opts.beforeKubeadm) });
       out.line(
         `root fs: ${report.rootfs.built ? `built in ${report.rootfs.seconds.toFixed(1)} s` : 'from cache'}; ` +
           `apt repo: ${report.aptRepo.packages} packages${report.aptRepo.built ? ` downloaded in ${report.aptRepo.seconds.toFixed(1)} s` : ' from cache'}`,
@@ -115,6 +117,37 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
       const r = await injectFault(ctx.env, kind, host);
       out.line(`${r.injectedAt} ${r.kind} ${r.host}: ${r.detail}`);
       out.result({ ok: true, ...r });
+    });
+
+  const kubeadm = lab
+    .command('kubeadm')
+    .description("a stand-in for kubeadm on a lab master: the apiserver certificate gets the SANs kubeadm would give it, then the apiserver stand-in starts")
+    .addHelpText('after', '\nExample: kha kubeadm hosts.yaml --out c.yaml && kha lab kubeadm init m1 --config c.yaml && kha lab kubeadm join m2');
+
+  const sayIssued = (out: ReturnType<typeof outputFor>, verb: string, r: KubeadmReport) => {
+    out.line(`${r.master}: ${verb}; apiserver certificate SANs ${[...r.sans.dns, ...r.sans.ip].join(', ')}; apiserver up`);
+    out.result({ ok: true, ...r });
+  };
+
+  kubeadm
+    .command('init')
+    .description('kubeadm init --config FILE on a master: its certificate from the file, as kubeadm would issue it')
+    .argument('<master>', 'a lab master (m1, ...)')
+    .requiredOption('--config <file>', 'a kubeadm configuration (kha kubeadm writes one)')
+    .option('--json', 'print the result as JSON')
+    .action(async (master: string, opts: { config: string; json?: boolean }) => {
+      requireRoot();
+      sayIssued(outputFor(ctx, Boolean(opts.json)), 'initialised', await kubeadmInit(ctx.env, master, opts.config));
+    });
+
+  kubeadm
+    .command('join')
+    .description("kubeadm join --control-plane on a master: through the cluster's controlPlaneEndpoint, with the configuration init recorded")
+    .argument('<master>', 'a lab master (m2, ...)')
+    .option('--json', 'print the result as JSON')
+    .action(async (master: string, opts: { json?: boolean }) => {
+      requireRoot();
+      sayIssued(outputFor(ctx, Boolean(opts.json)), 'joined', await kubeadmJoin(ctx.env, master));
     });
 
   lab

@@ -1,22 +1,51 @@
 import type { Command } from 'commander';
 import { outputFor, type CliContext } from '../cli.js';
 import { requireInventory } from '../inventory/load.js';
+import { InputError } from '../errors.js';
+import type { WaitResult } from '../status/wait.js';
 import { runInOperatorNetns } from './netns.js';
+
+const DEFAULT_WAIT_S = 600;
+const MAX_WAIT_S = 3600;
+
+/** `--wait` alone, or `--wait SECONDS` / `--wait=SECONDS`: a whole number of seconds from 1 to an hour. */
+export function parseWait(value: string | boolean): number {
+  if (value === true) return DEFAULT_WAIT_S;
+  const text = String(value);
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > MAX_WAIT_S) {
+    throw new InputError(`--wait ${JSON.stringify(text.slice(0, 20))}: give whole seconds from 1 to ${MAX_WAIT_S} (or --wait alone for ${DEFAULT_WAIT_S} s)`);
+  }
+  return n;
+}
 
 export function registerStatus(program: Command, ctx: CliContext): void {
   program
     .command('status')
     .description('who holds the VIP, keepalived and haproxy state per load balancer, backend health, drift, certificate SANs')
     .argument('<hosts.yaml>', 'the inventory file')
+    .option('--wait [seconds]', `first wait until every load balancer's haproxy counts every master UP (default ${DEFAULT_WAIT_S} s, at most ${MAX_WAIT_S})`)
     .option('--json', 'print the status as JSON')
-    .addHelpText('after', '\nChanges nothing. Exit codes: 0 healthy, 1 degraded (each problem is listed), 2 bad input.')
-    .action(async (file: string, flags: { json?: boolean }) => {
+    .addHelpText(
+      'after',
+      '\nChanges nothing. Exit codes: 0 healthy, 1 degraded (each problem is listed) or --wait ran out, 2 bad input.\n' +
+        'Example, after the endpoint is built: kubeadm init --config kubeadm-config.yaml --upload-certs && kha status hosts.yaml --wait',
+    )
+    .action(async (file: string, flags: { json?: boolean; wait?: string | boolean }) => {
+      const waitSeconds = flags.wait === undefined ? undefined : parseWait(flags.wait);
       const inv = await requireInventory(file, ctx.env);
       const inner = await runInOperatorNetns(inv, ctx.argv, ctx.env);
       if (inner !== null) return ctx.exit(inner);
       const out = outputFor(ctx, Boolean(flags.json));
       // Loaded only where the hosts are reachable (see apply.ts).
       const { collectStatus } = await import('../status/collect.js');
+      let waited: WaitResult | undefined;
+      if (waitSeconds !== undefined) {
+        const { waitForMasters } = await import('../status/wait.js');
+        out.line(`waiting up to ${waitSeconds} s for every master to be UP in every load balancer's haproxy`);
+        waited = await waitForMasters(inv, waitSeconds, (l) => out.line(`  ${l}`));
+        out.line(waited.ok ? `every master UP after ${(waited.waitedMs / 1000).toFixed(1)} s\n` : `still not UP after ${waitSeconds} s: ${Object.entries(waited.masters).filter(([, v]) => v !== 'UP').map(([m, v]) => `${m} (${v})`).join(', ')}\n`);
+      }
       const st = await collectStatus(inv);
       if (st.holders.length > 1) out.line(`!!! SPLIT BRAIN: ${st.holders.join(', ')} all hold the VIP ${inv.vip.address} !!!\n`);
       out.line(`VIP ${st.vip}: ${st.holders.length === 1 ? `held by ${st.holders[0]}` : st.holders.length === 0 ? 'held by nobody' : `held by ${st.holders.join(' and ')}`}`);
@@ -40,7 +69,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
       if (c.advice) out.line(c.advice);
       out.line('');
       out.line(st.healthy ? 'healthy' : `degraded:\n${st.problems.map((p) => `  - ${p}`).join('\n')}`);
-      out.result({ ...st });
-      ctx.exit(st.healthy ? 0 : 1);
+      out.result({ ...st, ...(waited ? { wait: waited } : {}) });
+      ctx.exit(st.healthy && (waited === undefined || waited.ok) ? 0 : 1);
     });
 }

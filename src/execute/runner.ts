@@ -6,7 +6,8 @@ import { describeChange, type Change } from '../plan/changes.js';
 import { planHost, probeRequest, type HostPlan } from '../plan/plan.js';
 import type { HostSet, Playbook, Stage } from '../playbook/load.js';
 import type { Session } from '../transport/session.js';
-import { checkThroughVip, type VipCheck } from '../verify/through-vip.js';
+import { readSeen, SEEN_PATH, seenAfter } from '../verify/apiservers-seen.js';
+import { checkEndpoint, type EndpointCheck } from '../verify/endpoint.js';
 import { vipHolders } from '../observe/vip.js';
 import { applyChange, putBackPending, Rollback } from './apply-change.js';
 import { isBackup, waitForVip } from './gates.js';
@@ -41,7 +42,7 @@ export interface RunState {
   done: Map<string, Change[]>;
   /** Files replaced per host in this run: a failed reload in a later stage puts them back. */
   rollbacks: Map<string, Rollback>;
-  verify?: VipCheck;
+  endpoint?: EndpointCheck;
 }
 
 export class Interrupted extends Error {
@@ -153,25 +154,31 @@ function taskStage(state: RunState, stage: Stage): StageRun {
   };
 }
 
+/** Every load balancer in scope records which apiservers have answered, so that a later run tells an outage from a cluster still being built. */
+async function recordSeen(state: RunState, seen: ReadonlySet<string>, check: EndpointCheck): Promise<void> {
+  const content = seenAfter(state.inv, seen, check.masters.filter((m) => m.up).map((m) => m.name));
+  const hosts = state.inv.lbs.filter((lb) => state.scope.has(lb.name));
+  await Promise.all(
+    hosts.map(async (lb) => {
+      const now = state.facts.get(lb.name)?.files.find((f) => f.path === SEEN_PATH)?.content ?? '';
+      if (now !== content) await state.sessions.get(lb.name)!.put(SEEN_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
+    }),
+  );
+}
+
 function verifyStage(state: RunState, stage: Stage): StageRun {
   return {
     title: stage.name,
     async run(report) {
       const holder = await vipHolder(state);
       if (!holder) throw new HostError('cluster', 'verify', `no load balancer holds the VIP ${state.inv.vip.address}`);
-      report.progress(`sending requests to https://${state.inv.vip.address}:${state.inv.port}/healthz (held by ${holder.name})`);
-      const v = await checkThroughVip(state.inv, state.sessions.get(holder.name)!);
-      state.verify = v;
-      const spread = Object.entries(v.perMaster).map(([m, n]) => `${m} ${n}`).join(', ');
-      report.progress(`${v.succeeded}/${v.requests} requests answered; connections per master: ${spread}`);
-      if (!v.ok) {
-        const why = [
-          ...(v.failures.length ? [`${v.failures.length} requests failed (${[...new Set(v.failures)].join(', ')})`] : []),
-          ...v.down.map((s) => `haproxy on ${holder.name} has ${s.server} ${s.status} (${s.checkStatus} ${s.checkDescription})`.trim()),
-          ...Object.entries(v.perMaster).filter(([, n]) => n === 0).map(([m]) => `${m} received no connection`),
-        ];
-        throw new HostError(holder.name, 'verify through the VIP', why.join('; '));
-      }
+      report.progress(`asking haproxy on ${holder.name} about every apiserver; requests to https://${state.inv.vip.address}:${state.inv.port}/healthz`);
+      const seen = readSeen(state.facts.values());
+      const check = await checkEndpoint(state.inv, holder.name, state.sessions.get(holder.name)!, seen);
+      state.endpoint = check;
+      await recordSeen(state, seen, check);
+      for (const m of check.masters) report.progress(`${m.name}: ${m.up ? 'UP' : m.found}`);
+      if (!check.listening) throw new HostError(holder.name, stage.name, check.problems[0]!);
     },
   };
 }

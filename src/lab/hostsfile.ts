@@ -1,4 +1,4 @@
-// The hosts.yaml `kha lab up` writes: the DESIGN.md contract, filled in for
+// The hosts.yaml `kha lab up` writes: the README's hosts.yaml contract, filled in for
 // the lab, plus `operator.netns` so kha reaches the machines from the
 // controller namespace (the only place the lab's addresses exist).
 import { CONTROLLER_NS, PREFIX_LEN, type LabFiles, type MachineSpec } from './state.js';

@@ -61,9 +61,14 @@ async function waitForApiserver(caCert: string, m: MachineSpec, timeoutMs: numbe
   throw new HostError(m.name, 'apiserver', `the apiserver stand-in on ${m.name} did not answer /readyz within ${timeoutMs / 1000} s`);
 }
 
-export async function labUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<UpReport> {
+export interface UpOptions {
+  /** Masters without an apiserver or its certificate, as before kubeadm init (see kubeadm.ts). */
+  beforeKubeadm?: boolean;
+}
+
+export async function labUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void, options: UpOptions = {}): Promise<UpReport> {
   try {
-    return await bringUp(size, env, say);
+    return await bringUp(size, env, say, options);
   } catch (e) {
     // A failed up leaves what it made so it can be looked at; say how to clear it.
     if (e instanceof HostError && (await readState(labDirs(env)))) {
@@ -73,7 +78,7 @@ export async function labUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: s
   }
 }
 
-async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<UpReport> {
+async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void, options: UpOptions): Promise<UpReport> {
   checkSize(size);
   const started = Date.now();
   await ensureHostTools(env, say);
@@ -101,7 +106,7 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
   for (const m of machines) {
     const key = await makeHostKey(join(dirs.lab, 'hostkeys'), m.name);
     keys.push({ machine: m, key });
-    const cert = m.role === 'master' ? await makeServerCert(files, m) : undefined;
+    const cert = m.role === 'master' && !options.beforeKubeadm ? await makeServerCert(files, m) : undefined;
     await createMachineNet(m);
     await prepareMachine(dirs, rootfs.dir, { machine: m, all: machines, hostKey: key, authorizedKey, cert, caCert });
   }
@@ -116,7 +121,7 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
       const bootToSshSeconds = (Date.now() - t0) / 1000;
       // Package lists ready, as on any provisioned host: `apt-get install` works without an update first.
       await machineExec(dirs, m.name, ['apt-get', 'update', '-q']);
-      if (m.role === 'master') await waitForApiserver(files.caCert, m, 60_000);
+      if (m.role === 'master' && !options.beforeKubeadm) await waitForApiserver(files.caCert, m, 60_000);
       say(`${m.name} ${m.address}: ssh up after ${bootToSshSeconds.toFixed(1)} s`);
       return { ...m, bootToSshSeconds };
     }),

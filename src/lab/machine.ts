@@ -81,15 +81,23 @@ export async function prepareMachine(dirs: LabDirs, rootfs: string, id: MachineI
   const net = (await readFile(join(labTemplates, 'kha-lab-net.service'), 'utf8')).replaceAll('@CIDR@', `${m.address}/${PREFIX_LEN}`);
   await put(root, 'etc/systemd/system/kha-lab-net.service', net);
   await enable(root, 'kha-lab-net.service');
-  if (m.role === 'master' && id.cert && id.caCert) {
-    await put(root, 'etc/kha-lab/apiserver.crt', id.cert.cert);
-    await put(root, 'etc/kha-lab/apiserver.key', id.cert.key, 0o600);
+  if (m.role === 'master' && id.caCert) {
     await put(root, 'etc/kha-lab/ca.crt', id.caCert);
     await put(root, 'usr/local/lib/kha-lab/apiserver.py', await readFile(join(labTemplates, 'apiserver.py'), 'utf8'), 0o755);
     const unit = (await readFile(join(labTemplates, 'kha-apiserver.service'), 'utf8')).replaceAll('@NAME@', m.name);
     await put(root, 'etc/systemd/system/kha-apiserver.service', unit);
-    await enable(root, 'kha-apiserver.service');
+    // Without a certificate the master is as before kubeadm: no apiserver yet (see kubeadm.ts).
+    if (id.cert) {
+      await installServerCert(root, id.cert);
+      await enable(root, 'kha-apiserver.service');
+    }
   }
+}
+
+/** The apiserver's certificate and key where the stand-in's unit reads them, under a machine's root. */
+export async function installServerCert(root: string, cert: ServerCert): Promise<void> {
+  await put(root, 'etc/kha-lab/apiserver.crt', cert.cert);
+  await put(root, 'etc/kha-lab/apiserver.key', cert.key, 0o600);
 }
 
 async function cmdline(pid: number): Promise<string[]> {

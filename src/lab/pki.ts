@@ -1,7 +1,7 @@
 // The lab's trust material, all made on the host side before any machine
 // boots: an SSH client key, every machine's host key (so known_hosts is
 // written from them and nothing is trusted on first use), and a CA that signs
-// each master's apiserver certificate for that master's address only.
+// each master's apiserver certificate.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -58,15 +58,23 @@ export interface ServerCert {
   key: string;
 }
 
-/** SANs hold only the master's own address, as a kubeadm certificate without the VIP would. */
-export async function makeServerCert(files: LabFiles, machine: MachineSpec): Promise<ServerCert> {
+export interface Sans {
+  ip: string[];
+  dns: string[];
+}
+
+/**
+ * An apiserver certificate signed by the lab's CA for exactly these SANs.
+ * `lab up` gives a master only its own address, as a kubeadm certificate
+ * made before anyone thought of the VIP; the kubeadm stand-in gives what
+ * kubeadm would.
+ */
+export async function makeServerCert(files: LabFiles, machine: MachineSpec, sans: Sans = { ip: [machine.address], dns: [] }): Promise<ServerCert> {
   await mkdir(files.certs, { recursive: true });
   const base = join(files.certs, machine.name);
   const ext = `${base}.ext`;
-  await writeFile(
-    ext,
-    `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:${machine.address}\n`,
-  );
+  const alt = [...sans.dns.map((d) => `DNS:${d}`), ...sans.ip.map((i) => `IP:${i}`)].join(',');
+  await writeFile(ext, `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${alt}\n`);
   await run(
     'openssl',
     ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=kube-apiserver-${machine.name}`],

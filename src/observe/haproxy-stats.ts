@@ -14,7 +14,43 @@ export interface ServerStats {
   totalSessions: number;
   /** Result of the last health check, e.g. L7OK, L4CON, L7STS. */
   checkStatus: string;
+  /** The HTTP status of the last check, when it got one. */
+  checkCode: string;
   checkDescription: string;
+}
+
+/**
+ * What the last check found, in words: the difference between "nothing
+ * listens yet" (before kubeadm), "something else listens there" and "an
+ * apiserver that is not ready" decides what a person does next.
+ */
+export function foundByCheck(s: ServerStats): string {
+  const status = s.checkStatus.replace(/^\*\s*/, '');
+  const detail = s.checkDescription ? ` (${s.checkDescription})` : '';
+  switch (status) {
+    case 'L7OK':
+    case 'L7OKC':
+      return 'answers /readyz';
+    case 'L4CON':
+      return `connection refused${detail}`;
+    case 'L4TOUT':
+      return 'no answer: the connection timed out (a firewall dropping the port, or the host down)';
+    case 'L6RSP':
+    case 'L6TOUT':
+      return `something listens there but does not speak TLS like an apiserver${detail}`;
+    case 'L7STS':
+      return `answers /readyz with HTTP ${s.checkCode || '?'}: not ready${detail}`;
+    case 'L7TOUT':
+      return 'accepts TLS but does not answer /readyz in time';
+    case 'L7RSP':
+      return `answers, but not in HTTP${detail}`;
+    case '':
+    case 'INI':
+    case 'UNK':
+      return 'not checked yet';
+    default:
+      return `${status}${detail}`;
+  }
 }
 
 export function parseStatsCsv(csv: string): ServerStats[] {
@@ -23,7 +59,7 @@ export function parseStatsCsv(csv: string): ServerStats[] {
   if (!header) throw new Error('haproxy statistics: no CSV header');
   const cols = header.slice(2).split(',');
   const at = (name: string) => cols.indexOf(name);
-  const [px, sv, status, stot, check, checkDesc] = ['pxname', 'svname', 'status', 'stot', 'check_status', 'last_chk'].map(at);
+  const [px, sv, status, stot, check, code, checkDesc] = ['pxname', 'svname', 'status', 'stot', 'check_status', 'check_code', 'last_chk'].map(at);
   return lines
     .filter((l) => !l.startsWith('#'))
     .map((l) => l.split(','))
@@ -34,6 +70,7 @@ export function parseStatsCsv(csv: string): ServerStats[] {
       status: f[status!] ?? '',
       totalSessions: Number(f[stot!] ?? 0),
       checkStatus: f[check!] ?? '',
+      checkCode: f[code!] ?? '',
       checkDescription: f[checkDesc!] ?? '',
     }));
 }

@@ -9,6 +9,7 @@ import { UFW_BEFORE_RULES } from '../tasks/firewall.js';
 import { TASKS } from '../tasks/index.js';
 import { SELINUX_BOOLEANS, SELINUX_CONFIG } from '../tasks/selinux.js';
 import { markerPath, SERVICES } from '../tasks/services.js';
+import { SEEN_PATH } from '../verify/apiservers-seen.js';
 import type { Change } from './changes.js';
 
 // inventory + facts → the changes each task would make. Pure: the same
@@ -28,7 +29,7 @@ export interface HostPlan {
 export function probeRequest(inv: Inventory): ProbeRequest {
   return {
     vip: inv.vip.address,
-    files: [...LB_FILES.map((f) => f.path), ...SERVICES.map(markerPath), SELINUX_CONFIG, UFW_BEFORE_RULES],
+    files: [...LB_FILES.map((f) => f.path), ...SERVICES.map(markerPath), SEEN_PATH, SELINUX_CONFIG, UFW_BEFORE_RULES],
     directories: requiredDirectories(inv.haproxy.stats_socket),
     services: [...SERVICES],
     sysctls: ['net.ipv4.ip_nonlocal_bind'],

@@ -6,6 +6,7 @@ import { INTERFACE_NAME_RULE, isInterfaceName } from '../inventory/interface-nam
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../transport/shell-quote.js';
 import { markerPath } from '../tasks/services.js';
+import { readSeen, seenKey } from '../verify/apiservers-seen.js';
 
 // Everything that can be known to fail is checked on every host before
 // anything changes anywhere. A check reports problems; it never changes a host.
@@ -153,26 +154,35 @@ const vip: Check = {
   },
 };
 
-/** From the probe, which tries every apiserver from every load balancer. */
+/**
+ * From the probe, which tries every apiserver from every load balancer. An
+ * apiserver that does not answer stops nothing: before kubeadm init none
+ * does, and the endpoint is built first. One that answered through this
+ * endpoint before is said now, before anything changes; the end of the run
+ * judges it (see verify/endpoint.ts).
+ */
 const apiserverReachable: Check = {
   name: 'apiserver-reachable',
   async run({ inv, facts }) {
+    const seen = readSeen(facts.values());
     return inv.lbs.flatMap((lb) => {
       const f = facts.get(lb.name);
       if (!f) return [];
       if (f.apiserversReachable === null) {
         return [{ host: lb.name, check: 'apiserver-reachable', warning: true as const, message: 'not checked: this host has no bash, whose /dev/tcp kha uses to try each apiserver' }];
       }
-      return unreachable(inv, f.apiserversReachable).map((message) => ({ host: lb.name, check: 'apiserver-reachable', message }));
+      const reachable = f.apiserversReachable;
+      return inv.masters
+        .filter((m) => seen.has(seenKey(m)) && !reachable.includes(m.name))
+        .map((m) => ({
+          host: lb.name,
+          check: 'apiserver-reachable',
+          warning: true as const,
+          message: `cannot connect to ${m.name}'s apiserver at ${m.address}:${m.apiserverPort}, which answered through this endpoint before; check that it runs and that no firewall between them drops the port`,
+        }));
     });
   },
 };
-
-function unreachable(inv: Inventory, reachable: readonly string[]): string[] {
-  return inv.masters
-        .filter((m) => !reachable.includes(m.name))
-    .map((m) => `cannot connect to ${m.name}'s apiserver at ${m.address}:${m.apiserverPort}; check that it runs and that no firewall between them drops the port`);
-}
 
 /**
  * Listens for VRRP adverts for a few seconds: another group with the same

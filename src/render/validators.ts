@@ -1,5 +1,5 @@
 // The shell commands that check a candidate file on the host before it is
-// swapped in (DESIGN: validate before swap). They run remotely, so they are
+// swapped in (validate before swap, docs/architecture.md). They run remotely, so they are
 // plain POSIX sh; `{file}` is replaced by the quoted candidate path.
 
 import { shellQuote } from '../transport/shell-quote.js';

@@ -1,7 +1,8 @@
 import { gatherFacts } from '../facts/gather.js';
 import type { Inventory } from '../inventory/model.js';
+import { certSans } from '../kubeadm/handoff.js';
 import { readCertificate, type CertificateCheck } from '../observe/certificate.js';
-import { readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
+import { foundByCheck, readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
 import { readVrrpState, type VrrpState } from '../observe/keepalived-state.js';
 import { describeChange } from '../plan/changes.js';
 import { planHost, probeRequest } from '../plan/plan.js';
@@ -71,7 +72,7 @@ export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
         return lbStatus(inv, lb.name, c.session).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
       }),
     );
-    const certificate = await readCertificate(inv.vip.address, inv.port, inv.vip.address, inv.dnsName);
+    const certificate = await readCertificate(inv.vip.address, inv.port, certSans(inv), { dnsName: inv.dnsName, inventory: inv.file });
     const holders = lbs.filter((s) => s.holdsVip).map((s) => s.host);
     const problems: string[] = [];
     if (holders.length === 0) problems.push(`no load balancer holds the VIP ${inv.vip.address}`);
@@ -83,11 +84,13 @@ export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
       }
       for (const [svc, state] of Object.entries(s.services)) if (state !== 'active') problems.push(`${s.host}: ${svc} is ${state}`);
       if (s.vrrp === 'FAULT') problems.push(`${s.host}: keepalived is in FAULT (its haproxy check fails), so it cannot take the VIP`);
-      for (const b of s.backends) if (!b.status.startsWith('UP')) problems.push(`${s.host}: haproxy has ${b.server} ${b.status} (${b.checkStatus} ${b.checkDescription})`.trim());
+      for (const b of s.backends) if (b.status !== 'UP') problems.push(`${s.host}: haproxy has ${b.server} ${b.status}: ${foundByCheck(b)}`);
       if (s.drift.length > 0) problems.push(`${s.host}: differs from hosts.yaml (${s.drift.length} change${s.drift.length === 1 ? '' : 's'} kha apply would make)`);
     }
     if (certificate.error) problems.push(`no TLS answer through the VIP: ${certificate.error}`);
-    else if (certificate.missing.length > 0) problems.push(`the apiserver certificate served through the VIP lacks ${certificate.missing.join(' and ')} in its SANs: clients get an x509 error`);
+    else if (certificate.missing.length > 0) {
+      problems.push(`the apiserver certificate served through the VIP lacks ${certificate.missing.join(' and ')} of kha's certSANs: clients get an x509 error`);
+    }
     return { vip: `${inv.vip.address}:${inv.port}`, holders, lbs, certificate, problems, healthy: problems.length === 0 };
   } finally {
     await Promise.allSettled(connected.map((c) => c.session?.close()));

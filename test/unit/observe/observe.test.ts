@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { missingSans, sanAdvice } from '../../../src/observe/certificate.js';
-import { parseStatsCsv } from '../../../src/observe/haproxy-stats.js';
+import { foundByCheck, parseStatsCsv } from '../../../src/observe/haproxy-stats.js';
 import { parseVrrpState } from '../../../src/observe/keepalived-state.js';
 
 // haproxy 2.6's CSV, cut to the first columns that matter plus a few after.
@@ -14,9 +14,19 @@ kube_apiserver,BACKEND,0,0,0,1,400,12,1,2,0,0,,0,0,0,0,UP,1,1,0,,0,40,0,,1,3,0,,
 describe('haproxy statistics', () => {
   it('reads each server with its state, sessions and last check', () => {
     expect(parseStatsCsv(CSV)).toEqual([
-      { backend: 'kube_apiserver', server: 'm1', status: 'UP', totalSessions: 12, checkStatus: 'L7OK', checkDescription: 'OK' },
-      { backend: 'kube_apiserver', server: 'm2', status: 'DOWN', totalSessions: 0, checkStatus: 'L4CON', checkDescription: 'Connection refused' },
+      { backend: 'kube_apiserver', server: 'm1', status: 'UP', totalSessions: 12, checkStatus: 'L7OK', checkCode: '200', checkDescription: 'OK' },
+      { backend: 'kube_apiserver', server: 'm2', status: 'DOWN', totalSessions: 0, checkStatus: 'L4CON', checkCode: '', checkDescription: 'Connection refused' },
     ]);
+  });
+
+  it.each([
+    ['L4CON', '', 'Connection refused', 'connection refused (Connection refused)'],
+    ['L4TOUT', '', 'Layer4 timeout', 'no answer: the connection timed out (a firewall dropping the port, or the host down)'],
+    ['L6RSP', '', 'Layer6 invalid response', 'something listens there but does not speak TLS like an apiserver (Layer6 invalid response)'],
+    ['* L7STS', '500', 'HTTP status check returned code <3C>500<3E>', 'answers /readyz with HTTP 500: not ready (HTTP status check returned code <3C>500<3E>)'],
+    ['INI', '', '', 'not checked yet'],
+  ])('says what a %s check found', (checkStatus, checkCode, checkDescription, found) => {
+    expect(foundByCheck({ backend: 'kube_apiserver', server: 'm1', status: 'DOWN', totalSessions: 0, checkStatus, checkCode, checkDescription })).toBe(found);
   });
 
   it('refuses text that is not haproxy CSV', () => {
@@ -35,8 +45,11 @@ describe('keepalived state', () => {
 describe('certificate SANs', () => {
   it('names the VIP and the DNS name when a kubeadm certificate lacks them', () => {
     const sans = { dns: ['kubernetes', 'kubernetes.default'], ip: ['10.96.0.1', '192.168.122.11'] };
-    expect(missingSans(sans, '192.168.122.10', 'kubeapi.huatai.me')).toEqual(['192.168.122.10', 'kubeapi.huatai.me']);
-    expect(missingSans({ dns: ['KubeAPI.huatai.me'], ip: ['192.168.122.10'] }, '192.168.122.10', 'kubeapi.huatai.me')).toEqual([]);
-    expect(sanAdvice(['192.168.122.10'])).toContain('apiServer.certSANs: ["192.168.122.10"]');
+    expect(missingSans(sans, ['192.168.122.10', 'kubeapi.huatai.me'])).toEqual(['192.168.122.10', 'kubeapi.huatai.me']);
+    expect(missingSans({ dns: ['KubeAPI.huatai.me'], ip: ['192.168.122.10'] }, ['192.168.122.10', 'kubeapi.huatai.me'])).toEqual([]);
+    expect(missingSans({ dns: ['kubeapi.huatai.me'], ip: [] }, ['192.168.122.10', 'kubeapi.huatai.me'])).toEqual(['192.168.122.10']);
+    const advice = sanAdvice(['192.168.122.10'], 'hosts.yaml');
+    expect(advice).toContain('apiServer.certSANs: ["192.168.122.10"]');
+    expect(advice).toContain('kha kubeadm hosts.yaml');
   });
 });

@@ -1,0 +1,144 @@
+import { InputError } from '../errors.js';
+import type { Inventory, Master } from '../inventory/model.js';
+
+// What kubeadm needs from the endpoint kha builds, derived from hosts.yaml
+// alone: the address every node and client uses (controlPlaneEndpoint), the
+// names the apiserver certificate must carry (certSANs), and the port each
+// apiserver binds. Pure: `kha kubeadm`, `status` and the lab's kubeadm
+// stand-in all read these from here.
+
+/** The kubeadm configuration API each Kubernetes minor reads (v1beta4 since 1.31, v1beta3 since 1.22). */
+const API_BY_MINOR: ReadonlyArray<{ from: number; api: KubeadmApi }> = [
+  { from: 31, api: 'kubeadm.k8s.io/v1beta4' },
+  { from: 22, api: 'kubeadm.k8s.io/v1beta3' },
+];
+export const OLDEST_MINOR = 22;
+export const NEWEST_MINOR = 35;
+
+export type KubeadmApi = 'kubeadm.k8s.io/v1beta3' | 'kubeadm.k8s.io/v1beta4';
+
+export interface KubernetesVersion {
+  /** As kubeadm writes it: v1.31.2. */
+  text: string;
+  minor: number;
+}
+
+/** `1.31.2` or `v1.31.2`; exit 2 for anything kha does not know. */
+export function parseKubernetesVersion(input: string): KubernetesVersion {
+  const m = /^v?1\.(\d{1,3})\.(\d{1,3})$/.exec(input.trim());
+  const known = `kha knows Kubernetes 1.${OLDEST_MINOR} to 1.${NEWEST_MINOR}`;
+  if (!m) {
+    throw new InputError(
+      `--kubernetes-version ${JSON.stringify(input.slice(0, 40))}: write the exact version your kubeadm installs, like v1.31.2 (kubeadm version -o short); ${known}`,
+    );
+  }
+  const minor = Number(m[1]);
+  if (minor < OLDEST_MINOR || minor > NEWEST_MINOR) {
+    throw new InputError(`--kubernetes-version ${input}: ${known}, whose kubeadm reads the configuration kha writes (kubeadm.k8s.io/v1beta3 or v1beta4)`);
+  }
+  return { text: `v1.${minor}.${Number(m[2])}`, minor };
+}
+
+export function apiFor(version: KubernetesVersion | undefined): KubeadmApi {
+  if (version === undefined) return 'kubeadm.k8s.io/v1beta4';
+  return API_BY_MINOR.find((a) => version.minor >= a.from)!.api;
+}
+
+/** A master that also runs keepalived and haproxy (source 004): haproxy holds the VIP port, the apiserver its own. */
+export function carriesEndpoint(inv: Inventory, m: Master): boolean {
+  return inv.lbs.some((lb) => lb.address === m.address);
+}
+
+/** The names the apiserver certificate must carry for clients of this endpoint, besides what kubeadm adds itself. */
+export function certSans(inv: Inventory): string[] {
+  return [inv.vip.address, ...(inv.dnsName ? [inv.dnsName] : [])];
+}
+
+export function controlPlaneEndpoint(inv: Inventory): string {
+  return `${inv.dnsName ?? inv.vip.address}:${inv.port}`;
+}
+
+export interface Handoff {
+  apiVersion: KubeadmApi;
+  kubernetesVersion?: string;
+  controlPlaneEndpoint: string;
+  certSans: string[];
+  /** The first master runs `kubeadm init`; the others join it as control-plane nodes. */
+  init: { master: string; command: string };
+  join: Array<{ master: string; command: string }>;
+  /** Where each apiserver listens, and whether that differs from the port clients use. */
+  masters: Array<{ name: string; address: string; bindPort: number; carriesEndpoint: boolean }>;
+  /** The configuration file for `kubeadm init --config`, as text. */
+  config: string;
+}
+
+const CONFIG_FILE = 'kubeadm-config.yaml';
+
+function configText(inv: Inventory, api: KubeadmApi, version: KubernetesVersion | undefined, first: Master): string {
+  const endpoint = controlPlaneEndpoint(inv);
+  const lines = [
+    `# For kubeadm init on ${first.name}, made by kha from ${inv.file}.`,
+    `# Clients, kubelets and joining masters reach the apiservers through ${endpoint}`,
+    `# (${inv.dnsName ? `${inv.dnsName}, which must resolve to the VIP ${inv.vip.address}` : 'the VIP'}); kha's load balancers forward it to every master's apiserver.`,
+    `apiVersion: ${api}`,
+    'kind: InitConfiguration',
+    'localAPIEndpoint:',
+    `  # ${first.name}'s own apiserver: its address, and the port it binds${carriesEndpoint(inv, first) ? ` (haproxy on this host holds ${inv.port}, the VIP's port)` : ''}.`,
+    `  advertiseAddress: ${first.address}`,
+    `  bindPort: ${first.apiserverPort}`,
+    '---',
+    `apiVersion: ${api}`,
+    'kind: ClusterConfiguration',
+  ];
+  if (version) lines.push(`kubernetesVersion: ${version.text}`);
+  lines.push(
+    `controlPlaneEndpoint: "${endpoint}"`,
+    'apiServer:',
+    '  # Clients reach the apiservers by these names as well as their own addresses:',
+    '  # without them kubectl through the VIP fails with an x509 error.',
+    '  certSANs:',
+    ...certSans(inv).map((s) => `    - "${s}"`),
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+export function kubeadmHandoff(inv: Inventory, version?: KubernetesVersion): Handoff {
+  const [first, ...others] = inv.masters;
+  if (!first) throw new InputError(`${inv.file}: no masters: kubeadm needs at least one`);
+  const api = apiFor(version);
+  const endpoint = controlPlaneEndpoint(inv);
+  const joinLine = (m: Master) =>
+    [
+      `kubeadm join ${endpoint} --token <token> --discovery-token-ca-cert-hash sha256:<hash>`,
+      `--control-plane --certificate-key <key> --apiserver-advertise-address ${m.address}`,
+      ...(m.apiserverPort === 6443 ? [] : [`--apiserver-bind-port ${m.apiserverPort}`]),
+    ].join(' ');
+  return {
+    apiVersion: api,
+    ...(version ? { kubernetesVersion: version.text } : {}),
+    controlPlaneEndpoint: endpoint,
+    certSans: certSans(inv),
+    init: { master: first.name, command: `kubeadm init --config ${CONFIG_FILE} --upload-certs` },
+    join: others.map((m) => ({ master: m.name, command: joinLine(m) })),
+    masters: inv.masters.map((m) => ({ name: m.name, address: m.address, bindPort: m.apiserverPort, carriesEndpoint: carriesEndpoint(inv, m) })),
+    config: configText(inv, api, version, first),
+  };
+}
+
+/** The steps after the configuration, for people. */
+export function handoffSteps(h: Handoff, file: string): string[] {
+  const lines = [
+    `1. on ${h.init.master}: ${h.init.command.replace(CONFIG_FILE, file)}`,
+    `   (it prints the token, the CA hash and the certificate key the joins below need)`,
+  ];
+  h.join.forEach((j, i) => lines.push(`${i + 2}. on ${j.master}: ${j.command}`));
+  lines.push(`${h.join.length + 2}. workers: kubeadm join ${h.controlPlaneEndpoint} --token <token> --discovery-token-ca-cert-hash sha256:<hash>`);
+  const split = h.masters.filter((m) => m.carriesEndpoint);
+  if (split.length > 0) {
+    const port = h.controlPlaneEndpoint.slice(h.controlPlaneEndpoint.lastIndexOf(':') + 1);
+    lines.push(
+      `ports: clients use ${port} on the VIP (haproxy on ${split.map((m) => m.name).join(', ')}); each apiserver binds its own port (${[...new Set(split.map((m) => m.bindPort))].join(', ')}), which haproxy forwards to`,
+    );
+  }
+  return lines;
+}

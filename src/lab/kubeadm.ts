@@ -1,0 +1,205 @@
+// The lab's stand-in for `kubeadm init` and `kubeadm join --control-plane`
+// on a master: it reads a kubeadm configuration file, issues the apiserver
+// certificate with the SANs kubeadm would give it (its own defaults, the
+// controlPlaneEndpoint's host and apiServer.certSANs, nothing else), and
+// starts the apiserver stand-in. A join, like kubeadm's, takes the
+// configuration from the cluster (what init recorded) and first reaches the
+// cluster through controlPlaneEndpoint, verifying the certificate it gets
+// there: a certificate without the endpoint's name fails the join with an
+// x509 error, as kubeadm's would.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { HostError, InputError } from '../errors.js';
+import { requireLab } from './faults.js';
+import { installServerCert, machineExec } from './machine.js';
+import { makeServerCert, type Sans } from './pki.js';
+import { runInNetns, sleep } from './run.js';
+import { CONTROLLER_NS, labDirs, labFiles, machinePaths, type MachineSpec } from './state.js';
+
+const KUBEADM_APIS = ['kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'];
+const STAND_IN_PORT = 6443;
+const JOIN_DISCOVERY_MS = 60_000;
+/** curl's exit codes for a server certificate it does not accept (51: older curl, 60: name or chain). */
+const CERTIFICATE_REFUSED = [51, 60];
+
+export interface KubeadmConfig {
+  controlPlaneEndpoint?: string;
+  certSANs: string[];
+  serviceSubnet: string;
+  dnsDomain: string;
+  /** InitConfiguration's localAPIEndpoint, when the file has one. */
+  advertiseAddress?: string;
+  bindPort: number;
+  /** The file as given, recorded for joins. */
+  text: string;
+}
+
+type Doc = Record<string, unknown>;
+
+function section(doc: Doc, key: string): Doc {
+  const v = doc[key];
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Doc) : {};
+}
+
+function stringOr(v: unknown, fallback: string): string {
+  return typeof v === 'string' && v !== '' ? v : fallback;
+}
+
+/** The parts of a kubeadm configuration file the certificate and the apiserver depend on, with kubeadm's defaults. */
+export function parseKubeadmConfig(text: string, file: string): KubeadmConfig {
+  const docs = parseAllDocuments(text);
+  const bad = docs.flatMap((d) => d.errors);
+  if (bad.length > 0) throw new InputError(`${file}: not YAML: ${bad[0]!.message}`);
+  const objects = docs.map((d) => d.toJS() as unknown).filter((o): o is Doc => o !== null && typeof o === 'object');
+  const ofKind = (kind: string) => objects.find((o) => o.kind === kind);
+  const cluster = ofKind('ClusterConfiguration');
+  if (!cluster) throw new InputError(`${file}: no ClusterConfiguration (kind: ClusterConfiguration) in it`);
+  for (const o of objects) {
+    if (typeof o.apiVersion !== 'string' || !KUBEADM_APIS.includes(o.apiVersion)) {
+      throw new InputError(`${file}: ${String(o.kind)} has apiVersion ${String(o.apiVersion)}; kubeadm reads ${KUBEADM_APIS.join(' or ')}`);
+    }
+  }
+  const sans = section(cluster, 'apiServer').certSANs;
+  if (sans !== undefined && !(Array.isArray(sans) && sans.every((s) => typeof s === 'string'))) {
+    throw new InputError(`${file}: apiServer.certSANs must be a list of addresses and names`);
+  }
+  const networking = section(cluster, 'networking');
+  const local = section(ofKind('InitConfiguration') ?? {}, 'localAPIEndpoint');
+  const config: KubeadmConfig = {
+    certSANs: (sans as string[] | undefined) ?? [],
+    serviceSubnet: stringOr(networking.serviceSubnet, '10.96.0.0/12'),
+    dnsDomain: stringOr(networking.dnsDomain, 'cluster.local'),
+    bindPort: typeof local.bindPort === 'number' ? local.bindPort : 6443,
+    text,
+  };
+  if (typeof cluster.controlPlaneEndpoint === 'string' && cluster.controlPlaneEndpoint !== '') config.controlPlaneEndpoint = cluster.controlPlaneEndpoint;
+  if (typeof local.advertiseAddress === 'string') config.advertiseAddress = local.advertiseAddress;
+  return config;
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** The first address of the service subnet: the in-cluster `kubernetes` Service, which kubeadm names in the certificate. */
+export function firstServiceIp(cidr: string): string {
+  const [address, prefix] = cidr.split(',')[0]!.trim().split('/');
+  const m = IPV4.exec(address ?? '');
+  const bits = Number(prefix);
+  if (!m || !Number.isInteger(bits) || bits < 1 || bits > 30) throw new InputError(`networking.serviceSubnet ${cidr}: the lab reads an IPv4 CIDR`);
+  const n = m.slice(1).reduce((acc, o) => acc * 256 + Number(o), 0);
+  const network = bits === 32 ? n : n - (n % 2 ** (32 - bits));
+  const first = network + 1;
+  return [24, 16, 8, 0].map((s) => Math.floor(first / 2 ** s) % 256).join('.');
+}
+
+/** The endpoint's host: `host:port`, `[v6]:port` or a bare host. */
+export function endpointHost(endpoint: string): string {
+  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(endpoint);
+  if (v6) return v6[1]!;
+  const colon = endpoint.lastIndexOf(':');
+  return colon === -1 ? endpoint : endpoint.slice(0, colon);
+}
+
+/** What kubeadm puts in a master's apiserver certificate (GetAPIServerAltNames): its defaults, the endpoint's host, certSANs. */
+export function apiserverSans(cfg: KubeadmConfig, node: { name: string; address: string }): Sans {
+  const sans: Sans = {
+    dns: [node.name, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${cfg.dnsDomain}`],
+    ip: [firstServiceIp(cfg.serviceSubnet), cfg.advertiseAddress ?? node.address],
+  };
+  const extra = [...(cfg.controlPlaneEndpoint ? [endpointHost(cfg.controlPlaneEndpoint)] : []), ...cfg.certSANs];
+  for (const x of extra) {
+    const list = IPV4.test(x) ? sans.ip : sans.dns;
+    if (!list.includes(x)) list.push(x);
+  }
+  return sans;
+}
+
+function clusterRecord(env: NodeJS.ProcessEnv): string {
+  return join(labDirs(env).lab, 'kubeadm', 'cluster.yaml');
+}
+
+async function findMaster(env: NodeJS.ProcessEnv, host: string): Promise<MachineSpec> {
+  const state = await requireLab(env);
+  const m = state.machines.find((x) => x.name === host || x.address === host);
+  if (!m || m.role !== 'master') {
+    throw new InputError(`no lab master '${host}'; the lab's masters are ${state.machines.filter((x) => x.role === 'master').map((x) => x.name).join(', ') || 'none'}`);
+  }
+  return m;
+}
+
+async function startApiserver(env: NodeJS.ProcessEnv, m: MachineSpec, cfg: KubeadmConfig, node: { name: string; address: string }): Promise<Sans> {
+  if (cfg.bindPort !== STAND_IN_PORT) throw new InputError(`localAPIEndpoint.bindPort ${cfg.bindPort}: the lab's apiserver stand-in binds ${STAND_IN_PORT} only`);
+  const dirs = labDirs(env);
+  const files = labFiles(dirs);
+  const sans = apiserverSans(cfg, node);
+  await installServerCert(machinePaths(dirs, m.name).merged, await makeServerCert(files, m, sans));
+  await machineExec(dirs, m.name, ['systemctl', 'enable', '--quiet', 'kha-apiserver.service']);
+  await machineExec(dirs, m.name, ['systemctl', 'restart', 'kha-apiserver.service']);
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    const r = await runInNetns(CONTROLLER_NS, 'curl', ['-sS', '--fail', '--max-time', '3', '--cacert', files.caCert, `https://${m.address}:${STAND_IN_PORT}/readyz`], {
+      allowFail: true,
+      timeoutMs: 10_000,
+    });
+    if (r.code === 0) return sans;
+    await sleep(200);
+  }
+  throw new HostError(m.name, 'kubeadm', `the apiserver stand-in did not answer /readyz within 30 s`);
+}
+
+export interface KubeadmReport {
+  master: string;
+  sans: Sans;
+}
+
+/** `kubeadm init --config FILE` on a master of the lab. */
+export async function kubeadmInit(env: NodeJS.ProcessEnv, host: string, configFile: string): Promise<KubeadmReport> {
+  const m = await findMaster(env, host);
+  const text = await readFile(configFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new InputError(`${configFile}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
+  const cfg = parseKubeadmConfig(text, configFile);
+  const record = clusterRecord(env);
+  if (existsSync(record)) throw new InputError('this lab cluster is initialised already: join the other masters (kha lab kubeadm join MASTER)');
+  const sans = await startApiserver(env, m, cfg, { name: m.name, address: m.address });
+  await mkdir(join(labDirs(env).lab, 'kubeadm'), { recursive: true });
+  await writeFile(record, text);
+  return { master: m.name, sans };
+}
+
+/** `kubeadm join ENDPOINT --control-plane` on a master of the lab: through the endpoint, with the cluster's configuration. */
+export async function kubeadmJoin(env: NodeJS.ProcessEnv, host: string): Promise<KubeadmReport> {
+  const m = await findMaster(env, host);
+  const record = clusterRecord(env);
+  if (!existsSync(record)) throw new InputError('no cluster to join: run kha lab kubeadm init MASTER --config FILE first');
+  const cfg = parseKubeadmConfig(await readFile(record, 'utf8'), record);
+  if (!cfg.controlPlaneEndpoint) {
+    throw new InputError('the cluster was initialised without controlPlaneEndpoint: kubeadm cannot join another control-plane node to it');
+  }
+  const files = labFiles(labDirs(env));
+  const endpoint = cfg.controlPlaneEndpoint;
+  const hostPart = endpointHost(endpoint);
+  const port = endpoint.slice(endpoint.lastIndexOf(':') + 1);
+  // A name resolves as the operator's DNS would: to the lab's VIP.
+  const state = await requireLab(env);
+  const resolve = IPV4.test(hostPart) ? [] : ['--resolve', `${hostPart}:${port}:${state.vip}`];
+  // kubeadm's discovery retries until its timeout: haproxy may not count the first master UP yet.
+  const until = Date.now() + JOIN_DISCOVERY_MS;
+  for (;;) {
+    const r = await runInNetns(CONTROLLER_NS, 'curl', ['-sS', '--fail', '--max-time', '5', '--cacert', files.caCert, ...resolve, `https://${endpoint}/readyz`], {
+      allowFail: true,
+      timeoutMs: 15_000,
+    });
+    if (r.code === 0) break;
+    // A certificate that does not name the endpoint will not change by waiting: kubeadm's x509 error.
+    if (Date.now() > until || CERTIFICATE_REFUSED.includes(r.code)) {
+      throw new HostError(m.name, 'kubeadm join', `cannot reach the cluster at https://${endpoint} within ${JOIN_DISCOVERY_MS / 1000} s: ${r.stderr.trim() || `curl exit ${r.code}`}`);
+    }
+    await sleep(1000);
+  }
+  // The joining master advertises its own address (kubeadm join's --apiserver-advertise-address), not init's.
+  const { advertiseAddress: _init, ...joining } = cfg;
+  const sans = await startApiserver(env, m, { ...joining, bindPort: STAND_IN_PORT }, { name: m.name, address: m.address });
+  return { master: m.name, sans };
+}
