@@ -5,9 +5,10 @@
 #   openssh-server, sudo  a real sshd on 127.0.0.1 for the transport tests
 #   iproute2, util-linux  namespaces for the tests and the lab
 #   chromium              renders the drill report in its test
+#   tmux                  a real terminal for the kha setup lab test
 set -euo pipefail
 
-packages=(haproxy keepalived openssh-server openssh-client sudo iproute2 util-linux curl ca-certificates chromium)
+packages=(haproxy keepalived openssh-server openssh-client sudo iproute2 util-linux curl ca-certificates chromium tmux)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host: run as root (apt-get install needs it)" >&2

@@ -10,6 +10,8 @@ import { registerApply } from './commands/apply.js';
 import { registerStatus } from './commands/status.js';
 import { registerVerifyFailover } from './commands/verify-failover.js';
 import { registerKubeadm } from './commands/kubeadm.js';
+import { registerExplain } from './commands/explain.js';
+import { registerSetup } from './commands/setup.js';
 import { VERSION } from './version.js';
 
 /** What every command's action gets besides its own arguments. */
@@ -24,7 +26,7 @@ export interface CliContext {
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
-const registrars: CommandRegistrar[] = [registerValidate, registerRender, registerApply, registerVerifyFailover, registerStatus, registerKubeadm, registerSchema, registerLab];
+const registrars: CommandRegistrar[] = [registerSetup, registerValidate, registerRender, registerApply, registerVerifyFailover, registerStatus, registerKubeadm, registerExplain, registerSchema, registerLab];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('kha')
@@ -38,7 +40,7 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 success, 1 a host or a drill failed, 2 bad input or usage.\n' +
-        'Start with: kha validate hosts.yaml; kha apply hosts.yaml --dry-run; kha apply hosts.yaml;\n' +
+        'Start with: kha setup (writes hosts.yaml), or kha validate hosts.yaml; kha apply hosts.yaml --dry-run; kha apply hosts.yaml;\n' +
         'kha verify-failover hosts.yaml --report drills.html. To try it first: kha lab up (as root).',
     )
     .configureOutput({

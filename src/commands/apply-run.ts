@@ -104,7 +104,8 @@ export async function runApply(inv: Inventory, file: string, flags: ApplyFlags, 
     const endpoint = state.endpoint;
     if (endpoint) {
       for (const line of formatEndpoint(inv, endpoint)) out.line(line);
-      for (const w of endpoint.warnings) out.warn(w);
+      // On a first build the summary above already says that no apiserver answers, and why that is fine.
+      if (!endpoint.firstBuild) for (const w of endpoint.warnings) out.warn(w);
       for (const p of endpoint.problems) out.error(`error: ${p}`);
     }
     const ok = endpoint === undefined || endpoint.problems.length === 0;

@@ -36,6 +36,21 @@ export async function gatherAll(inv: Inventory, sessions: ReadonlyMap<string, Se
   return new Map(entries);
 }
 
+/** Every finding of the named checks, problems and warnings alike (kha setup shows them; apply stops on problems). */
+export async function runChecks(
+  inv: Inventory,
+  facts: ReadonlyMap<string, HostFacts>,
+  sessions: ReadonlyMap<string, Session>,
+  names: readonly string[],
+): Promise<PreflightProblem[]> {
+  const found: PreflightProblem[] = [];
+  for (const name of names) {
+    const check = CHECKS.get(name);
+    if (check) found.push(...(await check.run({ inv, facts, sessions })));
+  }
+  return found;
+}
+
 /** Runs the playbook's checks; throws when any found a problem, else returns the warnings (checks that could not run). */
 export async function preflight(
   inv: Inventory,
@@ -44,11 +59,7 @@ export async function preflight(
   playbook: Playbook,
 ): Promise<PreflightProblem[]> {
   const names = playbook.stages.filter((s) => s.on !== 'operator').flatMap((s) => s.checks ?? []);
-  const found: PreflightProblem[] = [];
-  for (const name of names) {
-    const check = CHECKS.get(name);
-    if (check) found.push(...(await check.run({ inv, facts, sessions })));
-  }
+  const found = await runChecks(inv, facts, sessions, names);
   const problems = found.filter((p) => !p.warning);
   if (problems.length > 0) throw new PreflightError(problems);
   return found;

@@ -1,3 +1,4 @@
+import { masterDownUs, seconds } from '../explain/timing.js';
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { LineCounter, isMap, isSeq, isScalar, type Document } from 'yaml';
@@ -92,6 +93,11 @@ function sshSettings(f: HostsFile, override: HostsFile['lb'][number]['ssh'], env
   return settings;
 }
 
+/** The priority of the backup that takes over from the primary: the second highest. */
+function backupPriority(priorities: readonly number[]): number {
+  return [...priorities].sort((a, b) => b - a)[1] ?? priorities[0]!;
+}
+
 function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Inventory {
   const { version, advertInt } = resolveVrrp(f.keepalived);
   const priorities = resolvePriorities(f.lb);
@@ -101,7 +107,7 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
   const notes: string[] = [];
   if (version === 2 && k.auth_pass !== undefined) {
     notes.push(
-      `auth_pass is set, so VRRPv2 with whole-second adverts (advert_int ${advertInt} s): a crashed holder is replaced after about ${(3 * advertInt + 0.6).toFixed(1)} s. Without auth_pass kha uses VRRPv3 with 0.2 s adverts (about 0.7 s).`,
+      `auth_pass is set, so VRRPv2 with whole-second adverts (advert_int ${advertInt} s): a crashed holder is replaced after about ${seconds(masterDownUs({ version: 2, advertIntS: advertInt }, backupPriority(priorities))).toFixed(2)} s. Without auth_pass kha uses VRRPv3 with 0.2 s adverts (about 0.7 s).`,
     );
   }
   if (vip.prefix === null) {

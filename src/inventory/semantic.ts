@@ -111,7 +111,7 @@ function checkVrrp(f: HostsFile, out: Finding[]): void {
       out.push({
         path: ['keepalived', 'advert_int'],
         atKey: false,
-        message: `${k.advert_int} s needs VRRPv3, which has no authentication, but auth_pass asks for VRRPv2 (whole-second adverts only, failover about 3.6 s at advert_int 1). Remove auth_pass for sub-second failover (unicast peers and firewall rules guard the adverts), or set advert_int to 1 or more`,
+        message: `${k.advert_int} s needs VRRPv3, which has no authentication, but auth_pass asks for VRRPv2 (whole-second adverts only: a silent holder is replaced after about 3.45 s at advert_int 1). Remove auth_pass for sub-second failover (unicast peers and firewall rules guard the adverts), or set advert_int to 1 or more`,
       });
     }
   }

@@ -26,7 +26,7 @@ export interface ServerStats {
  */
 export function foundByCheck(s: ServerStats): string {
   const status = s.checkStatus.replace(/^\*\s*/, '');
-  const detail = s.checkDescription ? ` (${s.checkDescription})` : '';
+  const detail = s.checkDescription && s.checkDescription.toLowerCase() !== 'connection refused' ? ` (${s.checkDescription})` : '';
   switch (status) {
     case 'L7OK':
     case 'L7OKC':

@@ -159,7 +159,7 @@ describe('the first build: the endpoint, then kubeadm through it', () => {
     expect(r.stdout).toContain('The endpoint is up: the VIP 10.77.0.10:6443 is held by lb1 and haproxy listens on it. No apiserver answers yet');
     for (const m of ['m1', 'm2', 'm3']) expect(r.stdout).toContain(`  ${m}: connection refused`);
     expect(r.stdout).toContain(`Next: kha kubeadm ${hostsYaml} --out kubeadm-config.yaml`);
-    expect(r.stderr).toContain("warning: m1's apiserver at 10.77.0.21:6443 has not answered yet: connection refused");
+    expect(r.stderr).not.toContain('warning');
     // keepalived follows the local haproxy, not the apiservers: one holder throughout, and no FAULT.
     const holders: string[] = [];
     for (let i = 0; i < 8; i++) {

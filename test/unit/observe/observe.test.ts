@@ -20,7 +20,8 @@ describe('haproxy statistics', () => {
   });
 
   it.each([
-    ['L4CON', '', 'Connection refused', 'connection refused (Connection refused)'],
+    ['L4CON', '', 'Connection refused', 'connection refused'],
+    ['L4CON', '', 'No route to host', 'connection refused (No route to host)'],
     ['L4TOUT', '', 'Layer4 timeout', 'no answer: the connection timed out (a firewall dropping the port, or the host down)'],
     ['L6RSP', '', 'Layer6 invalid response', 'something listens there but does not speak TLS like an apiserver (Layer6 invalid response)'],
     ['* L7STS', '500', 'HTTP status check returned code <3C>500<3E>', 'answers /readyz with HTTP 500: not ready (HTTP status check returned code <3C>500<3E>)'],

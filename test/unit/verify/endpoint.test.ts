@@ -38,8 +38,8 @@ describe('judging the masters', () => {
     expect(j.firstBuild).toBe(true);
     expect(j.problems).toEqual([]);
     expect(j.warnings).toEqual([
-      "m1's apiserver at 10.77.0.21:6443 has not answered yet: connection refused (Connection refused) (expected until kubeadm init runs there)",
-      "m2's apiserver at 10.77.0.22:6443 has not answered yet: connection refused (Connection refused) (expected until kubeadm joins it)",
+      "m1's apiserver at 10.77.0.21:6443 has not answered yet: connection refused (expected until kubeadm init runs there)",
+      "m2's apiserver at 10.77.0.22:6443 has not answered yet: connection refused (expected until kubeadm joins it)",
       "m3's apiserver at 10.77.0.23:6443 has not answered yet: no answer: the connection timed out (a firewall dropping the port, or the host down) (expected until kubeadm joins it)",
     ]);
   });
@@ -55,7 +55,7 @@ describe('judging the masters', () => {
   it('a master that answered before and no longer does is a problem, never a warning', () => {
     const seen = new Set(['m1 10.77.0.21:6443', 'm2 10.77.0.22:6443', 'm3 10.77.0.23:6443']);
     const j = judgeMasters(inv, [up('m1'), refused('m2'), up('m3')], seen);
-    expect(j.problems).toEqual(["m2's apiserver at 10.77.0.22:6443 answered through this endpoint before and now: connection refused (Connection refused)"]);
+    expect(j.problems).toEqual(["m2's apiserver at 10.77.0.22:6443 answered through this endpoint before and now: connection refused"]);
     expect(j.warnings).toEqual([]);
   });
 

@@ -1,0 +1,64 @@
+import type { HostFacts, ProbeRequest } from '../facts/types.js';
+import { parseCidr } from '../inventory/addresses.js';
+import { LB_FILES } from '../render/catalog.js';
+import { markerPath, SERVICES } from '../tasks/services.js';
+import type { Session } from '../transport/session.js';
+
+// The wizard's first look at a load balancer, before there is a hosts.yaml:
+// the same probe apply runs (facts/), asked about the host's own address
+// instead of a VIP not chosen yet.
+
+export interface LbFinding {
+  facts: HostFacts;
+  /** The interface holding the host's address, and that address with its prefix. */
+  interface?: { name: string; cidr: string; prefix: number };
+  /** Comments for hosts.yaml: what was found. */
+  notes: string[];
+}
+
+export function discoveryRequest(address: string, masters: readonly { name: string; address: string }[]): ProbeRequest {
+  return {
+    vip: address,
+    files: [...LB_FILES.map((f) => f.path), ...SERVICES.map(markerPath)],
+    directories: [],
+    services: [...SERVICES],
+    sysctls: [],
+    selinuxBooleans: [],
+    apiservers: masters.map((m) => ({ name: m.name, address: m.address, port: 6443 })),
+  };
+}
+
+/** The render catalogue's id of each service's own configuration file. */
+const MAIN_CONFIG = { keepalived: 'keepalived.conf', haproxy: 'haproxy.cfg' } as const;
+
+/** What a person should know about the keepalived and haproxy already on the host, and what apply will do to them. */
+function existing(f: HostFacts): string[] {
+  const notes: string[] = [];
+  for (const s of SERVICES) {
+    const version = f.packages[s];
+    const state = f.services.find((x) => x.name === s)?.active ?? 'inactive';
+    if (!version) continue;
+    const conf = f.files.find((x) => x.path === LB_FILES.find((spec) => spec.id === MAIN_CONFIG[s])?.path);
+    const ours = conf?.content?.startsWith('# Managed by kha') ?? false;
+    if (ours) notes.push(`${s} ${version} (${state}) runs kha's configuration already`);
+    else if (conf?.exists) notes.push(`${s} ${version} (${state}) runs a configuration kha did not write: apply replaces ${conf.path} and keeps it as ${conf.path}.kha-bak`);
+    else notes.push(`${s} ${version} installed (${state}), not configured`);
+  }
+  return notes;
+}
+
+/** How facts are read: gatherFacts on real hosts. */
+export type Gather = (session: Session, req: ProbeRequest) => Promise<HostFacts>;
+
+export async function discoverLb(gather: Gather, session: Session, address: string, masters: readonly { name: string; address: string }[]): Promise<LbFinding> {
+  const facts = await gather(session, discoveryRequest(address, masters));
+  const held = facts.interfaces.flatMap((i) => i.addresses.filter((a) => parseCidr(a).address === address).map((cidr) => ({ name: i.name, cidr })));
+  const first = held[0];
+  const os = facts.os.prettyName || `${facts.os.id} ${facts.os.versionId}`;
+  const notes: string[] = [];
+  if (first) {
+    notes.push(`found on ${session.host}: ${first.name} ${first.cidr}, ${os}`);
+    return { facts, interface: { name: first.name, cidr: first.cidr, prefix: parseCidr(first.cidr).prefix ?? 32 }, notes: [...notes, ...existing(facts)] };
+  }
+  return { facts, notes: [`found on ${session.host}: no interface holds ${address}, ${os}`, ...existing(facts)] };
+}

@@ -1,0 +1,47 @@
+// What the wizard settled on, and why: every value that goes into hosts.yaml
+// carries the reason it was chosen, so the file explains itself.
+
+export type Topology = 'dedicated' | 'on-masters';
+
+export const TOPOLOGIES: ReadonlyArray<{ value: Topology; name: string; description: string }> = [
+  {
+    value: 'dedicated',
+    name: 'dedicated load balancers in front of the masters',
+    description: 'keepalived and haproxy on two or more hosts of their own (the source documents 000 and 003)',
+  },
+  {
+    value: 'on-masters',
+    name: 'keepalived + haproxy on the masters themselves',
+    description: 'no extra hosts: haproxy listens on another port (8443) in front of each local apiserver (source 004)',
+  },
+];
+
+/** A value and the sentence that justifies it, written as a comment above it. */
+export interface Chosen<T> {
+  value: T;
+  why: string;
+}
+
+export interface PlannedHost {
+  name: string;
+  address: string;
+  /** Comments for this host: what was found on it. */
+  notes: string[];
+}
+
+export interface PlannedLb extends PlannedHost {
+  interface: Chosen<string>;
+  priority: Chosen<number>;
+}
+
+export type SudoPassword = { kind: 'none' } | { kind: 'env'; variable: string } | { kind: 'literal'; value: string };
+
+export interface SetupPlan {
+  topology: Topology;
+  vip: Chosen<{ address: string; prefix: number }>;
+  port: Chosen<number>;
+  ssh: { user: string; port: number; identityFile?: string; knownHosts: string; sudo: boolean; sudoPassword: SudoPassword };
+  routerId: Chosen<number>;
+  lbs: PlannedLb[];
+  masters: PlannedHost[];
+}
