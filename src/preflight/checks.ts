@@ -5,8 +5,9 @@ import { holdsVip, interfaceFor } from '../facts/derived.js';
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../inventory/interface-name.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../transport/shell-quote.js';
-import { markerPath } from '../tasks/services.js';
 import { readSeen, seenKey } from '../verify/apiservers-seen.js';
+import { keepalivedConverged } from './converged.js';
+import { vrrpPath } from './vrrp-path-check.js';
 
 // Everything that can be known to fail is checked on every host before
 // anything changes anywhere. A check reports problems; it never changes a host.
@@ -193,8 +194,7 @@ const LISTEN_SECONDS = 3;
 const routerId: Check = {
   name: 'router-id',
   async run({ inv, facts, sessions }) {
-    const converged = inv.lbs.every((lb) => facts.get(lb.name)?.files.find((f) => f.path === markerPath('keepalived'))?.content);
-    if (converged) return [];
+    if (keepalivedConverged(inv, facts)) return [];
     const ours = new Set(inv.lbs.map((lb) => lb.address));
     const script = [
       `if command -v tcpdump >/dev/null 2>&1; then timeout ${LISTEN_SECONDS} tcpdump -nl -i any 'ip proto 112' 2>/dev/null | sed -n 's/.*IP \\([0-9.]*\\) > .*vrid \\([0-9]*\\).*/\\1 \\2/p';`,
@@ -239,7 +239,7 @@ while time.time() < end:
 };
 
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
-  [privileges, os, iface, firewall, vip, apiserverReachable, routerId].map((c) => [c.name, c]),
+  [privileges, os, iface, firewall, vip, apiserverReachable, vrrpPath, routerId].map((c) => [c.name, c]),
 );
 
 /** `ssh` is checked while connecting, before facts exist; it is named in playbooks for the reader. */

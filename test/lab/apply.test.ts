@@ -97,6 +97,39 @@ describe('kha apply on the lab', () => {
     for (const h of ['lb1', 'lb2']) expect(onHost(h, 'command -v keepalived haproxy || echo none').trim()).toBe('none');
   });
 
+  it('preflight finds VRRP dropped on its way to a load balancer, names that direction, and passes once it gets through', () => {
+    // firewalld on lb2 rejects VRRP too until kha's rule is in, and kha adds that
+    // rule itself (a warning, below): stopped, what drops VRRP is a firewall kha does not manage.
+    onHost('lb2', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null && systemctl stop firewalld');
+    try {
+      onHost('lb2', "nft add table inet kha-test && nft add chain inet kha-test input '{ type filter hook input priority 0; }' && nft add rule inet kha-test input ip protocol 112 drop");
+      let blocked: Run;
+      try {
+        blocked = kha(['apply', '--dry-run']);
+      } finally {
+        onHost('lb2', 'nft delete table inet kha-test');
+      }
+      expect(blocked.code, blocked.stderr).toBe(1);
+      expect(blocked.stderr).toMatch(/^lb2 \[vrrp-path\]: lb1 → lb2 \(lb2 → lb1 works\): VRRP \(IP protocol 112\) from lb1 reaches lb2's network interface, but lb2's own firewall drops it/m);
+      expect(blocked.stderr).not.toMatch(/\[vrrp-path\]: lb2 → lb1/);
+      expect(blocked.stderr).toContain('nothing was changed on any host');
+      const open = kha(['apply', '--dry-run']);
+      expect(open.code, open.stderr).toBe(0);
+      expect(open.stderr).not.toContain('vrrp-path');
+      const multicast = hostsYaml.replace(/\.yaml$/, '-multicast.yaml');
+      writeFileSync(multicast, readFileSync(hostsYaml, 'utf8').replace('unicast: true', 'unicast: false'));
+      const group = kha(['apply', '--dry-run'], multicast);
+      expect(group.code, group.stderr).toBe(0);
+      expect(group.stderr).not.toContain('vrrp-path');
+    } finally {
+      onHost('lb2', 'systemctl start firewalld');
+    }
+    const first = kha(['apply', '--dry-run']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain('warning: lb2 [vrrp-path]: lb1 → lb2: firewalld on lb2 does not let VRRP from lb1 in yet');
+    expect(onHost('lb1', 'command -v keepalived || echo none').trim()).toBe('none');
+  });
+
   it('dry-run on fresh hosts changes nothing and shows every file as a diff', () => {
     const r = kha(['apply', '--dry-run']);
     expect(r.code, r.stderr).toBe(0);
