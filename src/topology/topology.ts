@@ -38,8 +38,6 @@ export type FinalCheck = (view: FinalView, stage: string, progress: (text: strin
 
 export interface Topology {
   name: TopologyName;
-  /** For people: what runs where. */
-  summary: string;
   /** The file under playbooks/ (without .yaml) that holds this topology's safe order. */
   playbook: string;
   /** The render catalogue: every file a host of the endpoint gets, in the order they are written. */

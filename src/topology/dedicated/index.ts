@@ -24,7 +24,6 @@ const SERVICES = ['haproxy', 'keepalived'] as const;
 
 export const DEDICATED: Topology = {
   name: 'dedicated',
-  summary: 'keepalived and haproxy on load balancers of their own, in front of the masters',
   playbook: 'apply',
   files: FILES,
   tasks: new Map<string, Task>(
