@@ -6,9 +6,8 @@ import type { Inventory } from '../inventory/model.js';
 import { describeChange } from '../plan/changes.js';
 import { countChanges } from '../plan/plan.js';
 import { loadPlaybook } from '../playbook/load.js';
-import { CHECKS, CONNECT_CHECK } from '../preflight/checks.js';
 import { Secret } from '../secret.js';
-import { TASKS } from '../tasks/index.js';
+import { topologyOf } from '../topology/of.js';
 import type { PassphrasePrompt } from '../transport/private-key.js';
 import { formatEndpoint } from '../ui/endpoint-view.js';
 import { formatPlan, inventorySecrets } from '../ui/plan-view.js';
@@ -38,7 +37,8 @@ export async function runApply(inv: Inventory, file: string, flags: ApplyFlags, 
       throw new InputError(`--limit ${name}: no load balancer of that name in ${file} (${inv.lbs.map((lb) => lb.name).join(', ')})`);
     }
   }
-  const playbook = loadPlaybook('apply', { tasks: [...TASKS.keys()], checks: [CONNECT_CHECK, ...CHECKS.keys(), 'vip-reaches-every-master'] });
+  const topology = topologyOf(inv);
+  const playbook = loadPlaybook(topology);
   const secrets = inventorySecrets(inv);
 
   const sessions = await openSessions(inv, interactive ? passphrasePrompt : undefined);
@@ -72,7 +72,7 @@ export async function runApply(inv: Inventory, file: string, flags: ApplyFlags, 
       }
     }
 
-    const state: RunState = { inv, sessions, facts, scope, abort: { requested: false }, changed: new Map(), done: new Map(), rollbacks: new Map() };
+    const state: RunState = { inv, topology, sessions, facts, scope, abort: { requested: false }, changed: new Map(), done: new Map(), rollbacks: new Map() };
     let firstInterrupt = 0;
     let stoppedBy: InterruptSignal = 'SIGINT';
     const stopListening = onInterrupt((signal) => {

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { outputFor, type CliContext } from '../cli.js';
 import { InputError, PreflightError } from '../errors.js';
-import { DESTRUCTIVE, DRILL_NAMES, DRILLS, defaultLimits, type DrillName } from '../drill/drills.js';
+import { DESTRUCTIVE, defaultLimits, type Drill } from '../drill/drills.js';
 import { sweep } from '../drill/exercise.js';
 import { checkProbeHost } from '../drill/remote-probe.js';
 import { renderReport } from '../drill/report-html.js';
@@ -14,6 +14,7 @@ import { connectAll } from '../transport/ssh.js';
 import type { Session } from '../transport/session.js';
 import { interfaceFor } from '../facts/derived.js';
 import { clockOffset } from '../observe/clock.js';
+import { topologyOf } from '../topology/of.js';
 import { VERSION } from '../version.js';
 import { INTERRUPT_EXIT, onInterrupt, type InterruptSignal } from './signals.js';
 
@@ -51,13 +52,16 @@ async function reconnect(inv: Inventory, sessions: Map<string, Session>, name: s
   throw new Error(`${name} did not answer SSH within ${timeoutMs / 1000} s after the reboot${last ? ` (${last})` : ''}`);
 }
 
-function selectDrills(flags: VerifyFlags): DrillName[] {
-  const names = (flags.drill ?? DRILL_NAMES.filter((n) => flags.destructive || !DESTRUCTIVE.has(n))) as DrillName[];
-  for (const n of names) {
-    if (!DRILL_NAMES.includes(n)) throw new InputError(`--drill ${n}: no such drill (${DRILL_NAMES.join(', ')})`);
-    if (DESTRUCTIVE.has(n) && !flags.destructive) throw new InputError(`--drill ${n} takes a whole host down: add --destructive to run it`);
-  }
-  return names;
+/** The drills asked for, among those that apply to this topology, in the order asked. */
+function selectDrills(flags: VerifyFlags, drills: readonly Drill[]): Drill[] {
+  const names = drills.map((d) => d.name);
+  if (flags.drill === undefined) return drills.filter((d) => flags.destructive || !DESTRUCTIVE.has(d.name));
+  return flags.drill.map((n) => {
+    const drill = drills.find((d) => d.name === n);
+    if (!drill) throw new InputError(`--drill ${n}: no such drill (${names.join(', ')})`);
+    if (DESTRUCTIVE.has(drill.name) && !flags.destructive) throw new InputError(`--drill ${n} takes a whole host down: add --destructive to run it`);
+    return drill;
+  });
 }
 
 /**
@@ -93,7 +97,7 @@ function seconds(ms: number | undefined): string {
 /** The verify-failover command once kha runs where it can reach the hosts. */
 export async function runVerifyFailover(inv: Inventory, file: string, flags: VerifyFlags, ctx: CliContext): Promise<void> {
   const out = outputFor(ctx, Boolean(flags.json));
-  const names = selectDrills(flags);
+  const drills = selectDrills(flags, topologyOf(inv).drills);
   const probeHost = flags.probeFrom === undefined ? undefined : [...inv.lbs, ...inv.masters].find((h) => h.name === flags.probeFrom);
   if (flags.probeFrom !== undefined && !probeHost) {
     throw new InputError(`--probe-from ${flags.probeFrom}: no host of that name in ${file} (${[...inv.lbs, ...inv.masters].map((h) => h.name).join(', ')})`);
@@ -139,11 +143,11 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       reconnect: (host, timeoutMs) => reconnect(inv, sessions, host, timeoutMs),
       clocks,
     };
-    for (const name of names) {
+    for (const drill of drills) {
       const holder = await waitHealthy(env);
       if (!holder) break;
       const from = probeFrom();
-      const result = await runDrill(DRILLS.find((d) => d.name === name)!, from ? { ...env, probeFrom: from } : env, holder);
+      const result = await runDrill(drill, from ? { ...env, probeFrom: from } : env, holder);
       results.push(result);
       const s = result.summary;
       out.line(

@@ -3,11 +3,12 @@ import { gatherFacts } from '../facts/gather.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Inventory } from '../inventory/model.js';
 import { planHost, probeRequest, type HostPlan } from '../plan/plan.js';
-import type { Playbook } from '../playbook/load.js';
-import { CHECKS, type PreflightProblem } from '../preflight/checks.js';
+import { OPERATOR, type Playbook } from '../playbook/load.js';
+import type { PreflightProblem } from '../preflight/checks.js';
 import type { PassphrasePrompt } from '../transport/private-key.js';
 import type { Session } from '../transport/session.js';
 import { connectAll } from '../transport/ssh.js';
+import { topologyOf } from '../topology/of.js';
 import { lbTargets } from './targets.js';
 
 // The phases of apply before anything changes: connect, look, check, plan.
@@ -43,9 +44,10 @@ export async function runChecks(
   sessions: ReadonlyMap<string, Session>,
   names: readonly string[],
 ): Promise<PreflightProblem[]> {
+  const { checks } = topologyOf(inv);
   const found: PreflightProblem[] = [];
   for (const name of names) {
-    const check = CHECKS.get(name);
+    const check = checks.get(name);
     if (check) found.push(...(await check.run({ inv, facts, sessions })));
   }
   return found;
@@ -58,7 +60,7 @@ export async function preflight(
   sessions: ReadonlyMap<string, Session>,
   playbook: Playbook,
 ): Promise<PreflightProblem[]> {
-  const names = playbook.stages.filter((s) => s.on !== 'operator').flatMap((s) => s.checks ?? []);
+  const names = playbook.stages.filter((s) => s.on !== OPERATOR).flatMap((s) => s.checks ?? []);
   const found = await runChecks(inv, facts, sessions, names);
   const problems = found.filter((p) => !p.warning);
   if (problems.length > 0) throw new PreflightError(problems);

@@ -1,20 +1,18 @@
-import { HostError } from '../errors.js';
 import { gatherFacts } from '../facts/gather.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
 import { describeChange, type Change } from '../plan/changes.js';
-import { planHost, probeRequest, type HostPlan } from '../plan/plan.js';
-import type { HostSet, Playbook, Stage } from '../playbook/load.js';
+import { planHost, type HostPlan } from '../plan/plan.js';
+import { OPERATOR, type Playbook, type Stage } from '../playbook/load.js';
 import type { Session } from '../transport/session.js';
-import { readSeen, SEEN_PATH, seenAfter } from '../verify/apiservers-seen.js';
-import { checkEndpoint, type EndpointCheck } from '../verify/endpoint.js';
-import { vipHolders } from '../observe/vip.js';
+import type { Topology } from '../topology/topology.js';
+import type { EndpointCheck } from '../verify/endpoint.js';
 import { applyChange, putBackPending, Rollback } from './apply-change.js';
-import { isBackup, waitForVip } from './gates.js';
 
-// Runs the task stages of a playbook in its order. Every decision about
-// order (which hosts, serial or parallel, which gate) is made here, once;
-// the UI only shows what this reports.
+// Runs the stages of a topology's playbook in its order: serial or
+// parallel, a gate after each host that changed. Which hosts a stage means
+// and what a gate waits for are the topology's words; the UI only shows what
+// this reports.
 
 export interface Reporter {
   /** A line of progress within the current stage. */
@@ -31,6 +29,7 @@ export interface StageRun {
 
 export interface RunState {
   inv: Inventory;
+  topology: Topology;
   sessions: ReadonlyMap<string, Session>;
   facts: Map<string, HostFacts>;
   /** Hosts kha may change (--limit); all load balancers by default. */
@@ -52,40 +51,14 @@ export class Interrupted extends Error {
 }
 
 async function refresh(state: RunState, lb: LoadBalancer): Promise<HostFacts> {
-  const facts = await gatherFacts(state.sessions.get(lb.name)!, probeRequest(state.inv));
+  const facts = await gatherFacts(state.sessions.get(lb.name)!, state.topology.probe(state.inv));
   state.facts.set(lb.name, facts);
   return facts;
 }
 
-async function vipHolder(state: RunState): Promise<LoadBalancer | undefined> {
-  return (await vipHolders(state.inv, state.sessions))[0];
-}
-
-async function resolveHosts(state: RunState, set: HostSet): Promise<LoadBalancer[]> {
-  const lbs = state.inv.lbs;
-  let hosts: LoadBalancer[];
-  switch (set) {
-    case 'lb':
-    case 'all':
-      hosts = lbs;
-      break;
-    case 'primary-if-vip-unheld':
-      hosts = (await vipHolder(state)) ? [] : lbs.filter((lb) => lb.primary);
-      break;
-    case 'lb-not-holding-vip': {
-      const holder = await vipHolder(state);
-      hosts = lbs.filter((lb) => lb !== holder);
-      break;
-    }
-    case 'vip-holder': {
-      const holder = await vipHolder(state);
-      hosts = holder ? [holder] : [];
-      break;
-    }
-    case 'masters':
-    case 'operator':
-      hosts = [];
-  }
+async function resolveHosts(state: RunState, stage: Stage): Promise<LoadBalancer[]> {
+  const set = state.topology.hostSets.get(stage.on);
+  const hosts = set ? await set(state) : [];
   return hosts.filter((lb) => state.scope.has(lb.name));
 }
 
@@ -115,23 +88,15 @@ async function convergeHost(state: RunState, stage: Stage, lb: LoadBalancer, rep
 }
 
 async function passGate(state: RunState, stage: Stage, lb: LoadBalancer, report: Reporter): Promise<void> {
-  const session = state.sessions.get(lb.name)!;
-  if (stage.then === 'holds-vip') {
-    report.progress(`${lb.name}: waiting for the VIP`);
-    const ms = await waitForVip(session, state.inv);
-    report.progress(`${lb.name}: holds the VIP (${ms} ms)`);
-  } else if (stage.then === 'is-backup') {
-    report.progress(`${lb.name}: confirming it joined as backup`);
-    const holder = await vipHolder(state);
-    await isBackup(session, state.inv, holder && holder !== lb ? state.sessions.get(holder.name) : undefined);
-  }
+  const gate = stage.then === undefined ? undefined : state.topology.gates.get(stage.then);
+  await gate?.(state, lb, (text) => report.progress(text));
 }
 
 function taskStage(state: RunState, stage: Stage): StageRun {
   return {
     title: stage.name,
     async run(report) {
-      const hosts = await resolveHosts(state, stage.on);
+      const hosts = await resolveHosts(state, stage);
       if (hosts.length === 0) {
         report.progress('nothing to do here');
         return;
@@ -154,31 +119,13 @@ function taskStage(state: RunState, stage: Stage): StageRun {
   };
 }
 
-/** Every load balancer in scope records which apiservers have answered, so that a later run tells an outage from a cluster still being built. */
-async function recordSeen(state: RunState, seen: ReadonlySet<string>, check: EndpointCheck): Promise<void> {
-  const content = seenAfter(state.inv, seen, check.masters.filter((m) => m.up).map((m) => m.name));
-  const hosts = state.inv.lbs.filter((lb) => state.scope.has(lb.name));
-  await Promise.all(
-    hosts.map(async (lb) => {
-      const now = state.facts.get(lb.name)?.files.find((f) => f.path === SEEN_PATH)?.content ?? '';
-      if (now !== content) await state.sessions.get(lb.name)!.put(SEEN_PATH, content, { mode: 0o644, owner: 'root', group: 'root' });
-    }),
-  );
-}
-
 function verifyStage(state: RunState, stage: Stage): StageRun {
   return {
     title: stage.name,
     async run(report) {
-      const holder = await vipHolder(state);
-      if (!holder) throw new HostError('cluster', 'verify', `no load balancer holds the VIP ${state.inv.vip.address}`);
-      report.progress(`asking haproxy on ${holder.name} about every apiserver; requests to https://${state.inv.vip.address}:${state.inv.port}/healthz`);
-      const seen = readSeen(state.facts.values());
-      const check = await checkEndpoint(state.inv, holder.name, state.sessions.get(holder.name)!, seen);
-      state.endpoint = check;
-      await recordSeen(state, seen, check);
-      for (const m of check.masters) report.progress(`${m.name}: ${m.up ? 'UP' : m.found}`);
-      if (!check.listening) throw new HostError(holder.name, stage.name, check.problems[0]!);
+      for (const name of stage.checks ?? []) {
+        state.endpoint = await state.topology.finalChecks.get(name)!(state, stage.name, (text) => report.progress(text));
+      }
     },
   };
 }
@@ -205,7 +152,7 @@ export async function putBackAll(state: RunState): Promise<string[]> {
 export function executionStages(state: RunState, playbook: Playbook, nothingPlanned: boolean): StageRun[] {
   return playbook.stages.flatMap((stage) => {
     if (stage.tasks) return nothingPlanned ? [] : [taskStage(state, stage)];
-    if (stage.on === 'operator') return [verifyStage(state, stage)];
+    if (stage.on === OPERATOR) return [verifyStage(state, stage)];
     return [];
   });
 }

@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
 import type { Inventory, Master } from '../inventory/model.js';
+import { carriesEndpoint } from '../topology/roles.js';
 
 // What kubeadm needs from the endpoint kha builds, derived from hosts.yaml
 // alone: the address every node and client uses (controlPlaneEndpoint), the
@@ -42,11 +43,6 @@ export function parseKubernetesVersion(input: string): KubernetesVersion {
 export function apiFor(version: KubernetesVersion | undefined): KubeadmApi {
   if (version === undefined) return 'kubeadm.k8s.io/v1beta4';
   return API_BY_MINOR.find((a) => version.minor >= a.from)!.api;
-}
-
-/** A master that also runs keepalived and haproxy (source 004): haproxy holds the VIP port, the apiserver its own. */
-export function carriesEndpoint(inv: Inventory, m: Master): boolean {
-  return inv.lbs.some((lb) => lb.address === m.address);
 }
 
 /** The names the apiserver certificate must carry for clients of this endpoint, besides what kubeadm adds itself. */

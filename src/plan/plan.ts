@@ -1,15 +1,9 @@
 import { interfaceFor } from '../facts/derived.js';
 import type { HostFacts, ProbeRequest } from '../facts/types.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
-import { LB_FILES } from '../render/catalog.js';
 import { renderLoadBalancer } from '../render/render.js';
 import type { TaskContext } from '../tasks/context.js';
-import { requiredDirectories } from '../tasks/directories.js';
-import { UFW_BEFORE_RULES } from '../tasks/firewall.js';
-import { TASKS } from '../tasks/index.js';
-import { SELINUX_BOOLEANS, SELINUX_CONFIG } from '../tasks/selinux.js';
-import { markerPath, SERVICES } from '../tasks/services.js';
-import { SEEN_PATH } from '../verify/apiservers-seen.js';
+import { topologyOf } from '../topology/of.js';
 import type { Change } from './changes.js';
 
 // inventory + facts → the changes each task would make. Pure: the same
@@ -27,15 +21,7 @@ export interface HostPlan {
 
 /** What the probe must look at on a load balancer for the tasks to decide. */
 export function probeRequest(inv: Inventory): ProbeRequest {
-  return {
-    vip: inv.vip.address,
-    files: [...LB_FILES.map((f) => f.path), ...SERVICES.map(markerPath), SEEN_PATH, SELINUX_CONFIG, UFW_BEFORE_RULES],
-    directories: requiredDirectories(inv.haproxy.stats_socket),
-    services: [...SERVICES],
-    sysctls: ['net.ipv4.ip_nonlocal_bind'],
-    selinuxBooleans: [...SELINUX_BOOLEANS],
-    apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
-  };
+  return topologyOf(inv).probe(inv);
 }
 
 /**
@@ -45,13 +31,14 @@ export function probeRequest(inv: Inventory): ProbeRequest {
 export function planHost(inv: Inventory, lb: LoadBalancer, facts: HostFacts, tasks: readonly string[], earlier: readonly Change[] = []): HostPlan {
   const iface = interfaceFor(lb, facts);
   if (iface === undefined) throw new Error(`${lb.name}: no interface known (preflight should have stopped here)`);
+  const topology = topologyOf(inv);
   const files = renderLoadBalancer(inv, lb, iface);
   const planned: Change[] = [...earlier];
   const result: HostPlan = { host: lb.name, tasks: [] };
   for (const name of tasks) {
-    const task = TASKS.get(name);
+    const task = topology.tasks.get(name);
     if (!task) throw new Error(`unknown task ${name}`);
-    const ctx: TaskContext = { inv, lb, facts, files, planned };
+    const ctx: TaskContext = { inv, lb, facts, files, planned, services: topology.services };
     const changes = task.plan(ctx);
     planned.push(...changes);
     result.tasks.push({ task: name, changes });

@@ -241,6 +241,3 @@ while time.time() < end:
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
   [privileges, os, iface, firewall, vip, apiserverReachable, vrrpPath, routerId].map((c) => [c.name, c]),
 );
-
-/** `ssh` is checked while connecting, before facts exist; it is named in playbooks for the reader. */
-export const CONNECT_CHECK = 'ssh';

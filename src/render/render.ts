@@ -4,15 +4,9 @@ import ejs from 'ejs';
 import { InputError, InternalError } from '../errors.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
 import { templatesDir } from '../paths.js';
-import { LB_FILES, type FileSpec } from './catalog.js';
+import { topologyOf } from '../topology/of.js';
+import type { FileSpec, RenderedFile } from './catalog.js';
 import { assertSingleLine } from './context.js';
-
-export interface RenderedFile {
-  spec: FileSpec;
-  path: string;
-  mode: number;
-  content: string;
-}
 
 export interface RenderedHost {
   host: string;
@@ -49,7 +43,7 @@ export function renderSpec(spec: FileSpec, context: object): RenderedFile {
 }
 
 export function renderLoadBalancer(inv: Inventory, lb: LoadBalancer, iface: string): RenderedFile[] {
-  return LB_FILES.filter((spec) => spec.when?.(inv, lb) ?? true).map((spec) => renderSpec(spec, spec.context(inv, lb, iface)));
+  return topologyOf(inv).files.filter((spec) => spec.when?.(inv, lb) ?? true).map((spec) => renderSpec(spec, spec.context(inv, lb, iface)));
 }
 
 /**

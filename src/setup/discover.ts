@@ -1,7 +1,7 @@
 import type { HostFacts, ProbeRequest } from '../facts/types.js';
 import { parseCidr } from '../inventory/addresses.js';
-import { LB_FILES } from '../render/catalog.js';
-import { markerPath, SERVICES } from '../tasks/services.js';
+import { markerPath } from '../tasks/services.js';
+import type { Topology } from '../topology/topology.js';
 import type { Session } from '../transport/session.js';
 
 // The wizard's first look at a load balancer, before there is a hosts.yaml:
@@ -16,12 +16,12 @@ export interface LbFinding {
   notes: string[];
 }
 
-export function discoveryRequest(address: string, masters: readonly { name: string; address: string }[]): ProbeRequest {
+function discoveryRequest(address: string, masters: readonly { name: string; address: string }[], topology: Topology): ProbeRequest {
   return {
     vip: address,
-    files: [...LB_FILES.map((f) => f.path), ...SERVICES.map(markerPath)],
+    files: [...topology.files.map((f) => f.path), ...topology.services.map(markerPath)],
     directories: [],
-    services: [...SERVICES],
+    services: [...topology.services],
     sysctls: [],
     selinuxBooleans: [],
     apiservers: masters.map((m) => ({ name: m.name, address: m.address, port: 6443 })),
@@ -32,13 +32,13 @@ export function discoveryRequest(address: string, masters: readonly { name: stri
 const MAIN_CONFIG = { keepalived: 'keepalived.conf', haproxy: 'haproxy.cfg' } as const;
 
 /** What a person should know about the keepalived and haproxy already on the host, and what apply will do to them. */
-function existing(f: HostFacts): string[] {
+function existing(f: HostFacts, topology: Topology): string[] {
   const notes: string[] = [];
-  for (const s of SERVICES) {
+  for (const s of topology.services) {
     const version = f.packages[s];
     const state = f.services.find((x) => x.name === s)?.active ?? 'inactive';
     if (!version) continue;
-    const conf = f.files.find((x) => x.path === LB_FILES.find((spec) => spec.id === MAIN_CONFIG[s])?.path);
+    const conf = f.files.find((x) => x.path === topology.files.find((spec) => spec.id === MAIN_CONFIG[s])?.path);
     const ours = conf?.content?.startsWith('# Managed by kha') ?? false;
     if (ours) notes.push(`${s} ${version} (${state}) runs kha's configuration already`);
     else if (conf?.exists) notes.push(`${s} ${version} (${state}) runs a configuration kha did not write: apply replaces ${conf.path} and keeps it as ${conf.path}.kha-bak`);
@@ -50,15 +50,21 @@ function existing(f: HostFacts): string[] {
 /** How facts are read: gatherFacts on real hosts. */
 export type Gather = (session: Session, req: ProbeRequest) => Promise<HostFacts>;
 
-export async function discoverLb(gather: Gather, session: Session, address: string, masters: readonly { name: string; address: string }[]): Promise<LbFinding> {
-  const facts = await gather(session, discoveryRequest(address, masters));
+export async function discoverLb(
+  gather: Gather,
+  session: Session,
+  address: string,
+  masters: readonly { name: string; address: string }[],
+  topology: Topology,
+): Promise<LbFinding> {
+  const facts = await gather(session, discoveryRequest(address, masters, topology));
   const held = facts.interfaces.flatMap((i) => i.addresses.filter((a) => parseCidr(a).address === address).map((cidr) => ({ name: i.name, cidr })));
   const first = held[0];
   const os = facts.os.prettyName || `${facts.os.id} ${facts.os.versionId}`;
   const notes: string[] = [];
   if (first) {
     notes.push(`found on ${session.host}: ${first.name} ${first.cidr}, ${os}`);
-    return { facts, interface: { name: first.name, cidr: first.cidr, prefix: parseCidr(first.cidr).prefix ?? 32 }, notes: [...notes, ...existing(facts)] };
+    return { facts, interface: { name: first.name, cidr: first.cidr, prefix: parseCidr(first.cidr).prefix ?? 32 }, notes: [...notes, ...existing(facts, topology)] };
   }
-  return { facts, notes: [`found on ${session.host}: no interface holds ${address}, ${os}`, ...existing(facts)] };
+  return { facts, notes: [`found on ${session.host}: no interface holds ${address}, ${os}`, ...existing(facts, topology)] };
 }

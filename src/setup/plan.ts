@@ -1,9 +1,9 @@
+import type { TopologyName } from '../topology/topology.js';
+
 // What the wizard settled on, and why: every value that goes into hosts.yaml
 // carries the reason it was chosen, so the file explains itself.
 
-export type Topology = 'dedicated' | 'on-masters';
-
-export const TOPOLOGIES: ReadonlyArray<{ value: Topology; name: string; description: string }> = [
+export const TOPOLOGIES: ReadonlyArray<{ value: TopologyName; name: string; description: string }> = [
   {
     value: 'dedicated',
     name: 'dedicated load balancers in front of the masters',
@@ -37,7 +37,7 @@ export interface PlannedLb extends PlannedHost {
 export type SudoPassword = { kind: 'none' } | { kind: 'env'; variable: string } | { kind: 'literal'; value: string };
 
 export interface SetupPlan {
-  topology: Topology;
+  topology: TopologyName;
   vip: Chosen<{ address: string; prefix: number }>;
   port: Chosen<number>;
   ssh: { user: string; port: number; identityFile?: string; knownHosts: string; sudo: boolean; sudoPassword: SudoPassword };

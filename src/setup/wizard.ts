@@ -16,8 +16,10 @@ import type { HostFacts } from '../facts/types.js';
 import { probeRequest } from '../plan/plan.js';
 import type { PreflightProblem } from '../preflight/checks.js';
 import { hostsYamlText } from './hosts-file.js';
-import type { PlannedHost, PlannedLb, SetupPlan, SudoPassword, Topology } from './plan.js';
+import type { PlannedHost, PlannedLb, SetupPlan, SudoPassword } from './plan.js';
 import { TOPOLOGIES } from './plan.js';
+import { topologyNamed, topologyOf } from '../topology/of.js';
+import type { TopologyName } from '../topology/topology.js';
 import type { Prompter } from './prompter.js';
 import { reach, SetupStopped, type ReachDeps } from './reach.js';
 
@@ -50,7 +52,7 @@ export interface WizardResult {
 /** The checks of apply's preflight the wizard runs once it has a hosts.yaml to check. */
 const CHECKS = ['privileges', 'os', 'interface', 'firewall', 'vip', 'router-id', 'vrrp-path'];
 const DEFAULT_ROUTER_ID = 51;
-const PORTS: Record<Topology, number> = { dedicated: 6443, 'on-masters': 8443 };
+const PORTS: Record<TopologyName, number> = { dedicated: 6443, 'on-masters': 8443 };
 
 function defaultIdentity(): string | undefined {
   return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find((f) => existsSync(f));
@@ -62,7 +64,7 @@ function tilde(path: string): string {
 }
 
 interface Answers {
-  topology: Topology;
+  topology: TopologyName;
   lbAddresses: string[];
   masterAddresses: string[];
   ssh: SetupPlan['ssh'];
@@ -102,8 +104,7 @@ async function askSsh(p: Prompter, was: Inventory | undefined): Promise<SetupPla
 }
 
 async function askAnswers(p: Prompter, was: Inventory | undefined): Promise<Answers> {
-  const colocated = was !== undefined && was.lbs.every((lb) => was.masters.some((m) => m.address === lb.address));
-  const topology = await p.select<Topology>({ message: 'What should kha build?', choices: TOPOLOGIES, default: colocated ? 'on-masters' : 'dedicated' });
+  const topology = await p.select<TopologyName>({ message: 'What should kha build?', choices: TOPOLOGIES, default: was ? topologyOf(was).name : 'dedicated' });
   let lbAddresses: string[] = [];
   if (topology === 'dedicated') {
     lbAddresses = await askAddresses(p, { message: 'Addresses of the load balancers', min: 2, what: 'load balancers', taken: new Map(), defaults: was?.lbs.map((h) => h.address) });
@@ -242,7 +243,7 @@ export async function runWizard(file: string, was: Inventory | undefined, deps: 
     if (reached.targets.length < 2) throw new SetupStopped(`only ${reached.targets.length} load balancer${reached.targets.length === 1 ? '' : 's'} reachable: with fewer than two there is nothing to fail over to`);
     deps.say('looking at them');
     const found = new Map<string, LbFinding>();
-    for (const t of reached.targets) found.set(t.name, await discoverLb(deps.gather, sessions.get(t.name)!, t.address, masters));
+    for (const t of reached.targets) found.set(t.name, await discoverLb(deps.gather, sessions.get(t.name)!, t.address, masters, topologyNamed(a.topology)));
     for (const f of found.values()) for (const n of f.notes) deps.say(`  ${n}`);
 
     const first = found.get(reached.targets[0]!.name)!;

@@ -6,6 +6,7 @@ import { foundByCheck, readHaproxyStats, type ServerStats } from '../observe/hap
 import { readVrrpState, type VrrpState } from '../observe/keepalived-state.js';
 import { describeChange } from '../plan/changes.js';
 import { planHost, probeRequest } from '../plan/plan.js';
+import { topologyOf } from '../topology/of.js';
 import { holdsVip } from '../facts/derived.js';
 import { lbTargets } from '../execute/targets.js';
 import type { Session } from '../transport/session.js';
@@ -37,8 +38,6 @@ export interface ClusterStatus {
   healthy: boolean;
 }
 
-const DRIFT_TASKS = ['packages', 'selinux', 'directories', 'firewall', 'files', 'sysctl', 'services'];
-
 async function lbStatus(inv: Inventory, name: string, session: Session): Promise<LbStatus> {
   const lb = inv.lbs.find((h) => h.name === name)!;
   const facts = await gatherFacts(session, probeRequest(inv));
@@ -46,7 +45,7 @@ async function lbStatus(inv: Inventory, name: string, session: Session): Promise
     readVrrpState(session),
     readHaproxyStats(session, inv.haproxy.monitor_port).catch(() => [] as ServerStats[]),
   ]);
-  const drift = planHost(inv, lb, facts, DRIFT_TASKS).tasks.flatMap((t) => t.changes.map(describeChange));
+  const drift = planHost(inv, lb, facts, [...topologyOf(inv).tasks.keys()]).tasks.flatMap((t) => t.changes.map(describeChange));
   return {
     host: name,
     holdsVip: holdsVip(inv, facts),

@@ -1,7 +1,7 @@
 import type { HostFacts } from '../facts/types.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
-import type { Change } from '../plan/changes.js';
-import type { RenderedFile } from '../render/render.js';
+import type { Change, ServiceName } from '../plan/changes.js';
+import type { RenderedFile } from '../render/catalog.js';
 
 /** Everything a task may look at; tasks read it and return changes, nothing else. */
 export interface TaskContext {
@@ -12,6 +12,8 @@ export interface TaskContext {
   files: RenderedFile[];
   /** Changes planned by the tasks before this one (services react to files). */
   planned: readonly Change[];
+  /** The services the topology runs, in the order they are started. */
+  services: readonly ServiceName[];
 }
 
 export interface Task {

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Change, ServiceName } from '../plan/changes.js';
-import type { RenderedFile } from '../render/render.js';
+import type { RenderedFile } from '../render/catalog.js';
 import type { Inventory } from '../inventory/model.js';
 import { holdsVip } from '../facts/derived.js';
 import type { TaskContext, Task } from './context.js';
 import { STATE_DIR } from './directories.js';
-
-export const SERVICES: readonly ServiceName[] = ['haproxy', 'keepalived'];
 
 export function markerPath(service: ServiceName): string {
   return `${STATE_DIR}/${service}.loaded`;
@@ -80,6 +78,6 @@ export const servicesTask: Task = {
   name: 'services',
   purpose: 'haproxy, then keepalived, are enabled and running the configuration on disk; only what changed is reloaded',
   plan(ctx) {
-    return SERVICES.flatMap((s) => planService(ctx, s));
+    return ctx.services.flatMap((s) => planService(ctx, s));
   },
 };

@@ -1,9 +1,9 @@
-import { HostError } from '../errors.js';
-import type { Inventory } from '../inventory/model.js';
-import { vipPresentCommand } from '../observe/vip.js';
-import type { Session } from '../transport/session.js';
+import { HostError } from '../../errors.js';
+import type { Inventory } from '../../inventory/model.js';
+import { vipPresentCommand } from '../../observe/vip.js';
+import type { Session } from '../../transport/session.js';
 
-// Gates a host must pass before the next one is touched (playbook `then`).
+// What the gates of order.ts run on the hosts: keepalived has won, or has joined as backup.
 
 const VIP_TIMEOUT_S = 20;
 

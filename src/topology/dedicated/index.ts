@@ -1,0 +1,47 @@
+import { DRILLS } from '../../drill/drills.js';
+import type { Inventory } from '../../inventory/model.js';
+import { CHECKS } from '../../preflight/checks.js';
+import type { Task } from '../../tasks/context.js';
+import { requiredDirectories } from '../../tasks/directories.js';
+import { filesTask } from '../../tasks/files.js';
+import { firewallTask, UFW_BEFORE_RULES } from '../../tasks/firewall.js';
+import { packagesTask } from '../../tasks/packages.js';
+import { SELINUX_BOOLEANS, SELINUX_CONFIG, selinuxTask } from '../../tasks/selinux.js';
+import { markerPath, servicesTask } from '../../tasks/services.js';
+import { sysctlTask } from '../../tasks/sysctl.js';
+import { directoriesTask } from '../../tasks/directories.js';
+import { SEEN_PATH } from '../../verify/apiservers-seen.js';
+import type { Topology } from '../topology.js';
+import { FILES } from './files.js';
+import { GATES, HOST_SETS } from './order.js';
+import { vipReachesEveryMaster } from './verify.js';
+
+// Two or more load balancers of their own in front of the masters: keepalived
+// holds the VIP, haproxy spreads connections over every apiserver (sources
+// 000 and 003). Its safe order is playbooks/apply.yaml.
+
+const SERVICES = ['haproxy', 'keepalived'] as const;
+
+export const DEDICATED: Topology = {
+  name: 'dedicated',
+  playbook: 'apply',
+  files: FILES,
+  tasks: new Map<string, Task>(
+    [packagesTask, selinuxTask, directoriesTask, firewallTask, filesTask, sysctlTask, servicesTask].map((t) => [t.name, t]),
+  ),
+  services: SERVICES,
+  probe: (inv: Inventory) => ({
+    vip: inv.vip.address,
+    files: [...FILES.map((f) => f.path), ...SERVICES.map(markerPath), SEEN_PATH, SELINUX_CONFIG, UFW_BEFORE_RULES],
+    directories: requiredDirectories(inv.haproxy.stats_socket),
+    services: [...SERVICES],
+    sysctls: ['net.ipv4.ip_nonlocal_bind'],
+    selinuxBooleans: [...SELINUX_BOOLEANS],
+    apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
+  }),
+  checks: CHECKS,
+  hostSets: HOST_SETS,
+  gates: GATES,
+  finalChecks: new Map([['vip-reaches-every-master', vipReachesEveryMaster]]),
+  drills: DRILLS,
+};
