@@ -16,8 +16,8 @@ import { VRRP_GROUP } from './vrrp-probe.js';
  * first build firewalld and ufw drop VRRP until kha's rules are in.
  */
 function ruleKhaAdds(inv: Inventory, lb: LoadBalancer, facts: HostFacts, from: LoadBalancer): string | undefined {
-  // The firewall task reads neither rendered files nor earlier changes.
-  const changes = firewallTask.plan({ inv, lb, facts, files: [], planned: [] });
+  // The firewall task reads neither rendered files, earlier changes nor the services.
+  const changes = firewallTask.plan({ inv, lb, facts, files: [], planned: [], services: [] });
   const wanted = firewalldVrrpRule(inv.keepalived.unicast ? { source: from.address } : { destination: VRRP_GROUP });
   const opening = changes.find((c) => (c.kind === 'firewalld.rule' && c.rule.type === 'rich' && c.rule.text === wanted) || c.kind === 'ufw.reload');
   return opening && describeChange(opening);
