@@ -54,30 +54,55 @@ afterAll(async () => {
   await labDown(process.env, () => undefined);
 }, 300_000);
 
+/** Runs kha setup in tmux from an empty known_hosts, answering every question; `write` answers the last one. */
+async function driveSetup(write: 'Enter' | 'n'): Promise<string> {
+  writeFileSync(knownHosts, '');
+  spawnSync('tmux', ['kill-session', '-t', SESSION]);
+  // The lab's addresses exist only in its controller namespace: kha runs there, as an operator on that network would.
+  tmux('new-session', '-d', '-s', SESSION, '-x', '220', '-y', '60', `ip netns exec ${CONTROLLER_NS} ${process.execPath} ${KHA} setup ${file}; echo "kha exited $?"; sleep 600`);
+  await answer('What should kha build?', 'Enter');
+  await answer('Addresses of the load balancers', 'literal:10.77.0.11 10.77.0.12', 'Enter');
+  await answer('more load balancers (2 so far', 'Enter');
+  await answer('Addresses of the masters', 'literal:10.77.0.21 10.77.0.22 10.77.0.23', 'Enter');
+  await answer('more masters (3 so far', 'Enter');
+  await answer('SSH user on the hosts', 'Enter');
+  await answer('SSH port', 'Enter');
+  await answer('SSH private key', 'literal:' + files.key, 'Enter');
+  await answer('known_hosts file', 'literal:' + knownHosts, 'Enter');
+  await answer(/lb1 \(10\.77\.0\.11:22\) is not in .* It presents ssh-ed25519 SHA256:/s, 'literal:y', 'Enter');
+  await answer(/lb2 \(10\.77\.0\.12:22\) is not in/, 'literal:y', 'Enter');
+  await answer('Which one should hold the VIP normally', 'Enter');
+  await answer(/Virtual IP for the endpoint \(in 10\.77\.0\.0\/24; 10\.77\.0\.254 did not answer ARP\)/, 'Enter');
+  await answer(/Write .*setup\.yaml( anyway)?\?/, write);
+  await answer(/kha exited \d+/);
+  return screen();
+}
+
+function onLb2(command: string): void {
+  const r = spawnSync('ip', ['netns', 'exec', CONTROLLER_NS, 'ssh', '-i', files.key, '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${files.knownHosts}`, 'root@10.77.0.12', command], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`lb2: ${command}: ${r.stderr}`);
+}
+
 describe('kha setup in a real terminal, against the lab', () => {
+  it('VRRP dropped between the load balancers: said before anything is written, with the direction', async () => {
+    onLb2('DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null');
+    onLb2("nft add table inet khatest && nft add chain inet khatest input '{ type filter hook input priority 0; }' && nft add rule inet khatest input ip protocol 112 drop");
+    try {
+      const shown = await driveSetup('Enter');
+      expect(shown).toMatch(/apply would stop here: lb2 \[vrrp-path\]: lb1 → lb2 \(lb2 → lb1 works\)/);
+      expect(shown).toContain('Nothing written.');
+      expect(shown).toContain('kha exited 1');
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      onLb2('nft delete table inet khatest');
+    }
+  });
+
   it('from nothing to a hosts.yaml that apply and the drills take as it is', async () => {
-    writeFileSync(knownHosts, '');
-    spawnSync('tmux', ['kill-session', '-t', SESSION]);
-    // The lab's addresses exist only in its controller namespace: kha runs there, as an operator on that network would.
-    tmux('new-session', '-d', '-s', SESSION, '-x', '220', '-y', '60', `ip netns exec ${CONTROLLER_NS} ${process.execPath} ${KHA} setup ${file}; echo "kha exited $?"; sleep 600`);
-    await answer('What should kha build?', 'Enter');
-    await answer('Addresses of the load balancers', 'literal:10.77.0.11 10.77.0.12', 'Enter');
-    await answer('more load balancers (2 so far', 'Enter');
-    await answer('Addresses of the masters', 'literal:10.77.0.21 10.77.0.22 10.77.0.23', 'Enter');
-    await answer('more masters (3 so far', 'Enter');
-    await answer('SSH user on the hosts', 'Enter');
-    await answer('SSH port', 'Enter');
-    await answer('SSH private key', 'literal:' + files.key, 'Enter');
-    await answer('known_hosts file', 'literal:' + knownHosts, 'Enter');
-    await answer(/lb1 \(10\.77\.0\.11:22\) is not in .* It presents ssh-ed25519 SHA256:/s, 'literal:y', 'Enter');
-    await answer(/lb2 \(10\.77\.0\.12:22\) is not in/, 'literal:y', 'Enter');
-    await answer('Which one should hold the VIP normally', 'Enter');
-    await answer(/Virtual IP for the endpoint \(in 10\.77\.0\.0\/24; 10\.77\.0\.254 did not answer ARP\)/, 'Enter');
-    await answer(/Write .*setup\.yaml\?/, 'Enter');
-    await answer(/kha exited \d+/);
-    const shown = screen();
+    const shown = await driveSetup('Enter');
     expect(shown, shown).toContain('kha exited 0');
     expect(shown).toContain('found on lb1: eth0 10.77.0.11/24, Debian GNU/Linux 12 (bookworm)');
+    expect(shown).toContain('lb1 is the primary: priority 150, the highest');
     expect(shown).not.toContain('apply would stop here');
     expect(existsSync(file)).toBe(true);
     const text = readFileSync(file, 'utf8');

@@ -1,30 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
+import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/paths.js';
 import { Secret } from '../../src/secret.js';
+import { runKha, tempDirForFile } from './cli-harness.js';
 
 // What every command prints at its edges: JSON for every outcome under
 // --json, known secrets redacted whatever printed them, and a reader that
 // goes away (`| head`) ends nothing with a stack trace.
 
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'kha-cli-output-'));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirForFile('cli-output');
 
-async function kha(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'kha', ...args], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) }, {});
-  return { code, stdout, stderr };
-}
+const kha = (...args: string[]) => runKha(args, {});
 
 const BAD = 'cluster:\n  vip: 10.77.0.10/24\nlb:\n  - name: lb1\n    address: 10.77.0.300\n  - name: lb2\n    address: 10.77.0.12\nmasters:\n  - name: m1\n    address: 10.77.0.21\n';
 
@@ -36,9 +24,9 @@ describe('--json speaks JSON for every outcome', () => {
     ['status', []],
     ['verify-failover', []],
   ])('%s on a bad hosts.yaml: one JSON object with the located problem, exit 2', async (command, extra) => {
-    const file = join(dir, 'bad.yaml');
+    const file = join(tmp.path, 'bad.yaml');
     writeFileSync(file, BAD);
-    const r = await kha(command, file, ...extra.map((a) => (a === 'OUT' ? join(dir, 'out') : a)), '--json');
+    const r = await kha(command, file, ...extra.map((a) => (a === 'OUT' ? join(tmp.path, 'out') : a)), '--json');
     expect(r.code).toBe(2);
     const body = JSON.parse(r.stdout) as { ok: boolean; errors: { line: number; path: string }[] };
     expect(body.ok).toBe(false);
@@ -47,13 +35,13 @@ describe('--json speaks JSON for every outcome', () => {
   });
 
   it('a usage error too', async () => {
-    const r = await kha('render', join(dir, 'x.yaml'), '--json');
+    const r = await kha('render', join(tmp.path, 'x.yaml'), '--json');
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, exit_code: 2, error: expect.stringContaining("required option '-o, --out <dir>'") });
   });
 
   it('a missing file too', async () => {
-    const r = await kha('status', join(dir, 'missing.yaml'), '--json');
+    const r = await kha('status', join(tmp.path, 'missing.yaml'), '--json');
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, exit_code: 2 });
   });
@@ -62,7 +50,7 @@ describe('--json speaks JSON for every outcome', () => {
 describe('secrets on the way out', () => {
   it('a known secret is redacted in whatever kha prints, text and --json', async () => {
     new Secret('Zq9-cli-output-secret', 'test');
-    const file = join(dir, 'Zq9-cli-output-secret.yaml');
+    const file = join(tmp.path, 'Zq9-cli-output-secret.yaml');
     writeFileSync(file, BAD);
     for (const flags of [[], ['--json']]) {
       const r = await kha('validate', file, ...flags);

@@ -1,13 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { main } from '../../src/cli.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/model.js';
 import { apiFor, kubeadmHandoff, parseKubernetesVersion } from '../../src/kubeadm/handoff.js';
 import { packageRoot } from '../../src/paths.js';
+import { runKha, tempDirForFile } from './cli-harness.js';
 
 // `kha kubeadm`: the endpoint handed to kubeadm, from hosts.yaml alone.
 
@@ -20,20 +19,9 @@ function load(file: string, patch: (t: string) => string = (t) => t): Inventory 
   return r.inventory;
 }
 
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'kha-kubeadm-'));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirForFile('kubeadm');
 
-async function kha(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'kha', ...args], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) }, { PW: 'Kub3pw' });
-  return { code, stdout, stderr };
-}
+const kha = (...args: string[]) => runKha(args, { PW: 'Kub3pw' });
 
 describe('the configuration API kubeadm reads', () => {
   it.each([
@@ -105,7 +93,7 @@ describe('kha kubeadm', () => {
   });
 
   it('--out writes the file atomically and prints the steps naming it', async () => {
-    const file = join(dir, 'kc.yaml');
+    const file = join(tmp.path, 'kc.yaml');
     writeFileSync(file, 'old');
     const r = await kha('kubeadm', example, '--out', file);
     expect(r.code, r.stderr).toBe(0);
@@ -121,7 +109,7 @@ describe('kha kubeadm', () => {
   });
 
   it('bad input: exit 2, and never a secret (the inventory has a VRRP password)', async () => {
-    const withPass = join(dir, 'pass.yaml');
+    const withPass = join(tmp.path, 'pass.yaml');
     writeFileSync(withPass, readFileSync(example, 'utf8').replace('virtual_router_id: 51', 'virtual_router_id: 51\n  auth_pass: Kub3pw'));
     const ok = await kha('kubeadm', withPass);
     expect(ok.code, ok.stderr).toBe(0);

@@ -1,32 +1,21 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli.js';
 import { readLiveHost } from '../../../src/explain/live.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import { packageRoot } from '../../../src/paths.js';
 import { TransportError } from '../../../src/transport/errors.js';
 import { FakeSession } from '../../../src/transport/fake.js';
+import { runKha, tempDirForFile } from '../cli-harness.js';
 
 // `kha explain` through main(), and the live reading behind it.
 
 const example = join(packageRoot, 'examples', 'hosts.yaml');
 
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'kha-explain-'));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirForFile('explain');
 
-async function kha(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'kha', ...args], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) }, { PW: 'Kub3pw' });
-  return { code, stdout, stderr };
-}
+const kha = (...args: string[]) => runKha(args, { PW: 'Kub3pw' });
 
 describe('kha explain', () => {
   it('--offline explains examples/hosts.yaml without SSH', async () => {
@@ -54,7 +43,7 @@ describe('kha explain', () => {
   });
 
   it('never prints auth_pass, in words or JSON', async () => {
-    const file = join(dir, 'auth.yaml');
+    const file = join(tmp.path, 'auth.yaml');
     writeFileSync(file, readFileSync(example, 'utf8').replace('  unicast: true\n', '  unicast: true\n  auth_pass: Kub3pw\n'));
     for (const args of [[], ['--json']]) {
       const r = await kha('explain', file, '--offline', ...args);
@@ -65,22 +54,22 @@ describe('kha explain', () => {
   });
 
   it('bad input: exit 2 with the problem', async () => {
-    const file = join(dir, 'bad.yaml');
+    const file = join(tmp.path, 'bad.yaml');
     writeFileSync(file, readFileSync(example, 'utf8').replace('priority: 140', 'priority: 150'));
     const r = await kha('explain', file, '--offline');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/priority 150 is also lb\[0\]'s/);
-    expect((await kha('explain', join(dir, 'missing.yaml'), '--offline')).code).toBe(2);
+    expect((await kha('explain', join(tmp.path, 'missing.yaml'), '--offline')).code).toBe(2);
   });
 
   it('live: load balancers that cannot be reached are said, not fatal', async () => {
     // Port 1 on loopback refuses at once: no host, no lab, no waiting.
-    const file = join(dir, 'unreachable.yaml');
+    const file = join(tmp.path, 'unreachable.yaml');
     writeFileSync(
       file,
       [
         'cluster: { vip: 127.0.0.10/8 }',
-        `ssh: { user: root, port: 1, known_hosts: ${join(dir, 'known_hosts')}, connect_timeout: 2 }`,
+        `ssh: { user: root, port: 1, known_hosts: ${join(tmp.path, 'known_hosts')}, connect_timeout: 2 }`,
         'lb:',
         '  - { name: lb1, address: 127.0.0.2 }',
         '  - { name: lb2, address: 127.0.0.3 }',
@@ -89,7 +78,7 @@ describe('kha explain', () => {
         '',
       ].join('\n'),
     );
-    writeFileSync(join(dir, 'known_hosts'), '');
+    writeFileSync(join(tmp.path, 'known_hosts'), '');
     const r = await kha('explain', file);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/lb1\s+unreachable\s+\?\/150/);
