@@ -1,5 +1,5 @@
-import { dirname, relative } from 'node:path';
-import { schemaFile } from '../paths.js';
+import { dirname, relative, resolve } from 'node:path';
+import { packageRoot, schemaFile } from '../paths.js';
 import type { Chosen, PlannedHost, SetupPlan } from './plan.js';
 
 // The hosts.yaml the wizard writes: the schema line for editors, and a
@@ -20,9 +20,9 @@ function hostLines(h: PlannedHost, indent: string): string[] {
 
 /** The file as text; `file` is where it will be written (for the schema's relative path). */
 export function hostsYamlText(plan: SetupPlan, file: string, when: Date): string {
-  // Relative when the file sits inside kha's own tree (the examples), else where kha is installed.
-  const near = relative(dirname(file), schemaFile);
-  const schema = near.startsWith('../..') ? schemaFile : near;
+  // Relative when the file sits inside kha's own tree (as the examples do), else where kha is installed.
+  const inside = !relative(packageRoot, resolve(dirname(file))).startsWith('..');
+  const schema = inside ? relative(dirname(resolve(file)), schemaFile) : schemaFile;
   const s = plan.ssh;
   const lines = [
     `# yaml-language-server: $schema=${schema}`,

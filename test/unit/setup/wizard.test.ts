@@ -20,7 +20,7 @@ import { FakeSession } from '../../../src/transport/fake.js';
 import { createOutput } from '../../../src/ui/output.js';
 import { fixtureFacts } from '../facts/fixture.js';
 import { ScriptedPrompter, type Step } from './inquirer-script.js';
-import { schemaFile } from '../../../src/paths.js';
+import { packageRoot, schemaFile } from '../../../src/paths.js';
 
 // kha setup's flows, every question answered through @inquirer/testing: the
 // hosts are fakes (recorded facts, scripted checks), the prompts are real.
@@ -388,5 +388,16 @@ describe('what the wizard proposes and accepts', () => {
     ['10.0.0.5', '10.0.0.5 is already a load balancer'],
   ])('a line %j: %s', (line, verdict) => {
     expect(addressLine(new Map([['10.0.0.5', 'a load balancer']]))(line)).toBe(verdict);
+  });
+});
+
+describe('the schema line', () => {
+  it.each([
+    ['inside kha\'s own tree: relative, as in the examples', () => join(packageRoot, 'examples', 'made.yaml'), () => '../schema/hosts.schema.json'],
+    ['anywhere else: where kha is installed', () => join(dir, 'hosts.yaml'), () => schemaFile],
+  ])('%s', async (_what, file, schema) => {
+    const f = fakes([...FRESH, KNOWN(knownHosts), TRUST('lb1'), TRUST('lb2'), PRIMARY, VIP]);
+    const r = await runWizard(file(), undefined, f.deps);
+    expect(r.text.split('\n')[0]).toBe(`# yaml-language-server: $schema=${schema()}`);
   });
 });
