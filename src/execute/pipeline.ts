@@ -45,11 +45,10 @@ export async function runApplyPipeline(req: ApplyRequest): Promise<ApplyOutcome>
     for (const w of await preflight(inv, facts, sessions, playbook)) await req.emit({ kind: 'preflight-warning', host: w.host, check: w.check, message: w.message });
     const plans = planAll(inv, facts, playbook, req.scope);
     await req.emit({ kind: 'plan-ready', plans, diffs: req.dryRun });
-    const outcome: ApplyOutcome = req.dryRun
-      ? { kind: 'dry-run', plans }
-      : (await approved(req, plans, facts))
-        ? await carryOut(req, { inv, sessions, facts, playbook, plans })
-        : { kind: 'declined' };
+    let outcome: ApplyOutcome;
+    if (req.dryRun) outcome = { kind: 'dry-run', plans };
+    else if (!(await approved(req, plans, facts))) outcome = { kind: 'declined' };
+    else outcome = await carryOut(req, { inv, sessions, facts, playbook, plans });
     await req.emit({ kind: 'finished', outcome });
     return outcome;
   } finally {
