@@ -15,19 +15,28 @@ export interface PlanChange {
   dropped: string[];
 }
 
+/**
+ * What a change is for. Starting a service and reloading it both make it run
+ * its new configuration: a package's install script often starts the service
+ * on its default one, so a planned start becomes a reload, and saying that
+ * the plan changed would only alarm.
+ */
+function intent(c: Change): string {
+  return c.kind === 'service.start' || c.kind === 'service.reload' ? `load ${c.service}` : describeChange(c);
+}
+
 /** How `done` (a host's changes in this run, in order) differs from `shown`; undefined when it does not. */
 export function planChange(shown: HostPlan, done: readonly Change[]): PlanChange | undefined {
-  const expected = shown.tasks.flatMap((t) => t.changes.map(describeChange));
+  const expected = shown.tasks.flatMap((t) => t.changes);
   const added: string[] = [];
   const stopped = new Set<ServiceName>();
   for (const c of done) {
-    const text = describeChange(c);
-    const i = expected.indexOf(text);
+    const i = expected.findIndex((e) => intent(e) === intent(c));
     if (i >= 0) expected.splice(i, 1);
     // A backup stopped to change its VRRP group starts again after the
     // holder: the stop in the shown plan says "it rejoins after the holder".
-    else if (!(c.kind === 'service.start' && stopped.has(c.service))) added.push(text);
+    else if (!(c.kind === 'service.start' && stopped.has(c.service))) added.push(describeChange(c));
     if (c.kind === 'service.stop') stopped.add(c.service);
   }
-  return added.length > 0 || expected.length > 0 ? { host: shown.host, added, dropped: expected } : undefined;
+  return added.length > 0 || expected.length > 0 ? { host: shown.host, added, dropped: expected.map(describeChange) } : undefined;
 }

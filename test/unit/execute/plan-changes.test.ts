@@ -18,7 +18,12 @@ describe('what was done against the plan shown', () => {
   });
 
   it('other changes: what was added and what was dropped', () => {
-    expect(planChange(shown(enable, start), [reload])).toEqual({ host: 'lb2', added: ['reload haproxy (its configuration changed)'], dropped: ['enable haproxy at boot', 'start haproxy'] });
+    const selinux: Change = { kind: 'selinux.boolean', name: 'haproxy_connect_any', value: true };
+    expect(planChange(shown(enable, start), [selinux, start])).toEqual({ host: 'lb2', added: ['setsebool -P haproxy_connect_any on'], dropped: ['enable haproxy at boot'] });
+  });
+
+  it('a start that became a reload (the package started the service on its default configuration): the same intent, nothing to say', () => {
+    expect(planChange(shown(enable, start), [enable, reload])).toBeUndefined();
   });
 
   it('a change shown and not done, as when a host was not reached by a stage', () => {
