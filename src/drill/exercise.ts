@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Session } from '../transport/session.js';
-import { shellQuote as q } from '../transport/shell-quote.js';
+import { shellQuote as q } from '../shell/quote.js';
 import type { Drill, DrillContext } from './drills.js';
 import type { Expectation, Fault } from './types.js';
 

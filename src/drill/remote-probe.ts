@@ -2,7 +2,7 @@ import { HostError } from '../errors.js';
 import type { Clock } from '../observe/clock.js';
 import type { Inventory } from '../inventory/model.js';
 import type { Session } from '../transport/session.js';
-import { shellQuote as q } from '../transport/shell-quote.js';
+import { shellQuote as q } from '../shell/quote.js';
 import type { Sample } from './timeline.js';
 import { PROBE_CONNECT_TIMEOUT_MS, PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS, type Recorder } from './watch.js';
 

@@ -3,7 +3,7 @@ import type { Change, Marker, ServiceName } from '../plan/changes.js';
 import { validateCommand } from '../render/validators.js';
 import { redactRemote } from '../secret.js';
 import type { Session } from '../transport/session.js';
-import { shellQuote as q } from '../transport/shell-quote.js';
+import { shellQuote as q } from '../shell/quote.js';
 import { markerPath } from '../tasks/services.js';
 
 // The one way each kind of change is carried out. Every step is atomic on

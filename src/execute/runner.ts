@@ -8,17 +8,16 @@ import type { Session } from '../transport/session.js';
 import type { Topology } from '../topology/topology.js';
 import type { EndpointCheck } from '../verify/endpoint.js';
 import { applyChange, putBackPending, Rollback } from './apply-change.js';
+import type { ApplyEvent } from './events.js';
 
 // Runs the stages of a topology's playbook in its order: serial or
 // parallel, a gate after each host that changed. Which hosts a stage means
-// and what a gate waits for are the topology's words; the UI only shows what
-// this reports.
+// and what a gate waits for are the topology's words; the pipeline
+// (pipeline.ts) turns what this reports into events.
 
 export interface Reporter {
   /** A line of progress within the current stage. */
   progress(text: string): void;
-  /** A host finished a change. */
-  changed(host: string, change: Change): void;
 }
 
 export interface StageRun {
@@ -81,7 +80,6 @@ async function convergeHost(state: RunState, stage: Stage, lb: LoadBalancer, rep
       last = describeChange(c);
       state.changed.set(lb.name, (state.changed.get(lb.name) ?? 0) + 1);
       done.push(c);
-      report.changed(lb.name, c);
     }
   }
   return plan;
@@ -130,18 +128,18 @@ function verifyStage(state: RunState, stage: Stage): StageRun {
   };
 }
 
-/** After a run that stopped: every host's written but unloaded files put back; one line per host for people. */
-export async function putBackAll(state: RunState): Promise<string[]> {
-  const lines: string[] = [];
+/** After a run that stopped: every host's written but unloaded files put back; what happened on each host that had any. */
+export async function putBackAll(state: RunState): Promise<Extract<ApplyEvent, { kind: 'put-back' | 'put-back-failed' }>[]> {
+  const events: Extract<ApplyEvent, { kind: 'put-back' | 'put-back-failed' }>[] = [];
   for (const [host, rollback] of state.rollbacks) {
     try {
       const paths = await putBackPending(state.sessions.get(host)!, rollback);
-      if (paths.length) lines.push(`${host}: put back ${paths.join(', ')} (written in this run, not loaded yet)`);
+      if (paths.length) events.push({ kind: 'put-back', host, paths });
     } catch (e) {
-      lines.push(`${host}: could not put back files written in this run: ${e instanceof Error ? e.message : String(e)}`);
+      events.push({ kind: 'put-back-failed', host, reason: e instanceof Error ? e.message : String(e) });
     }
   }
-  return lines;
+  return events;
 }
 
 /**

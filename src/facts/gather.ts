@@ -1,6 +1,6 @@
 import { HostError } from '../errors.js';
 import type { Session } from '../transport/session.js';
-import { shellQuote } from '../transport/shell-quote.js';
+import { shellQuote } from '../shell/quote.js';
 import { parseProbe } from './parse.js';
 import { probeScript } from './probe.js';
 import type { HostFacts, ProbeRequest } from './types.js';

@@ -1,4 +1,4 @@
-import { shellQuote as q } from '../transport/shell-quote.js';
+import { shellQuote as q } from '../shell/quote.js';
 import { SECTION, type SectionKind } from './sections.js';
 import type { ProbeRequest } from './types.js';
 

@@ -1,6 +1,6 @@
 import type { Session } from '../transport/session.js';
 import { STATS_URI } from '../render/context.js';
-import { shellQuote } from '../transport/shell-quote.js';
+import { shellQuote } from '../shell/quote.js';
 
 // haproxy's statistics as CSV from the local-only page kha configures, read
 // with bash's /dev/tcp so the load balancer needs no socat or curl.

@@ -4,7 +4,7 @@ import type { Inventory, LoadBalancer } from '../inventory/model.js';
 import { holdsVip, interfaceFor } from '../facts/derived.js';
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../inventory/interface-name.js';
 import type { Session } from '../transport/session.js';
-import { shellQuote as q } from '../transport/shell-quote.js';
+import { shellQuote as q } from '../shell/quote.js';
 import { readSeen, seenKey } from '../verify/apiservers-seen.js';
 import { keepalivedConverged } from './converged.js';
 import { vrrpPath } from './vrrp-path-check.js';

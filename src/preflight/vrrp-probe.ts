@@ -1,4 +1,4 @@
-import { shellQuote as q } from '../transport/shell-quote.js';
+import { shellQuote as q } from '../shell/quote.js';
 import { TIMED_OUT_CODE } from '../transport/time-limit.js';
 
 // The remote half of the VRRP path check: what runs on each load balancer

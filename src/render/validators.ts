@@ -2,7 +2,7 @@
 // swapped in (validate before swap, docs/architecture.md). They run remotely, so they are
 // plain POSIX sh; `{file}` is replaced by the quoted candidate path.
 
-import { shellQuote } from '../transport/shell-quote.js';
+import { shellQuote } from '../shell/quote.js';
 
 /**
  * keepalived 2.2.7 (Debian 12) SIGTERMs itself (exit 143) while testing a

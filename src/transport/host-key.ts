@@ -1,7 +1,7 @@
 // Turns a known_hosts verdict into ssh2's yes/no and, on a no, into the
 // message the operator needs: which key, which file and line, what to run.
 
-import { shellQuote } from './shell-quote.js';
+import { shellQuote } from '../shell/quote.js';
 import type { HostKeyVerdict, KnownHosts } from './known-hosts.js';
 
 export interface HostKeyCheck {

@@ -4,7 +4,7 @@
 import { posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { PutOptions } from './session.js';
-import { shellQuote } from './shell-quote.js';
+import { shellQuote } from '../shell/quote.js';
 
 /** Exit code of the get command when the file is absent; cat never uses it. */
 export const MISSING_FILE_CODE = 44;

@@ -5,7 +5,7 @@
 import type { Secret } from '../secret.js';
 import { TransportError } from './errors.js';
 import type { ExecResult } from './session.js';
-import { shellQuote } from './shell-quote.js';
+import { shellQuote } from '../shell/quote.js';
 
 /** The inventory's `sudo` for a host. */
 export type SudoSetting = false | 'nopasswd' | { password: Secret };

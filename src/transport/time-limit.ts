@@ -3,7 +3,7 @@
 // privilege separation, which a root session does not have), ssh2 drops it
 // once stdin is closed, and closing the channel leaves the process running.
 
-import { shellQuote } from './shell-quote.js';
+import { shellQuote } from '../shell/quote.js';
 
 /** What coreutils `timeout` exits with when it had to stop the command. */
 export const TIMED_OUT_CODE = 124;

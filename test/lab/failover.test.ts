@@ -6,7 +6,7 @@ import { labDown, labUp } from '../../src/lab/lifecycle.js';
 import { CONTROLLER_NS, labDirs, labFiles } from '../../src/lab/state.js';
 import { packageRoot } from '../../src/paths.js';
 import { partitionCommands, type DrillName } from '../../src/drill/drills.js';
-import { shellQuote } from '../../src/transport/shell-quote.js';
+import { shellQuote } from '../../src/shell/quote.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/model.js';
 

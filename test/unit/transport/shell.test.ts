@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatMode, getCommand, MISSING_FILE_CODE, putCommand, tempPathFor } from '../../../src/transport/remote-file.js';
-import { shellQuote } from '../../../src/transport/shell-quote.js';
+import { shellQuote } from '../../../src/shell/quote.js';
 import { timeLimited, TIMED_OUT_CODE } from '../../../src/transport/time-limit.js';
 import { alive, tempDir } from './keys.js';
 
