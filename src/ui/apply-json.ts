@@ -5,8 +5,9 @@ import { countChanges } from '../plan/plan.js';
 import { hostCounts, interruptedLine, putBackLine } from './apply-lines.js';
 import type { Streams } from './output.js';
 
-// apply under --json: one object on stdout at the end, warnings collected
-// into it. What was put back and where a run stopped still go to stderr.
+// apply under --json: one object on stdout at the end, whatever the end,
+// warnings collected into it. What was put back and where a run stopped are
+// also said on stderr, for a person watching.
 
 function result(o: Exclude<ApplyOutcome, { kind: 'declined' | 'interrupted' }>, planChanges: readonly PlanChange[]): Record<string, unknown> {
   if (o.kind === 'dry-run') {
@@ -52,7 +53,12 @@ export function jsonRenderer(streams: Streams): ApplyListener {
         return streams.stderr(`${putBackLine(e)}\n`);
       case 'finished': {
         const o = e.outcome;
-        if (o.kind === 'interrupted') return streams.stderr(`${interruptedLine(o)}\n`);
+        if (o.kind === 'interrupted') {
+          streams.stderr(`${interruptedLine(o)}\n`);
+          // Every outcome is one object on stdout, a stopped run's too.
+          streams.stdout(`${JSON.stringify({ ok: false, interrupted: true, host: o.host, after: o.after ?? null, ...(warnings.length > 0 && { warnings }) }, null, 2)}\n`);
+          return;
+        }
         // Declining needs a terminal, which --json never asks on.
         if (o.kind === 'declined') return;
         // As for people: on a first build the endpoint's warnings are its expected state.

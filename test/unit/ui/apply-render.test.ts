@@ -206,12 +206,12 @@ describe('the JSON renderer (--json)', () => {
     expect(changed.plan_changed).toEqual([{ host: 'lb1', added: ['a'], dropped: [] }]);
   });
 
-  it('a stop: nothing on stdout, the put-back and the stop on stderr as for people', async () => {
+  it('a stop: one object on stdout that says so, the put-back and the stop on stderr as for people', async () => {
     const { stdout, stderr } = await render('json', [
       { kind: 'put-back', host: 'lb2', paths: ['/etc/haproxy/haproxy.cfg'] },
       { kind: 'finished', outcome: { kind: 'interrupted', host: 'lb2', after: undefined } },
     ]);
-    expect(stdout).toBe('');
+    expect(JSON.parse(stdout)).toEqual({ ok: false, interrupted: true, host: 'lb2', after: null });
     expect(stderr).toBe(
       'lb2: put back /etc/haproxy/haproxy.cfg (written in this run, not loaded yet)\n' +
         'interrupted on lb2. Every service runs the files on disk; run kha apply again to finish.\n',
