@@ -4,8 +4,8 @@ import type { HostPlan } from '../plan/plan.js';
 // --dry-run and the plan apply shows come from the facts read at the start;
 // each stage then plans again from the host as it is when the stage begins
 // (a package's install script may have started its service, someone may have
-// edited a file meanwhile). When what was done differs from what was shown,
-// apply says so rather than let the shown plan stand for what ran.
+// edited a file meanwhile). When a change was made that the plan shown did
+// not have, apply says so rather than let the shown plan stand for what ran.
 
 export interface PlanChange {
   host: string;
@@ -38,5 +38,8 @@ export function planChange(shown: HostPlan, done: readonly Change[]): PlanChange
     else if (!(c.kind === 'service.start' && stopped.has(c.service))) added.push(describeChange(c));
     if (c.kind === 'service.stop') stopped.add(c.service);
   }
-  return added.length > 0 || expected.length > 0 ? { host: shown.host, added, dropped: expected.map(describeChange) } : undefined;
+  // Doing less than shown is not said: a package's install script often
+  // enables its service, so "enable at boot" is no longer needed. What must
+  // never pass unsaid is a change nobody was shown.
+  return added.length > 0 ? { host: shown.host, added, dropped: expected.map(describeChange) } : undefined;
 }

@@ -23,11 +23,6 @@ export function hostCounts(o: Extract<ApplyOutcome, { kind: 'applied' }>): { hos
 
 export function planChangedLine(c: PlanChange): string {
   const list = (items: readonly string[]) => items.join('; ');
-  const what =
-    c.added.length === 0
-      ? `${c.host} did not need: ${list(c.dropped)}`
-      : c.dropped.length === 0
-        ? `${c.host} also did: ${list(c.added)}`
-        : `${c.host} did: ${list(c.added)}; instead of: ${list(c.dropped)}`;
+  const what = c.dropped.length === 0 ? `${c.host} also did: ${list(c.added)}` : `${c.host} did: ${list(c.added)}; instead of: ${list(c.dropped)}`;
   return `the plan changed while applying: ${what} (each stage plans again from the host as it is then, and it was not as at the start)`;
 }
