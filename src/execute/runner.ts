@@ -22,7 +22,7 @@ export interface Reporter {
 
 export interface StageRun {
   title: string;
-  /** False when the stage has nothing to do for the hosts in scope. */
+  /** Runs the stage; a stage with nothing to do for the hosts in scope says so through `report`. */
   run(report: Reporter): Promise<void>;
 }
 

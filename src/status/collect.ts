@@ -1,5 +1,6 @@
 import { gatherFacts } from '../facts/gather.js';
 import type { Inventory } from '../inventory/model.js';
+import { effectivePriority } from '../explain/explain.js';
 import { certSans } from '../kubeadm/handoff.js';
 import { readCertificate, type CertificateCheck } from '../observe/certificate.js';
 import { foundByCheck, readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
@@ -51,7 +52,8 @@ async function lbStatus(inv: Inventory, name: string, session: Session): Promise
     holdsVip: holdsVip(inv, facts),
     vrrp,
     priority: lb.priority,
-    effectivePriority: vrrp === 'FAULT' || vrrp === 'STOPPED' ? 0 : lb.priority,
+    // Unknown (keepalived's journal unreadable): shown as configured.
+    effectivePriority: effectivePriority(lb, vrrp) ?? lb.priority,
     services: Object.fromEntries(facts.services.map((s) => [s.name, s.active])),
     backends: backends.filter((b) => b.backend === 'kube_apiserver'),
     drift,

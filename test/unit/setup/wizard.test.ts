@@ -133,6 +133,21 @@ const TRUST = (name: string): Step => ({ ask: new RegExp(`^${name} \\(`), answer
 const PRIMARY: Step = { ask: /^Which one should hold the VIP normally/, answer: { enter: true } };
 const VIP: Step = { ask: /^Virtual IP for the endpoint/, answer: { enter: true } };
 
+/** The whole conversation for a user who is not root, with `sudo` answering the sudo questions. */
+const asAdmin = (sudo: Step[]): Step[] => [
+  BUILD,
+  ...LBS('10.0.0.11 10.0.0.12', 2),
+  ...MASTERS,
+  { ask: /^SSH user/, answer: 'admin' },
+  ...LOGIN.slice(1),
+  KNOWN(knownHosts),
+  ...sudo,
+  TRUST('lb1'),
+  TRUST('lb2'),
+  PRIMARY,
+  VIP,
+];
+
 describe('kha setup at the edges', () => {
   it('a host whose key is not trusted can be skipped; the file holds the others', async () => {
     const f = fakes([
@@ -211,21 +226,11 @@ describe('kha setup at the edges', () => {
   });
 
   it('a user who is not root: sudo with the password from the environment, never in the file', async () => {
-    const f = fakes([
-      BUILD,
-      ...LBS('10.0.0.11 10.0.0.12', 2),
-      ...MASTERS,
-      { ask: /^SSH user/, answer: 'admin' },
-      ...LOGIN.slice(1),
-      KNOWN(knownHosts),
+    const f = fakes(asAdmin([
       { ask: /^admin is not root: run kha's commands through sudo\?/, answer: { enter: true } },
       { ask: /^sudo password/, answer: { choose: 'env' } },
       { ask: /^environment variable holding the sudo password/, answer: { enter: true } },
-      TRUST('lb1'),
-      TRUST('lb2'),
-      PRIMARY,
-      VIP,
-    ]);
+    ]));
     f.deps.env = { KHA_SUDO_PASSWORD: 'S3cr3t-sudo' };
     const r = await runWizard(join(dir, 'hosts.yaml'), undefined, f.deps);
     f.prompt.assertDone();
@@ -236,19 +241,11 @@ describe('kha setup at the edges', () => {
 
   it('a typed sudo password is written only because the person chose it, and makes the file 0600', async () => {
     const f = fakes([
-      BUILD,
-      ...LBS('10.0.0.11 10.0.0.12', 2),
-      ...MASTERS,
-      { ask: /^SSH user/, answer: 'admin' },
-      ...LOGIN.slice(1),
-      KNOWN(knownHosts),
-      { ask: /^admin is not root/, answer: true },
-      { ask: /^sudo password/, answer: { choose: 'literal' } },
-      { ask: /^sudo password$/, answer: 'Typ3d-pw' },
-      TRUST('lb1'),
-      TRUST('lb2'),
-      PRIMARY,
-      VIP,
+      ...asAdmin([
+        { ask: /^admin is not root/, answer: true },
+        { ask: /^sudo password/, answer: { choose: 'literal' } },
+        { ask: /^sudo password$/, answer: 'Typ3d-pw' },
+      ]),
       { ask: /^Write .*hosts\.yaml\?/, answer: true },
     ]);
     const file = join(dir, 'hosts.yaml');
