@@ -1,6 +1,6 @@
 import { HostError } from '../errors.js';
 import type { Change, Marker, ServiceName } from '../plan/changes.js';
-import { validateCommand } from '../render/validators.js';
+import { uncheckedReasons, validateCommand } from '../render/validators.js';
 import { redactRemote } from '../secret.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../shell/quote.js';
@@ -60,6 +60,8 @@ export async function putBackPending(session: Session, rollback: Rollback): Prom
 export const BACKUP_SUFFIX = '.kha-bak';
 const PACKAGE_TIMEOUT_MS = 15 * 60_000;
 const SERVICE_TIMEOUT_MS = 90_000;
+/** A validator may pull the image that checks the file (static pods) before it runs: minutes on a slow link. */
+const VALIDATE_TIMEOUT_MS = 5 * 60_000;
 
 /** The end of what a host printed, as it may reach the user: a validator echoes the line it rejects, password included. */
 function tail(text: string, lines = 12): string {
@@ -107,7 +109,10 @@ function backupCommand(c: Extract<Change, { kind: 'file.write' }>, backup: strin
   return steps.join(' && ');
 }
 
-async function writeFile(session: Session, c: Extract<Change, { kind: 'file.write' }>, rollback: Rollback): Promise<void> {
+/** Said when a validator could not check a file and it went in all the same (validators.ts UNCHECKED_MARK). */
+export type UncheckedListener = (path: string, reason: string) => void;
+
+async function writeFile(session: Session, c: Extract<Change, { kind: 'file.write' }>, rollback: Rollback, unchecked: UncheckedListener): Promise<void> {
   if (c.modeOnly) {
     await run(session, `chmod ${c.path}`, `chmod ${c.mode.toString(8)} ${q(c.path)}`);
     return;
@@ -117,7 +122,7 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
   await run(session, `mkdir ${dir}`, `mkdir -p ${q(dir)}`);
   await session.put(candidate, c.content, { mode: c.mode, owner: 'root', group: 'root' });
   if (c.validate !== undefined) {
-    const r = await session.exec(validateCommand(c.validate, candidate), { timeoutMs: 60_000 }).catch(async (e: unknown) => {
+    const r = await session.exec(validateCommand(c.validate, candidate), { timeoutMs: VALIDATE_TIMEOUT_MS }).catch(async (e: unknown) => {
       // A validator past its time limit: the candidate must not stay behind.
       await session.exec(`rm -f ${q(candidate)}`).catch(() => undefined);
       throw e;
@@ -130,6 +135,7 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
         `the new ${c.path} was rejected by its validator, so it was not installed and the host is unchanged:\n${tail(r.stderr || r.stdout)}`,
       );
     }
+    for (const reason of uncheckedReasons(r.stdout)) unchecked(c.path, redactRemote(reason));
   }
   const backup = c.previous === null ? null : `${c.path}${BACKUP_SUFFIX}`;
   const keep = backup ? `${backupCommand(c, backup)} && ` : '';
@@ -208,7 +214,7 @@ async function serviceAction(
   );
 }
 
-export async function applyChange(session: Session, c: Change, rollback: Rollback): Promise<void> {
+export async function applyChange(session: Session, c: Change, rollback: Rollback, unchecked: UncheckedListener = () => undefined): Promise<void> {
   switch (c.kind) {
     case 'package.install':
       await run(session, 'install packages', installCommand(c), PACKAGE_TIMEOUT_MS);
@@ -239,7 +245,7 @@ export async function applyChange(session: Session, c: Change, rollback: Rollbac
       await run(session, `mkdir ${c.path}`, `install -d -m ${c.mode.toString(8)} -o ${q(c.owner)} -g ${q(c.group)} ${q(c.path)}`);
       return;
     case 'file.write':
-      await writeFile(session, c, rollback);
+      await writeFile(session, c, rollback, unchecked);
       return;
     case 'sysctl.load':
       await run(session, 'sysctl', `sysctl -q -p ${q(c.path)}`);

@@ -16,6 +16,8 @@ export type ApplyEvent =
   /** A line of progress within the current stage (hosts in a parallel stage interleave). */
   | { kind: 'progress'; text: string }
   | { kind: 'stage-finished'; title: string }
+  /** A file went in although its validator could not check it (no container runtime on the host, say): told, not failed. */
+  | { kind: 'unchecked'; host: string; path: string; reason: string }
   /** The stage threw `error`; the pipeline puts back and rethrows it. */
   | { kind: 'stage-failed'; title: string; error: unknown }
   /** What a host had done differs from the plan shown at the start (stages plan again from fresh facts). */

@@ -91,7 +91,10 @@ export async function carryOut(req: Pick<ApplyRequest, 'scope' | 'listenForStop'
     for (const stage of executionStages(state, planned.playbook, nothingPlanned)) {
       await req.emit({ kind: 'stage-started', title: stage.title });
       try {
-        await stage.run({ progress: (text) => void req.emit({ kind: 'progress', text }) });
+        await stage.run({
+          progress: (text) => void req.emit({ kind: 'progress', text }),
+          unchecked: (host, path, reason) => void req.emit({ kind: 'unchecked', host, path, reason }),
+        });
       } catch (error) {
         await req.emit({ kind: 'stage-failed', title: stage.title, error });
         throw error;

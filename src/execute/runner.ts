@@ -18,6 +18,8 @@ import type { ApplyEvent } from './events.js';
 export interface Reporter {
   /** A line of progress within the current stage. */
   progress(text: string): void;
+  /** A file went in although its validator could not check it, and why (the summary repeats it). */
+  unchecked?(host: string, path: string, reason: string): void;
 }
 
 export interface StageRun {
@@ -76,7 +78,10 @@ async function convergeHost(state: RunState, stage: Stage, lb: LoadBalancer, rep
     for (const c of t.changes) {
       if (state.abort.requested) throw new Interrupted(lb.name, last);
       report.progress(`${lb.name}: ${describeChange(c)}`);
-      await applyChange(session, c, rollback);
+      await applyChange(session, c, rollback, (path, reason) => {
+        report.progress(`${lb.name}: ${path} ${reason}`);
+        report.unchecked?.(lb.name, path, reason);
+      });
       last = describeChange(c);
       state.changed.set(lb.name, (state.changed.get(lb.name) ?? 0) + 1);
       done.push(c);

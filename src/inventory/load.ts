@@ -159,6 +159,10 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
   if (authPass) inv.keepalived.authPass = authPass;
   if (f.cluster.dns_name !== undefined) inv.dnsName = f.cluster.dns_name;
   if (f.operator?.netns !== undefined) inv.operatorNetns = f.operator.netns;
+  if (f.static_pods !== undefined) {
+    const sp = f.static_pods;
+    inv.staticPods = { keepalivedImage: sp.keepalived_image, haproxyImage: sp.haproxy_image, manifestsDir: sp.manifests_dir };
+  }
   return inv;
 }
 

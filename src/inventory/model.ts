@@ -56,6 +56,14 @@ export interface DrillSettings {
   maxOutageMs: Record<string, number>;
 }
 
+/** keepalived and haproxy as static pods of the masters' kubelets (hosts.yaml static_pods). */
+export interface StaticPodSettings {
+  keepalivedImage: string;
+  haproxyImage: string;
+  /** The kubelet's staticPodPath. */
+  manifestsDir: string;
+}
+
 export interface Inventory {
   /** The file it came from, as the user named it (for messages). */
   file: string;
@@ -67,6 +75,8 @@ export interface Inventory {
   security: SecuritySettings;
   drills: DrillSettings;
   operatorNetns?: string;
+  /** Present when hosts.yaml has static_pods: the endpoint runs as static pods (topology/static-pods). */
+  staticPods?: StaticPodSettings;
   lbs: LoadBalancer[];
   masters: Master[];
   /** Facts worth telling the user that are not errors (derived choices). */

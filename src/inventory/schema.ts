@@ -251,6 +251,52 @@ const security = z
   })
   .meta({ description: 'How kha deals with SELinux and the host firewall' });
 
+export const DEFAULT_HAPROXY_IMAGE = 'docker.io/library/haproxy:2.8';
+export const DEFAULT_MANIFESTS_DIR = '/etc/kubernetes/manifests';
+
+// An OCI image reference as the container runtimes read it:
+// [registry[:port]/]path[:tag][@sha256:digest]. A tag or a digest is
+// required: an untagged reference means :latest, which the kubelet pulls
+// again on every start (imagePullPolicy Always), and an offline site cannot.
+// No spaces or quotes: the reference goes into shell commands and manifests.
+const IMAGE_NAME = String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*`;
+const IMAGE_TAG = '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})';
+const IMAGE_DIGEST = '(?:@sha256:[0-9a-f]{64})';
+export const IMAGE_REF_RE = new RegExp(`^${IMAGE_NAME}(?:${IMAGE_TAG}${IMAGE_DIGEST}?|${IMAGE_DIGEST})$`);
+const UNTAGGED_RE = new RegExp(`^${IMAGE_NAME}$`);
+
+const imageRef = (description: string) =>
+  z
+    .string()
+    .regex(IMAGE_REF_RE, {
+      error: (iss) =>
+        typeof iss.input === 'string' && UNTAGGED_RE.test(iss.input)
+          ? `${quote(iss.input)} has no tag: it would mean :latest, which the kubelet pulls again at every start and an offline site cannot; add the tag (name:tag) or a digest (name@sha256:...)`
+          : `${quote(String(iss.input))} is not an image reference; write [registry/]name:tag or name@sha256:<64 hex digits> (lowercase name, no spaces or quotes), like ${DEFAULT_HAPROXY_IMAGE}`,
+    })
+    .meta({ description });
+
+const staticPods = z
+  .strictObject({
+    keepalived_image: imageRef(
+      'keepalived image the pod runs, e.g. registry.example/kha/keepalived:2.2.7. There is no official keepalived image: build one from your distribution\'s package (docs/static-pods.md shows a 3-line Containerfile) and push it to your registry or preload it on each master',
+    ),
+    haproxy_image: imageRef(
+      `haproxy image the pod runs (default ${DEFAULT_HAPROXY_IMAGE}, the official image; a private registry's copy or a preloaded image works offline)`,
+    ).default(DEFAULT_HAPROXY_IMAGE),
+    manifests_dir: z
+      .string()
+      .regex(/^\/[A-Za-z0-9/_.-]+$/, {
+        error: (iss) => `${quote(String(iss.input))} is not an absolute path; write the kubelet's staticPodPath from /, like ${DEFAULT_MANIFESTS_DIR}`,
+      })
+      .default(DEFAULT_MANIFESTS_DIR)
+      .meta({ description: `The kubelet's staticPodPath, where the two Pod manifests go (default ${DEFAULT_MANIFESTS_DIR}, kubeadm's)` }),
+  })
+  .meta({
+    description:
+      'Run keepalived and haproxy as static pods of the masters\' kubelets instead of host services (every lb must be a master). kha writes their configuration and the Pod manifests before kubeadm init; no package is installed',
+  });
+
 const outageLimit = (drill: string, meaning: string) =>
   z.number().min(0).max(600).optional().meta({ description: `Longest client outage ${drill} may cause, in seconds (default: ${meaning})` });
 
@@ -303,6 +349,7 @@ export const hostsFileSchema = z
     haproxy: haproxy.default(haproxy.parse({})),
     security: security.default(security.parse({})),
     drills: drills.default(drills.parse({})),
+    static_pods: staticPods.optional(),
     operator: z
       .strictObject({
         netns: z

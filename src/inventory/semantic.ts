@@ -226,6 +226,23 @@ function checkColocated(f: HostsFile, out: Finding[]): void {
   });
 }
 
+/**
+ * Static pods are started by a kubelet, and only the masters have one (kubeadm
+ * installs it there): a load balancer that is not a master would get
+ * manifests nobody reads. kha cannot mix the two kinds in one VRRP group.
+ */
+function checkStaticPods(f: HostsFile, out: Finding[]): void {
+  if (f.static_pods === undefined) return;
+  f.lb.forEach((l, i) => {
+    if (f.masters.some((m) => m.address === l.address)) return;
+    out.push({
+      path: ['lb', i, 'name'],
+      atKey: false,
+      message: `'${l.name}' is not a master, and static_pods runs keepalived and haproxy as static pods, which only a master's kubelet starts (a dedicated load balancer has none): list only masters under lb, or remove static_pods to install keepalived and haproxy as services`,
+    });
+  });
+}
+
 function checkEnvSecrets(f: HostsFile, env: NodeJS.ProcessEnv, out: Finding[]): void {
   const refs: { path: (string | number)[]; value: string | undefined }[] = [
     { path: ['keepalived', 'auth_pass'], value: f.keepalived.auth_pass },
@@ -259,6 +276,7 @@ export function semanticFindings(f: HostsFile, env: NodeJS.ProcessEnv): Finding[
   checkVrrp(f, out);
   checkHaproxy(f, out);
   checkColocated(f, out);
+  checkStaticPods(f, out);
   checkEnvSecrets(f, env, out);
   return out;
 }

@@ -66,9 +66,26 @@ export interface Handoff {
   masters: Array<{ name: string; address: string; bindPort: number; carriesEndpoint: boolean }>;
   /** The configuration file for `kubeadm init --config`, as text. */
   config: string;
+  /**
+   * Static pods: kha's manifests are in the kubelet's manifests directory
+   * before kubeadm runs. kubeadm's preflight check DirAvailable refuses a
+   * non-empty one: `kubeadm init` has checked only its own manifest files
+   * since 1.10 (kubernetes/kubernetes#57287), but joins checked the whole
+   * directory until 1.23 (#104942). kha asks to ignore it on every node:
+   * that costs nothing where the check no longer runs.
+   */
+  ignorePreflightErrors: string[];
 }
 
+/** kubeadm's preflight check that the manifests directory is empty (init and control-plane join). */
+export const MANIFESTS_DIR_CHECK = 'DirAvailable--etc-kubernetes-manifests';
+
 const CONFIG_FILE = 'kubeadm-config.yaml';
+
+/** What kubeadm's preflight must be told to accept: the manifests kha put there first, in static-pods mode. */
+export function ignoredPreflightErrors(inv: Inventory): string[] {
+  return inv.staticPods ? [MANIFESTS_DIR_CHECK] : [];
+}
 
 function configText(inv: Inventory, api: KubeadmApi, version: KubernetesVersion | undefined, first: Master): string {
   const endpoint = controlPlaneEndpoint(inv);
@@ -82,6 +99,16 @@ function configText(inv: Inventory, api: KubeadmApi, version: KubernetesVersion 
     `  # ${first.name}'s own apiserver: its address, and the port it binds${carriesEndpoint(inv, first) ? ` (haproxy on this host holds ${inv.port}, the VIP's port)` : ''}.`,
     `  advertiseAddress: ${first.address}`,
     `  bindPort: ${first.apiserverPort}`,
+    ...(inv.staticPods
+      ? [
+          'nodeRegistration:',
+          `  # kha wrote the keepalived and haproxy static pods into ${inv.staticPods.manifestsDir} before kubeadm:`,
+          '  # kubeadm\'s preflight (DirAvailable, in joins before 1.23) refuses a non-empty manifests directory;',
+          '  # ignoring that check costs nothing where it no longer runs.',
+          '  ignorePreflightErrors:',
+          ...ignoredPreflightErrors(inv).map((e) => `    - ${e}`),
+        ]
+      : []),
     '---',
     `apiVersion: ${api}`,
     'kind: ClusterConfiguration',
@@ -103,11 +130,14 @@ export function kubeadmHandoff(inv: Inventory, version?: KubernetesVersion): Han
   if (!first) throw new InputError(`${inv.file}: no masters: kubeadm needs at least one`);
   const api = apiFor(version);
   const endpoint = controlPlaneEndpoint(inv);
+  const ignore = ignoredPreflightErrors(inv);
+  const ignoreFlag = ignore.length > 0 ? [`--ignore-preflight-errors=${ignore.join(',')}`] : [];
   const joinLine = (m: Master) =>
     [
       `kubeadm join ${endpoint} --token <token> --discovery-token-ca-cert-hash sha256:<hash>`,
       `--control-plane --certificate-key <key> --apiserver-advertise-address ${m.address}`,
       ...(m.apiserverPort === 6443 ? [] : [`--apiserver-bind-port ${m.apiserverPort}`]),
+      ...ignoreFlag,
     ].join(' ');
   return {
     apiVersion: api,
@@ -118,6 +148,7 @@ export function kubeadmHandoff(inv: Inventory, version?: KubernetesVersion): Han
     join: others.map((m) => ({ master: m.name, command: joinLine(m) })),
     masters: inv.masters.map((m) => ({ name: m.name, address: m.address, bindPort: m.apiserverPort, carriesEndpoint: carriesEndpoint(inv, m) })),
     config: configText(inv, api, version, first),
+    ignorePreflightErrors: ignore,
   };
 }
 
@@ -127,6 +158,12 @@ export function handoffSteps(h: Handoff, file: string): string[] {
     `1. on ${h.init.master}: ${h.init.command.replace(CONFIG_FILE, file)}`,
     `   (it prints the token, the CA hash and the certificate key the joins below need)`,
   ];
+  if (h.ignorePreflightErrors.length > 0) {
+    lines.push(
+      `   (static pods: kha's keepalived and haproxy manifests are already in the manifests directory, which kubeadm's preflight may want empty;`,
+      `   the configuration sets nodeRegistration.ignorePreflightErrors: ${h.ignorePreflightErrors.join(', ')}; without --config add --ignore-preflight-errors=${h.ignorePreflightErrors.join(',')})`,
+    );
+  }
   h.join.forEach((j, i) => lines.push(`${i + 2}. on ${j.master}: ${j.command}`));
   lines.push(`${h.join.length + 2}. workers: kubeadm join ${h.controlPlaneEndpoint} --token <token> --discovery-token-ca-cert-hash sha256:<hash>`);
   const split = h.masters.filter((m) => m.carriesEndpoint);

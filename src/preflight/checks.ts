@@ -61,6 +61,13 @@ export function versionAtLeast(version: string, min: string): boolean {
   return true;
 }
 
+/** The keepalived configuration on the host is kha's, or one written by hand for this VIP. */
+export function configuredForVip(inv: Inventory, facts: HostFacts): boolean {
+  const conf = facts.files.find((f) => f.path === '/etc/keepalived/keepalived.conf')?.content ?? '';
+  const mentions = new RegExp(`(^|[^\\d.])${inv.vip.address.replaceAll('.', '\\.')}([^\\d.]|$)`).test(conf);
+  return conf.startsWith('# Managed by kha') || mentions;
+}
+
 /**
  * The VIP is held by a keepalived meant for it: kha's own, or one set up by
  * hand for this VIP (a blog-post setup kha is taking over). Anything else
@@ -68,9 +75,7 @@ export function versionAtLeast(version: string, min: string): boolean {
  */
 function keptForThisVip(inv: Inventory, facts: HostFacts): boolean {
   const ka = facts.services.find((s) => s.name === 'keepalived');
-  const conf = facts.files.find((f) => f.path === '/etc/keepalived/keepalived.conf')?.content ?? '';
-  const mentions = new RegExp(`(^|[^\\d.])${inv.vip.address.replaceAll('.', '\\.')}([^\\d.]|$)`).test(conf);
-  return ka?.active === 'active' && (conf.startsWith('# Managed by kha') || mentions);
+  return ka?.active === 'active' && configuredForVip(inv, facts);
 }
 
 const privileges = perHost('privileges', (_inv, lb, f) =>
@@ -120,40 +125,45 @@ const firewall = perHost('firewall', (inv, _lb, f) => {
   return [`security.firewall is ${wanted}, but ${wanted} is not running here: start it (${how}) or set security.firewall: auto`];
 });
 
-const vip: Check = {
-  name: 'vip',
-  async run({ inv, facts, sessions }) {
-    const holders = inv.lbs.filter((lb) => {
-      const f = facts.get(lb.name);
-      return f !== undefined && holdsVip(inv, f);
-    });
-    const foreign = holders.filter((lb) => !keptForThisVip(inv, facts.get(lb.name)!));
-    const problems = foreign.map((lb) => ({
-      host: lb.name,
-      check: 'vip',
-      message: `already holds the VIP ${inv.vip.address}, and no keepalived configured for this VIP runs there: remove the address (or stop what put it there) first`,
-    }));
-    if (holders.length > 0) return problems;
-    // Nobody of ours holds it: make the kernel resolve it from one load
-    // balancer; an ARP answer means another machine owns the address. (A TCP
-    // attempt triggers ARP without needing ping, which minimal images lack.)
-    const [first] = inv.lbs.filter((lb) => sessions.has(lb.name));
-    if (!first) return problems;
-    const a = q(inv.vip.address);
-    const r = await sessions
-      .get(first.name)!
-      .exec(`timeout 1 bash -c 'exec 3<>/dev/tcp/'${a}'/${inv.port}' >/dev/null 2>&1; sleep 0.2; ip neigh show ${a}`, { timeoutMs: 10_000 });
-    const neigh = r.stdout.trim();
-    if (/lladdr/.test(neigh) && !/FAILED|INCOMPLETE/.test(neigh)) {
-      problems.push({
-        host: first.name,
-        check: 'vip',
-        message: `the VIP ${inv.vip.address} already answers on the network (${neigh}); choose a free address or remove it from the machine that has it`,
+/** `kept`: whether what holds the VIP on a host is a keepalived meant for it (a topology that runs keepalived otherwise says how it knows). */
+export function vipCheck(kept: (inv: Inventory, facts: HostFacts) => boolean): Check {
+  return {
+    name: 'vip',
+    async run({ inv, facts, sessions }) {
+      const holders = inv.lbs.filter((lb) => {
+        const f = facts.get(lb.name);
+        return f !== undefined && holdsVip(inv, f);
       });
-    }
-    return problems;
-  },
-};
+      const foreign = holders.filter((lb) => !kept(inv, facts.get(lb.name)!));
+      const problems = foreign.map((lb) => ({
+        host: lb.name,
+        check: 'vip',
+        message: `already holds the VIP ${inv.vip.address}, and no keepalived configured for this VIP runs there: remove the address (or stop what put it there) first`,
+      }));
+      if (holders.length > 0) return problems;
+      // Nobody of ours holds it: make the kernel resolve it from one load
+      // balancer; an ARP answer means another machine owns the address. (A TCP
+      // attempt triggers ARP without needing ping, which minimal images lack.)
+      const [first] = inv.lbs.filter((lb) => sessions.has(lb.name));
+      if (!first) return problems;
+      const a = q(inv.vip.address);
+      const r = await sessions
+        .get(first.name)!
+        .exec(`timeout 1 bash -c 'exec 3<>/dev/tcp/'${a}'/${inv.port}' >/dev/null 2>&1; sleep 0.2; ip neigh show ${a}`, { timeoutMs: 10_000 });
+      const neigh = r.stdout.trim();
+      if (/lladdr/.test(neigh) && !/FAILED|INCOMPLETE/.test(neigh)) {
+        problems.push({
+          host: first.name,
+          check: 'vip',
+          message: `the VIP ${inv.vip.address} already answers on the network (${neigh}); choose a free address or remove it from the machine that has it`,
+        });
+      }
+      return problems;
+    },
+  };
+}
+
+const vip = vipCheck(keptForThisVip);
 
 /**
  * From the probe, which tries every apiserver from every load balancer. An

@@ -9,12 +9,15 @@ export type Service = 'keepalived' | 'haproxy' | 'sysctl' | 'systemd' | 'firewal
 
 export interface FileSpec {
   id: string;
-  template: string;
+  /** A template under templates/, or a function that makes the text from the context (a manifest serialized from a typed object). */
+  template: string | ((context: object) => string);
   path: string;
   mode: number;
   service: Service;
   /** Shell command (see validators.ts) checking a candidate at {file} on the host before the swap. */
   validate?: string;
+  /** In-process check of the rendered text (a Pod manifest against the Kubernetes schema): what it refuses, empty when fine. */
+  check?: (content: string) => string[];
   /** Files with secrets are never shown in diffs unredacted. */
   secret?: boolean;
   /** Which load balancers get it; every load balancer when left out. */

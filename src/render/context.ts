@@ -48,6 +48,8 @@ export interface CheckScriptContext {
 
 export interface HaproxyContext {
   header: Header;
+  /** Where haproxy logs: the host's syslog socket, or stdout in a container (which has no /dev/log; the kubelet keeps stdout). */
+  log: string;
   port: number;
   bind: string;
   vip: string;
@@ -68,7 +70,7 @@ export interface RestartDropInContext {
   restartSec: number;
 }
 
-const header = (host: string): Header => ({ version: VERSION, host });
+export const header = (host: string): Header => ({ version: VERSION, host });
 
 export function keepalivedContext(inv: Inventory, lb: LoadBalancer, iface: string): KeepalivedContext {
   const k = inv.keepalived;
@@ -103,6 +105,7 @@ export function haproxyContext(inv: Inventory, lb: LoadBalancer): HaproxyContext
   const socket = inv.haproxy.stats_socket;
   return {
     header: header(lb.name),
+    log: '/dev/log',
     port: inv.port,
     bind: inv.haproxy.bind === 'vip' ? inv.vip.address : '*',
     vip: vipCidr(inv),

@@ -52,7 +52,8 @@ export interface WizardResult {
 /** The checks of apply's preflight the wizard runs once it has a hosts.yaml to check. */
 const CHECKS = ['privileges', 'os', 'interface', 'firewall', 'vip', 'router-id', 'vrrp-path'];
 const DEFAULT_ROUTER_ID = 51;
-const PORTS: Record<TopologyName, number> = { dedicated: 6443, 'on-masters': 8443 };
+// static-pods is not offered by the wizard yet (it needs an image); its port would be on-masters' (haproxy beside the apiserver).
+const PORTS: Record<TopologyName, number> = { dedicated: 6443, 'on-masters': 8443, 'static-pods': 8443 };
 
 function defaultIdentity(): string | undefined {
   return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find((f) => existsSync(f));

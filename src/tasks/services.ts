@@ -21,12 +21,17 @@ export function vrrpGroup(inv: Inventory): string {
   return createHash('sha256').update(identity).digest('hex').slice(0, 16);
 }
 
-/** Digest of the configuration a service should be running with (keepalived's also names its VRRP group). */
-export function configDigest(files: readonly RenderedFile[], service: ServiceName, inv?: Inventory): string {
+/** sha256 (hex) of a service's files, paths and contents: what changes whenever the configuration it reads does. */
+export function filesDigest(files: readonly RenderedFile[], service: ServiceName): string {
   const h = createHash('sha256');
   for (const f of files.filter((x) => x.spec.service === service)) h.update(`${f.path}\0${f.content}\0`);
+  return h.digest('hex');
+}
+
+/** Digest of the configuration a service should be running with (keepalived's also names its VRRP group). */
+export function configDigest(files: readonly RenderedFile[], service: ServiceName, inv?: Inventory): string {
   const group = service === 'keepalived' && inv ? `vrrp-group ${vrrpGroup(inv)}\n` : '';
-  return `${h.digest('hex')}\n${group}`;
+  return `${filesDigest(files, service)}\n${group}`;
 }
 
 function loadedGroup(marker: string | null): string | undefined {

@@ -1,7 +1,9 @@
+import { InternalError } from '../errors.js';
 import type { Inventory } from '../inventory/model.js';
 import { DEDICATED } from './dedicated/index.js';
 import { ON_MASTERS } from './on-masters.js';
 import { onMastersOnly } from './roles.js';
+import { STATIC_PODS_DEFAULTS, staticPods } from './static-pods/index.js';
 import type { Topology, TopologyName } from './topology.js';
 
 // hosts.yaml names hosts and their lists, not a topology: the topology is
@@ -11,10 +13,20 @@ const TOPOLOGIES: ReadonlyMap<TopologyName, Topology> = new Map([DEDICATED, ON_M
 
 /** The topology a person chose (kha setup asks before there is a hosts.yaml to read it from). */
 export function topologyNamed(name: TopologyName): Topology {
-  return TOPOLOGIES.get(name)!;
+  return name === 'static-pods' ? staticPods(STATIC_PODS_DEFAULTS) : TOPOLOGIES.get(name)!;
 }
 
-/** On the masters when every load balancer is one of them; else dedicated load balancers (a few of which may also be masters). */
+/**
+ * static_pods in hosts.yaml: static pods, which the inventory's checks allow
+ * only when every load balancer is a master (the InternalError below is
+ * for an Inventory made without them). Else on the masters when every load
+ * balancer is one of them; else dedicated load balancers (a few of which
+ * may also be masters).
+ */
 export function topologyOf(inv: Inventory): Topology {
+  if (inv.staticPods !== undefined) {
+    if (!onMastersOnly(inv)) throw new InternalError('static_pods with load balancers that are not masters: the inventory checks should have refused it');
+    return staticPods(inv.staticPods);
+  }
   return onMastersOnly(inv) ? ON_MASTERS : DEDICATED;
 }

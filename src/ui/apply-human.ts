@@ -30,8 +30,12 @@ export function humanRenderer(inv: Inventory, streams: Streams, stages: StageVie
   const say = (text: string) => streams.stdout(`${text}\n`);
   const complain = (text: string) => streams.stderr(`${text}\n`);
   const planChanges: PlanChange[] = [];
+  // Said during a stage (a progress line) and again under the summary, where
+  // a stage view that redraws cannot hide it.
+  const unchecked: string[] = [];
 
   const summarise = (o: ApplyOutcome): void => {
+    for (const u of unchecked) complain(`warning: ${u}`);
     switch (o.kind) {
       case 'dry-run':
         return;
@@ -66,6 +70,9 @@ export function humanRenderer(inv: Inventory, streams: Streams, stages: StageVie
         return stages(e);
       case 'plan-changed':
         planChanges.push(e);
+        return;
+      case 'unchecked':
+        unchecked.push(`${e.host}: ${e.path} ${e.reason}`);
         return;
       case 'put-back':
       case 'put-back-failed':

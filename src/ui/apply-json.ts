@@ -45,6 +45,9 @@ export function jsonRenderer(streams: Streams): ApplyListener {
       case 'stage-finished':
       case 'stage-failed':
         return;
+      case 'unchecked':
+        warnings.push(`${e.host}: ${e.path} ${e.reason}`);
+        return;
       case 'plan-changed':
         planChanges.push({ host: e.host, added: e.added, dropped: e.dropped });
         return;

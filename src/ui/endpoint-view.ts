@@ -1,4 +1,5 @@
 import type { Inventory } from '../inventory/model.js';
+import { pendingLine } from '../topology/static-pods/running.js';
 import type { EndpointCheck } from '../verify/endpoint.js';
 
 // What apply says about the endpoint at its end, for people: on a first
@@ -7,6 +8,14 @@ import type { EndpointCheck } from '../verify/endpoint.js';
 export function formatEndpoint(inv: Inventory, c: EndpointCheck): string[] {
   const vip = `${inv.vip.address}:${inv.port}`;
   const lines: string[] = [];
+  if (c.podsPending !== undefined) {
+    lines.push(
+      `keepalived and haproxy are ${pendingLine(c.podsPending)}. Nothing serves ${vip} until then.`,
+      `Next: kha kubeadm ${inv.file} --out kubeadm-config.yaml (it tells kubeadm init to accept the manifests already in place),`,
+      `then kubeadm init on ${inv.masters[0]?.name ?? 'the first master'} as it says, then kha apply ${inv.file} again: it checks the endpoint once the pods run.`,
+    );
+    return lines;
+  }
   if (c.firstBuild && c.listening) {
     lines.push(`The endpoint is up: the VIP ${vip} is held by ${c.holder} and haproxy listens on it. No apiserver answers yet, as expected before kubeadm init:`);
     for (const m of c.masters) lines.push(`  ${m.name}: ${m.found}`);

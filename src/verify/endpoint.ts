@@ -33,6 +33,12 @@ export interface EndpointCheck {
   problems: string[];
   /** Told, not failed: masters that have not answered yet. */
   warnings: string[];
+  /**
+   * Static pods (topology/static-pods): the hosts where kha wrote the pods'
+   * files but nothing runs them yet; set only when none runs anywhere
+   * (before kubeadm init), and then nothing else was asked.
+   */
+  podsPending?: string[];
 }
 
 /** How long haproxy may take to reach a verdict on every apiserver, and to count a returning one UP again. */

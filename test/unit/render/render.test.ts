@@ -23,6 +23,7 @@ const cases: Record<string, string> = {
   example: join(packageRoot, 'examples', 'hosts.yaml'),
   'v2-auth': join(here, 'cases', 'v2-auth.yaml'),
   colocated: join(here, 'cases', 'colocated.yaml'),
+  'static-pods': join(packageRoot, 'examples', 'static-pods.yaml'),
 };
 
 function load(file: string): Inventory {

@@ -1,0 +1,90 @@
+import type { StaticPodSettings } from '../../inventory/model.js';
+import type { FileSpec, RenderedFile } from '../../render/catalog.js';
+import { haproxyContext } from '../../render/context.js';
+import { renderSpec } from '../../render/spec.js';
+import { asPositional, BASH_SYNTAX, HAPROXY_VALIDATE, inImageValidate, KEEPALIVED_VALIDATE } from '../../render/validators.js';
+import { filesDigest } from '../../tasks/services.js';
+import { FILES as DEDICATED_FILES } from '../dedicated/files.js';
+import { haproxyPod, keepalivedPod, manifestContext, manifestText, podSchemaProblems } from './manifests.js';
+
+// The static-pods catalogue: the dedicated topology's keepalived.conf, check
+// script, haproxy.cfg and sysctl file (one template each, shared), checked by
+// the images that will read them, then the two Pod manifests. No systemd
+// drop-in: there is no keepalived unit. Manifests come last, so that a
+// kubelet that sees a new manifest finds the files it mounts already there.
+
+function shared(id: string): FileSpec {
+  const spec = DEDICATED_FILES.find((f) => f.id === id);
+  if (!spec) throw new Error(`dedicated catalogue has no ${id}`);
+  return spec;
+}
+
+export const MANIFEST_IDS: ReadonlySet<string> = new Set(['haproxy.yaml', 'keepalived.yaml']);
+
+export function isManifest(f: RenderedFile): boolean {
+  return MANIFEST_IDS.has(f.spec.id);
+}
+
+export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
+  const config: FileSpec[] = [
+    // keepalived runs the script inside its container, with the image's bash.
+    { ...shared('check-haproxy'), validate: inImageValidate(sp.keepalivedImage, 'bash', asPositional(BASH_SYNTAX)) },
+    { ...shared('keepalived.conf'), validate: inImageValidate(sp.keepalivedImage, 'keepalived', asPositional(KEEPALIVED_VALIDATE)) },
+    {
+      ...shared('haproxy.cfg'),
+      // A container has no /dev/log; the kubelet keeps what it prints.
+      context: (inv, lb) => ({ ...haproxyContext(inv, lb), log: 'stdout format raw' }),
+      validate: inImageValidate(sp.haproxyImage, 'haproxy', asPositional(HAPROXY_VALIDATE)),
+    },
+    shared('sysctl'),
+  ];
+  /** What a pod reads, hashed into its manifest: new files make a new manifest, and the kubelet restarts the pod. */
+  const hash =
+    (service: 'keepalived' | 'haproxy') =>
+    (...[inv, lb, iface]: Parameters<FileSpec['context']>): string =>
+      filesDigest(
+        config.filter((s) => s.service === service && (s.when?.(inv, lb) ?? true)).map((s) => renderSpec(s, s.context(inv, lb, iface))),
+        service,
+      );
+  const haproxyHash = hash('haproxy');
+  const keepalivedHash = hash('keepalived');
+  return [
+    ...config,
+    {
+      id: 'haproxy.yaml',
+      template: manifestText,
+      path: `${sp.manifestsDir}/haproxy.yaml`,
+      mode: 0o600,
+      service: 'haproxy',
+      check: podSchemaProblems,
+      context: (inv, lb, iface) =>
+        manifestContext(
+          lb,
+          [
+            `haproxy as a static pod of this master's kubelet, reading /etc/haproxy/haproxy.cfg (kha writes it beside this file).`,
+            `Liveness asks haproxy's own health page on 127.0.0.1:${inv.haproxy.monitor_port}, never the apiservers: it holds before kubeadm init too.`,
+            'The config-hash annotation changes with haproxy.cfg, so the kubelet restarts haproxy on a new configuration.',
+          ],
+          haproxyPod(inv, sp, haproxyHash(inv, lb, iface)),
+        ),
+    },
+    {
+      id: 'keepalived.yaml',
+      template: manifestText,
+      path: `${sp.manifestsDir}/keepalived.yaml`,
+      mode: 0o600,
+      service: 'keepalived',
+      check: podSchemaProblems,
+      context: (inv, lb, iface) =>
+        manifestContext(
+          lb,
+          [
+            `keepalived as a static pod of this master's kubelet: it holds the VIP ${inv.vip.address} on the host's network,`,
+            'with only the capabilities VRRP needs (NET_ADMIN, NET_BROADCAST, NET_RAW), and tracks haproxy through kha-check-haproxy.sh.',
+            'The config-hash annotation changes with keepalived.conf and the script, so the kubelet restarts keepalived on a new configuration.',
+          ],
+          keepalivedPod(sp, keepalivedHash(inv, lb, iface)),
+        ),
+    },
+  ];
+}

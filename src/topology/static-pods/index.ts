@@ -1,0 +1,92 @@
+import type { HostFacts } from '../../facts/types.js';
+import type { Inventory, StaticPodSettings } from '../../inventory/model.js';
+import { DEFAULT_HAPROXY_IMAGE, DEFAULT_MANIFESTS_DIR } from '../../inventory/schema.js';
+import { CHECKS, configuredForVip, vipCheck } from '../../preflight/checks.js';
+import type { Task } from '../../tasks/context.js';
+import { directoriesTask, requiredDirectories } from '../../tasks/directories.js';
+import { filesTaskOf } from '../../tasks/files.js';
+import { firewallTask, UFW_BEFORE_RULES } from '../../tasks/firewall.js';
+import { sysctlTask } from '../../tasks/sysctl.js';
+import { SEEN_PATH } from '../../verify/apiservers-seen.js';
+import { HOST_SETS } from '../dedicated/order.js';
+import type { Topology } from '../topology.js';
+import { isManifest, staticPodFiles } from './files.js';
+import { podsCurrentGate, podsServeTheVip } from './running.js';
+
+// keepalived and haproxy as static pods of the masters' kubelets (source
+// 002, "static pods"): hosts.yaml says so with static_pods, and every lb is
+// a master (inventory/semantic.ts). kha writes the configuration files and
+// the two Pod manifests before kubeadm init; the kubelet starts the pods.
+// Its safe order is playbooks/static-pods.yaml.
+//
+// What it takes from the other topologies and what it leaves:
+// - tasks: directories (the stats socket's, shared with the pod, and kha's
+//   state), firewall (VRRP between the masters and the VIP port: host
+//   network, so the host's firewall applies), files and sysctl as they are.
+//   No packages (the images carry keepalived and haproxy), no services (no
+//   systemd unit: the kubelet restarts a pod when its manifest changes), no
+//   SELinux booleans (they are for the host's haproxy_t and keepalived_t;
+//   containers run as container_t, whose policy the runtime brings).
+// - preflight: the dedicated checks except `os`, which asks for systemd and
+//   a package manager to install with; `vip` knows kha's keepalived by its
+//   configuration, as no keepalived service exists to be active.
+// - no drills yet: they stop and kill keepalived through systemd.
+
+const configTask = filesTaskOf('config', "keepalived's and haproxy's files are in place, checked by the images that will read them", (f) => !isManifest(f));
+const manifestsTask = filesTaskOf('manifests', 'the Pod manifests are in the kubelet\'s manifests directory, naming the configuration they run', isManifest);
+
+/** Ours when the keepalived configuration is ours (or written for this VIP) and its manifest is in place. */
+function keptByStaticPod(manifestsDir: string): (inv: Inventory, facts: HostFacts) => boolean {
+  return (inv, facts) => configuredForVip(inv, facts) && facts.files.some((f) => f.path === `${manifestsDir}/keepalived.yaml` && f.exists);
+}
+
+function build(sp: StaticPodSettings): Topology {
+  const files = staticPodFiles(sp);
+  const checks = new Map(CHECKS);
+  checks.delete('os');
+  checks.set('vip', vipCheck(keptByStaticPod(sp.manifestsDir)));
+  return {
+    name: 'static-pods',
+    playbook: 'static-pods',
+    files,
+    tasks: new Map<string, Task>([directoriesTask, firewallTask, configTask, sysctlTask, manifestsTask].map((t) => [t.name, t])),
+    services: [],
+    probe: (inv: Inventory) => ({
+      vip: inv.vip.address,
+      files: [...files.map((f) => f.path), SEEN_PATH, UFW_BEFORE_RULES],
+      directories: requiredDirectories(inv.haproxy.stats_socket),
+      services: [],
+      sysctls: ['net.ipv4.ip_nonlocal_bind'],
+      selinuxBooleans: [],
+      apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
+    }),
+    checks,
+    hostSets: HOST_SETS,
+    gates: new Map([['pods-current', podsCurrentGate(sp.manifestsDir)]]),
+    finalChecks: new Map([['pods-serve-the-vip', podsServeTheVip(sp.manifestsDir)]]),
+    drills: [],
+  };
+}
+
+const built = new Map<string, Topology>();
+
+/** The topology for these settings (its files name the images and the manifests directory); one object per distinct settings. */
+export function staticPods(sp: StaticPodSettings): Topology {
+  const key = JSON.stringify([sp.keepalivedImage, sp.haproxyImage, sp.manifestsDir]);
+  let t = built.get(key);
+  if (!t) {
+    t = build(sp);
+    built.set(key, t);
+  }
+  return t;
+}
+
+/**
+ * For kha setup, which chooses a topology before there is a hosts.yaml: the
+ * defaults, with a placeholder keepalived image (hosts.yaml must name one).
+ */
+export const STATIC_PODS_DEFAULTS: StaticPodSettings = {
+  keepalivedImage: 'registry.invalid/keepalived:unset',
+  haproxyImage: DEFAULT_HAPROXY_IMAGE,
+  manifestsDir: DEFAULT_MANIFESTS_DIR,
+};

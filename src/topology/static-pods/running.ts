@@ -1,0 +1,158 @@
+import { HostError } from '../../errors.js';
+import type { Inventory, LoadBalancer } from '../../inventory/model.js';
+import { MONITOR_URI } from '../../render/context.js';
+import { shellQuote as q } from '../../shell/quote.js';
+import type { Session } from '../../transport/session.js';
+import { readSeen } from '../../verify/apiservers-seen.js';
+import type { EndpointCheck } from '../../verify/endpoint.js';
+import { vipReachesEveryMaster } from '../dedicated/verify.js';
+import type { FinalCheck, Gate } from '../topology.js';
+
+// Whether the pods run, and run the manifests kha wrote, read from what any
+// pod runner leaves on the host: processes in the host's /proc (a container's
+// processes are the host's too), the start time of each against its
+// manifest's, and haproxy's own health page on 127.0.0.1 (host network). No
+// crictl: the same facts hold when podman (`kube play`) runs the pods instead
+// of a kubelet. Nothing here changes the host.
+
+export interface PodProcess {
+  running: boolean;
+  /** A process started after its manifest was last written: the pod runs this manifest. */
+  current: boolean;
+}
+
+export interface PodStatus {
+  kubelet: boolean;
+  keepalived: PodProcess;
+  haproxy: PodProcess;
+  /** haproxy's health page answers 200 (what the pod's liveness probe asks). */
+  monitor: boolean;
+}
+
+export function podStatusScript(inv: Inventory, manifestsDir: string): string {
+  const port = inv.haproxy.monitor_port;
+  const ask = `exec 3<>/dev/tcp/127.0.0.1/${port}; printf 'GET ${MONITOR_URI} HTTP/1.0\\r\\n\\r\\n' >&3; IFS= read -r l <&3; case $l in "HTTP/1."?" 200"*) exit 0 ;; esac; exit 1`;
+  return [
+    'LC_ALL=C; export LC_ALL',
+    'ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)',
+    "boot=$(awk '/^btime/ {print $2}' /proc/stat)",
+    'kubelet=no; ka=; hp=',
+    'for d in /proc/[0-9]*; do',
+    '  { read -r c <"$d/comm"; } 2>/dev/null || continue',
+    '  case $c in',
+    '    kubelet) kubelet=yes ;;',
+    '    keepalived) ka="$ka ${d#/proc/}" ;;',
+    '    haproxy) hp="$hp ${d#/proc/}" ;;',
+    '  esac',
+    'done',
+    'echo "kubelet $kubelet"',
+    // The oldest process of each (keepalived's parent, haproxy's master) says when the pod started.
+    'for name in keepalived haproxy; do',
+    '  if [ "$name" = keepalived ]; then pids=$ka; else pids=$hp; fi',
+    '  first=',
+    "  for p in $pids; do s=$(awk '{print $22}' \"/proc/$p/stat\" 2>/dev/null) || continue; [ -n \"$s\" ] || continue; if [ -z \"$first\" ] || [ \"$s\" -lt \"$first\" ]; then first=$s; fi; done",
+    `  m=$(stat -c %Y ${q(manifestsDir)}/"$name.yaml" 2>/dev/null || echo 0)`,
+    '  if [ -n "$first" ]; then echo "$name running $((boot + first / ticks)) $m"; else echo "$name absent 0 $m"; fi',
+    'done',
+    `if timeout 2 bash -c ${q(ask)} 2>/dev/null; then echo 'monitor yes'; else echo 'monitor no'; fi`,
+  ].join('\n');
+}
+
+/** Pure: the script's output. A process started within the second its manifest was written counts as current (both are whole seconds). */
+export function parsePodStatus(text: string): PodStatus {
+  const lines = new Map(text.split('\n').map((l) => l.trim().split(/\s+/)).map((w) => [w[0] ?? '', w.slice(1)] as const));
+  const proc = (name: string): PodProcess => {
+    const [state, started, written] = lines.get(name) ?? [];
+    const running = state === 'running';
+    return { running, current: running && Number(started) >= Number(written) };
+  };
+  return { kubelet: lines.get('kubelet')?.[0] === 'yes', keepalived: proc('keepalived'), haproxy: proc('haproxy'), monitor: lines.get('monitor')?.[0] === 'yes' };
+}
+
+export async function podStatus(session: Session, inv: Inventory, manifestsDir: string): Promise<PodStatus> {
+  const r = await session.exec(podStatusScript(inv, manifestsDir), { timeoutMs: 15_000 });
+  return parsePodStatus(r.stdout);
+}
+
+const POD_START_TIMEOUT_S = 120;
+
+/**
+ * After a host's manifests changed: where a kubelet runs, wait until it has
+ * restarted both pods on them and haproxy answers, before the next host's
+ * change (so the VIP always has a live holder to move to). Without a kubelet
+ * nothing restarts them; that is said, and the next host goes on.
+ */
+export function podsCurrentGate(manifestsDir: string): Gate {
+  return async (view, lb, progress) => {
+    const session = view.sessions.get(lb.name)!;
+    let s = await podStatus(session, view.inv, manifestsDir);
+    if (!s.kubelet) {
+      progress(`${lb.name}: no kubelet runs here: the pods start on these manifests when one does (kubeadm init or join)`);
+      return;
+    }
+    progress(`${lb.name}: waiting for the kubelet to run keepalived and haproxy on the new manifests`);
+    for (const until = Date.now() + POD_START_TIMEOUT_S * 1000; !(s.keepalived.current && s.haproxy.current && s.monitor); ) {
+      if (Date.now() > until) {
+        const missing = [
+          ...(s.keepalived.current ? [] : [`keepalived ${s.keepalived.running ? 'runs an older manifest' : 'does not run'}`]),
+          ...(s.haproxy.current ? [] : [`haproxy ${s.haproxy.running ? 'runs an older manifest' : 'does not run'}`]),
+          ...(s.monitor ? [] : [`haproxy's health page on 127.0.0.1:${view.inv.haproxy.monitor_port} does not answer`]),
+        ];
+        throw new HostError(
+          lb.name,
+          'wait for the pods',
+          `${POD_START_TIMEOUT_S} s after kha wrote the manifests in ${manifestsDir}: ${missing.join('; ')}. Look at the kubelet (journalctl -u kubelet) and the pods (crictl ps -a; crictl logs): a missing image or a refused configuration shows there`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      s = await podStatus(session, view.inv, manifestsDir);
+    }
+    progress(`${lb.name}: keepalived and haproxy run the new manifests`);
+  };
+}
+
+/** The line apply ends on when nothing runs the pods yet. */
+export function pendingLine(hosts: readonly string[]): string {
+  return `written on ${hosts.join(', ')}; the kubelet starts keepalived and haproxy when it runs, e.g. with kubeadm init`;
+}
+
+/**
+ * apply's last check. Before any kubelet runs (the guide's order: manifests
+ * first, then kubeadm init) nothing serves the VIP yet, and that is the
+ * expected end of apply, said as such: not a failure, and no claim that the
+ * endpoint works. Once keepalived or haproxy runs on any master, the
+ * dedicated topology's check applies as it is; masters whose pods do not run
+ * yet are warnings (kubeadm join starts them).
+ */
+export function podsServeTheVip(manifestsDir: string): FinalCheck {
+  return async (view, stage, progress) => {
+    const hosts = view.inv.lbs.filter((lb) => view.sessions.has(lb.name));
+    const statuses = await Promise.all(hosts.map(async (lb) => [lb, await podStatus(view.sessions.get(lb.name)!, view.inv, manifestsDir)] as const));
+    const runs = (s: PodStatus) => s.keepalived.running || s.haproxy.running;
+    const idle = statuses.filter(([, s]) => !runs(s)).map(([lb]) => lb);
+    if (idle.length === statuses.length) {
+      const seen = readSeen(view.facts.values());
+      if (seen.size > 0) {
+        throw new HostError('cluster', stage, `keepalived and haproxy run on no master, and apiservers answered through this endpoint before: is the kubelet running (systemctl status kubelet)?`);
+      }
+      progress(pendingLine(idle.map((lb) => lb.name)));
+      return pendingCheck(view.inv, idle);
+    }
+    const check = await vipReachesEveryMaster(view, stage, progress);
+    for (const lb of idle) check.warnings.push(`${lb.name}: keepalived and haproxy are written but not running yet; its kubelet starts them when it runs (kubeadm join)`);
+    return check;
+  };
+}
+
+/** The endpoint before any kubelet: written everywhere, serving nowhere, nothing wrong. */
+export function pendingCheck(inv: Inventory, idle: readonly LoadBalancer[]): EndpointCheck {
+  return {
+    holder: '',
+    masters: inv.masters.map((m) => ({ name: m.name, up: false, found: 'not asked: haproxy does not run yet', seenBefore: false })),
+    listening: false,
+    firstBuild: true,
+    problems: [],
+    warnings: [],
+    podsPending: idle.map((lb) => lb.name),
+  };
+}
