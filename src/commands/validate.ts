@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { outputFor, type CliContext } from '../cli.js';
 import { loadInventoryFile, notValidLine } from '../inventory/load.js';
 import { vipCidr } from '../inventory/model.js';
+import { renderSpec } from '../render/spec.js';
+import { topologyOf } from '../topology/of.js';
 
 export function registerValidate(program: Command, ctx: CliContext): void {
   program
@@ -27,6 +29,15 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       );
       out.line(`  keepalived: VRRPv${inv.keepalived.version}, adverts every ${inv.keepalived.advertInt} s, ${inv.keepalived.unicast ? 'unicast' : 'multicast'}, router id ${inv.keepalived.routerId}`);
       out.line(`  primary: ${inv.lbs.filter((h) => h.primary).map((h) => `${h.name} (priority ${h.priority})`).join(', ')}; backups: ${inv.lbs.filter((h) => !h.primary).map((h) => `${h.name} (${h.priority})`).join(', ')}`);
+      if (inv.staticPods) {
+        // The Pod manifests through the same in-process schema check as kha render (render/spec.ts);
+        // an interface hosts.yaml leaves out does not change their shape, so any name does here.
+        const { files } = topologyOf(inv);
+        for (const lb of inv.lbs) for (const spec of files.filter((f) => f.check)) renderSpec(spec, spec.context(inv, lb, lb.interface ?? 'eth0'));
+        out.line(
+          `  static pods: keepalived ${inv.staticPods.keepalivedImage}, haproxy ${inv.staticPods.haproxyImage}, manifests in ${inv.staticPods.manifestsDir}; the manifests pass the Kubernetes Pod schema`,
+        );
+      }
       for (const note of inv.notes) out.line(`  note: ${note}`);
       out.result({
         ok: true,

@@ -1,4 +1,5 @@
-import type { StaticPodSettings } from '../../inventory/model.js';
+import type { IPod } from 'kubernetes-models/v1/Pod';
+import type { Inventory, StaticPodSettings } from '../../inventory/model.js';
 import type { FileSpec, RenderedFile } from '../../render/catalog.js';
 import { haproxyContext } from '../../render/context.js';
 import { renderSpec } from '../../render/spec.js';
@@ -46,45 +47,39 @@ export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
         config.filter((s) => s.service === service && (s.when?.(inv, lb) ?? true)).map((s) => renderSpec(s, s.context(inv, lb, iface))),
         service,
       );
-  const haproxyHash = hash('haproxy');
-  const keepalivedHash = hash('keepalived');
+  /** A manifest: `pod` gets the hash of what its service reads on this host. */
+  const manifest = (
+    service: 'keepalived' | 'haproxy',
+    about: (inv: Inventory) => string[],
+    pod: (inv: Inventory, hash: string) => IPod,
+  ): FileSpec => ({
+    id: `${service}.yaml`,
+    template: manifestText,
+    path: `${sp.manifestsDir}/${service}.yaml`,
+    mode: 0o600,
+    service,
+    check: podSchemaProblems,
+    context: (inv, lb, iface) => manifestContext(lb, about(inv), pod(inv, hash(service)(inv, lb, iface))),
+  });
   return [
     ...config,
-    {
-      id: 'haproxy.yaml',
-      template: manifestText,
-      path: `${sp.manifestsDir}/haproxy.yaml`,
-      mode: 0o600,
-      service: 'haproxy',
-      check: podSchemaProblems,
-      context: (inv, lb, iface) =>
-        manifestContext(
-          lb,
-          [
-            `haproxy as a static pod of this master's kubelet, reading /etc/haproxy/haproxy.cfg (kha writes it beside this file).`,
-            `Liveness asks haproxy's own health page on 127.0.0.1:${inv.haproxy.monitor_port}, never the apiservers: it holds before kubeadm init too.`,
-            'The config-hash annotation changes with haproxy.cfg, so the kubelet restarts haproxy on a new configuration.',
-          ],
-          haproxyPod(inv, sp, haproxyHash(inv, lb, iface)),
-        ),
-    },
-    {
-      id: 'keepalived.yaml',
-      template: manifestText,
-      path: `${sp.manifestsDir}/keepalived.yaml`,
-      mode: 0o600,
-      service: 'keepalived',
-      check: podSchemaProblems,
-      context: (inv, lb, iface) =>
-        manifestContext(
-          lb,
-          [
-            `keepalived as a static pod of this master's kubelet: it holds the VIP ${inv.vip.address} on the host's network,`,
-            'with only the capabilities VRRP needs (NET_ADMIN, NET_BROADCAST, NET_RAW), and tracks haproxy through kha-check-haproxy.sh.',
-            'The config-hash annotation changes with keepalived.conf and the script, so the kubelet restarts keepalived on a new configuration.',
-          ],
-          keepalivedPod(sp, keepalivedHash(inv, lb, iface)),
-        ),
-    },
+    manifest(
+      'haproxy',
+      (inv) => [
+        "haproxy as a static pod of this master's kubelet, reading /etc/haproxy/haproxy.cfg (kha writes it beside this file).",
+        `Liveness asks haproxy's own health page on 127.0.0.1:${inv.haproxy.monitor_port}, never the apiservers: it holds before kubeadm init too.`,
+        'The config-hash annotation changes with haproxy.cfg, so the kubelet restarts haproxy on a new configuration.',
+      ],
+      (inv, hash) => haproxyPod(inv, sp, hash),
+    ),
+    manifest(
+      'keepalived',
+      (inv) => [
+        `keepalived as a static pod of this master's kubelet: it holds the VIP ${inv.vip.address} on the host's network,`,
+        'with only the capabilities VRRP needs (NET_ADMIN, NET_BROADCAST, NET_RAW), and tracks haproxy through kha-check-haproxy.sh.',
+        'The config-hash annotation changes with keepalived.conf and the script, so the kubelet restarts keepalived on a new configuration.',
+      ],
+      (_inv, hash) => keepalivedPod(sp, hash),
+    ),
   ];
 }

@@ -1,0 +1,274 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InternalError } from '../../../src/errors.js';
+import { applyChange, Rollback } from '../../../src/execute/apply-change.js';
+import { parseInventory } from '../../../src/inventory/load.js';
+import type { Inventory } from '../../../src/inventory/model.js';
+import { kubeadmHandoff, handoffSteps, MANIFESTS_DIR_CHECK } from '../../../src/kubeadm/handoff.js';
+import { packageRoot } from '../../../src/paths.js';
+import type { Change } from '../../../src/plan/changes.js';
+import { loadPlaybook } from '../../../src/playbook/load.js';
+import { renderAll } from '../../../src/render/render.js';
+import { HAPROXY_VALIDATE, asPositional, inImageValidate, qualifiedImage, uncheckedReasons, validateCommand } from '../../../src/render/validators.js';
+import { topologyOf } from '../../../src/topology/of.js';
+import { podSchemaProblems } from '../../../src/topology/static-pods/manifests.js';
+import { parsePodStatus } from '../../../src/topology/static-pods/running.js';
+import type { FinalView } from '../../../src/topology/topology.js';
+import { FakeSession } from '../../../src/transport/fake.js';
+import { formatEndpoint } from '../../../src/ui/endpoint-view.js';
+
+// The static-pods topology without a host: how hosts.yaml selects it, the
+// manifests against the Pod schema, the validator's shell text run against
+// stand-in runtimes, kubeadm's flag, and apply's verdict before any kubelet.
+
+const example = join(packageRoot, 'examples', 'static-pods.yaml');
+
+function load(text: string, file = 'hosts.yaml'): Inventory {
+  const r = parseInventory(text, file, {});
+  if (!r.ok) throw new Error(JSON.stringify(r.problems));
+  return r.inventory;
+}
+
+const exampleText = readFileSync(example, 'utf8');
+
+describe('topologyOf', () => {
+  it('is static-pods when static_pods is set and every lb is a master', () => {
+    const inv = load(exampleText);
+    expect(topologyOf(inv).name).toBe('static-pods');
+    expect(topologyOf(inv).playbook).toBe('static-pods');
+    expect(() => loadPlaybook(topologyOf(inv))).not.toThrow();
+  });
+
+  it('stays on-masters without static_pods, and dedicated with a load balancer of its own', () => {
+    const without = exampleText.replace(/^static_pods:[\s\S]*?(?=^lb:)/m, '');
+    expect(topologyOf(load(without)).name).toBe('on-masters');
+    const dedicated = without.replace('name: cp3\n    address: 10.77.0.23\n    interface: eth0', 'name: lb9\n    address: 10.77.0.29\n    interface: eth0');
+    expect(topologyOf(load(dedicated)).name).toBe('dedicated');
+  });
+
+  it('refuses, as kha\'s own error, an inventory that mixes static pods with a load balancer that is not a master', () => {
+    const inv = load(exampleText);
+    const mixed: Inventory = { ...inv, lbs: [...inv.lbs.slice(0, 2), { ...inv.lbs[2]!, name: 'lb9', address: '10.77.0.29' }] };
+    expect(() => topologyOf(mixed)).toThrow(InternalError);
+  });
+
+  it('has no packages, services or systemd drop-in, and writes the manifests after the files they mount', () => {
+    const t = topologyOf(load(exampleText));
+    expect([...t.tasks.keys()]).toEqual(['directories', 'firewall', 'config', 'sysctl', 'manifests']);
+    expect(t.services).toEqual([]);
+    expect(t.files.map((f) => f.path)).toEqual([
+      '/etc/keepalived/kha-check-haproxy.sh',
+      '/etc/keepalived/keepalived.conf',
+      '/etc/haproxy/haproxy.cfg',
+      '/etc/sysctl.d/90-kha.conf',
+      '/etc/kubernetes/manifests/haproxy.yaml',
+      '/etc/kubernetes/manifests/keepalived.yaml',
+    ]);
+  });
+
+  it('follows manifests_dir', () => {
+    const inv = load(exampleText.replace('manifests_dir: /etc/kubernetes/manifests', 'manifests_dir: /var/lib/kubelet/static'));
+    expect(topologyOf(inv).files.filter((f) => f.path.endsWith('.yaml')).map((f) => f.path)).toEqual([
+      '/var/lib/kubelet/static/haproxy.yaml',
+      '/var/lib/kubelet/static/keepalived.yaml',
+    ]);
+  });
+});
+
+describe('the Pod manifests', () => {
+  const inv = load(exampleText);
+  const cp1 = renderAll(inv).find((h) => h.host === 'cp1')!;
+  const manifest = (id: string) => cp1.files.find((f) => f.spec.id === id)!.content;
+
+  it('pass the Kubernetes Pod schema', () => {
+    expect(podSchemaProblems(manifest('keepalived.yaml'))).toEqual([]);
+    expect(podSchemaProblems(manifest('haproxy.yaml'))).toEqual([]);
+  });
+
+  it('are refused by the schema when broken', () => {
+    const broken = manifest('haproxy.yaml').replace('hostNetwork: true', 'hostNetwork: "yes"').replace('port: 8404', 'port: [8404]');
+    const problems = podSchemaProblems(broken);
+    expect(problems).toContain('/spec/hostNetwork must be boolean');
+    expect(problems.some((p) => p.startsWith('/spec/containers/0/livenessProbe/httpGet/port'))).toBe(true);
+    expect(podSchemaProblems('kind: Service\n')).toEqual(['not a Pod (kind: Pod)']);
+  });
+
+  it('give keepalived only the three capabilities, not privileged, and haproxy a liveness probe on its own health page', () => {
+    expect(manifest('keepalived.yaml')).toMatch(/add:\n\s+- NET_ADMIN\n\s+- NET_BROADCAST\n\s+- NET_RAW\n/);
+    expect(manifest('keepalived.yaml')).not.toMatch(/privileged/);
+    expect(manifest('haproxy.yaml')).toMatch(/httpGet:\n\s+host: 127\.0\.0\.1\n\s+port: 8404\n\s+path: \/kha-health\n/);
+    expect(manifest('haproxy.yaml')).not.toMatch(/healthz|6443/);
+  });
+
+  it('change when the configuration they mount changes, so the kubelet restarts the pod', () => {
+    const hash = (text: string, id: string) => /kha\.io\/config-hash: (\w+)/.exec(renderAll(load(text)).find((h) => h.host === 'cp1')!.files.find((f) => f.spec.id === id)!.content)![1];
+    const other = exampleText.replace('port: 8443', 'port: 9443');
+    expect(hash(other, 'haproxy.yaml')).not.toBe(hash(exampleText, 'haproxy.yaml'));
+    const otherId = exampleText.replace('cluster:', 'keepalived:\n  virtual_router_id: 77\ncluster:');
+    expect(hash(otherId, 'keepalived.yaml')).not.toBe(hash(exampleText, 'keepalived.yaml'));
+    expect(hash(otherId, 'haproxy.yaml')).toBe(hash(exampleText, 'haproxy.yaml'));
+  });
+});
+
+describe('validating through the image', () => {
+  it('names images fully, as ctr and podman need them', () => {
+    expect(qualifiedImage('haproxy:2.8')).toBe('docker.io/library/haproxy:2.8');
+    expect(qualifiedImage('kha/keepalived:2.2')).toBe('docker.io/kha/keepalived:2.2');
+    expect(qualifiedImage('registry.example:5000/kha/keepalived:2.2')).toBe('registry.example:5000/kha/keepalived:2.2');
+    expect(qualifiedImage('localhost/keepalived:1')).toBe('localhost/keepalived:1');
+  });
+
+  it('tries podman, nerdctl, ctr in the kubelet\'s namespace, then docker, in that order', () => {
+    const text = inImageValidate('haproxy:2.8', 'haproxy', asPositional(HAPROXY_VALIDATE));
+    const at = (s: string) => text.indexOf(s);
+    expect(at('command -v podman')).toBeGreaterThan(-1);
+    expect(at('command -v podman')).toBeLessThan(at('command -v nerdctl'));
+    expect(at('command -v nerdctl')).toBeLessThan(at('command -v ctr'));
+    expect(at('command -v ctr')).toBeLessThan(at('command -v docker'));
+    expect(text).toContain('exec ctr -n k8s.io run --rm --net-host --mount "type=bind,src=$d,dst=$d,options=rbind:rw" "$img" "kha-validate-$$" sh -c "$inner" sh "$f"');
+    expect(text).toContain('img=docker.io/library/haproxy:2.8');
+    expect(text).toContain(`inner='haproxy -c -q -f "$1"'`);
+  });
+
+  describe('run in a shell with stand-in tools', () => {
+    const tools = ['sh', 'dirname', 'hostname', 'tail', 'grep', 'cat', 'printf'];
+    const setup = (stubs: Record<string, string>) => {
+      const dir = mkdtempSync(join(tmpdir(), 'kha-runtime-'));
+      const bin = join(dir, 'bin');
+      mkdirSync(bin);
+      for (const t of tools) {
+        const found = spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim();
+        if (found.startsWith('/')) symlinkSync(found, join(bin, t));
+      }
+      for (const [name, body] of Object.entries(stubs)) {
+        writeFileSync(join(bin, name), `#!/bin/sh\necho "${name} $*" >> ${join(dir, 'calls')}\n${body}\n`);
+        chmodSync(join(bin, name), 0o755);
+      }
+      writeFileSync(join(dir, 'haproxy.cfg'), 'global\n');
+      return { dir, bin };
+    };
+    const run = (env: { dir: string; bin: string }) => {
+      const cmd = validateCommand(inImageValidate('haproxy:2.8', 'haproxy', asPositional(HAPROXY_VALIDATE)), join(env.dir, 'haproxy.cfg'));
+      const r = spawnSync(join(env.bin, 'sh'), ['-c', cmd], { encoding: 'utf8', env: { PATH: env.bin } });
+      let calls = '';
+      try {
+        calls = readFileSync(join(env.dir, 'calls'), 'utf8');
+      } catch {
+        // no tool was called
+      }
+      rmSync(env.dir, { recursive: true, force: true });
+      return { ...r, calls };
+    };
+
+    it('goes in unchecked, and says so, with no runtime and no haproxy on the host', () => {
+      const r = run(setup({}));
+      expect(r.status).toBe(0);
+      expect(uncheckedReasons(r.stdout)).toEqual([expect.stringMatching(/^not checked: no container runtime on \S+ \(podman, nerdctl, ctr or docker\), and no haproxy of its own$/)]);
+    });
+
+    it('falls back to the host\'s haproxy, and says so', () => {
+      const r = run(setup({ haproxy: 'exit 0' }));
+      expect(r.status).toBe(0);
+      expect(uncheckedReasons(r.stdout)[0]).toMatch(/^checked with this host's own haproxy, not the image's/);
+      expect(r.calls).toMatch(/^haproxy -c -q -f .*haproxy\.cfg$/m);
+    });
+
+    it('runs the image\'s haproxy through ctr when containerd answers, pulling the image first', () => {
+      const r = run(setup({ ctr: 'case "$*" in *"images ls"*) exit 0 ;; esac; exit 0' }));
+      expect(r.status).toBe(0);
+      expect(r.calls.split('\n').filter(Boolean)).toEqual([
+        'ctr -n k8s.io version',
+        'ctr -n k8s.io images ls -q',
+        'ctr -n k8s.io images pull docker.io/library/haproxy:2.8',
+        expect.stringMatching(/^ctr -n k8s\.io run --rm --net-host --mount type=bind,src=\S+,dst=\S+,options=rbind:rw docker\.io\/library\/haproxy:2\.8 kha-validate-\d+ sh -c haproxy -c -q -f "\$1" sh \S+haproxy\.cfg$/),
+      ]);
+    });
+
+    it('fails with how to preload the image when the pull fails', () => {
+      const r = run(setup({ podman: 'case "$1" in image) exit 1 ;; pull) echo "dial tcp: no route to host" >&2; exit 125 ;; esac; exit 0' }));
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/the image docker\.io\/library\/haproxy:2\.8 is not on \S+ and podman pull failed: the kubelet could not start the pod either\. Preload it \(ctr -n k8s\.io images import FILE\.tar, or podman load -i FILE\.tar, on each master\)/);
+      expect(r.stderr).toContain('no route to host');
+      expect(r.calls).not.toMatch(/podman run/);
+    });
+  });
+
+  it('apply reports a file its validator could not check, and installs it', async () => {
+    const change: Change = {
+      kind: 'file.write',
+      path: '/etc/haproxy/haproxy.cfg',
+      mode: 0o644,
+      content: 'global\n',
+      previous: null,
+      modeOnly: false,
+      secret: false,
+      service: 'haproxy',
+      validate: 'check {file}',
+    };
+    const s = new FakeSession('cp1', [
+      { command: 'mkdir -p /etc/haproxy' },
+      { command: /^check /, result: { stdout: 'kha-unchecked: not checked: no container runtime on cp1\n' } },
+      { command: 'rm -f /var/lib/kha/haproxy.loaded && mv -f /etc/haproxy/.kha-new.haproxy.cfg /etc/haproxy/haproxy.cfg' },
+    ]);
+    const said: string[] = [];
+    await applyChange(s, { ...change }, new Rollback(), (path, reason) => said.push(`${path}: ${reason}`));
+    s.assertDone();
+    expect(said).toEqual(['/etc/haproxy/haproxy.cfg: not checked: no container runtime on cp1']);
+  });
+});
+
+describe('kubeadm', () => {
+  it('ignores the manifests directory check in static-pods mode, in the configuration and the join lines', () => {
+    const h = kubeadmHandoff(load(exampleText));
+    expect(h.ignorePreflightErrors).toEqual([MANIFESTS_DIR_CHECK]);
+    expect(h.config).toContain('nodeRegistration:\n');
+    expect(h.config).toContain(`  ignorePreflightErrors:\n    - DirAvailable--etc-kubernetes-manifests\n---\n`);
+    for (const j of h.join) expect(j.command).toMatch(/ --ignore-preflight-errors=DirAvailable--etc-kubernetes-manifests$/);
+    expect(handoffSteps(h, 'kubeadm-config.yaml').join('\n')).toContain('--ignore-preflight-errors=DirAvailable--etc-kubernetes-manifests');
+  });
+
+  it('says nothing of it otherwise', () => {
+    const h = kubeadmHandoff(load(exampleText.replace(/^static_pods:[\s\S]*?(?=^lb:)/m, '')));
+    expect(h.ignorePreflightErrors).toEqual([]);
+    expect(h.config).not.toContain('ignorePreflightErrors');
+    for (const j of h.join) expect(j.command).not.toContain('ignore-preflight');
+  });
+});
+
+describe('whether the pods run', () => {
+  const status = (kubelet: string, ka: string, hp: string, monitor: string) => `kubelet ${kubelet}\nkeepalived ${ka}\nhaproxy ${hp}\nmonitor ${monitor}\n`;
+
+  it('reads a process started after its manifest as running that manifest', () => {
+    expect(parsePodStatus(status('yes', 'running 1000 999', 'running 1000 1001', 'yes'))).toEqual({
+      kubelet: true,
+      keepalived: { running: true, current: true },
+      haproxy: { running: true, current: false },
+      monitor: true,
+    });
+    expect(parsePodStatus(status('no', 'absent 0 1000', 'absent 0 0', 'no'))).toEqual({
+      kubelet: false,
+      keepalived: { running: false, current: false },
+      haproxy: { running: false, current: false },
+      monitor: false,
+    });
+  });
+
+  it('ends apply before any kubelet runs with the files written, not a failure and no claim that the endpoint works', async () => {
+    const inv = load(exampleText);
+    const sessions = new Map(
+      inv.lbs.map((lb) => [lb.name, new FakeSession(lb.name, [{ command: /kubelet=no/, result: { stdout: status('no', 'absent 0 1000', 'absent 0 1000', 'no') } }])]),
+    );
+    const view: FinalView = { inv, sessions, facts: new Map(), scope: new Set(inv.lbs.map((lb) => lb.name)) };
+    const progress: string[] = [];
+    const check = await topologyOf(inv).finalChecks.get('pods-serve-the-vip')!(view, 'verify', (t) => progress.push(t));
+    expect(check.problems).toEqual([]);
+    expect(check.podsPending).toEqual(['cp1', 'cp2', 'cp3']);
+    expect(progress).toEqual(['written on cp1, cp2, cp3; the kubelet starts keepalived and haproxy when it runs, e.g. with kubeadm init']);
+    const said = formatEndpoint(inv, check).join('\n');
+    expect(said).toContain('the kubelet starts keepalived and haproxy when it runs, e.g. with kubeadm init');
+    expect(said).not.toMatch(/endpoint is up|answers/);
+  });
+});
