@@ -8,6 +8,7 @@ import { requireRoot } from '../lab/hosttools.js';
 import { kubeadmInit, kubeadmJoin, type KubeadmReport } from '../lab/kubeadm.js';
 import { labDown, labUp } from '../lab/lifecycle.js';
 import { netnsExists } from '../lab/network.js';
+import { ON_MASTERS_PORT } from '../lab/hostsfile.js';
 import { CONTROLLER_NS, LIMITS } from '../lab/state.js';
 import { defaultVip, labStatus } from '../lab/status.js';
 
@@ -45,10 +46,16 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
     .option('--masters <n>', `masters with a kube-apiserver stand-in (max ${LIMITS.masters})`, count(LIMITS.masters), 3)
     .option('--workers <n>', `workers (max ${LIMITS.workers})`, count(LIMITS.workers), 0)
     .option('--before-kubeadm', 'masters without an apiserver or its certificate yet, as before kubeadm init (then: kha lab kubeadm)')
+    .option('--on-masters', `no load balancers: the masters carry the endpoint too, haproxy on ${ON_MASTERS_PORT} in front of the apiservers on 6443 (source 004)`)
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { lbs: number; masters: number; workers: number; beforeKubeadm?: boolean; json?: boolean }) => {
+    .action(async (opts: { lbs: number; masters: number; workers: number; beforeKubeadm?: boolean; onMasters?: boolean; json?: boolean }, command: Command) => {
       const out = outputFor(ctx, Boolean(opts.json));
-      const report = await labUp({ lbs: opts.lbs, masters: opts.masters, workers: opts.workers }, ctx.env, (l) => out.line(l), { beforeKubeadm: Boolean(opts.beforeKubeadm) });
+      // --lbs has a default for the usual lab; on the masters it is 0 unless the user asked for load balancers too.
+      const lbs = opts.onMasters && command.getOptionValueSource('lbs') !== 'cli' ? 0 : opts.lbs;
+      const report = await labUp({ lbs, masters: opts.masters, workers: opts.workers }, ctx.env, (l) => out.line(l), {
+        beforeKubeadm: Boolean(opts.beforeKubeadm),
+        endpointOnMasters: Boolean(opts.onMasters),
+      });
       out.line(
         `root fs: ${report.rootfs.built ? `built in ${report.rootfs.seconds.toFixed(1)} s` : 'from cache'}; ` +
           `apt repo: ${report.aptRepo.packages} packages${report.aptRepo.built ? ` downloaded in ${report.aptRepo.seconds.toFixed(1)} s` : ' from cache'}`,

@@ -52,6 +52,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
       out.line('');
       const rows = st.lbs.map((s) => [
         s.host,
+        s.roles.join(', '),
         s.error ? 'unreachable' : s.vrrp,
         s.error ? '-' : `${s.effectivePriority}/${s.priority}`,
         s.services.keepalived ?? '-',
@@ -59,10 +60,11 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         s.backends.map((b) => `${b.server}:${b.status}`).join(' ') || '-',
         s.drift.length ? `${s.drift.length} to apply` : s.error ? '-' : 'none',
       ]);
-      const head = ['host', 'vrrp', 'priority', 'keepalived', 'haproxy', 'backends', 'drift'];
+      const head = ['host', 'roles', 'vrrp', 'priority', 'keepalived', 'haproxy', 'backends', 'drift'];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       for (const r of [head, ...rows]) out.line(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
       for (const s of st.lbs) for (const d of s.drift) out.line(`  ${s.host}: would ${d}`);
+      if (st.apiservers.length > 0) out.line(`masters behind haproxy: ${st.apiservers.map((m) => `${m.host} (${m.roles.join(', ')})`).join(', ')}`);
       out.line('');
       const c = st.certificate;
       if (!c.error) out.line(`certificate through the VIP: CN=${c.subject}, SANs ${[...c.sans.ip, ...c.sans.dns].join(', ') || 'none'}`);

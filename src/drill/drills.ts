@@ -41,6 +41,8 @@ export type Summary = ReturnType<typeof summarize>;
 export interface Drill {
   name: DrillName;
   title(ctx: DrillContext): string;
+  /** What it cannot show where the hosts do more than carry the endpoint: said before it runs and in the report. */
+  caveat?(ctx: DrillContext): string;
   /** What the drill breaks, at most one fault per host, each with its heal: armed before inject, run after the hold. */
   faults(ctx: DrillContext): Fault[];
   /** How long inject may wait on the hosts besides its commands; the hosts' own restores wait this much longer. */
@@ -180,43 +182,55 @@ export function backendCuts(inv: Inventory, master: Master): Cut[] {
 /** How long the backend drill watches haproxy for the master to be marked down. */
 const MARKED_DOWN_WATCH_MS = 5000;
 
-const backendDown: Drill = {
-  name: 'backend-down',
-  title: (ctx) => `make ${ctx.master.name}'s apiserver unreachable from every load balancer`,
-  faults: (ctx) => backendCuts(ctx.inv, ctx.master),
-  injectMs: MARKED_DOWN_WATCH_MS,
-  async inject(ctx) {
-    await onEach(ctx, backendCuts(ctx.inv, ctx.master).map((c) => ({ host: c.host, command: c.cut })));
-    // From the moment the routes are in place, not from before the SSH round trips that set them.
-    ctx.mark('fault', `${ctx.master.name} cut off from the load balancers`);
-    const t = performance.now();
-    // Watch the holder's haproxy until it marks the master down.
-    const until = t + MARKED_DOWN_WATCH_MS;
-    while (performance.now() < until) {
-      const stats = await readHaproxyStats(holderSession(ctx), ctx.inv.haproxy.monitor_port).catch(() => []);
-      const row = stats.find((r) => r.backend === 'kube_apiserver' && r.server === ctx.master.name);
-      if (row && !row.status.startsWith('UP')) {
-        ctx.extra.markedDownMs = performance.now() - t;
-        ctx.mark('note', `${ctx.master.name} marked ${row.status} by haproxy on ${ctx.holder.name}`);
-        return;
+/**
+ * One master's apiserver taken away from haproxy everywhere: the topology
+ * says how (`cuts`); what must hold is the same on every topology.
+ */
+export function backendDrill(spec: { title: (ctx: DrillContext) => string; cuts: (ctx: DrillContext) => Cut[]; marked: (ctx: DrillContext) => string }): Drill {
+  return {
+    name: 'backend-down',
+    title: spec.title,
+    faults: spec.cuts,
+    injectMs: MARKED_DOWN_WATCH_MS,
+    async inject(ctx) {
+      await onEach(ctx, spec.cuts(ctx).map((c) => ({ host: c.host, command: c.cut })));
+      // From the moment the cuts are in place, not from before the SSH round trips that set them.
+      ctx.mark('fault', spec.marked(ctx));
+      const t = performance.now();
+      // Watch the holder's haproxy until it marks the master down.
+      const until = t + MARKED_DOWN_WATCH_MS;
+      while (performance.now() < until) {
+        const stats = await readHaproxyStats(holderSession(ctx), ctx.inv.haproxy.monitor_port).catch(() => []);
+        const row = stats.find((r) => r.backend === 'kube_apiserver' && r.server === ctx.master.name);
+        if (row && !row.status.startsWith('UP')) {
+          ctx.extra.markedDownMs = performance.now() - t;
+          ctx.mark('note', `${ctx.master.name} marked ${row.status} by haproxy on ${ctx.holder.name}`);
+          return;
+        }
+        await sleep(50);
       }
-      await sleep(50);
-    }
-  },
-  holdMs: () => 2500,
-  restoreText: (ctx) => `${ctx.master.name} reachable again`,
-  expectations: (ctx, s) => {
-    const down = ctx.extra.markedDownMs;
-    return [
-      { name: 'no failed request', held: s.failed === 0, detail: `${s.failed} of ${s.sent} requests failed` },
-      {
-        name: `${ctx.master.name} out of rotation within 1 s`,
-        held: typeof down === 'number' && down <= 1000,
-        detail: typeof down === 'number' ? `haproxy marked it down after ${seconds(down)}` : 'haproxy never marked it down',
-      },
-    ];
-  },
-};
+    },
+    holdMs: () => 2500,
+    restoreText: (ctx) => `${ctx.master.name} reachable again`,
+    expectations: (ctx, s) => {
+      const down = ctx.extra.markedDownMs;
+      return [
+        { name: 'no failed request', held: s.failed === 0, detail: `${s.failed} of ${s.sent} requests failed` },
+        {
+          name: `${ctx.master.name} out of rotation within 1 s`,
+          held: typeof down === 'number' && down <= 1000,
+          detail: typeof down === 'number' ? `haproxy marked it down after ${seconds(down)}` : 'haproxy never marked it down',
+        },
+      ];
+    },
+  };
+}
+
+const backendDown = backendDrill({
+  title: (ctx) => `make ${ctx.master.name}'s apiserver unreachable from every load balancer`,
+  cuts: (ctx) => backendCuts(ctx.inv, ctx.master),
+  marked: (ctx) => `${ctx.master.name} cut off from the load balancers`,
+});
 
 /** Where the cut keeps rp_filter's old value for the heal. */
 const RP_FILTER_STASH = '/run/kha-drill-rp_filter';
@@ -254,19 +268,23 @@ export function partitionCommands(inv: Inventory, holder: LoadBalancer): Cut[] {
   return [side(holder.name, peers.map((p) => p.address)), ...peers.map((p) => side(p.name, [holder.address]))];
 }
 
-const partition: Drill = {
-  name: 'partition',
-  title: (ctx) => `the holder ${ctx.holder.name} and its peers stop hearing each other for ${ctx.partitionSeconds} s (split brain)`,
-  faults: (ctx) => partitionCommands(ctx.inv, ctx.holder),
-  injectMs: 0,
-  async inject(ctx) {
-    ctx.mark('fault', `${ctx.holder.name} cut off from its peers`);
-    await onEach(ctx, partitionCommands(ctx.inv, ctx.holder).map((p) => ({ host: p.host, command: p.cut })));
-  },
-  holdMs: (ctx) => ctx.partitionSeconds * 1000,
-  restoreText: (ctx) => `${ctx.holder.name} and its peers hear each other again`,
-  expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'partition'), reported(s)],
-};
+/** The holder cut off from its peers; `caveat` is what the drill cannot show where the hosts do more than carry the endpoint. */
+export function partitionDrill(caveat?: (ctx: DrillContext) => string): Drill {
+  return {
+    name: 'partition',
+    title: (ctx) => `the holder ${ctx.holder.name} and its peers stop hearing each other for ${ctx.partitionSeconds} s (split brain)`,
+    ...(caveat ? { caveat } : {}),
+    faults: (ctx) => partitionCommands(ctx.inv, ctx.holder),
+    injectMs: 0,
+    async inject(ctx) {
+      ctx.mark('fault', `${ctx.holder.name} cut off from its peers`);
+      await onEach(ctx, partitionCommands(ctx.inv, ctx.holder).map((p) => ({ host: p.host, command: p.cut })));
+    },
+    holdMs: (ctx) => ctx.partitionSeconds * 1000,
+    restoreText: (ctx) => `${ctx.holder.name} and its peers hear each other again`,
+    expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'partition'), reported(s)],
+  };
+}
 
 /** How long the failback drill waits for the successor to take the VIP, and then lets it settle. */
 const TAKEOVER_WAIT_MS = 10_000;
@@ -351,7 +369,7 @@ const reboot: Drill = {
   },
 };
 
-export const DRILLS: readonly Drill[] = [keepalivedStop, keepalivedKill, haproxyDown, backendDown, partition, failback, reboot];
+export const DRILLS: readonly Drill[] = [keepalivedStop, keepalivedKill, haproxyDown, backendDown, partitionDrill(), failback, reboot];
 
 /**
  * Outage limits: hosts.yaml's drills.max_outage, else from the timing settings: a graceful stop hands over

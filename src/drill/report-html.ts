@@ -128,7 +128,7 @@ function drillSection(d: DrillResult): string {
     .map((e) => `<li class="${e.held ? 'held' : 'broken'}">${e.held ? '✔' : '✘'} <b>${esc(e.name)}</b> — ${esc(e.detail)}</li>`)
     .join('');
   return `<section class="drill ${d.passed ? 'pass' : 'fail'}">
-<h2><span class="badge">${d.passed ? 'PASS' : 'FAIL'}</span> ${esc(d.name)} <small>${esc(d.title)}</small></h2>
+<h2><span class="badge">${d.passed ? 'PASS' : 'FAIL'}</span> ${esc(d.name)} <small>${esc(d.title)}</small></h2>${d.caveat ? `<p class="caveat">Cannot show: ${esc(d.caveat)}</p>` : ''}
 <div class="cards">${card('VIP moved in', seconds(s.vipMovedMs))}${card('longest client outage', seconds(s.longestOutageMs), !d.passed && s.longestOutageMs > 0)}${card('requests failed / sent', `${s.failed} / ${s.sent}`)}${card('two holders at once', seconds(s.dualHoldingMs), s.dualHoldingMs > 0)}${card('default client: slowest request', seconds(s.defaultClient.slowestMs), s.defaultClient.failed > 0)}${s.remote ? card(`longest outage from ${s.remote.host}`, s.remote.error !== undefined ? 'no report' : seconds(s.remote.longestOutageMs), s.remote.error !== undefined) : ''}</div>
 ${svg(d)}
 <ul class="expect">${expectations}</ul>
@@ -143,7 +143,7 @@ table{border-collapse:collapse;background:#fff;width:100%;margin:12px 0 24px;box
 th,td{padding:7px 10px;text-align:left;border-bottom:1px solid #e6e8ec}th{background:#eef0f3;font-weight:600}
 td.pass{color:#157a3b;font-weight:700}td.fail{color:#b42318;font-weight:700}
 .drill{background:#fff;border-radius:8px;padding:14px 18px;margin:18px 0;box-shadow:0 1px 3px #0002;border-left:6px solid #157a3b}
-.drill.fail{border-left-color:#b42318}.drill h2{font-size:17px;margin:0 0 10px}.drill h2 small{font-weight:400;color:#5b6472;margin-left:6px}
+.drill.fail{border-left-color:#b42318}.drill h2{font-size:17px;margin:0 0 10px}.drill h2 small{font-weight:400;color:#5b6472;margin-left:6px}.caveat{margin:-4px 0 10px;color:#8a5a00;font-size:13px}
 .badge{display:inline-block;font-size:12px;padding:2px 8px;border-radius:10px;background:#157a3b;color:#fff;vertical-align:2px}.fail .badge{background:#b42318}
 .cards{display:flex;gap:10px;margin-bottom:8px}.card{flex:1;background:#f3f5f8;border-radius:6px;padding:8px 12px}.card .v{font-size:20px;font-weight:700}.card .l{color:#5b6472;font-size:12px}.card.bad .v{color:#b42318}
 .expect{margin:6px 0 0;padding-left:0;list-style:none}.expect li{margin:2px 0}.held{color:#157a3b}.broken{color:#b42318}.expect b{color:#1d2430}

@@ -129,6 +129,8 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     reconnect: env.reconnect,
   };
   env.progress(`${drill.name}: ${drill.title(ctx)}`);
+  const caveat = drill.caveat?.(ctx);
+  if (caveat) env.progress(`  cannot show: ${caveat}`);
   const probeClock = env.probeFrom && env.clocks.get(env.probeFrom.host);
   const remote = env.probeFrom && probeClock && startRemoteClient(env.inv, env.probeFrom, probeClock, t0, BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS);
   const client = startClient(env.inv, t0);
@@ -154,6 +156,7 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   return {
     name: drill.name,
     title: drill.title(ctx),
+    ...(caveat ? { caveat } : {}),
     target: holder.name,
     startedAt,
     durationMs,

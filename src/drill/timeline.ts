@@ -13,6 +13,8 @@ export interface Sample {
 
 export interface VipObservation {
   t: number;
+  /** The host whose answer this is; the others are as last seen. */
+  host: string;
   /** Load balancers holding the VIP at that moment. */
   holders: string[];
 }
@@ -102,11 +104,42 @@ export function vipTakeover(vip: readonly VipObservation[], after: number): Take
   return result;
 }
 
-/** Total time two or more hosts held the VIP at once (split brain), from the observations. */
+/** Each host's stretches of certain holding: from a sample that saw it hold the VIP to the last such sample before one that did not. */
+function heldSpans(vip: readonly VipObservation[]): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  const open = new Map<string, [number, number]>();
+  for (const o of vip) {
+    const span = open.get(o.host);
+    if (o.holders.includes(o.host)) {
+      if (span) span[1] = o.t;
+      else open.set(o.host, [o.t, o.t]);
+    } else if (span) {
+      spans.push(span);
+      open.delete(o.host);
+    }
+  }
+  return [...spans, ...open.values()];
+}
+
+/**
+ * Total time two or more hosts held the VIP at once (split brain). Each host
+ * is polled on its own, so an observation carries the others' last known
+ * state: between a host's last "holds" and its first "does not" nobody knows
+ * when it let go. Only time that both hosts' own samples bracket counts, so a
+ * handover whose answers merely crossed is not a split brain, and one that
+ * lasts (kill -9, a partition) is.
+ */
 export function dualHolding(vip: readonly VipObservation[]): number {
+  const edges = heldSpans(vip)
+    .flatMap(([from, to]): Array<[number, number]> => [[from, 1], [to, -1]])
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let total = 0;
-  for (let i = 0; i + 1 < vip.length; i++) {
-    if (vip[i]!.holders.length > 1) total += vip[i + 1]!.t - vip[i]!.t;
+  let holding = 0;
+  let since = 0;
+  for (const [t, step] of edges) {
+    if (holding >= 2) total += t - since;
+    holding += step;
+    since = t;
   }
   return total;
 }

@@ -26,6 +26,8 @@ export interface DrillResult {
   name: string;
   /** One line saying what the drill does to whom. */
   title: string;
+  /** What the drill cannot show on this kind of cluster, when there is something. */
+  caveat?: string;
   target: string;
   startedAt: string;
   durationMs: number;

@@ -72,9 +72,9 @@ export function startVipWatch(inv: Inventory, sessions: ReadonlyMap<string, Sess
   const state = new Map<string, boolean>();
   const observations: VipObservation[] = [];
   let running = true;
-  const record = () => {
+  const record = (host: string) => {
     const holders = inv.lbs.filter((lb) => state.get(lb.name)).map((lb) => lb.name);
-    observations.push({ t: performance.now() - t0, holders });
+    observations.push({ t: performance.now() - t0, host, holders });
   };
   const loops = inv.lbs.map(async (lb) => {
     while (running) {
@@ -85,7 +85,7 @@ export function startVipWatch(inv: Inventory, sessions: ReadonlyMap<string, Sess
         if (!session) throw new Error('no session');
         const r = await session.exec(vipPresentCommand(inv), { timeoutMs: POLL_TIMEOUT_MS });
         state.set(lb.name, r.code === 0);
-        record();
+        record(lb.name);
       } catch {
         // Unreachable for now: its last known state stands.
       }

@@ -3,16 +3,21 @@
 // controller namespace (the only place the lab's addresses exist).
 import { CONTROLLER_NS, PREFIX_LEN, type LabFiles, type MachineSpec } from './state.js';
 
-export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip: string): string {
-  const lbs = machines.filter((m) => m.role === 'lb');
+/** The VIP's port when the masters carry the endpoint: their apiservers hold 6443 (source 004). */
+export const ON_MASTERS_PORT = 8443;
+
+export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip: string, endpointOnMasters = false): string {
   const masters = machines.filter((m) => m.role === 'master');
+  const lbs = endpointOnMasters ? masters : machines.filter((m) => m.role === 'lb');
   const workers = machines.filter((m) => m.role === 'worker');
   const lines = [
     '# Written by `kha lab up` for the lab on this machine; `kha lab down` removes it.',
     '# kha runs its network side inside the controller namespace named under operator.netns.',
     'cluster:',
     `  vip: ${vip}/${PREFIX_LEN}`,
-    '  port: 6443',
+    ...(endpointOnMasters
+      ? [`  port: ${ON_MASTERS_PORT}   # each master's apiserver holds 6443; haproxy on ${ON_MASTERS_PORT} spreads over all of them`]
+      : ['  port: 6443']),
     'ssh:',
     '  user: root',
     '  port: 22',

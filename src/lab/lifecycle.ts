@@ -37,8 +37,10 @@ export interface UpReport {
   seconds: number;
 }
 
-export function checkSize(size: LabSize): void {
+export function checkSize(size: LabSize, endpointOnMasters = false): void {
   const bad: string[] = [];
+  if (endpointOnMasters && size.lbs > 0) bad.push('--on-masters puts keepalived and haproxy on the masters: drop --lbs');
+  if (endpointOnMasters && size.masters < 2) bad.push('--on-masters needs at least 2 masters: with one there is nothing to fail over to');
   if (!Number.isInteger(size.lbs) || size.lbs < 0 || size.lbs > LIMITS.lbs) bad.push(`--lbs must be 0..${LIMITS.lbs}`);
   if (!Number.isInteger(size.masters) || size.masters < 0 || size.masters > LIMITS.masters) bad.push(`--masters must be 0..${LIMITS.masters}`);
   if (!Number.isInteger(size.workers) || size.workers < 0 || size.workers > LIMITS.workers) bad.push(`--workers must be 0..${LIMITS.workers}`);
@@ -64,6 +66,8 @@ async function waitForApiserver(caCert: string, m: MachineSpec, timeoutMs: numbe
 export interface UpOptions {
   /** Masters without an apiserver or its certificate, as before kubeadm init (see kubeadm.ts). */
   beforeKubeadm?: boolean;
+  /** No load balancers: hosts.yaml lists the masters under lb, and the VIP's port is not the apiservers' (source 004). */
+  endpointOnMasters?: boolean;
 }
 
 export async function labUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void, options: UpOptions = {}): Promise<UpReport> {
@@ -79,7 +83,7 @@ export async function labUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: s
 }
 
 async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void, options: UpOptions): Promise<UpReport> {
-  checkSize(size);
+  checkSize(size, options.endpointOnMasters);
   const started = Date.now();
   await ensureHostTools(env, say);
   const dirs = labDirs(env);
@@ -95,7 +99,7 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
   await mkdir(dirs.lab, { recursive: true, mode: 0o700 });
   await chmod(dirs.lab, 0o700);
   const machines = planMachines(size);
-  await writeState(dirs, { version: 1, createdAt: new Date().toISOString(), rootfs: rootfs.dir, aptRepo: apt.dir, vip: DEFAULT_VIP, machines });
+  await writeState(dirs, { version: 1, createdAt: new Date().toISOString(), rootfs: rootfs.dir, aptRepo: apt.dir, vip: DEFAULT_VIP, machines, endpointOnMasters: Boolean(options.endpointOnMasters) });
   await ensureClientKey(files);
   await ensureCa(files);
   const authorizedKey = await readFile(`${files.key}.pub`, 'utf8');
@@ -121,12 +125,16 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
       const bootToSshSeconds = (Date.now() - t0) / 1000;
       // Package lists ready, as on any provisioned host: `apt-get install` works without an update first.
       await machineExec(dirs, m.name, ['apt-get', 'update', '-q']);
+      // As on a kubeadm host (the backend-down drill on masters refuses the apiserver port with it).
+      if (m.role === 'master' && options.endpointOnMasters) {
+        await machineExec(dirs, m.name, ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', 'iptables']);
+      }
       if (m.role === 'master' && !options.beforeKubeadm) await waitForApiserver(files.caCert, m, 60_000);
       say(`${m.name} ${m.address}: ssh up after ${bootToSshSeconds.toFixed(1)} s`);
       return { ...m, bootToSshSeconds };
     }),
   );
-  await writeFile(files.hostsYaml, hostsYaml(files, machines, DEFAULT_VIP));
+  await writeFile(files.hostsYaml, hostsYaml(files, machines, DEFAULT_VIP, options.endpointOnMasters));
   return {
     hostsYaml: files.hostsYaml,
     rootfs,

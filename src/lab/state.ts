@@ -118,6 +118,8 @@ export interface LabState {
   aptRepo: string;
   vip: string;
   machines: MachineSpec[];
+  /** The masters also run keepalived and haproxy (source 004): no load balancers of their own. */
+  endpointOnMasters?: boolean;
 }
 
 export async function readState(dirs: LabDirs): Promise<LabState | undefined> {

@@ -24,6 +24,11 @@ const UNITS: Readonly<Record<string, readonly string[]>> = {
   worker: [],
 };
 
+function unitsOf(state: LabState, role: string): readonly string[] {
+  const units = UNITS[role] ?? [];
+  return role === 'master' && state.endpointOnMasters ? [...units, ...(UNITS.lb ?? [])] : units;
+}
+
 async function serviceStates(env: NodeJS.ProcessEnv, name: string, units: readonly string[]): Promise<Record<string, string>> {
   if (units.length === 0) return {};
   const r = await machineExec(labDirs(env), name, ['systemctl', 'is-active', ...units], true).catch(() => undefined);
@@ -63,7 +68,7 @@ export async function labStatus(env: NodeJS.ProcessEnv, state: LabState, vip: st
         link: link.eth0 === 'up' && !link.bridged ? 'isolated' : link.eth0,
         memoryMiB: init ? Math.round(((await memoryKiB(init)) / 1024) * 10) / 10 : null,
         holdsVip: link.addresses.some((a) => a.split('/')[0] === bare),
-        services: init ? await serviceStates(env, m.name, UNITS[m.role] ?? []) : {},
+        services: init ? await serviceStates(env, m.name, unitsOf(state, m.role)) : {},
       };
     }),
   );

@@ -8,6 +8,7 @@ import { readVrrpState, type VrrpState } from '../observe/keepalived-state.js';
 import { describeChange } from '../plan/changes.js';
 import { planHost, probeRequest } from '../plan/plan.js';
 import { topologyOf } from '../topology/of.js';
+import { rolesOf } from '../topology/roles.js';
 import { holdsVip } from '../facts/derived.js';
 import { lbTargets } from '../execute/targets.js';
 import type { Session } from '../transport/session.js';
@@ -19,6 +20,8 @@ import { connectAll } from '../transport/ssh.js';
 
 export interface LbStatus {
   host: string;
+  /** What the host does: `lb :8443`, and `apiserver :6443` when it is a master too. */
+  roles: string[];
   error?: string;
   holdsVip: boolean;
   vrrp: VrrpState;
@@ -34,6 +37,8 @@ export interface ClusterStatus {
   vip: string;
   holders: string[];
   lbs: LbStatus[];
+  /** Masters that only run their apiserver (reached through haproxy, not through SSH). */
+  apiservers: Array<{ host: string; roles: string[] }>;
   certificate: CertificateCheck;
   problems: string[];
   healthy: boolean;
@@ -49,6 +54,7 @@ async function lbStatus(inv: Inventory, name: string, session: Session): Promise
   const drift = planHost(inv, lb, facts, [...topologyOf(inv).tasks.keys()]).tasks.flatMap((t) => t.changes.map(describeChange));
   return {
     host: name,
+    roles: rolesOf(inv, name),
     holdsVip: holdsVip(inv, facts),
     vrrp,
     priority: lb.priority,
@@ -67,7 +73,7 @@ export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
       connected.map(async (c): Promise<LbStatus> => {
         const lb = inv.lbs.find((h) => h.name === c.target.name)!;
         const unreachable = (error: string): LbStatus => ({
-          host: lb.name, error, holdsVip: false, vrrp: 'UNKNOWN', priority: lb.priority, effectivePriority: 0, services: {}, backends: [], drift: [],
+          host: lb.name, roles: rolesOf(inv, lb.name), error, holdsVip: false, vrrp: 'UNKNOWN', priority: lb.priority, effectivePriority: 0, services: {}, backends: [], drift: [],
         });
         if (!c.session) return unreachable(c.error.message);
         return lbStatus(inv, lb.name, c.session).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
@@ -92,7 +98,8 @@ export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
     else if (certificate.missing.length > 0) {
       problems.push(`the apiserver certificate served through the VIP lacks ${certificate.missing.join(' and ')} of kha's certSANs: clients get an x509 error`);
     }
-    return { vip: `${inv.vip.address}:${inv.port}`, holders, lbs, certificate, problems, healthy: problems.length === 0 };
+    const apiservers = inv.masters.filter((m) => !inv.lbs.some((lb) => lb.name === m.name)).map((m) => ({ host: m.name, roles: rolesOf(inv, m.name) }));
+    return { vip: `${inv.vip.address}:${inv.port}`, holders, lbs, apiservers, certificate, problems, healthy: problems.length === 0 };
   } finally {
     await Promise.allSettled(connected.map((c) => c.session?.close()));
   }

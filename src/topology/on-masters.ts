@@ -1,13 +1,55 @@
+import { backendDrill, DRILLS, partitionDrill, type Cut, type Drill } from '../drill/drills.js';
+import type { Master } from '../inventory/model.js';
 import { DEDICATED } from './dedicated/index.js';
 import type { Topology } from './topology.js';
 
 // keepalived and haproxy on the masters themselves (source 004). hosts.yaml
 // says so by listing each master under lb too. The endpoint is built the
-// dedicated way; what differs is the ports: haproxy and the apiserver on one
-// host need one each (inventory/semantic.ts), and kubeadm is told the
-// apiserver's (kubeadm/handoff.ts).
+// dedicated way; what differs is the ports (haproxy and the apiserver on one
+// host need one each: inventory/semantic.ts; kubeadm is told the
+// apiserver's: kubeadm/handoff.ts) and what two drills can break without
+// breaking more than they mean to.
+
+const RULE = (port: number) => `INPUT -p tcp --dport ${port} -m comment --comment kha-drill -j REJECT --reject-with tcp-reset`;
+
+/**
+ * The master refuses its apiserver's port, on the master itself: its own
+ * haproxy and every other master's get a reset, as when the apiserver stops,
+ * while VRRP and etcd between the masters go on. A route on the others (the
+ * dedicated drill) cannot do it: the master reaches its own address through
+ * the local table, which no route overrides. iptables, because kubeadm's
+ * hosts have it (kube-proxy's rules live there too).
+ */
+export function apiserverPortCut(m: Master): Cut {
+  const rule = RULE(m.apiserverPort);
+  return {
+    host: m.name,
+    cut: `command -v iptables >/dev/null || { echo 'iptables not found: the drill refuses the apiserver port with it' >&2; exit 3; }; iptables -w -I ${rule}`,
+    heal: `if command -v iptables >/dev/null; then while iptables -w -D ${rule} 2>/dev/null; do :; done; fi`,
+    healed: `! { command -v iptables >/dev/null && iptables -w -C ${rule} 2>/dev/null; }`,
+    whole: `${m.name} accepts connections on ${m.apiserverPort} again`,
+  };
+}
+
+const backendDown = backendDrill({
+  title: (ctx) => `refuse ${ctx.master.name}'s apiserver port ${ctx.master.apiserverPort} on ${ctx.master.name} (VRRP and etcd between the masters untouched)`,
+  cuts: (ctx) => [apiserverPortCut(ctx.master)],
+  marked: (ctx) => `${ctx.master.name} refuses ${ctx.master.apiserverPort}`,
+});
+
+// Cut off from its peers, a master is also an etcd member cut off from the
+// others: in a real cluster it loses quorum and its apiserver stops being
+// ready, so its haproxy has nothing to send to while it still holds the VIP.
+// The drill judges the VIP and the clients only, and says so.
+const partition = partitionDrill(
+  (ctx) =>
+    `${ctx.holder.name} is also an etcd member; cut off, it loses quorum and its apiserver stops being ready, so clients that reach the VIP on ${ctx.holder.name} get no apiserver while the partition lasts. This drill judges VRRP and the clients, not etcd`,
+);
+
+const DRILLS_ON_MASTERS: readonly Drill[] = DRILLS.map((d) => (d.name === 'backend-down' ? backendDown : d.name === 'partition' ? partition : d));
 
 export const ON_MASTERS: Topology = {
   ...DEDICATED,
   name: 'on-masters',
+  drills: DRILLS_ON_MASTERS,
 };

@@ -14,3 +14,12 @@ export function carriesEndpoint(inv: Inventory, m: Master): boolean {
 export function onMastersOnly(inv: Inventory): boolean {
   return inv.lbs.every((lb) => inv.masters.some((m) => m.address === lb.address));
 }
+
+/** What one host does for the endpoint, in the words `status` prints: the VIP's port it serves, the apiserver port it runs. */
+export function rolesOf(inv: Inventory, name: string): string[] {
+  const roles: string[] = [];
+  if (inv.lbs.some((lb) => lb.name === name)) roles.push(`lb :${inv.port}`);
+  const m = inv.masters.find((h) => h.name === name);
+  if (m) roles.push(`apiserver :${m.apiserverPort}`);
+  return roles;
+}

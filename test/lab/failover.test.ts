@@ -1,44 +1,22 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp } from '../../src/lab/lifecycle.js';
-import { CONTROLLER_NS, labDirs, labFiles } from '../../src/lab/state.js';
-import { packageRoot } from '../../src/paths.js';
+import { labDirs } from '../../src/lab/state.js';
 import { partitionCommands, type DrillName } from '../../src/drill/drills.js';
 import { shellQuote } from '../../src/shell/quote.js';
-import { parseInventory } from '../../src/inventory/load.js';
-import type { Inventory } from '../../src/inventory/model.js';
-
-function inventoryOf(file: string): Inventory {
-  const r = parseInventory(readFileSync(file, 'utf8'), file, process.env);
-  if (!r.ok) throw new Error('the lab hosts.yaml is invalid');
-  return r.inventory;
-}
+import { CI_ENV as env, inventoryOf, KHA, onHost, runKha } from './harness.js';
 
 // The first build in the order the guides teach, then verify-failover and
 // status against the cluster it made: 2 load balancers, 3 masters that have
 // no apiserver until the lab's kubeadm stand-in runs. The drills break real
 // daemons on real machines.
 
-const KHA = join(packageRoot, 'bin', 'kha.js');
-const env = { ...process.env, CI: '1' };
 let hostsYaml = '';
 
 function kha(args: string[], file = hostsYaml) {
-  const r = spawnSync(process.execPath, [KHA, ...args, file], { env, encoding: 'utf8', timeout: 900_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function onHost(address: string, command: string): string {
-  const files = labFiles(labDirs(process.env));
-  const r = spawnSync(
-    'ip',
-    ['netns', 'exec', CONTROLLER_NS, 'ssh', '-i', files.key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${files.knownHosts}`, `root@${address}`, command],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
-  if (r.status !== 0) throw new Error(`${address}: ${command}: ${r.stderr}`);
-  return r.stdout;
+  return runKha([...args, file]);
 }
 
 const LB = { lb1: '10.77.0.11', lb2: '10.77.0.12' };
@@ -51,8 +29,7 @@ function healthy(r: { code: number; stdout: string }): void {
 }
 
 function lab(...args: string[]) {
-  const r = spawnSync(process.execPath, [KHA, 'lab', ...args], { env, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return runKha(['lab', ...args], env, 300_000);
 }
 
 /** keepalived's state changes on a load balancer since it booted, as its journal has them. */
@@ -316,13 +293,13 @@ describe('kha verify-failover on the cluster the first build made', () => {
 
   it('status says which host it cannot reach while one is isolated from the bridge', async () => {
     const holder = /held by (lb\d)/.exec(kha(['status']).stdout)![1]!;
-    expect(spawnSync(process.execPath, [KHA, 'lab', 'fault', 'isolate', holder], { env }).status).toBe(0);
+    expect(lab('fault', 'isolate', holder).code).toBe(0);
     try {
       const during = kha(['status']);
       expect(during.code).toBe(1);
       expect(during.stdout).toContain(`${holder}: unreachable`);
     } finally {
-      spawnSync(process.execPath, [KHA, 'lab', 'fault', 'rejoin', holder], { env });
+      lab('fault', 'rejoin', holder);
     }
     await new Promise((r) => setTimeout(r, 3000));
     healthy(kha(['status']));

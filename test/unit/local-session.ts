@@ -20,6 +20,8 @@ export class LocalSession implements Session {
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('error', reject);
+      // A command that does not read its input may be gone before it is written.
+      child.stdin.on('error', () => undefined);
       child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
       child.stdin.end(opts.stdin ?? '');
     });

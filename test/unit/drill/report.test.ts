@@ -11,7 +11,7 @@ function drill(name: string, failFrom: number, failTo: number): DrillResult {
   const samples = [];
   for (let t = 0; t < 4000; t += 50) samples.push({ t, ms: 9, ok: t < failFrom || t >= failTo, master: 'm1' });
   const vip = [];
-  for (let t = 0; t < 4000; t += 100) vip.push({ t, holders: t < failFrom ? ['lb1'] : t < failTo ? [] : ['lb2'] });
+  for (let t = 0; t < 4000; t += 100) vip.push({ t, host: t % 200 === 0 ? 'lb1' : 'lb2', holders: t < failFrom ? ['lb1'] : t < failTo ? [] : ['lb2'] });
   const defaultClient = [];
   for (let t = 0; t < 4000; t += 500) defaultClient.push({ t, ms: t === 1000 ? 1030 : 12, ok: true });
   const states = [

@@ -25,28 +25,57 @@ describe('client outages', () => {
 describe('VIP takeover', () => {
   it('is the first other host seen holding the VIP after the fault, and when the old one let go', () => {
     const vip = [
-      { t: 0, holders: ['lb1'] },
-      { t: 100, holders: ['lb1'] },
-      { t: 200, holders: [] },
-      { t: 300, holders: [] },
-      { t: 400, holders: ['lb2'] },
+      { t: 0, host: 'lb1', holders: ['lb1'] },
+      { t: 100, host: 'lb1', holders: ['lb1'] },
+      { t: 200, host: 'lb1', holders: [] },
+      { t: 300, host: 'lb2', holders: [] },
+      { t: 400, host: 'lb2', holders: ['lb2'] },
     ];
     expect(vipTakeover(vip, 150)).toEqual({ from: 'lb1', to: 'lb2', takenAt: 400, lostAt: 200 });
   });
 
   it('after kill -9 the old holder keeps the VIP: two holders, counted as split brain', () => {
     const vip = [
-      { t: 0, holders: ['lb1'] },
-      { t: 100, holders: ['lb1', 'lb2'] },
-      { t: 350, holders: ['lb1', 'lb2'] },
-      { t: 500, holders: ['lb2'] },
+      { t: 0, host: 'lb1', holders: ['lb1'] },
+      { t: 100, host: 'lb2', holders: ['lb1', 'lb2'] },
+      { t: 350, host: 'lb1', holders: ['lb1', 'lb2'] },
+      { t: 400, host: 'lb2', holders: ['lb1', 'lb2'] },
+      { t: 500, host: 'lb1', holders: ['lb2'] },
+      { t: 550, host: 'lb2', holders: ['lb2'] },
     ];
     expect(vipTakeover(vip, 50)).toEqual({ from: 'lb1', to: 'lb2', takenAt: 100, lostAt: 500 });
-    expect(dualHolding(vip)).toBe(400);
+    // lb1 was seen holding until 350, lb2 from 100: between 350 and 500 nobody knows.
+    expect(dualHolding(vip)).toBe(250);
+  });
+
+  it('a handover whose answers crossed is not two holders: the old holder was last seen holding before the new one', () => {
+    // haproxy-down on masters: lb2's "holds" arrived 1 ms before lb1's "released".
+    const vip = [
+      { t: 0, host: 'lb1', holders: ['lb1'] },
+      { t: 40, host: 'lb2', holders: ['lb1'] },
+      { t: 90, host: 'lb2', holders: ['lb1', 'lb2'] },
+      { t: 91, host: 'lb1', holders: ['lb2'] },
+      { t: 140, host: 'lb2', holders: ['lb2'] },
+    ];
+    expect(dualHolding(vip)).toBe(0);
+  });
+
+  it('a partition: both hosts keep answering "holds" — every bracketed moment counts, three hosts included', () => {
+    const vip = [
+      { t: 0, host: 'lb1', holders: ['lb1'] },
+      { t: 100, host: 'lb2', holders: ['lb1', 'lb2'] },
+      { t: 120, host: 'lb3', holders: ['lb1', 'lb2', 'lb3'] },
+      { t: 150, host: 'lb1', holders: ['lb1', 'lb2', 'lb3'] },
+      { t: 200, host: 'lb2', holders: ['lb1', 'lb2', 'lb3'] },
+      { t: 220, host: 'lb3', holders: ['lb1', 'lb2'] },
+      { t: 250, host: 'lb1', holders: ['lb2'] },
+    ];
+    // lb1 [0,150], lb2 [100,200], lb3 [120,120]: two or more from 100 to 150.
+    expect(dualHolding(vip)).toBe(50);
   });
 
   it('nothing moved: no takeover', () => {
-    expect(vipTakeover([{ t: 0, holders: ['lb1'] }, { t: 500, holders: ['lb1'] }], 100)).toBeUndefined();
+    expect(vipTakeover([{ t: 0, host: 'lb1', holders: ['lb1'] }, { t: 500, host: 'lb1', holders: ['lb1'] }], 100)).toBeUndefined();
   });
 
   it('summarize a drill', () => {
@@ -55,7 +84,7 @@ describe('VIP takeover', () => {
         samples: [{ ...s(0, true), master: 'm2' }, s(60, false), { ...s(120, true), master: 'm1' }],
         // Done before the fault (not counted); waiting across it (counted); after it.
         defaultClient: [{ t: 0, ms: 10, ok: true }, { t: 40, ms: 1020, ok: true }, { t: 90, ms: 15, ok: false, error: 'ECONNRESET' }],
-        vip: [{ t: 0, holders: ['lb1'] }, { t: 80, holders: ['lb2'] }],
+        vip: [{ t: 0, host: 'lb1', holders: ['lb1'] }, { t: 80, host: 'lb1', holders: ['lb2'] }],
         marks: [{ t: 50, what: 'fault', text: 'keepalived stopped on lb1' }],
         states: [],
         remote: { host: 'm1', clockUncertaintyMs: 0.4, samples: [s(20, false), s(55, false), s(105, false), s(155, true)] },

@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseInventory } from '../../src/inventory/load.js';
+import type { Inventory } from '../../src/inventory/model.js';
+import { CONTROLLER_NS, labDirs, labFiles } from '../../src/lab/state.js';
+import { packageRoot } from '../../src/paths.js';
+
+// What the lab tests share: kha as a user runs it, and a command on a lab
+// machine over the same SSH a user would use.
+
+export const KHA = join(packageRoot, 'bin', 'kha.js');
+export const CI_ENV = { ...process.env, CI: '1' };
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runKha(args: string[], env: NodeJS.ProcessEnv = CI_ENV, timeoutMs = 900_000): Run {
+  const r = spawnSync(process.execPath, [KHA, ...args], { env, encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A command on a lab machine as root; throws with its stderr when it fails. */
+export function onHost(address: string, command: string): string {
+  const files = labFiles(labDirs(process.env));
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', CONTROLLER_NS, 'ssh', '-i', files.key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${files.knownHosts}`, `root@${address}`, command],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  if (r.status !== 0) throw new Error(`${address}: ${command}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function inventoryOf(file: string): Inventory {
+  const r = parseInventory(readFileSync(file, 'utf8'), file, process.env);
+  if (!r.ok) throw new Error(`${file} is invalid`);
+  return r.inventory;
+}
