@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { outputFor, type CliContext } from '../cli.js';
 import { InputError, PreflightError } from '../errors.js';
-import { DESTRUCTIVE, defaultLimits, type Drill } from '../drill/drills.js';
+import { DESTRUCTIVE, defaultLimits, type Drill, type DrillName } from '../drill/drills.js';
 import { sweep } from '../drill/exercise.js';
 import { checkProbeHost } from '../drill/remote-probe.js';
 import { renderReport } from '../drill/report-html.js';
@@ -15,6 +15,7 @@ import type { Session } from '../transport/session.js';
 import { interfaceFor } from '../facts/derived.js';
 import { clockOffset } from '../observe/clock.js';
 import { topologyOf } from '../topology/of.js';
+import type { Topology, TopologyName } from '../topology/topology.js';
 import { VERSION } from '../version.js';
 import { INTERRUPT_EXIT, onInterrupt, type InterruptSignal } from './signals.js';
 
@@ -52,17 +53,26 @@ async function reconnect(inv: Inventory, sessions: Map<string, Session>, name: s
   throw new Error(`${name} did not answer SSH within ${timeoutMs / 1000} s after the reboot${last ? ` (${last})` : ''}`);
 }
 
-/** The drills asked for, among those that apply to this topology, in the order asked. */
-function selectDrills(flags: VerifyFlags, drills: readonly Drill[]): Drill[] {
-  const names = drills.map((d) => d.name);
+/** The drills asked for, among those that apply to this topology, in the order asked; one asked for that does not apply is refused with why. */
+function selectDrills(flags: VerifyFlags, topology: Topology): Drill[] {
+  const { drills, drillsNotApplicable } = topology;
+  const names = [...drills.map((d) => d.name), ...drillsNotApplicable.keys()];
   if (flags.drill === undefined) return drills.filter((d) => flags.destructive || !DESTRUCTIVE.has(d.name));
   return flags.drill.map((n) => {
     const drill = drills.find((d) => d.name === n);
+    const why = drillsNotApplicable.get(n as DrillName);
+    if (why) throw new InputError(`--drill ${n} does not apply to keepalived and haproxy ${TOPOLOGY_WORDS[topology.name]}: ${why}`);
     if (!drill) throw new InputError(`--drill ${n}: no such drill (${names.join(', ')})`);
     if (DESTRUCTIVE.has(drill.name) && !flags.destructive) throw new InputError(`--drill ${n} takes a whole host down: add --destructive to run it`);
     return drill;
   });
 }
+
+const TOPOLOGY_WORDS: Record<TopologyName, string> = {
+  dedicated: 'on load balancers of their own',
+  'on-masters': 'on the masters',
+  'static-pods': 'as static pods',
+};
 
 /**
  * Stops a run the way Ctrl-C does, on any of the interrupt signals: the hold
@@ -97,7 +107,10 @@ function seconds(ms: number | undefined): string {
 /** The verify-failover command once kha runs where it can reach the hosts. */
 export async function runVerifyFailover(inv: Inventory, file: string, flags: VerifyFlags, ctx: CliContext): Promise<void> {
   const out = outputFor(ctx, Boolean(flags.json));
-  const drills = selectDrills(flags, topologyOf(inv).drills);
+  const topology = topologyOf(inv);
+  const drills = selectDrills(flags, topology);
+  // Asked for by name, a drill that does not apply was refused above; in a whole run each is said once.
+  const notApplicable = flags.drill === undefined ? [...topology.drillsNotApplicable].map(([name, why]) => ({ name, why })) : [];
   const probeHost = flags.probeFrom === undefined ? undefined : [...inv.lbs, ...inv.masters].find((h) => h.name === flags.probeFrom);
   if (flags.probeFrom !== undefined && !probeHost) {
     throw new InputError(`--probe-from ${flags.probeFrom}: no host of that name in ${file} (${[...inv.lbs, ...inv.masters].map((h) => h.name).join(', ')})`);
@@ -143,6 +156,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       reconnect: (host, timeoutMs) => reconnect(inv, sessions, host, timeoutMs),
       clocks,
     };
+    for (const n of notApplicable) out.line(`${n.name}: does not apply to keepalived and haproxy ${TOPOLOGY_WORDS[topology.name]}: ${n.why}`);
     for (const drill of drills) {
       const holder = await waitHealthy(env);
       if (!holder) break;
@@ -176,6 +190,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     if (probeSession && !sessions.has(probeSession.host)) await probeSession.close().catch(() => undefined);
   }
   const remoteHost = probeHost?.name;
+  const head = ['drill', 'outcome', 'VIP moved in', 'longest outage', 'failed/sent', 'default client (slowest)', ...(remoteHost ? [`outage from ${remoteHost}`] : [])];
   const rows = results.map((r) => [
     r.name,
     r.passed ? 'pass' : 'FAIL',
@@ -185,7 +200,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     seconds(r.summary.defaultClient.slowestMs),
     ...(remoteHost ? [r.summary.remote?.error !== undefined ? 'no report' : seconds(r.summary.remote?.longestOutageMs)] : []),
   ]);
-  const head = ['drill', 'outcome', 'VIP moved in', 'longest outage', 'failed/sent', 'default client (slowest)', ...(remoteHost ? [`outage from ${remoteHost}`] : [])];
+  for (const n of notApplicable) rows.push([n.name, 'n/a', ...head.slice(2).map(() => '-')]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   out.line('');
   for (const r of [head, ...rows]) out.line(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
@@ -195,6 +210,6 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   }
   if (notRestored.length > 0) out.error(`\nstopped: ${notRestored.join(', ')} not restored by kha; each host's own timer undoes its fault (see above)`);
   const passed = signal === undefined && notRestored.length === 0 && results.every((r) => r.passed);
-  out.result({ ok: passed, interrupted: signal !== undefined, ...(signal && { signal }), notRestored, drills: results });
+  out.result({ ok: passed, interrupted: signal !== undefined, ...(signal && { signal }), notRestored, drills: results, notApplicable });
   ctx.exit(signal ? INTERRUPT_EXIT[signal] : passed ? 0 : 1);
 }

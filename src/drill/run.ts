@@ -7,6 +7,7 @@ import type { Drill, DrillContext, DrillName } from './drills.js';
 import { exercise, sleep } from './exercise.js';
 import { startRemoteClient } from './remote-probe.js';
 import type { Clock } from '../observe/clock.js';
+import { topologyOf } from '../topology/of.js';
 import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
 import { summarize, type Mark, type StateChange, type Timeline } from './timeline.js';
 import type { DrillResult, Expectation } from './types.js';
@@ -61,10 +62,11 @@ export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer | undefin
   let why = '';
   while (Date.now() < until) {
     if (env.stop.aborted) return undefined;
+    const topology = topologyOf(env.inv);
     const services = await Promise.all(
       env.inv.lbs.map(async (lb) => {
-        const r = await env.sessions.get(lb.name)!.exec('systemctl is-active --quiet keepalived && systemctl is-active --quiet haproxy', { timeoutMs: 5000 }).catch(() => ({ code: 1 }));
-        return r.code === 0 ? undefined : lb.name;
+        const states = await topology.serviceStates(env.sessions.get(lb.name)!, env.inv).catch(() => ({ unknown: 'unreachable' }));
+        return Object.values(states).every((s) => s === 'active') ? undefined : lb.name;
       }),
     );
     const down = services.filter(Boolean);

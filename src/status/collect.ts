@@ -51,7 +51,8 @@ async function lbStatus(inv: Inventory, name: string, session: Session): Promise
     readVrrpState(session),
     readHaproxyStats(session, inv.haproxy.monitor_port).catch(() => [] as ServerStats[]),
   ]);
-  const drift = planHost(inv, lb, facts, [...topologyOf(inv).tasks.keys()]).tasks.flatMap((t) => t.changes.map(describeChange));
+  const topology = topologyOf(inv);
+  const drift = planHost(inv, lb, facts, [...topology.tasks.keys()]).tasks.flatMap((t) => t.changes.map(describeChange));
   return {
     host: name,
     roles: rolesOf(inv, name),
@@ -60,7 +61,7 @@ async function lbStatus(inv: Inventory, name: string, session: Session): Promise
     priority: lb.priority,
     // Unknown (keepalived's journal unreadable): shown as configured.
     effectivePriority: effectivePriority(lb, vrrp) ?? lb.priority,
-    services: Object.fromEntries(facts.services.map((s) => [s.name, s.active])),
+    services: await topology.serviceStates(session, inv),
     backends: backends.filter((b) => b.backend === 'kube_apiserver'),
     drift,
   };

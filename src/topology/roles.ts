@@ -18,7 +18,7 @@ export function onMastersOnly(inv: Inventory): boolean {
 /** What one host does for the endpoint, in the words `status` prints: the VIP's port it serves, the apiserver port it runs. */
 export function rolesOf(inv: Inventory, name: string): string[] {
   const roles: string[] = [];
-  if (inv.lbs.some((lb) => lb.name === name)) roles.push(`lb :${inv.port}`);
+  if (inv.lbs.some((lb) => lb.name === name)) roles.push(`lb :${inv.port}${inv.staticPods ? ' (static pods)' : ''}`);
   const m = inv.masters.find((h) => h.name === name);
   if (m) roles.push(`apiserver :${m.apiserverPort}`);
   return roles;

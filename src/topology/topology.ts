@@ -1,4 +1,4 @@
-import type { Drill } from '../drill/drills.js';
+import type { Drill, DrillName } from '../drill/drills.js';
 import type { HostFacts, ProbeRequest } from '../facts/types.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
 import type { ServiceName } from '../plan/changes.js';
@@ -58,4 +58,8 @@ export interface Topology {
   finalChecks: ReadonlyMap<string, FinalCheck>;
   /** The drills that apply, each with how it injects its fault and heals it. */
   drills: readonly Drill[];
+  /** Every other drill, with why it does not apply here: verify-failover says so instead of running it. */
+  drillsNotApplicable: ReadonlyMap<DrillName, string>;
+  /** Whether each service of the endpoint runs on a host now, `active` when it does, else in words (status and the drills read these). */
+  serviceStates(session: Session, inv: Inventory): Promise<Record<string, string>>;
 }

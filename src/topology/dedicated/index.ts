@@ -12,6 +12,7 @@ import { sysctlTask } from '../../tasks/sysctl.js';
 import { directoriesTask } from '../../tasks/directories.js';
 import { SEEN_PATH } from '../../verify/apiservers-seen.js';
 import type { Topology } from '../topology.js';
+import type { Session } from '../../transport/session.js';
 import { FILES } from './files.js';
 import { GATES, HOST_SETS } from './order.js';
 import { vipReachesEveryMaster } from './verify.js';
@@ -21,6 +22,13 @@ import { vipReachesEveryMaster } from './verify.js';
 // 000 and 003). Its safe order is playbooks/apply.yaml.
 
 const SERVICES = ['haproxy', 'keepalived'] as const;
+
+/** systemd's word for each unit, as `systemctl is-active` says it (it exits non-zero when one is not active: the words still come). */
+async function systemdStates(session: Session): Promise<Record<string, string>> {
+  const r = await session.exec(`systemctl is-active ${SERVICES.join(' ')}`, { timeoutMs: 10_000 });
+  const words = r.stdout.trim().split('\n');
+  return Object.fromEntries(SERVICES.map((s, i) => [s, words[i]?.trim() || 'unknown']));
+}
 
 export const DEDICATED: Topology = {
   name: 'dedicated',
@@ -44,4 +52,6 @@ export const DEDICATED: Topology = {
   gates: GATES,
   finalChecks: new Map([['vip-reaches-every-master', vipReachesEveryMaster]]),
   drills: DRILLS,
+  drillsNotApplicable: new Map(),
+  serviceStates: systemdStates,
 };

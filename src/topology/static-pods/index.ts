@@ -11,7 +11,9 @@ import { SEEN_PATH } from '../../verify/apiservers-seen.js';
 import { HOST_SETS } from '../dedicated/order.js';
 import type { Topology } from '../topology.js';
 import { isManifest, staticPodFiles } from './files.js';
-import { podsCurrentGate, podsServeTheVip } from './running.js';
+import { podsCurrentGate, podsServeTheVip, podState, podStatus } from './running.js';
+import { ON_MASTERS } from '../on-masters.js';
+import type { DrillName } from '../../drill/drills.js';
 
 // keepalived and haproxy as static pods of the masters' kubelets (source
 // 002, "static pods"): hosts.yaml says so with static_pods, and every lb is
@@ -30,7 +32,10 @@ import { podsCurrentGate, podsServeTheVip } from './running.js';
 // - preflight: the dedicated checks except `os`, which asks for systemd and
 //   a package manager to install with; `vip` knows kha's keepalived by its
 //   configuration, as no keepalived service exists to be active.
-// - no drills yet: they stop and kill keepalived through systemd.
+// - drills: those that break the network (an apiserver port refused, a
+//   partition) as on the masters; those that stop or kill a service, and the
+//   reboot that waits for services, are systemd's and say why they do not
+//   apply.
 
 const configTask = filesTaskOf('config', "keepalived's and haproxy's files are in place, checked by the images that will read them", (f) => !isManifest(f));
 const manifestsTask = filesTaskOf('manifests', 'the Pod manifests are in the kubelet\'s manifests directory, naming the configuration they run', isManifest);
@@ -39,6 +44,16 @@ const manifestsTask = filesTaskOf('manifests', 'the Pod manifests are in the kub
 function keptByStaticPod(manifestsDir: string): (inv: Inventory, facts: HostFacts) => boolean {
   return (inv, facts) => configuredForVip(inv, facts) && facts.files.some((f) => f.path === `${manifestsDir}/keepalived.yaml` && f.exists);
 }
+
+const BY_THE_KUBELET = 'the kubelet, not systemd, runs keepalived and haproxy here, and restarts a stopped container with its own back-off';
+
+const NOT_APPLICABLE: ReadonlyMap<DrillName, string> = new Map<DrillName, string>([
+  ['keepalived-stop', `it stops the keepalived service: ${BY_THE_KUBELET}`],
+  ['keepalived-kill', `it kills the keepalived service and lets systemd restart it: ${BY_THE_KUBELET}`],
+  ['haproxy-down', `it stops the haproxy service: ${BY_THE_KUBELET}`],
+  ['failback', `it stops and starts the keepalived service: ${BY_THE_KUBELET}`],
+  ['reboot', 'it waits for the keepalived and haproxy services to come back; here the kubelet brings back pods, which this drill does not look for'],
+]);
 
 function build(sp: StaticPodSettings): Topology {
   const files = staticPodFiles(sp);
@@ -64,7 +79,12 @@ function build(sp: StaticPodSettings): Topology {
     hostSets: HOST_SETS,
     gates: new Map([['pods-current', podsCurrentGate(sp.manifestsDir)]]),
     finalChecks: new Map([['pods-serve-the-vip', podsServeTheVip(sp.manifestsDir)]]),
-    drills: [],
+    drills: ON_MASTERS.drills.filter((d) => !NOT_APPLICABLE.has(d.name)),
+    drillsNotApplicable: NOT_APPLICABLE,
+    async serviceStates(session, inv) {
+      const s = await podStatus(session, inv, sp.manifestsDir);
+      return { keepalived: podState(s.keepalived, s.kubelet), haproxy: podState(s.haproxy, s.kubelet) };
+    },
   };
 }
 

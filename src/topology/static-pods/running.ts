@@ -69,6 +69,13 @@ export function parsePodStatus(text: string): PodStatus {
   return { kubelet: lines.get('kubelet')?.[0] === 'yes', keepalived: proc('keepalived'), haproxy: proc('haproxy'), monitor: lines.get('monitor')?.[0] === 'yes' };
 }
 
+/** A pod's state in status' words: `active` when it runs its current manifest. */
+export function podState(p: PodProcess, kubelet: boolean): string {
+  if (p.current) return 'active';
+  if (p.running) return 'runs an older manifest';
+  return kubelet ? 'not running' : 'not running (no kubelet)';
+}
+
 export async function podStatus(session: Session, inv: Inventory, manifestsDir: string): Promise<PodStatus> {
   const r = await session.exec(podStatusScript(inv, manifestsDir), { timeoutMs: 15_000 });
   return parsePodStatus(r.stdout);

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DRILL_NAMES } from '../../../src/drill/drills.js';
 import { InternalError } from '../../../src/errors.js';
 import { applyChange, Rollback } from '../../../src/execute/apply-change.js';
 import { parseInventory } from '../../../src/inventory/load.js';
@@ -15,10 +16,11 @@ import { renderAll } from '../../../src/render/render.js';
 import { HAPROXY_VALIDATE, asPositional, inImageValidate, qualifiedImage, uncheckedReasons, validateCommand } from '../../../src/render/validators.js';
 import { topologyOf } from '../../../src/topology/of.js';
 import { podSchemaProblems } from '../../../src/topology/static-pods/manifests.js';
-import { parsePodStatus } from '../../../src/topology/static-pods/running.js';
+import { parsePodStatus, podState } from '../../../src/topology/static-pods/running.js';
 import type { FinalView } from '../../../src/topology/topology.js';
 import { FakeSession } from '../../../src/transport/fake.js';
 import { formatEndpoint } from '../../../src/ui/endpoint-view.js';
+import { runKha } from '../cli-harness.js';
 
 // The static-pods topology without a host: how hosts.yaml selects it, the
 // manifests against the Pod schema, the validator's shell text run against
@@ -270,5 +272,31 @@ describe('whether the pods run', () => {
     const said = formatEndpoint(inv, check).join('\n');
     expect(said).toContain('the kubelet starts keepalived and haproxy when it runs, e.g. with kubeadm init');
     expect(said).not.toMatch(/endpoint is up|answers/);
+  });
+});
+
+describe('drills and status on static pods', () => {
+  const inv = load(exampleText);
+  const topology = topologyOf(inv);
+
+  it('run the drills that break the network, as on the masters, and say why each of the others does not apply', () => {
+    expect(topology.drills.map((d) => d.name)).toEqual(['backend-down', 'partition']);
+    expect([...topology.drillsNotApplicable.keys()]).toEqual(['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'failback', 'reboot']);
+    for (const why of topology.drillsNotApplicable.values()) expect(why).toMatch(/kubelet/);
+    // Every drill is either run or explained, never silently left out.
+    expect([...topology.drills.map((d) => d.name), ...topology.drillsNotApplicable.keys()].sort()).toEqual([...DRILL_NAMES].sort());
+  });
+
+  it('verify-failover refuses a drill that does not apply, with why, before reaching any host (exit 2)', async () => {
+    const r = await runKha(['verify-failover', example, '--drill', 'keepalived-stop']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--drill keepalived-stop does not apply to keepalived and haproxy as static pods: it stops the keepalived service: the kubelet, not systemd, runs');
+  });
+
+  it("status reads the pods' state: active only when each runs its current manifest", async () => {
+    expect(podState({ running: true, current: true }, true)).toBe('active');
+    expect(podState({ running: true, current: false }, true)).toBe('runs an older manifest');
+    expect(podState({ running: false, current: false }, true)).toBe('not running');
+    expect(podState({ running: false, current: false }, false)).toBe('not running (no kubelet)');
   });
 });
