@@ -265,16 +265,20 @@ const IMAGE_DIGEST = '(?:@sha256:[0-9a-f]{64})';
 export const IMAGE_REF_RE = new RegExp(`^${IMAGE_NAME}(?:${IMAGE_TAG}${IMAGE_DIGEST}?|${IMAGE_DIGEST})$`);
 const UNTAGGED_RE = new RegExp(`^${IMAGE_NAME}$`);
 
-const imageRef = (description: string) =>
-  z
-    .string()
-    .regex(IMAGE_REF_RE, {
-      error: (iss) =>
-        typeof iss.input === 'string' && UNTAGGED_RE.test(iss.input)
-          ? `${quote(iss.input)} has no tag: it would mean :latest, which the kubelet pulls again at every start and an offline site cannot; add the tag (name:tag) or a digest (name@sha256:...)`
-          : `${quote(String(iss.input))} is not an image reference; write [registry/]name:tag or name@sha256:<64 hex digits> (lowercase name, no spaces or quotes), like ${DEFAULT_HAPROXY_IMAGE}`,
-    })
-    .meta({ description });
+const imageReference = z.string().regex(IMAGE_REF_RE, {
+  error: (iss) =>
+    typeof iss.input === 'string' && UNTAGGED_RE.test(iss.input)
+      ? `${quote(iss.input)} has no tag: it would mean :latest, which the kubelet pulls again at every start and an offline site cannot; add the tag (name:tag) or a digest (name@sha256:...)`
+      : `${quote(String(iss.input))} is not an image reference; write [registry/]name:tag or name@sha256:<64 hex digits> (lowercase name, no spaces or quotes), like ${DEFAULT_HAPROXY_IMAGE}`,
+});
+
+const imageRef = (description: string) => imageReference.meta({ description });
+
+/** An image reference as hosts.yaml takes it: true, or what hosts.yaml would say against it (kha setup asks with this). */
+export function imageReferenceVerdict(text: string): true | string {
+  const r = imageReference.safeParse(text);
+  return r.success ? true : (r.error.issues[0]?.message ?? 'not an image reference');
+}
 
 const staticPods = z
   .strictObject({
