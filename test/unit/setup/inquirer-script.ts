@@ -6,7 +6,8 @@ import type { Choice, Prompter } from '../../../src/setup/prompter.js';
 // prompts render and receive keystrokes, so defaults, validation and Ctrl-C
 // behave as on a terminal. Each step names the question it expects.
 
-export type Answer = string | boolean | { choose: string } | 'ctrl-c' | { enter: true };
+/** `refused`: typed and entered first, and expected to be refused (its screen is kept); then erased and `then` answered. */
+export type Answer = string | boolean | { choose: string } | 'ctrl-c' | { enter: true } | { refused: string; then: string };
 
 export interface Step {
   /** The question this answer is for. */
@@ -54,6 +55,22 @@ export class ScriptedPrompter implements Prompter {
     const s = this.step(q.message);
     const r = await render(input, q);
     if (s.answer === 'ctrl-c') return this.ctrlC(r);
+    if (typeof s.answer === 'object' && 'refused' in s.answer) {
+      const { refused, then } = s.answer;
+      const early = await this.answer(r, () => {
+        if (refused) r.events.type(refused);
+        r.events.keypress('enter');
+      }).then(
+        (v) => `taken: ${v}`,
+        () => undefined,
+      );
+      if (early !== undefined) throw new Error(`the prompt took ${JSON.stringify(refused)}, which the script expected it to refuse`);
+      for (let i = 0; i < refused.length; i++) r.events.keypress('backspace');
+      return this.answer(r, () => {
+        r.events.type(then);
+        r.events.keypress('enter');
+      });
+    }
     const text = typeof s.answer === 'string' ? s.answer : '';
     return this.answer(r, () => {
       if (text) r.events.type(text);
