@@ -1,6 +1,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
+import { topologyOf } from '../topology/of.js';
 import type { Output } from '../ui/output.js';
 import type { Prompter } from './prompter.js';
 import type { WizardResult } from './wizard.js';
@@ -29,7 +30,8 @@ export async function finishSetup(result: WizardResult, file: string, old: strin
   out.line(`wrote ${file}`);
   out.line('Next:');
   out.line(`  kha apply ${file} --dry-run     what apply would change, file by file`);
-  out.line(`  kha apply ${file}               build the endpoint`);
+  const byTheKubelet = topologyOf(result.inventory).name === 'static-pods';
+  out.line(`  kha apply ${file}               ${byTheKubelet ? 'write the files and the Pod manifests: the kubelet starts keepalived and haproxy' : 'build the endpoint'}`);
   if (result.firstBuild) out.line(`  kha kubeadm ${file} --out kubeadm-config.yaml     then kubeadm init with it (no apiserver answers yet)`);
   out.line(`  kha verify-failover ${file}     prove the failover${result.firstBuild ? ' once the cluster is up' : ''}`);
   return true;

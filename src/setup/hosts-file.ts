@@ -32,6 +32,14 @@ export function hostsYamlText(plan: SetupPlan, file: string, when: Date): string
     'cluster:',
     ...chosen('  ', 'vip', plan.vip, (v) => `${v.address}/${v.prefix}`),
     ...chosen('  ', 'port', plan.port),
+    ...(plan.staticPods
+      ? [
+          'static_pods:',
+          ...chosen('  ', 'keepalived_image', plan.staticPods.keepalivedImage),
+          ...chosen('  ', 'haproxy_image', plan.staticPods.haproxyImage),
+          ...chosen('  ', 'manifests_dir', plan.staticPods.manifestsDir),
+        ]
+      : []),
     'ssh:',
     `  user: ${s.user}`,
     `  port: ${s.port}`,

@@ -14,7 +14,17 @@ export const TOPOLOGIES: ReadonlyArray<{ value: TopologyName; name: string; desc
     name: 'keepalived + haproxy on the masters themselves',
     description: 'no extra hosts: haproxy listens on another port (8443) in front of each local apiserver (source 004)',
   },
+  {
+    value: 'static-pods',
+    name: 'keepalived + haproxy as static pods of the masters\' kubelets',
+    description: 'no packages installed: the kubelet runs keepalived and haproxy from images you name; kha writes their files before kubeadm init (source 002)',
+  },
 ];
+
+/** Whether the masters carry the endpoint themselves (the load balancers are the masters). */
+export function onTheMasters(topology: TopologyName): boolean {
+  return topology !== 'dedicated';
+}
 
 /** A value and the sentence that justifies it, written as a comment above it. */
 export interface Chosen<T> {
@@ -44,4 +54,6 @@ export interface SetupPlan {
   routerId: Chosen<number>;
   lbs: PlannedLb[];
   masters: PlannedHost[];
+  /** static-pods only: hosts.yaml's static_pods. */
+  staticPods?: { keepalivedImage: Chosen<string>; haproxyImage: Chosen<string>; manifestsDir: Chosen<string> };
 }

@@ -5,7 +5,8 @@ import { sshTarget } from '../execute/targets.js';
 import { InternalError } from '../errors.js';
 import { inSubnet, intToIpv4, IPV4_RE, networkOf } from '../inventory/addresses.js';
 import { parseInventory } from '../inventory/load.js';
-import type { Inventory, SshSettings } from '../inventory/model.js';
+import type { Inventory, SshSettings, StaticPodSettings } from '../inventory/model.js';
+import { DEFAULT_HAPROXY_IMAGE, DEFAULT_MANIFESTS_DIR, imageReferenceVerdict } from '../inventory/schema.js';
 import { defaultPriority } from '../inventory/semantic.js';
 import { Secret } from '../secret.js';
 import type { Session } from '../transport/session.js';
@@ -17,8 +18,9 @@ import { probeRequest } from '../plan/plan.js';
 import type { PreflightProblem } from '../preflight/checks.js';
 import { hostsYamlText } from './hosts-file.js';
 import type { PlannedHost, PlannedLb, SetupPlan, SudoPassword } from './plan.js';
-import { TOPOLOGIES } from './plan.js';
+import { onTheMasters, TOPOLOGIES } from './plan.js';
 import { topologyNamed, topologyOf } from '../topology/of.js';
+import { staticPods } from '../topology/static-pods/index.js';
 import type { TopologyName } from '../topology/topology.js';
 import type { Prompter } from './prompter.js';
 import { reach, SetupStopped, type ReachDeps } from './reach.js';
@@ -52,7 +54,7 @@ export interface WizardResult {
 /** The checks of apply's preflight the wizard runs once it has a hosts.yaml to check. */
 const CHECKS = ['privileges', 'os', 'interface', 'firewall', 'vip', 'router-id', 'vrrp-path'];
 const DEFAULT_ROUTER_ID = 51;
-// static-pods is not offered by the wizard yet (it needs an image); its port would be on-masters' (haproxy beside the apiserver).
+// On the masters (as host services or static pods) haproxy shares each master with its apiserver, which keeps 6443.
 const PORTS: Record<TopologyName, number> = { dedicated: 6443, 'on-masters': 8443, 'static-pods': 8443 };
 
 function defaultIdentity(): string | undefined {
@@ -68,6 +70,8 @@ interface Answers {
   topology: TopologyName;
   lbAddresses: string[];
   masterAddresses: string[];
+  /** static-pods only. */
+  staticPods?: StaticPodSettings;
   ssh: SetupPlan['ssh'];
 }
 
@@ -104,6 +108,41 @@ async function askSsh(p: Prompter, was: Inventory | undefined): Promise<SetupPla
   return { user, port, ...(identity ? { identityFile: identity } : {}), knownHosts, sudo, sudoPassword };
 }
 
+const NO_OFFICIAL_KEEPALIVED_IMAGE =
+  "there is no official keepalived image: build one from your distribution's package (docs/static-pods.md shows how), push it to a registry the masters reach or preload it on each master";
+
+/** The images the static pods run; the manifests directory is not asked: kubeadm's, or the existing file's. */
+async function askImages(p: Prompter, was: Inventory | undefined): Promise<StaticPodSettings> {
+  const old = was?.staticPods;
+  const keepalivedImage = await p.input({
+    message: `keepalived image for the static pods, with its tag (${NO_OFFICIAL_KEEPALIVED_IMAGE})`,
+    ...(old ? { default: old.keepalivedImage } : {}),
+    validate: (v) => (v.trim() === '' ? `required: ${NO_OFFICIAL_KEEPALIVED_IMAGE}` : imageReferenceVerdict(v)),
+  });
+  const haproxyImage = await p.input({
+    message: "haproxy image for the static pods (the official one by default; a private registry's copy works offline)",
+    default: old?.haproxyImage ?? DEFAULT_HAPROXY_IMAGE,
+    validate: imageReferenceVerdict,
+  });
+  return { keepalivedImage, haproxyImage, manifestsDir: old?.manifestsDir ?? DEFAULT_MANIFESTS_DIR };
+}
+
+/** Why each static_pods value is what it is, for the file's comments. */
+function staticPodsPlan(sp: StaticPodSettings, was: Inventory | undefined): NonNullable<SetupPlan['staticPods']> {
+  const pull = "each master's container runtime pulls it, or it is preloaded there (ctr -n k8s.io images import)";
+  return {
+    keepalivedImage: { value: sp.keepalivedImage, why: `yours: there is no official keepalived image (docs/static-pods.md builds one from your distribution's package)\n${pull}` },
+    haproxyImage: {
+      value: sp.haproxyImage,
+      why: sp.haproxyImage === DEFAULT_HAPROXY_IMAGE ? `the official image (the default); ${pull}` : `yours, instead of the official ${DEFAULT_HAPROXY_IMAGE}; ${pull}`,
+    },
+    manifestsDir: {
+      value: sp.manifestsDir,
+      why: `${sp.manifestsDir === DEFAULT_MANIFESTS_DIR ? "the kubelet's staticPodPath as kubeadm sets it (the default)" : `the kubelet's staticPodPath, kept from ${was?.file ?? 'the existing file'}`}; kha setup does not ask:\nchange it if your kubelets read static pods elsewhere. kha kubeadm lets kubeadm init accept the manifests already in it`,
+    },
+  };
+}
+
 async function askAnswers(p: Prompter, was: Inventory | undefined): Promise<Answers> {
   const topology = await p.select<TopologyName>({ message: 'What should kha build?', choices: TOPOLOGIES, default: was ? topologyOf(was).name : 'dedicated' });
   let lbAddresses: string[] = [];
@@ -111,14 +150,18 @@ async function askAnswers(p: Prompter, was: Inventory | undefined): Promise<Answ
     lbAddresses = await askAddresses(p, { message: 'Addresses of the load balancers', min: 2, what: 'load balancers', taken: new Map(), defaults: was?.lbs.map((h) => h.address) });
   }
   const masterAddresses = await askAddresses(p, {
-    message: topology === 'dedicated' ? 'Addresses of the masters (where kube-apiserver runs or will run)' : 'Addresses of the masters (each runs keepalived and haproxy too)',
+    message:
+      topology === 'dedicated'
+        ? 'Addresses of the masters (where kube-apiserver runs or will run)'
+        : `Addresses of the masters (each runs keepalived and haproxy too${topology === 'static-pods' ? ", as static pods of its kubelet" : ''})`,
     min: topology === 'dedicated' ? 1 : 2,
     what: 'masters',
     taken: new Map(lbAddresses.map((a) => [a, 'a load balancer'] as const)),
     defaults: was?.masters.map((h) => h.address),
   });
-  if (topology === 'on-masters') lbAddresses = masterAddresses;
-  return { topology, lbAddresses, masterAddresses, ssh: await askSsh(p, was) };
+  if (onTheMasters(topology)) lbAddresses = masterAddresses;
+  const sp = topology === 'static-pods' ? await askImages(p, was) : undefined;
+  return { topology, lbAddresses, masterAddresses, ...(sp ? { staticPods: sp } : {}), ssh: await askSsh(p, was) };
 }
 
 function settings(ssh: SetupPlan['ssh'], env: NodeJS.ProcessEnv): SshSettings {
@@ -231,11 +274,13 @@ export async function runWizard(file: string, was: Inventory | undefined, deps: 
   const p = deps.prompt;
   const a = await askAnswers(p, was);
   const ssh = settings(a.ssh, deps.env);
-  const lbName = (i: number) => (a.topology === 'on-masters' ? `m${i + 1}` : `lb${i + 1}`);
+  const lbName = (i: number) => (onTheMasters(a.topology) ? `m${i + 1}` : `lb${i + 1}`);
+  // Discovery reads the files of the topology chosen, with the manifests directory it will use.
+  const topology = a.staticPods ? staticPods(a.staticPods) : topologyNamed(a.topology);
   const masters: PlannedHost[] = a.masterAddresses.map((address, i) => ({ name: `m${i + 1}`, address, notes: [] }));
   const lbHosts = a.lbAddresses.map((address, i) => ({ name: lbName(i), address }));
 
-  deps.say(`\nreaching the ${a.topology === 'on-masters' ? 'masters' : 'load balancers'} over SSH`);
+  deps.say(`\nreaching the ${onTheMasters(a.topology) ? 'masters' : 'load balancers'} over SSH`);
   const targets: SshTarget[] = lbHosts.map((h) => sshTarget({ ...h, ssh }));
   const fixAddress = (t: SshTarget) => p.input({ message: `new address for ${t.name}`, default: t.address, validate: (v) => (IPV4_RE.test(v) ? true : 'an IPv4 address') });
   const reached = await reach(deps, targets, fixAddress);
@@ -244,7 +289,7 @@ export async function runWizard(file: string, was: Inventory | undefined, deps: 
     if (reached.targets.length < 2) throw new SetupStopped(`only ${reached.targets.length} load balancer${reached.targets.length === 1 ? '' : 's'} reachable: with fewer than two there is nothing to fail over to`);
     deps.say('looking at them');
     const found = new Map<string, LbFinding>();
-    for (const t of reached.targets) found.set(t.name, await discoverLb(deps.gather, sessions.get(t.name)!, t.address, masters, topologyNamed(a.topology)));
+    for (const t of reached.targets) found.set(t.name, await discoverLb(deps.gather, sessions.get(t.name)!, t.address, masters, topology));
     for (const f of found.values()) for (const n of f.notes) deps.say(`  ${n}`);
 
     const first = found.get(reached.targets[0]!.name)!;
@@ -289,11 +334,12 @@ export async function runWizard(file: string, was: Inventory | undefined, deps: 
     const plan: SetupPlan = {
       topology: a.topology,
       vip: { value: { address: '', prefix: subnet.prefix }, why: '' },
-      port: { value: port, why: a.topology === 'on-masters' ? 'not 6443: each master\'s own apiserver holds that port; haproxy forwards 8443 to it' : 'the port clients use on the VIP' },
+      port: { value: port, why: onTheMasters(a.topology) ? 'not 6443: each master\'s own apiserver holds that port; haproxy forwards 8443 to it' : 'the port clients use on the VIP' },
       ssh: a.ssh,
       routerId: { value: was?.keepalived.routerId ?? DEFAULT_ROUTER_ID, why: '' },
       lbs,
       masters,
+      ...(a.staticPods ? { staticPods: staticPodsPlan(a.staticPods, was) } : {}),
     };
 
     await chooseVip(plan, { file, was, used, subnet, sessions, deps });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli.js';
-import type { HostFacts } from '../../../src/facts/types.js';
+import type { HostFacts, ProbeRequest } from '../../../src/facts/types.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import type { Inventory } from '../../../src/inventory/model.js';
 import type { PreflightProblem } from '../../../src/preflight/checks.js';
@@ -14,6 +14,7 @@ import { explain } from '../../../src/explain/explain.js';
 import { formatExplanation } from '../../../src/explain/format.js';
 import { SetupStopped } from '../../../src/setup/reach.js';
 import { runWizard, vipCandidates, type WizardDeps } from '../../../src/setup/wizard.js';
+import { topologyOf } from '../../../src/topology/of.js';
 import { describeKey } from '../../../src/transport/known-hosts.js';
 import { trustHostKey, type PresentedKey } from '../../../src/transport/host-key-scan.js';
 import { FakeSession } from '../../../src/transport/fake.js';
@@ -311,6 +312,141 @@ describe('kha setup with keepalived and haproxy on the masters (source 004)', ()
     expect(inv.masters.map((m) => m.address)).toEqual(['10.0.0.31', '10.0.0.32', '10.0.0.33']);
   });
 });
+
+describe('kha setup with keepalived and haproxy as static pods (source 002)', () => {
+  const STATIC: Step = { ask: /^What should kha build\?/, answer: { choose: 'static-pods' } };
+  const ON_MASTERS: Step[] = [
+    { ask: /^Addresses of the masters \(each runs keepalived and haproxy too, as static pods of its kubelet\)/, answer: '10.0.0.31 10.0.0.32 10.0.0.33' },
+    { ask: /^more masters/, answer: '' },
+  ];
+  const KEEPALIVED_IMAGE = (answer: Step['answer']): Step => ({
+    ask: /^keepalived image for the static pods, with its tag \(there is no official keepalived image: build one from your distribution's package \(docs\/static-pods\.md/,
+    answer,
+  });
+  const HAPROXY_IMAGE = (answer: Step['answer']): Step => ({ ask: /^haproxy image for the static pods \(the official one by default/, answer });
+  /** Called in each test: knownHosts is that test's own file. */
+  const REACH = (): Step[] => [...LOGIN, KNOWN(knownHosts), TRUST('m1'), TRUST('m2'), TRUST('m3'), PRIMARY, VIP];
+
+  /** The fakes, with every probe request and every inventory the checks were given. */
+  function recorded(steps: Step[]) {
+    const f = fakes(steps);
+    const requests: ProbeRequest[] = [];
+    const checked: string[] = [];
+    const gather = f.deps.gather;
+    f.deps.gather = async (session, req) => {
+      requests.push(req);
+      return gather(session, req);
+    };
+    f.deps.check = async (inv, _facts, _sessions, names) => {
+      checked.push(`${topologyOf(inv).name}: ${names.join(' ')}`);
+      return [];
+    };
+    return { ...f, requests, checked };
+  }
+
+  it('asks for the masters and the images, and writes static_pods that parse back to the static-pods topology', async () => {
+    const f = recorded([STATIC, ...ON_MASTERS, KEEPALIVED_IMAGE('registry.example.com/kha/keepalived:2.2.7'), HAPROXY_IMAGE({ enter: true }), ...REACH(), { ask: /^Write .*hosts\.yaml\?/, answer: true }]);
+    const file = join(dir, 'hosts.yaml');
+    const r = await runWizard(file, undefined, f.deps);
+    expect(r.text).toContain(EXPECTED_STATIC_PODS);
+    const inv = load(r.text);
+    expect(topologyOf(inv).name).toBe('static-pods');
+    expect(inv.staticPods).toEqual({ keepalivedImage: 'registry.example.com/kha/keepalived:2.2.7', haproxyImage: 'docker.io/library/haproxy:2.8', manifestsDir: '/etc/kubernetes/manifests' });
+    expect(inv.port).toBe(8443);
+    expect(r.text).toContain("  # not 6443: each master's own apiserver holds that port; haproxy forwards 8443 to it\n  port: 8443\n");
+    expect(inv.lbs.map((l) => `${l.name} ${l.address}`)).toEqual(['m1 10.0.0.31', 'm2 10.0.0.32', 'm3 10.0.0.33']);
+    expect(inv.masters.map((m) => `${m.name} ${m.address} ${m.apiserverPort}`)).toEqual(['m1 10.0.0.31 6443', 'm2 10.0.0.32 6443', 'm3 10.0.0.33 6443']);
+    expect(f.said).toContain('\nreaching the masters over SSH');
+
+    // Discovery reads the pods' files and says that the host's packages are not what runs.
+    expect(f.requests[0]!.files).toContain('/etc/kubernetes/manifests/keepalived.yaml');
+    expect(f.requests[0]!.files.filter((p) => p.startsWith('/var/lib/kha/') && p.includes('marker'))).toEqual([]);
+    expect(r.text).toContain(
+      '    # haproxy 2.6.12-1+deb12u4 is installed on the host (unknown), which the static pod does not use; apply replaces /etc/haproxy/haproxy.cfg and keeps it as /etc/haproxy/haproxy.cfg.kha-bak: keep it stopped and disabled\n',
+    );
+    expect(r.text).not.toMatch(/installed \(\w+\), not configured|runs a configuration kha did not write/);
+    // Every check ran on the static-pods topology: the VIP, the router id and preflight on the final file.
+    expect(f.checked).toEqual(['static-pods: vip', 'static-pods: router-id', 'static-pods: privileges os interface firewall vip router-id vrrp-path']);
+    // The final preflight reads what static-pods apply reads.
+    expect(f.requests.at(-1)).toEqual(topologyOf(inv).probe(inv));
+
+    let printed = '';
+    await finishSetup(r, file, undefined, f.prompt, createOutput(false, { stdout: (t) => (printed += t), stderr: (t) => (printed += t) }), []);
+    f.prompt.assertDone();
+    expect(printed).toContain('write the files and the Pod manifests: the kubelet starts keepalived and haproxy');
+    expect(printed).toContain(`kha kubeadm ${file} --out kubeadm-config.yaml`);
+  });
+
+  it.each([
+    ['', "required: there is no official keepalived image: build one from your distribution's package (docs/static-pods.md shows how)"],
+    ['registry.example.com/kha/keepalived', "'registry.example.com/kha/keepalived' has no tag: it would mean :latest"],
+    ['Registry.example.com/KA 2.2.7', "'Registry.example.com/KA 2.2.7' is not an image reference; write [registry/]name:tag"],
+  ])('a keepalived image %j is refused with what hosts.yaml would say, and asked again', async (refused, message) => {
+    const f = fakes([STATIC, ...ON_MASTERS, KEEPALIVED_IMAGE({ refused, then: 'registry.example.com/kha/keepalived:2.2.7' }), HAPROXY_IMAGE({ enter: true }), ...REACH()]);
+    const r = await runWizard(join(dir, 'hosts.yaml'), undefined, f.deps);
+    f.prompt.assertDone();
+    const screen = f.prompt.screens.find((x) => x.includes('keepalived image for the static pods') && !x.startsWith('✔'));
+    expect(screen?.replace(/\s*\n\s*/g, ' ')).toContain(message);
+    expect(load(r.text).staticPods?.keepalivedImage).toBe('registry.example.com/kha/keepalived:2.2.7');
+  });
+
+  it('a haproxy image without a tag is refused too, and the one given is written with why', async () => {
+    const f = fakes([
+      STATIC,
+      ...ON_MASTERS,
+      KEEPALIVED_IMAGE('registry.example.com/kha/keepalived:2.2.7'),
+      HAPROXY_IMAGE({ refused: 'haproxy', then: 'registry.example.com/haproxy:2.8' }),
+      ...REACH(),
+    ]);
+    const r = await runWizard(join(dir, 'hosts.yaml'), undefined, f.deps);
+    f.prompt.assertDone();
+    expect(f.prompt.screens.some((x) => x.replace(/\s*\n\s*/g, ' ').includes("'haproxy' has no tag"))).toBe(true);
+    expect(r.text).toContain('  # yours, instead of the official docker.io/library/haproxy:2.8; ');
+    expect(load(r.text).staticPods?.haproxyImage).toBe('registry.example.com/haproxy:2.8');
+  });
+
+  it('an existing static-pods file: static pods is the default answer, and its images and manifests directory are the defaults', async () => {
+    const file = join(dir, 'hosts.yaml');
+    const first = fakes([STATIC, ...ON_MASTERS, KEEPALIVED_IMAGE('registry.example.com/kha/keepalived:2.2.7'), HAPROXY_IMAGE({ enter: true }), ...REACH()]);
+    const made = (await runWizard(file, undefined, first.deps)).text
+      .replace('haproxy_image: docker.io/library/haproxy:2.8', 'haproxy_image: registry.example.com/mirror/haproxy:2.8.5')
+      .replace('manifests_dir: /etc/kubernetes/manifests', 'manifests_dir: /var/lib/kubelet/static');
+    writeFileSync(file, made);
+    const again = recorded([
+      { ask: /^What should kha build\?/, answer: { enter: true } },
+      { ask: /^Addresses of the masters \(each runs keepalived and haproxy too, as static pods/, answer: { enter: true } },
+      KEEPALIVED_IMAGE({ enter: true }),
+      HAPROXY_IMAGE({ enter: true }),
+      { ask: /^SSH user/, answer: { enter: true } },
+      { ask: /^SSH port/, answer: { enter: true } },
+      { ask: /^SSH private key/, answer: { enter: true } },
+      { ask: /^known_hosts file/, answer: { enter: true } },
+      PRIMARY,
+      VIP,
+    ]);
+    const r = await runWizard(file, load(made), again.deps);
+    again.prompt.assertDone();
+    const inv = load(r.text);
+    expect(topologyOf(inv).name).toBe('static-pods');
+    expect(inv.staticPods).toEqual({ keepalivedImage: 'registry.example.com/kha/keepalived:2.2.7', haproxyImage: 'registry.example.com/mirror/haproxy:2.8.5', manifestsDir: '/var/lib/kubelet/static' });
+    expect(r.text).toContain(`  # the kubelet's staticPodPath, kept from ${file}; kha setup does not ask:\n`);
+    // Discovery looks where this file's manifests go.
+    expect(again.requests[0]!.files).toContain('/var/lib/kubelet/static/keepalived.yaml');
+    expect(again.requests[0]!.files).not.toContain('/etc/kubernetes/manifests/keepalived.yaml');
+  });
+});
+
+const EXPECTED_STATIC_PODS = `static_pods:
+  # yours: there is no official keepalived image (docs/static-pods.md builds one from your distribution's package)
+  # each master's container runtime pulls it, or it is preloaded there (ctr -n k8s.io images import)
+  keepalived_image: registry.example.com/kha/keepalived:2.2.7
+  # the official image (the default); each master's container runtime pulls it, or it is preloaded there (ctr -n k8s.io images import)
+  haproxy_image: docker.io/library/haproxy:2.8
+  # the kubelet's staticPodPath as kubeadm sets it (the default); kha setup does not ask:
+  # change it if your kubelets read static pods elsewhere. kha kubeadm lets kubeadm init accept the manifests already in it
+  manifests_dir: /etc/kubernetes/manifests
+ssh:
+`;
 
 const EXPECTED_FRESH = (kh: string) => `# yaml-language-server: $schema=${schemaFile}
 #
