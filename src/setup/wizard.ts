@@ -20,7 +20,6 @@ import { hostsYamlText } from './hosts-file.js';
 import type { PlannedHost, PlannedLb, SetupPlan, SudoPassword } from './plan.js';
 import { onTheMasters, TOPOLOGIES } from './plan.js';
 import { topologyNamed, topologyOf } from '../topology/of.js';
-import { staticPods } from '../topology/static-pods/index.js';
 import type { TopologyName } from '../topology/topology.js';
 import type { Prompter } from './prompter.js';
 import { reach, SetupStopped, type ReachDeps } from './reach.js';
@@ -276,7 +275,7 @@ export async function runWizard(file: string, was: Inventory | undefined, deps: 
   const ssh = settings(a.ssh, deps.env);
   const lbName = (i: number) => (onTheMasters(a.topology) ? `m${i + 1}` : `lb${i + 1}`);
   // Discovery reads the files of the topology chosen, with the manifests directory it will use.
-  const topology = a.staticPods ? staticPods(a.staticPods) : topologyNamed(a.topology);
+  const topology = topologyNamed(a.topology, a.staticPods);
   const masters: PlannedHost[] = a.masterAddresses.map((address, i) => ({ name: `m${i + 1}`, address, notes: [] }));
   const lbHosts = a.lbAddresses.map((address, i) => ({ name: lbName(i), address }));
 

@@ -1,9 +1,9 @@
 import { InternalError } from '../errors.js';
-import type { Inventory } from '../inventory/model.js';
+import type { Inventory, StaticPodSettings } from '../inventory/model.js';
 import { DEDICATED } from './dedicated/index.js';
 import { ON_MASTERS } from './on-masters.js';
 import { onMastersOnly } from './roles.js';
-import { STATIC_PODS_DEFAULTS, staticPods } from './static-pods/index.js';
+import { staticPods } from './static-pods/index.js';
 import type { Topology, TopologyName } from './topology.js';
 
 // hosts.yaml names hosts and their lists, not a topology: the topology is
@@ -11,9 +11,11 @@ import type { Topology, TopologyName } from './topology.js';
 
 const TOPOLOGIES: ReadonlyMap<TopologyName, Topology> = new Map([DEDICATED, ON_MASTERS].map((t) => [t.name, t]));
 
-/** The topology a person chose (kha setup asks before there is a hosts.yaml to read it from). */
-export function topologyNamed(name: TopologyName): Topology {
-  return name === 'static-pods' ? staticPods(STATIC_PODS_DEFAULTS) : TOPOLOGIES.get(name)!;
+/** The topology a person chose (kha setup asks before there is a hosts.yaml to read it from); static pods come with their images. */
+export function topologyNamed(name: TopologyName, sp?: StaticPodSettings): Topology {
+  if (name !== 'static-pods') return TOPOLOGIES.get(name)!;
+  if (!sp) throw new InternalError('static pods are named with their settings (images, manifests directory)');
+  return staticPods(sp);
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { HostFacts } from '../../facts/types.js';
 import type { Inventory, StaticPodSettings } from '../../inventory/model.js';
-import { DEFAULT_HAPROXY_IMAGE, DEFAULT_MANIFESTS_DIR } from '../../inventory/schema.js';
 import { CHECKS, configuredForVip, vipCheck } from '../../preflight/checks.js';
 import type { Task } from '../../tasks/context.js';
 import { directoriesTask, requiredDirectories } from '../../tasks/directories.js';
@@ -100,13 +99,3 @@ export function staticPods(sp: StaticPodSettings): Topology {
   }
   return t;
 }
-
-/**
- * For kha setup, which chooses a topology before there is a hosts.yaml: the
- * defaults, with a placeholder keepalived image (hosts.yaml must name one).
- */
-export const STATIC_PODS_DEFAULTS: StaticPodSettings = {
-  keepalivedImage: 'registry.invalid/keepalived:unset',
-  haproxyImage: DEFAULT_HAPROXY_IMAGE,
-  manifestsDir: DEFAULT_MANIFESTS_DIR,
-};

@@ -1,7 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli.js';
 import { readLiveHost } from '../../../src/explain/live.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import { packageRoot } from '../../../src/paths.js';
