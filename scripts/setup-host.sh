@@ -2,13 +2,14 @@
 # Installs the Debian packages kha's tests and lab use on the operator's
 # machine (Debian 12 / Ubuntu, as root). Idempotent: installs only what is missing.
 #   haproxy, keepalived   the real validators (haproxy -c, keepalived -t) in the tests
+#   nginx, libnginx-mod-stream  the local proxy's validator (nginx -t) in the tests
 #   openssh-server, sudo  a real sshd on 127.0.0.1 for the transport tests
 #   iproute2, util-linux  namespaces for the tests and the lab
 #   chromium              renders the drill report in its test
 #   tmux                  a real terminal for the kha setup lab test
 set -euo pipefail
 
-packages=(haproxy keepalived openssh-server openssh-client sudo iproute2 util-linux curl ca-certificates chromium tmux)
+packages=(haproxy keepalived nginx libnginx-mod-stream openssh-server openssh-client sudo iproute2 util-linux curl ca-certificates chromium tmux)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host: run as root (apt-get install needs it)" >&2
@@ -29,7 +30,7 @@ fi
 # this machine; a service the user had before is left alone.
 for p in "${missing[@]}"; do
   case "$p" in
-    haproxy|keepalived) s=$p ;;
+    haproxy|keepalived|nginx) s=$p ;;
     openssh-server) s=ssh ;;
     *) continue ;;
   esac

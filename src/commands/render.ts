@@ -15,6 +15,8 @@ export function registerRender(program: Command, ctx: CliContext): void {
       'after',
       '\nEach load balancer gets keepalived.conf (0600: it may hold the VRRP password), the haproxy check\n' +
         'script (0755), haproxy.cfg and a systemd drop-in; masters of a dedicated topology get none.\n' +
+        'Each host that gets the local proxy (nodes:, node_proxy: in hosts.yaml) gets its configuration\n' +
+        'under /etc/kha/node-proxy and kha-node-proxy.service, beside the files of its other roles.\n' +
         'Example: kha render hosts.yaml --out out/ && less out/lb1/etc/keepalived/keepalived.conf',
     )
     .action(async (file: string, opts: { out: string; json?: boolean }) => {

@@ -4,6 +4,7 @@ import { loadInventoryFile, notValidLine } from '../inventory/load.js';
 import { vipCidr } from '../inventory/model.js';
 import { renderSpec } from '../render/spec.js';
 import { topologyOf } from '../topology/of.js';
+import { proxyHosts } from '../topology/roles.js';
 
 export function registerValidate(program: Command, ctx: CliContext): void {
   program
@@ -25,7 +26,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       const inv = result.inventory;
       const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
       out.line(
-        `${file} is valid: ${plural(inv.lbs.length, 'load balancer')}, ${plural(inv.masters.length, 'master')}, VIP ${vipCidr(inv)} on port ${inv.port}`,
+        `${file} is valid: ${plural(inv.lbs.length, 'load balancer')}, ${plural(inv.masters.length, 'master')}, ${inv.nodes.length > 0 ? `${plural(inv.nodes.length, 'node')}, ` : ''}VIP ${vipCidr(inv)} on port ${inv.port}`,
       );
       out.line(`  keepalived: VRRPv${inv.keepalived.version}, adverts every ${inv.keepalived.advertInt} s, ${inv.keepalived.unicast ? 'unicast' : 'multicast'}, router id ${inv.keepalived.routerId}`);
       out.line(`  primary: ${inv.lbs.filter((h) => h.primary).map((h) => `${h.name} (priority ${h.priority})`).join(', ')}; backups: ${inv.lbs.filter((h) => !h.primary).map((h) => `${h.name} (${h.priority})`).join(', ')}`);
@@ -38,6 +39,11 @@ export function registerValidate(program: Command, ctx: CliContext): void {
           `  static pods: keepalived ${inv.staticPods.keepalivedImage}, haproxy ${inv.staticPods.haproxyImage}, manifests in ${inv.staticPods.manifestsDir}; the manifests pass the Kubernetes Pod schema`,
         );
       }
+      if (inv.nodeProxy) {
+        const np = inv.nodeProxy;
+        const on = [...(np.masters ? ['every master'] : []), ...(inv.nodes.length > 0 ? [plural(inv.nodes.length, 'node')] : [])].join(' and ');
+        out.line(`  node proxy: ${np.software} on 127.0.0.1:${np.port} to every apiserver, health on 127.0.0.1:${np.healthPort}, on ${on} (${proxyHosts(inv).length} hosts)`);
+      }
       for (const note of inv.notes) out.line(`  note: ${note}`);
       out.result({
         ok: true,
@@ -45,6 +51,16 @@ export function registerValidate(program: Command, ctx: CliContext): void {
         summary: {
           load_balancers: inv.lbs.map((h) => ({ name: h.name, address: h.address, priority: h.priority, primary: h.primary })),
           masters: inv.masters.map((h) => ({ name: h.name, address: h.address, apiserver_port: h.apiserverPort })),
+          nodes: inv.nodes.map((h) => ({ name: h.name, address: h.address })),
+          ...(inv.nodeProxy && {
+            node_proxy: {
+              software: inv.nodeProxy.software,
+              port: inv.nodeProxy.port,
+              health_port: inv.nodeProxy.healthPort,
+              masters: inv.nodeProxy.masters,
+              hosts: proxyHosts(inv).map((h) => h.name),
+            },
+          }),
           vip: vipCidr(inv),
           port: inv.port,
           vrrp_version: inv.keepalived.version,

@@ -8,7 +8,7 @@ import { parseCidr } from './addresses.js';
 import { describeIssues, GENERIC, type Finding } from './describe.js';
 import { formatPath, Locator } from './locate.js';
 import type { Inventory, SshSettings } from './model.js';
-import { hostsFileSchema, type HostsFile } from './schema.js';
+import { hostsFileSchema, nodeProxyDefaults, type HostsFile } from './schema.js';
 import { envValue } from './secrets.js';
 import { resolvePriorities, resolveVrrp, semanticFindings } from './semantic.js';
 import { Anchors, entryLimitProblem, parseYaml, yamlProblems, type YamlProblem } from './yaml.js';
@@ -153,6 +153,7 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
       apiserverPort: h.apiserver_port,
       ssh: sshSettings(f, h.ssh, env, file),
     })),
+    nodes: (f.nodes ?? []).map((h) => ({ name: h.name, address: h.address, ssh: sshSettings(f, h.ssh, env, file) })),
     notes,
   };
   const authPass = resolveSecret(k.auth_pass, env, file);
@@ -162,6 +163,15 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
   if (f.static_pods !== undefined) {
     const sp = f.static_pods;
     inv.staticPods = { keepalivedImage: sp.keepalived_image, haproxyImage: sp.haproxy_image, manifestsDir: sp.manifests_dir };
+  }
+  if (f.nodes !== undefined || f.node_proxy !== undefined) {
+    // nodes without node_proxy take its defaults; node_proxy without a host to
+    // run on is refused (semantic.ts), so here some host gets the proxy.
+    const np = f.node_proxy ?? nodeProxyDefaults;
+    inv.nodeProxy = { port: np.port, software: np.software, healthPort: np.health_port, masters: np.masters };
+    notes.push(
+      'nodes and node_proxy are rendered by kha render only for now: kha apply, status and verify-failover do not act on them yet (docs/node-proxy.md)',
+    );
   }
   return inv;
 }

@@ -33,6 +33,26 @@ export interface Master {
   ssh: SshSettings;
 }
 
+/** A host that is neither load balancer nor master: it gets the local proxy (hosts.yaml nodes). */
+export interface Node {
+  name: string;
+  address: string;
+  ssh: SshSettings;
+}
+
+/**
+ * The local proxy on 127.0.0.1 (hosts.yaml node_proxy, docs/node-proxy.md).
+ * Its checks use `Inventory.haproxy`'s timings: the same apiservers, checked
+ * the same way as from the load balancers.
+ */
+export interface NodeProxySettings {
+  port: number;
+  software: 'haproxy' | 'nginx';
+  healthPort: number;
+  /** The masters get the proxy too, so their kubelets stop using the VIP. */
+  masters: boolean;
+}
+
 export interface Vrrp {
   version: 2 | 3;
   advertInt: number;
@@ -79,6 +99,10 @@ export interface Inventory {
   staticPods?: StaticPodSettings;
   lbs: LoadBalancer[];
   masters: Master[];
+  /** hosts.yaml nodes; empty when there are none. */
+  nodes: Node[];
+  /** Present when some host gets the local proxy (nodes listed, or node_proxy.masters): the settings, defaults applied. */
+  nodeProxy?: NodeProxySettings;
   /** Facts worth telling the user that are not errors (derived choices). */
   notes: string[];
 }

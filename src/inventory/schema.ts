@@ -341,8 +341,49 @@ const masterHost = z.strictObject({
   ssh: sshOverride.optional(),
 });
 
+const nodeHost = z.strictObject({
+  name: hostName,
+  address: ipv4.meta({ description: 'IPv4 address kha connects to; its kubelet reaches the apiservers through the local proxy' }),
+  ssh: sshOverride.optional(),
+});
+
+export const DEFAULT_NODE_PROXY_PORT = 6443;
+export const DEFAULT_NODE_PROXY_HEALTH_PORT = 8405;
+
+// The local proxy of source 001 (docs/node-proxy.md): on each node, a proxy
+// on 127.0.0.1 in front of every apiserver, so that its kubelet depends on no
+// single address. Its check timings are the haproxy section's (the same
+// apiservers, checked the same way); what is its own is only what differs on
+// a node: where it listens and which software runs it.
+const nodeProxy = z
+  .strictObject({
+    port: port(
+      `Port the proxy listens on, on 127.0.0.1 only; the kubelet's kubeconfig then says https://127.0.0.1:<port> (default ${DEFAULT_NODE_PROXY_PORT}, kubeadm's apiserver port, so only the host in the kubeconfig changes)`,
+    ).default(DEFAULT_NODE_PROXY_PORT),
+    software: z.enum(['haproxy', 'nginx']).default('haproxy').meta({
+      description:
+        'What runs the proxy: haproxy (default: checks every apiserver\'s /readyz itself, with the haproxy section\'s timings) or nginx (stream module: passive checks only, a dead apiserver is found by the client connections that fail on it)',
+    }),
+    health_port: port(
+      `Local port (127.0.0.1) of the proxy's own health page, /kha-health; with haproxy it fails while no apiserver passes its check (default ${DEFAULT_NODE_PROXY_HEALTH_PORT}, beside the load balancers' 8404)`,
+    ).default(DEFAULT_NODE_PROXY_HEALTH_PORT),
+    masters: z.boolean().default(false).meta({
+      description:
+        'Put the proxy on every master too, so that their kubelets stop depending on the VIP (default false). Its port must then differ from each master\'s apiserver_port',
+    }),
+  })
+  .meta({
+    description:
+      'The proxy each node (and, with masters: true, each master) runs on 127.0.0.1 in front of every apiserver. Check timings come from the haproxy section. Optional: nodes alone get these defaults',
+  });
+
+/** node_proxy as it is when hosts.yaml lists nodes and leaves the section out. */
+export const nodeProxyDefaults = nodeProxy.parse({});
+
 export const MAX_LBS = 10;
 export const MAX_MASTERS = 64;
+/** A fleet: the issue behind nodes speaks of hundreds. The parser's bounds (yaml.ts) hold a file this large with every key written. */
+export const MAX_NODES = 500;
 
 export const hostsFileSchema = z
   .strictObject({
@@ -379,10 +420,19 @@ export const hostsFileSchema = z
         error: (iss) => `has ${Array.isArray(iss.input) ? iss.input.length : 'too many'} masters; kha supports at most ${MAX_MASTERS}`,
       })
       .meta({ description: 'Control-plane hosts running kube-apiserver' }),
+    nodes: z
+      .array(nodeHost)
+      .min(1, { error: () => 'is an empty list; list the nodes that get a local proxy, or remove the key' })
+      .max(MAX_NODES, {
+        error: (iss) => `has ${Array.isArray(iss.input) ? iss.input.length : 'too many'} nodes; kha supports at most ${MAX_NODES}`,
+      })
+      .optional()
+      .meta({ description: 'Worker nodes that get a local proxy to every apiserver (see node_proxy); each takes the top-level ssh settings and may override them' }),
+    node_proxy: nodeProxy.optional(),
   })
   .meta({
     title: 'kha hosts.yaml',
-    description: 'Load balancers and masters of a highly available Kubernetes API endpoint, for kha',
+    description: 'Load balancers and masters of a highly available Kubernetes API endpoint, and the nodes that reach it through a local proxy, for kha',
   });
 
 export type HostsFile = z.output<typeof hostsFileSchema>;

@@ -1,6 +1,6 @@
 import { describeSubnet, inSubnet, ipv4ToInt, networkOf, parseCidr } from './addresses.js';
 import type { Finding } from './describe.js';
-import type { HostsFile } from './schema.js';
+import { nodeProxyDefaults, type HostsFile } from './schema.js';
 import { AUTH_PASS_MAX_BYTES, byteLength, envSecretComplaint, envValue } from './secrets.js';
 import { showText } from './show.js';
 
@@ -37,6 +37,7 @@ function checkVip(f: HostsFile, out: Finding[]): void {
   const hosts = [
     ...f.lb.map((h, i) => ({ path: ['lb', i, 'address'] as const, h })),
     ...f.masters.map((h, i) => ({ path: ['masters', i, 'address'] as const, h })),
+    ...(f.nodes ?? []).map((h, i) => ({ path: ['nodes', i, 'address'] as const, h })),
   ];
   for (const { path, h } of hosts) {
     if (h.address === address) {
@@ -162,17 +163,23 @@ function checkHaproxy(f: HostsFile, out: Finding[]): void {
   }
 }
 
-/** Names and addresses must each mean one host; a host may appear in both lists (it then runs both roles). */
+/**
+ * Names and addresses must each mean one host; a host may appear under lb and
+ * masters, or lb and nodes (it then runs both roles). A master is never listed
+ * under nodes: node_proxy.masters gives the masters the proxy (checkNodeListedAsMaster).
+ */
 function checkIdentity(f: HostsFile, out: Finding[]): void {
-  type Entry = { list: 'lb' | 'masters'; index: number; name: string; address: string };
+  type Entry = { list: 'lb' | 'masters' | 'nodes'; index: number; name: string; address: string };
   const entries: Entry[] = [
     ...f.lb.map((h, index) => ({ list: 'lb' as const, index, name: h.name, address: h.address })),
     ...f.masters.map((h, index) => ({ list: 'masters' as const, index, name: h.name, address: h.address })),
+    ...(f.nodes ?? []).map((h, index) => ({ list: 'nodes' as const, index, name: h.name, address: h.address })),
   ];
   const byName = new Map<string, Entry>();
   const byAddress = new Map<string, Entry>();
   const where = (e: Entry) => `${e.list}[${e.index}]`;
   for (const e of entries) {
+    if (e.list === 'nodes' && checkNodeListedAsMaster(f, e.index, out)) continue;
     const sameName = byName.get(e.name);
     if (sameName) {
       if (sameName.list === e.list) {
@@ -202,6 +209,26 @@ function checkIdentity(f: HostsFile, out: Finding[]): void {
       }
     } else byAddress.set(e.address, e);
   }
+}
+
+/**
+ * A master under nodes, by name or address: refused, whatever node_proxy
+ * says. The proxy goes on the masters all together (node_proxy.masters), so
+ * that one host has one place in the file and every master's kubelet is
+ * treated alike. True when reported (the other identity checks then skip it).
+ */
+function checkNodeListedAsMaster(f: HostsFile, index: number, out: Finding[]): boolean {
+  const node = f.nodes![index]!;
+  const i = f.masters.findIndex((m) => m.name === node.name || m.address === node.address);
+  if (i < 0) return false;
+  const m = f.masters[i]!;
+  const byName = m.name === node.name;
+  const what = byName ? `'${node.name}' is also masters[${i}]` : `${node.address} is masters[${i}]'s (${m.name}) address`;
+  const fix = f.node_proxy?.masters
+    ? 'node_proxy.masters: true already gives every master the proxy: remove it from nodes'
+    : 'a master gets the proxy with node_proxy.masters: true (every master, so their kubelets stop using the VIP), not by a place under nodes: remove it from nodes';
+  out.push({ path: ['nodes', index, byName ? 'name' : 'address'], atKey: false, message: `${what}; ${fix}` });
+  return true;
 }
 
 /** A host running haproxy and kube-apiserver cannot have both listen on one port. */
@@ -243,12 +270,96 @@ function checkStaticPods(f: HostsFile, out: Finding[]): void {
   });
 }
 
+/**
+ * Ports Kubernetes itself holds on a host, which the proxy must leave alone
+ * (kubeadm's defaults): on every node the kubelet and kube-proxy, on a master
+ * also etcd and the controllers (each on 127.0.0.1 at least).
+ */
+const KUBE_NODE_PORTS: ReadonlyMap<number, string> = new Map([
+  [10248, "the kubelet's health port"],
+  [10249, "kube-proxy's metrics port"],
+  [10250, "the kubelet's API port"],
+  [10256, "kube-proxy's health port"],
+]);
+const KUBE_MASTER_PORTS: ReadonlyMap<number, string> = new Map([
+  [2379, "etcd's client port"],
+  [2380, "etcd's peer port"],
+  [10257, "kube-controller-manager's port"],
+  [10259, "kube-scheduler's port"],
+]);
+
+/**
+ * The local proxy (docs/node-proxy.md): it must have somewhere to run, and
+ * its two ports on 127.0.0.1 must be free on every host that gets it: not
+ * each other, not Kubernetes' own, not a master's apiserver (which listens
+ * on every address), not a load balancer's haproxy on a host that is both.
+ */
+function checkNodeProxy(f: HostsFile, out: Finding[]): void {
+  if (f.nodes === undefined && f.node_proxy === undefined) return;
+  const np = f.node_proxy ?? nodeProxyDefaults;
+  if (f.nodes === undefined && !np.masters) {
+    out.push({
+      path: ['node_proxy'],
+      atKey: true,
+      message: 'no host gets the proxy: list the nodes that get it under nodes, or set node_proxy.masters: true to put it on the masters, or remove node_proxy',
+    });
+    return;
+  }
+  const ports = [
+    { key: 'port', port: np.port },
+    { key: 'health_port', port: np.health_port },
+  ] as const;
+  if (np.port === np.health_port) {
+    out.push({
+      path: ['node_proxy', 'health_port'],
+      atKey: false,
+      message: `${np.port} is also node_proxy.port; the health page needs a port of its own: change one of them`,
+    });
+  }
+  const proxied = [...(f.nodes ?? []), ...(np.masters ? f.masters : [])];
+  for (const { key, port } of ports) {
+    const taken = KUBE_NODE_PORTS.get(port) ?? (np.masters ? KUBE_MASTER_PORTS.get(port) : undefined);
+    if (taken) {
+      out.push({ path: ['node_proxy', key], atKey: false, message: `${port} is ${taken} on every ${KUBE_NODE_PORTS.has(port) ? 'node' : 'master'}; choose another node_proxy.${key}` });
+      continue;
+    }
+    if (np.masters) {
+      const clashes = f.masters.flatMap((m, i) => (m.apiserver_port === port ? [`masters[${i}].apiserver_port (${m.name})`] : []));
+      if (clashes.length > 0) {
+        out.push({
+          path: ['node_proxy', key],
+          atKey: false,
+          message: `${port} is also ${clashes.join(', ')}: node_proxy.masters puts the proxy on the masters, and kube-apiserver listens on every address, 127.0.0.1 included; set node_proxy.${key} to a free port${key === 'port' ? ' (kubeconfigs then say https://127.0.0.1:<port>; 7443 is usual)' : ''}`,
+        });
+        continue;
+      }
+    }
+    // A host that is a load balancer too runs the endpoint's haproxy beside the proxy.
+    const both = f.lb.filter((l) => proxied.some((h) => h.name === l.name && h.address === l.address)).map((l) => l.name);
+    if (both.length === 0) continue;
+    const lbKey =
+      port === f.haproxy.monitor_port
+        ? { what: "haproxy.monitor_port, the load balancers' health and statistics page on 127.0.0.1", fix: '' }
+        : port === f.cluster.port && f.haproxy.bind === 'any'
+          ? { what: "cluster.port, which a load balancer's haproxy takes on every address (haproxy.bind: any), 127.0.0.1 included", fix: ', or set haproxy.bind: vip' }
+          : undefined;
+    if (lbKey) {
+      out.push({
+        path: ['node_proxy', key],
+        atKey: false,
+        message: `${port} is also ${lbKey.what}, on ${both.join(', ')}, which also get${both.length === 1 ? 's' : ''} the proxy: set node_proxy.${key} to a free port${lbKey.fix}`,
+      });
+    }
+  }
+}
+
 function checkEnvSecrets(f: HostsFile, env: NodeJS.ProcessEnv, out: Finding[]): void {
   const refs: { path: (string | number)[]; value: string | undefined }[] = [
     { path: ['keepalived', 'auth_pass'], value: f.keepalived.auth_pass },
     { path: ['ssh', 'sudo_password'], value: f.ssh.sudo_password },
     ...f.lb.map((h, i) => ({ path: ['lb', i, 'ssh', 'sudo_password'], value: h.ssh?.sudo_password })),
     ...f.masters.map((h, i) => ({ path: ['masters', i, 'ssh', 'sudo_password'], value: h.ssh?.sudo_password })),
+    ...(f.nodes ?? []).map((h, i) => ({ path: ['nodes', i, 'ssh', 'sudo_password'], value: h.ssh?.sudo_password })),
   ];
   for (const { path, value } of refs) {
     if (value === undefined || !value.startsWith('env:')) continue;
@@ -277,6 +388,7 @@ export function semanticFindings(f: HostsFile, env: NodeJS.ProcessEnv): Finding[
   checkHaproxy(f, out);
   checkColocated(f, out);
   checkStaticPods(f, out);
+  checkNodeProxy(f, out);
   checkEnvSecrets(f, env, out);
   return out;
 }

@@ -5,9 +5,11 @@ import type { Inventory, LoadBalancer } from '../inventory/model.js';
 // validator checks it before it is swapped in. Each topology lists its own
 // (src/topology/*/files.ts); the renderer and `apply` stay the same.
 
-export type Service = 'keepalived' | 'haproxy' | 'sysctl' | 'systemd' | 'firewall';
+// 'node-proxy': the local proxy on 127.0.0.1 (docs/node-proxy.md), a service of its own.
+export type Service = 'keepalived' | 'haproxy' | 'sysctl' | 'systemd' | 'firewall' | 'node-proxy';
 
-export interface FileSpec {
+/** What a file is, whichever host gets it: what the renderer, the tasks and apply read of a rendered file. */
+export interface FileKind {
   id: string;
   /** A template under templates/, or a function that makes the text from the context (a manifest serialized from a typed object). */
   template: string | ((context: object) => string);
@@ -20,13 +22,21 @@ export interface FileSpec {
   check?: (content: string) => string[];
   /** Files with secrets are never shown in diffs unredacted. */
   secret?: boolean;
-  /** Which load balancers get it; every load balancer when left out. */
-  when?: (inv: Inventory, lb: LoadBalancer) => boolean;
-  context: (inv: Inventory, lb: LoadBalancer, iface: string) => object;
+}
+
+/**
+ * A file of one role's catalogue: `H` is the host of that role, a load
+ * balancer for a topology's files (with the interface that carries the VIP),
+ * a proxy host for the local proxy's (src/node-proxy/files.ts).
+ */
+export interface FileSpec<H = LoadBalancer> extends FileKind {
+  /** Which hosts of the role get it; every one when left out. */
+  when?: (inv: Inventory, host: H) => boolean;
+  context: (inv: Inventory, host: H, iface: string) => object;
 }
 
 export interface RenderedFile {
-  spec: FileSpec;
+  spec: FileKind;
   path: string;
   mode: number;
   content: string;

@@ -101,6 +101,11 @@ export function checkScriptContext(_inv: Inventory, lb: LoadBalancer): CheckScri
   return { header: header(lb.name), monitorUri: MONITOR_URI };
 }
 
+/** Every master's apiserver, as haproxy and nginx name their servers. */
+export function apiserverServers(inv: Inventory): HaproxyContext['servers'] {
+  return inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort }));
+}
+
 export function haproxyContext(inv: Inventory, lb: LoadBalancer): HaproxyContext {
   const socket = inv.haproxy.stats_socket;
   return {
@@ -113,7 +118,7 @@ export function haproxyContext(inv: Inventory, lb: LoadBalancer): HaproxyContext
     monitorUri: MONITOR_URI,
     statsUri: STATS_URI,
     statsDir: socket.slice(0, socket.lastIndexOf('/')) || '/',
-    servers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
+    servers: apiserverServers(inv),
   };
 }
 

@@ -1,7 +1,9 @@
 import { InputError } from '../errors.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { nodeProxyFiles } from '../node-proxy/files.js';
 import { topologyOf } from '../topology/of.js';
-import type { RenderedFile } from './catalog.js';
+import { hostNames, hostRoles, type ProxyHost } from '../topology/roles.js';
+import type { FileSpec, RenderedFile } from './catalog.js';
 import { renderSpec } from './spec.js';
 
 export interface RenderedHost {
@@ -11,14 +13,25 @@ export interface RenderedHost {
 
 export { renderSpec };
 
+/** One role's catalogue for one host of that role. */
+function renderCatalogue<H>(specs: readonly FileSpec<H>[], inv: Inventory, host: H, iface: string): RenderedFile[] {
+  return specs.filter((spec) => spec.when?.(inv, host) ?? true).map((spec) => renderSpec(spec, spec.context(inv, host, iface)));
+}
+
 export function renderLoadBalancer(inv: Inventory, lb: LoadBalancer, iface: string): RenderedFile[] {
-  return topologyOf(inv).files.filter((spec) => spec.when?.(inv, lb) ?? true).map((spec) => renderSpec(spec, spec.context(inv, lb, iface)));
+  return renderCatalogue(topologyOf(inv).files, inv, lb, iface);
+}
+
+/** The local proxy's files for one host that gets it (docs/node-proxy.md); it needs no interface. */
+export function renderNodeProxy(inv: Inventory, host: ProxyHost): RenderedFile[] {
+  return renderCatalogue(nodeProxyFiles(inv), inv, host, '');
 }
 
 /**
  * Every host's files, with the interfaces hosts.yaml names (render has no
  * SSH to discover them; apply renders per host with the discovered one).
- * Masters of a dedicated topology get none.
+ * A host gets the files of each role it has: its topology's as a load
+ * balancer, the local proxy's when it gets one; a master with neither gets none.
  */
 export function renderAll(inv: Inventory): RenderedHost[] {
   const missing = inv.lbs.filter((lb) => lb.interface === undefined);
@@ -28,9 +41,8 @@ export function renderAll(inv: Inventory): RenderedHost[] {
         `kha render has no SSH, so set lb[].interface (e.g. interface: eth0) to render offline`,
     );
   }
-  const hosts: RenderedHost[] = inv.lbs.map((lb) => ({ host: lb.name, files: renderLoadBalancer(inv, lb, lb.interface!) }));
-  for (const m of inv.masters) {
-    if (!hosts.some((h) => h.host === m.name)) hosts.push({ host: m.name, files: [] });
-  }
-  return hosts;
+  return hostNames(inv).map((name) => {
+    const { lb, proxy } = hostRoles(inv, name);
+    return { host: name, files: [...(lb ? renderLoadBalancer(inv, lb, lb.interface!) : []), ...(proxy ? renderNodeProxy(inv, proxy) : [])] };
+  });
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import ejs from 'ejs';
 import { InternalError } from '../errors.js';
 import { templatesDir } from '../paths.js';
-import type { FileSpec, RenderedFile } from './catalog.js';
+import type { FileKind, RenderedFile } from './catalog.js';
 import { assertSingleLine } from './context.js';
 
 // One file of a catalogue, from its context to its text. Apart from
@@ -34,7 +34,7 @@ function template(name: string): ejs.TemplateFunction {
   return fn;
 }
 
-export function renderSpec(spec: FileSpec, context: object): RenderedFile {
+export function renderSpec(spec: FileKind, context: object): RenderedFile {
   assertSingleLine(context, spec.id);
   const content = typeof spec.template === 'function' ? spec.template(context) : (template(spec.template)(context) as string);
   // In-process checks (a Pod manifest against the Kubernetes schema) run on

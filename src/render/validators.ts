@@ -37,6 +37,9 @@ export const KEEPALIVED_VALIDATE = [
 
 export const HAPROXY_VALIDATE = 'haproxy -c -q -f {file}';
 
+/** nginx's own test of a whole configuration (the local proxy's, docs/node-proxy.md); -q prints only problems. */
+export const NGINX_VALIDATE = 'nginx -t -q -c {file}';
+
 export const BASH_SYNTAX = 'bash -n {file}';
 
 export function validateCommand(template: string, file: string): string {

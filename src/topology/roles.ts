@@ -1,4 +1,4 @@
-import type { Inventory, Master } from '../inventory/model.js';
+import type { Inventory, LoadBalancer, Master, SshSettings } from '../inventory/model.js';
 
 // Which hosts carry the endpoint, as hosts.yaml says it: a host listed under
 // both lb and masters runs keepalived and haproxy beside its apiserver
@@ -15,11 +15,53 @@ export function onMastersOnly(inv: Inventory): boolean {
   return inv.lbs.every((lb) => inv.masters.some((m) => m.address === lb.address));
 }
 
-/** What one host does for the endpoint, in the words `status` prints: the VIP's port it serves, the apiserver port it runs. */
+/** A host that runs the local proxy (docs/node-proxy.md): a node, or a master when node_proxy.masters is set. */
+export interface ProxyHost {
+  name: string;
+  address: string;
+  ssh: SshSettings;
+  kind: 'node' | 'master';
+}
+
+/** Every host that gets the local proxy: the masters when node_proxy.masters is set, then the nodes. */
+export function proxyHosts(inv: Inventory): ProxyHost[] {
+  if (!inv.nodeProxy) return [];
+  const masters = inv.nodeProxy.masters ? inv.masters.map((m) => ({ name: m.name, address: m.address, ssh: m.ssh, kind: 'master' as const })) : [];
+  return [...masters, ...inv.nodes.map((n) => ({ name: n.name, address: n.address, ssh: n.ssh, kind: 'node' as const }))];
+}
+
+/** Each role one host has, as hosts.yaml gives it (a host may have several: see the inventory's identity checks). */
+export interface HostRoles {
+  lb?: LoadBalancer;
+  master?: Master;
+  proxy?: ProxyHost;
+}
+
+export function hostRoles(inv: Inventory, name: string): HostRoles {
+  const roles: HostRoles = {};
+  const lb = inv.lbs.find((h) => h.name === name);
+  if (lb) roles.lb = lb;
+  const master = inv.masters.find((h) => h.name === name);
+  if (master) roles.master = master;
+  const proxy = proxyHosts(inv).find((h) => h.name === name);
+  if (proxy) roles.proxy = proxy;
+  return roles;
+}
+
+/** Every host hosts.yaml names, once each, in file order: load balancers, masters, nodes. */
+export function hostNames(inv: Inventory): string[] {
+  return [...new Set([...inv.lbs, ...inv.masters, ...inv.nodes].map((h) => h.name))];
+}
+
+/**
+ * What one host does for the endpoint, in the words `status` prints: the VIP's
+ * port it serves, the apiserver port it runs. Not the local proxy yet: status
+ * does not look at it (docs/node-proxy.md), and would name a role it cannot show.
+ */
 export function rolesOf(inv: Inventory, name: string): string[] {
+  const { lb, master } = hostRoles(inv, name);
   const roles: string[] = [];
-  if (inv.lbs.some((lb) => lb.name === name)) roles.push(`lb :${inv.port}${inv.staticPods ? ' (static pods)' : ''}`);
-  const m = inv.masters.find((h) => h.name === name);
-  if (m) roles.push(`apiserver :${m.apiserverPort}`);
+  if (lb) roles.push(`lb :${inv.port}${inv.staticPods ? ' (static pods)' : ''}`);
+  if (master) roles.push(`apiserver :${master.apiserverPort}`);
   return roles;
 }

@@ -40,6 +40,10 @@ async function validate(file: string, ...flags: string[]) {
   return { code, stdout, stderr };
 }
 
+/** n nodes, block style, each with `extra` lines after its address. */
+const nodeLines = (n: number, extra: string) =>
+  Array.from({ length: n }, (_, i) => `  - name: w${i + 1}\n    address: 10.78.${Math.floor(i / 250)}.${(i % 250) + 1}\n${extra}`).join('');
+
 async function expectLines(file: string, lines: string[]) {
   const r = await validate(file);
   expect(r.stderr).toBe(lines.map((l) => `${l}\n`).join(''));
@@ -55,6 +59,11 @@ describe('kha validate on generated bad input', () => {
       `${file}:4:3 lb: has 200 load balancers; kha supports at most 10 in one VRRP group (every one sends adverts to every other)`,
       `${file} is not valid: 1 problem${SHAPE_LATER}`,
     ]);
+  });
+
+  it('501 nodes: says how many kha supports, at the list', async () => {
+    const file = write('501-nodes.yaml', `${GOOD}nodes:\n${nodeLines(501, '')}`);
+    await expectLines(file, [`${file}:12:3 nodes: has 501 nodes; kha supports at most 500`, `${file} is not valid: 1 problem${SHAPE_LATER}`]);
   });
 
   it('bytes that are not UTF-8: the line, column and byte', async () => {
@@ -119,6 +128,37 @@ describe('kha validate on good input', () => {
     expect(r.code).toBe(0);
   });
 
+  it('names the nodes and their proxy in the summary', async () => {
+    const file = write('nodes.yaml', `${GOOD}nodes:\n${nodeLines(2, '')}node_proxy:\n  software: nginx\n  port: 7443\n  masters: true\n`);
+    const r = await validate(file);
+    expect(r.stdout).toContain(`${file} is valid: 2 load balancers, 1 master, 2 nodes, VIP 10.77.0.10/24 on port 6443\n`);
+    expect(r.stdout).toContain('  node proxy: nginx on 127.0.0.1:7443 to every apiserver, health on 127.0.0.1:8405, on every master and 2 nodes (3 hosts)\n');
+    expect(r.stdout).toContain('  note: nodes and node_proxy are rendered by kha render only for now');
+    const json = JSON.parse((await validate(file, '--json')).stdout) as { summary: Record<string, unknown> };
+    expect(json.summary.nodes).toEqual([
+      { name: 'w1', address: '10.78.0.1' },
+      { name: 'w2', address: '10.78.0.2' },
+    ]);
+    expect(json.summary.node_proxy).toEqual({ software: 'nginx', port: 7443, health_port: 8405, masters: true, hosts: ['m1', 'w1', 'w2'] });
+  });
+
+  it('the largest fleet kha takes, every key written on every host, passes the parser\'s bounds quickly', async () => {
+    // 10 load balancers, 64 masters and 500 nodes, each with every ssh key:
+    // the file the bounds of inventory/yaml.ts must hold (MAX_TOKENS, MAX_ENTRIES).
+    const ssh = (indent: string) =>
+      `${indent}ssh:\n${['user: ops', 'port: 22', 'identity_file: ~/.ssh/id', 'known_hosts: ~/.ssh/kh', 'sudo: true', 'sudo_password: env:KHA_P', 'jump: 10.0.0.1', 'connect_timeout: 10'].map((l) => `${indent}  ${l}\n`).join('')}`;
+    const lbs = Array.from({ length: 10 }, (_, i) => `  - name: lb${i}\n    address: 10.77.0.${i + 11}\n    interface: eth0\n    priority: ${200 - i}\n${ssh('    ')}`);
+    const masters = Array.from({ length: 64 }, (_, i) => `  - name: m${i}\n    address: 10.77.1.${i + 1}\n    apiserver_port: 6443\n${ssh('    ')}`);
+    const text = `${HEAD}lb:\n${lbs.join('')}masters:\n${masters.join('')}nodes:\n${nodeLines(500, ssh('    '))}node_proxy:\n  port: 7443\n  software: haproxy\n  health_port: 8405\n  masters: true\n`;
+    const file = write('fleet.yaml', text);
+    let stderr = '';
+    const start = performance.now();
+    const code = await main(['node', 'kha', 'validate', file], { stdout: () => undefined, stderr: (t) => (stderr += t) }, { KHA_P: 'pw' });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(performance.now() - start).toBeLessThan(3000);
+  });
+
   it('--json: ok, file, summary and notes, and nothing on stderr', async () => {
     const file = write('good-json.yaml', GOOD.replace('10.77.0.10/24', '10.77.0.10'));
     const r = await validate(file, '--json');
@@ -133,6 +173,7 @@ describe('kha validate on good input', () => {
           { name: 'lb2', address: '10.77.0.12', priority: 140, primary: false },
         ],
         masters: [{ name: 'm1', address: '10.77.0.21', apiserver_port: 6443 }],
+        nodes: [],
         vip: '10.77.0.10/32',
         port: 6443,
         vrrp_version: 3,

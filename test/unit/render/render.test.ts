@@ -8,7 +8,7 @@ import type { Inventory } from '../../../src/inventory/model.js';
 import { packageRoot } from '../../../src/paths.js';
 import { renderAll, renderSpec, type RenderedHost } from '../../../src/render/render.js';
 import { assertSingleLine } from '../../../src/render/context.js';
-import { KEEPALIVED_VALIDATE, HAPROXY_VALIDATE, validateCommand } from '../../../src/render/validators.js';
+import { KEEPALIVED_VALIDATE, HAPROXY_VALIDATE, NGINX_VALIDATE, validateCommand } from '../../../src/render/validators.js';
 import { writeRendered } from '../../../src/render/write.js';
 
 // Goldens pin every byte kha writes; UPDATE_GOLDEN=1 rewrites them after a
@@ -24,6 +24,8 @@ const cases: Record<string, string> = {
   'v2-auth': join(here, 'cases', 'v2-auth.yaml'),
   colocated: join(here, 'cases', 'colocated.yaml'),
   'static-pods': join(packageRoot, 'examples', 'static-pods.yaml'),
+  'node-proxy': join(packageRoot, 'examples', 'node-proxy.yaml'),
+  'node-proxy-nginx': join(here, 'cases', 'node-proxy-nginx.yaml'),
 };
 
 function load(file: string): Inventory {
@@ -100,7 +102,7 @@ describe.each(Object.entries(cases))('render %s', (name, file) => {
     }
     const ifaces = [...new Set(inv.lbs.map((lb) => lb.interface!))];
     for (const h of hosts) {
-      if (h.files.length === 0) continue;
+      if (!h.files.some((f) => f.spec.id === 'keepalived.conf')) continue;
       const dir = mkdtempSync(join(tmpdir(), `kha-validate-${h.host}-`));
       try {
         const byId = (id: string) => h.files.find((f) => f.spec.id === id)!;
@@ -124,6 +126,54 @@ describe.each(Object.entries(cases))('render %s', (name, file) => {
         rmSync(dir, { recursive: true, force: true });
       }
     }
+  });
+});
+
+describe.each(['node-proxy', 'node-proxy-nginx'])('render %s: the local proxy', (name) => {
+  const inv = load(cases[name]!);
+  const hosts = renderAll(inv);
+  const software = inv.nodeProxy!.software;
+  const config = software === 'haproxy' ? 'node-proxy-haproxy.cfg' : 'node-proxy-nginx.conf';
+
+  it(`passes the real validator: ${software === 'haproxy' ? 'haproxy -c' : 'nginx -t'}`, () => {
+    expect(spawnSync('sh', ['-c', `command -v ${software}`]).status, `${software} is missing: apt-get install ${software === 'haproxy' ? 'haproxy' : 'nginx libnginx-mod-stream'}`).toBe(0);
+    const proxied = hosts.filter((h) => h.files.some((f) => f.spec.id === config));
+    expect(proxied.length).toBeGreaterThan(0);
+    for (const h of proxied) {
+      const dir = mkdtempSync(join(tmpdir(), `kha-validate-${h.host}-`));
+      try {
+        writeFileSync(join(dir, 'proxy.conf'), h.files.find((f) => f.spec.id === config)!.content);
+        const validator = software === 'haproxy' ? HAPROXY_VALIDATE : NGINX_VALIDATE;
+        // nginx -t opens its pid file under /run: a private /run, so nothing on this machine is touched.
+        const script = `mount -t tmpfs tmpfs /run\n${validateCommand(validator, `${dir}/proxy.conf`)}`;
+        const r = spawnSync('unshare', ['--mount', 'sh', '-ec', script], { encoding: 'utf8' });
+        expect(r.status, `${h.host}: ${r.stdout}${r.stderr}`).toBe(0);
+        // And the validator refuses what is broken: it is not a pass-through.
+        writeFileSync(join(dir, 'proxy.conf'), h.files.find((f) => f.spec.id === config)!.content.replace(/\n(\s*)server /, '\n$1serverx '));
+        expect(spawnSync('unshare', ['--mount', 'sh', '-ec', script], { encoding: 'utf8' }).status).not.toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('gives each host the files of every role it has, the proxy\'s in its own directory and unit', () => {
+    const byHost = Object.fromEntries(hosts.map((h) => [h.host, h.files.map((f) => f.path)]));
+    const proxyFiles = [`/etc/kha/node-proxy/${software === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf'}`, '/etc/systemd/system/kha-node-proxy.service'];
+    const lbFiles = ['/etc/keepalived/kha-check-haproxy.sh', '/etc/keepalived/keepalived.conf', '/etc/haproxy/haproxy.cfg', '/etc/systemd/system/keepalived.service.d/kha-restart.conf'];
+    expect(byHost.lb1).toEqual(lbFiles);
+    for (const n of inv.nodes) expect(byHost[n.name], n.name).toEqual(n.name === 'lb2' ? [...lbFiles, ...proxyFiles] : proxyFiles);
+    for (const m of inv.masters) expect(byHost[m.name], m.name).toEqual(inv.nodeProxy!.masters ? proxyFiles : []);
+    // One entry per host, in file order, a host in two lists once.
+    expect(hosts.map((h) => h.host)).toEqual([...new Set([...inv.lbs, ...inv.masters, ...inv.nodes].map((h) => h.name))]);
+  });
+
+  it('listens on 127.0.0.1 only, on the port and health port hosts.yaml gives, to every apiserver', () => {
+    const np = inv.nodeProxy!;
+    const text = hosts.find((h) => h.host === inv.nodes[inv.nodes.length - 1]!.name)!.files.find((f) => f.spec.id === config)!.content;
+    const listens = [...text.matchAll(/^\s*(?:bind|listen) (\S+?);?$/gm)].map((m) => m[1]);
+    expect(listens.sort()).toEqual([`127.0.0.1:${np.healthPort}`, `127.0.0.1:${np.port}`].sort());
+    for (const m of inv.masters) expect(text).toContain(`${m.address}:${m.apiserverPort}`);
   });
 });
 
@@ -168,7 +218,7 @@ describe('template safety', () => {
     try {
       writeFileSync(join(dir, 'bad.ejs'), 'x <%= o.v %>\n');
       expect(() =>
-        renderSpec({ id: 'bad', template: name, path: '/x', mode: 0o644, service: 'haproxy', context: () => ({}) }, { v: 'a<b' }),
+        renderSpec({ id: 'bad', template: name, path: '/x', mode: 0o644, service: 'haproxy' }, { v: 'a<b' }),
       ).toThrow(/use <%- for output/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
