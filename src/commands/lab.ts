@@ -47,18 +47,31 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
     .option('--workers <n>', `workers (max ${LIMITS.workers})`, count(LIMITS.workers), 0)
     .option('--before-kubeadm', 'masters without an apiserver or its certificate yet, as before kubeadm init (then: kha lab kubeadm)')
     .option('--on-masters', `no load balancers: the masters carry the endpoint too, haproxy on ${ON_MASTERS_PORT} in front of the apiservers on 6443 (source 004)`)
+    .option(
+      '--static-pods',
+      'implies --on-masters: keepalived and haproxy as static pods (source 002); the masters get podman and a kubelet stand-in (podman kube play), and images built from Debian\'s packages',
+    )
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { lbs: number; masters: number; workers: number; beforeKubeadm?: boolean; onMasters?: boolean; json?: boolean }, command: Command) => {
+    .action(
+      async (
+        opts: { lbs: number; masters: number; workers: number; beforeKubeadm?: boolean; onMasters?: boolean; staticPods?: boolean; json?: boolean },
+        command: Command,
+      ) => {
       const out = outputFor(ctx, Boolean(opts.json));
+      const onMasters = Boolean(opts.onMasters || opts.staticPods);
       // --lbs has a default for the usual lab; on the masters it is 0 unless the user asked for load balancers too.
-      const lbs = opts.onMasters && command.getOptionValueSource('lbs') !== 'cli' ? 0 : opts.lbs;
+      const lbs = onMasters && command.getOptionValueSource('lbs') !== 'cli' ? 0 : opts.lbs;
       const report = await labUp({ lbs, masters: opts.masters, workers: opts.workers }, ctx.env, (l) => out.line(l), {
         beforeKubeadm: Boolean(opts.beforeKubeadm),
-        endpointOnMasters: Boolean(opts.onMasters),
+        endpointOnMasters: onMasters,
+        staticPods: Boolean(opts.staticPods),
       });
       out.line(
         `root fs: ${report.rootfs.built ? `built in ${report.rootfs.seconds.toFixed(1)} s` : 'from cache'}; ` +
-          `apt repo: ${report.aptRepo.packages} packages${report.aptRepo.built ? ` downloaded in ${report.aptRepo.seconds.toFixed(1)} s` : ' from cache'}`,
+          `apt repo: ${report.aptRepo.packages} packages${report.aptRepo.built ? ` downloaded in ${report.aptRepo.seconds.toFixed(1)} s` : ' from cache'}` +
+          (report.images
+            ? `; images ${report.images.keepalived} ${report.images.haproxy}: ${report.images.built ? `built in ${report.images.seconds.toFixed(1)} s` : 'from cache'}`
+            : ''),
       );
       const first = report.machines[0];
       out.line(`lab up in ${report.seconds.toFixed(1)} s`);
@@ -69,7 +82,8 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
       }
       out.line(report.hostsYaml);
       out.result({ ok: true, ...report });
-    });
+      },
+    );
 
   lab
     .command('down')
@@ -98,9 +112,10 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
         out.line(
           `${m.name.padEnd(8)}${m.role.padEnd(8)}${m.address.padEnd(13)}${m.state.padEnd(9)}${m.link.padEnd(10)}` +
             `${(m.memoryMiB === null ? '-' : `${m.memoryMiB} MiB`).padEnd(11)}${(m.holdsVip ? 'holds' : '-').padEnd(6)}` +
-            Object.entries(m.services)
-              .map(([unit, state]) => `${unit}:${state}`)
-              .join(' '),
+            [
+              ...Object.entries(m.services).map(([unit, state]) => `${unit}:${state}`),
+              ...(m.pods ? [`pods:${Object.entries(m.pods).map(([pod, state]) => `${pod}=${state}`).join(',') || 'none'}`] : []),
+            ].join(' '),
         );
       }
       out.line(
@@ -132,7 +147,10 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
     .addHelpText('after', '\nExample: kha kubeadm hosts.yaml --out c.yaml && kha lab kubeadm init m1 --config c.yaml && kha lab kubeadm join m2');
 
   const sayIssued = (out: ReturnType<typeof outputFor>, verb: string, r: KubeadmReport) => {
-    out.line(`${r.master}: ${verb}; apiserver certificate SANs ${[...r.sans.dns, ...r.sans.ip].join(', ')}; apiserver up`);
+    out.line(
+      `${r.master}: ${verb}; apiserver certificate SANs ${[...r.sans.dns, ...r.sans.ip].join(', ')}; apiserver up` +
+        (r.kubelet ? '; kubelet started (it runs the static pods)' : ''),
+    );
     out.result({ ok: true, ...r });
   };
 

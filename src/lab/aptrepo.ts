@@ -11,9 +11,21 @@ import { run } from './run.js';
 
 /** What kha may install on a host; nginx's stream module is what the localhost proxy needs. */
 export const REPO_PACKAGES = ['keepalived', 'haproxy', 'nginx', 'libnginx-mod-stream', 'firewalld', 'ufw', 'psmisc'] as const;
+/**
+ * What a static-pods lab's masters install to stand in for the kubelet's
+ * container runtime (`kha lab up --static-pods`). Downloaded, and installed
+ * in the machines, without Recommends: with them podman pulls buildah,
+ * slirp4netns, fuse-overlayfs... which the lab does not use. catatonit is
+ * what podman builds its pause image from; runc because crun needs
+ * CAP_SYS_RESOURCE inside nspawn (see images.ts).
+ */
+export const PODMAN_PACKAGES = ['podman', 'runc', 'catatonit'] as const;
 
 export function aptRepoKey(): string {
-  const h = createHash('sha256').update(`${rootfsKey()} ${REPO_PACKAGES.join(',')} r1`).digest('hex').slice(0, 12);
+  const h = createHash('sha256')
+    .update(`${rootfsKey()} ${REPO_PACKAGES.join(',')} ${PODMAN_PACKAGES.join(',')} no-recommends r2`)
+    .digest('hex')
+    .slice(0, 12);
   return `${SUITE}-${h}`;
 }
 
@@ -79,12 +91,18 @@ export async function ensureAptRepo(
   await writeFile(join(work, 'sources.list'), `deb ${mirror} ${SUITE} main\n`);
   const opts = aptOptions(work, rootfs);
   const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
-  say(`downloading ${REPO_PACKAGES.join(' ')} and their dependencies from ${mirror} into ${dir}`);
+  say(`downloading ${[...REPO_PACKAGES, ...PODMAN_PACKAGES].join(' ')} and their dependencies from ${mirror} into ${dir}`);
   await run('apt-get', [...opts, 'update'], { env: aptEnv, timeoutMs: 300_000, step: 'apt repo update' });
   // All together, then each alone: a package installed by itself may pick other alternatives.
-  const sets: string[][] = [[...REPO_PACKAGES], ...REPO_PACKAGES.map((p) => [p])];
+  // The podman set without Recommends, as the machines install it (a separate
+  // run: the Recommends of kha's own packages stay as a host would get them).
+  const sets: Array<{ packages: string[]; extra: string[] }> = [
+    { packages: [...REPO_PACKAGES], extra: [] },
+    ...REPO_PACKAGES.map((p) => ({ packages: [p], extra: [] })),
+    { packages: [...PODMAN_PACKAGES], extra: ['-o', 'APT::Install-Recommends=false'] },
+  ];
   for (const set of sets) {
-    await run('apt-get', [...opts, 'install', '--download-only', '-y', ...set], {
+    await run('apt-get', [...opts, ...set.extra, 'install', '--download-only', '-y', ...set.packages], {
       env: aptEnv,
       timeoutMs: 600_000,
       step: 'apt repo download',

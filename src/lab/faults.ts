@@ -3,7 +3,7 @@
 // it, services driven through nsenter. Each reports the moment it was
 // injected, taken right before the syscall or command that does it.
 import { HostError, InputError } from '../errors.js';
-import { boot, crash, initPid, machineExec, machineProcesses, nspawnPid, poweroff, waitForSsh } from './machine.js';
+import { boot, crash, initPid, machineExec, machineProcesses, nspawnPid, podmanBoot, poweroff, waitForSsh } from './machine.js';
 import { setIsolated, setLink } from './network.js';
 import { isoNow } from './run.js';
 import { labDirs, labFiles, readState, type LabState, type MachineSpec } from './state.js';
@@ -53,7 +53,7 @@ async function killAll(env: NodeJS.ProcessEnv, m: MachineSpec, comm: string): Pr
   const pid = await nspawnPid(dirs, m.name);
   const init = pid ? await initPid(pid) : undefined;
   if (!init) throw new HostError(m.name, 'fault', `${m.name} is not running`);
-  const victims = (await machineProcesses(init)).filter((p) => p.comm === comm);
+  const victims = (await machineProcesses(m.name, init)).filter((p) => p.comm === comm);
   if (victims.length === 0) throw new HostError(m.name, 'fault', `no ${comm} process runs on ${m.name}`);
   const at = isoNow();
   for (const v of victims) {
@@ -115,7 +115,7 @@ export async function injectFault(env: NodeJS.ProcessEnv, kind: FaultKind, host:
     case 'poweron': {
       if (await nspawnPid(dirs, m.name)) throw new HostError(m.name, 'fault', `${m.name} is already running`);
       const at = isoNow();
-      await boot(dirs, m, state.aptRepo);
+      await boot(dirs, m, state.aptRepo, podmanBoot(state, m));
       await waitForSsh(labFiles(dirs), m, 120_000);
       return done({ at, detail: `booted; SSH answered after ${((Date.now() - Date.parse(at)) / 1000).toFixed(1)} s` });
     }

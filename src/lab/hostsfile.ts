@@ -1,12 +1,12 @@
 // The hosts.yaml `kha lab up` writes: the README's hosts.yaml contract, filled in for
 // the lab, plus `operator.netns` so kha reaches the machines from the
 // controller namespace (the only place the lab's addresses exist).
-import { CONTROLLER_NS, PREFIX_LEN, type LabFiles, type MachineSpec } from './state.js';
+import { CONTROLLER_NS, PREFIX_LEN, type LabFiles, type MachineSpec, type StaticPodsLab } from './state.js';
 
 /** The VIP's port when the masters carry the endpoint: their apiservers hold 6443 (source 004). */
 export const ON_MASTERS_PORT = 8443;
 
-export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip: string, endpointOnMasters = false): string {
+export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip: string, endpointOnMasters = false, staticPods?: StaticPodsLab): string {
   const masters = machines.filter((m) => m.role === 'master');
   const lbs = endpointOnMasters ? masters : machines.filter((m) => m.role === 'lb');
   const workers = machines.filter((m) => m.role === 'worker');
@@ -31,6 +31,15 @@ export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip
     '  firewall: auto',
     'operator:',
     `  netns: ${CONTROLLER_NS}`,
+    ...(staticPods
+      ? [
+          '# keepalived and haproxy as static pods; the lab built these images from the Debian packages of its apt repository',
+          '# and every master sees them in a read-only image store (kha lab up --static-pods).',
+          'static_pods:',
+          `  keepalived_image: ${staticPods.keepalivedImage}`,
+          `  haproxy_image: ${staticPods.haproxyImage}`,
+        ]
+      : []),
     'lb:',
     ...lbs.flatMap((m) => [`  - name: ${m.name}`, `    address: ${m.address}`, '    interface: eth0']),
     'masters:',

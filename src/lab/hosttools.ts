@@ -23,6 +23,16 @@ export const HOST_TOOLS: Readonly<Record<string, string>> = {
   curl: 'curl',
 };
 
+/**
+ * Only for `lab up --static-pods`: the images the masters run are built with
+ * the host's podman (import and build, no container run; images.ts). chroot
+ * installs the packages into the images' layers.
+ */
+export const STATIC_PODS_HOST_TOOLS: Readonly<Record<string, string>> = {
+  podman: 'podman',
+  chroot: 'coreutils',
+};
+
 async function onPath(tool: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   const dirs = (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).concat(['/usr/sbin', '/sbin']);
   for (const d of dirs) {
@@ -36,9 +46,9 @@ async function onPath(tool: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   return false;
 }
 
-export async function missingTools(env: NodeJS.ProcessEnv): Promise<string[]> {
+export async function missingTools(env: NodeJS.ProcessEnv, tools: Readonly<Record<string, string>> = HOST_TOOLS): Promise<string[]> {
   const missing: string[] = [];
-  for (const tool of Object.keys(HOST_TOOLS)) if (!(await onPath(tool, env))) missing.push(tool);
+  for (const tool of Object.keys(tools)) if (!(await onPath(tool, env))) missing.push(tool);
   return missing;
 }
 
@@ -52,20 +62,21 @@ export function requireRoot(): void {
 }
 
 /** Installs what is missing with apt-get, then refuses if anything still is. */
-export async function ensureHostTools(env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<void> {
+export async function ensureHostTools(env: NodeJS.ProcessEnv, say: (line: string) => void, options: { staticPods?: boolean } = {}): Promise<void> {
   requireRoot();
-  let missing = await missingTools(env);
+  const tools = options.staticPods ? { ...HOST_TOOLS, ...STATIC_PODS_HOST_TOOLS } : HOST_TOOLS;
+  let missing = await missingTools(env, tools);
   if (missing.length === 0) return;
-  const packages = [...new Set(missing.map((t) => HOST_TOOLS[t] ?? t))];
+  const packages = [...new Set(missing.map((t) => tools[t] ?? t))];
   say(`installing host tools: ${packages.join(' ')}`);
   const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
   await run('apt-get', ['update'], { env: aptEnv, allowFail: true, timeoutMs: 300_000 }).catch(() => undefined);
   await run('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { env: aptEnv, allowFail: true, timeoutMs: 600_000 }).catch(
     () => undefined,
   );
-  missing = await missingTools(env);
+  missing = await missingTools(env, tools);
   if (missing.length > 0) {
-    const lines = missing.map((t) => `${t} (Debian package ${HOST_TOOLS[t] ?? t})`);
-    throw new HostError('localhost', 'lab preflight', `missing host tools: ${lines.join(', ')}; install them with: apt-get install ${[...new Set(missing.map((t) => HOST_TOOLS[t] ?? t))].join(' ')}`);
+    const lines = missing.map((t) => `${t} (Debian package ${tools[t] ?? t})`);
+    throw new HostError('localhost', 'lab preflight', `missing host tools: ${lines.join(', ')}; install them with: apt-get install ${[...new Set(missing.map((t) => tools[t] ?? t))].join(' ')}`);
   }
 }

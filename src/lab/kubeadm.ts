@@ -16,7 +16,7 @@ import { requireLab } from './faults.js';
 import { installServerCert, machineExec } from './machine.js';
 import { makeServerCert, type Sans } from './pki.js';
 import { runInNetns, sleep } from './run.js';
-import { CONTROLLER_NS, labDirs, labFiles, machinePaths, type MachineSpec } from './state.js';
+import { CONTROLLER_NS, labDirs, labFiles, machinePaths, runsPods, type MachineSpec } from './state.js';
 
 const KUBEADM_APIS = ['kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'];
 const STAND_IN_PORT = 6443;
@@ -148,9 +148,23 @@ async function startApiserver(env: NodeJS.ProcessEnv, m: MachineSpec, cfg: Kubea
   throw new HostError(m.name, 'kubeadm', `the apiserver stand-in did not answer /readyz within 30 s`);
 }
 
+/**
+ * On a static-pods master, kubeadm starts the kubelet, which starts the
+ * static pods whose manifests kha wrote: the lab's stand-in does the same
+ * (enabled, so it also runs after a reboot, as a kubeadm-installed kubelet).
+ */
+async function startKubelet(env: NodeJS.ProcessEnv, m: MachineSpec): Promise<boolean> {
+  const state = await requireLab(env);
+  if (!runsPods(state, m)) return false;
+  await machineExec(labDirs(env), m.name, ['systemctl', 'enable', '--now', '--quiet', 'kubelet.service']);
+  return true;
+}
+
 export interface KubeadmReport {
   master: string;
   sans: Sans;
+  /** The kubelet (the lab's stand-in) was started: a static-pods lab. */
+  kubelet: boolean;
 }
 
 /** `kubeadm init --config FILE` on a master of the lab. */
@@ -162,10 +176,12 @@ export async function kubeadmInit(env: NodeJS.ProcessEnv, host: string, configFi
   const cfg = parseKubeadmConfig(text, configFile);
   const record = clusterRecord(env);
   if (existsSync(record)) throw new InputError('this lab cluster is initialised already: join the other masters (kha lab kubeadm join MASTER)');
+  // kubeadm init starts the kubelet, which starts the static pods, the apiserver among them.
+  const kubelet = await startKubelet(env, m);
   const sans = await startApiserver(env, m, cfg, { name: m.name, address: m.address });
   await mkdir(join(labDirs(env).lab, 'kubeadm'), { recursive: true });
   await writeFile(record, text);
-  return { master: m.name, sans };
+  return { master: m.name, sans, kubelet };
 }
 
 /** `kubeadm join ENDPOINT --control-plane` on a master of the lab: through the endpoint, with the cluster's configuration. */
@@ -200,6 +216,8 @@ export async function kubeadmJoin(env: NodeJS.ProcessEnv, host: string): Promise
   }
   // The joining master advertises its own address (kubeadm join's --apiserver-advertise-address), not init's.
   const { advertiseAddress: _init, ...joining } = cfg;
+  // After discovery through the endpoint, kubeadm join starts the kubelet (and with it this master's static pods).
+  const kubelet = await startKubelet(env, m);
   const sans = await startApiserver(env, m, { ...joining, bindPort: STAND_IN_PORT }, { name: m.name, address: m.address });
-  return { master: m.name, sans };
+  return { master: m.name, sans, kubelet };
 }

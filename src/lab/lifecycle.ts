@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile, chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HostError, InputError } from '../errors.js';
-import { ensureAptRepo } from './aptrepo.js';
+import { ensureAptRepo, PODMAN_PACKAGES } from './aptrepo.js';
+import { ensureImages } from './images.js';
 import { cgroupRoots, removeLabCgroups } from './cgroups.js';
 import { ensureHostTools, requireRoot } from './hosttools.js';
 import { hostsYaml } from './hostsfile.js';
-import { alive, boot, machineExec, nspawnPid, poweroff, prepareMachine, strayNspawns, waitForSsh } from './machine.js';
+import { alive, boot, installPodmanConfig, machineExec, nspawnPid, podmanBoot, poweroff, prepareMachine, strayNspawns, waitForSsh } from './machine.js';
 import { mountsUnder, removeTree, unmountUnder } from './mounts.js';
 import { createBridge, createMachineNet, deleteNamespace, labNamespaces } from './network.js';
 import { ensureCa, ensureClientKey, knownHostsText, makeHostKey, makeServerCert, type HostKey } from './pki.js';
@@ -24,16 +25,22 @@ import {
   PREFIX,
   planMachines,
   readState,
+  runsPods,
   writeState,
+  type LabDirs,
   type LabSize,
+  type LabState,
   type MachineSpec,
+  type StaticPodsLab,
 } from './state.js';
 
 export interface UpReport {
   hostsYaml: string;
   rootfs: { dir: string; built: boolean; seconds: number };
   aptRepo: { dir: string; built: boolean; packages: number; seconds: number };
-  machines: Array<MachineSpec & { bootToSshSeconds: number }>;
+  /** `--static-pods` only: the images the masters run, from the host's store. */
+  images?: { store: string; keepalived: string; haproxy: string; built: boolean; seconds: number };
+  machines: Array<MachineSpec & { bootToSshSeconds: number; podmanSeconds?: number }>;
   seconds: number;
 }
 
@@ -68,6 +75,22 @@ export interface UpOptions {
   beforeKubeadm?: boolean;
   /** No load balancers: hosts.yaml lists the masters under lb, and the VIP's port is not the apiservers' (source 004). */
   endpointOnMasters?: boolean;
+  /**
+   * keepalived and haproxy as static pods (source 002); implies endpointOnMasters. The masters
+   * boot with what podman needs inside nspawn, install podman, and get the kubelet stand-in.
+   */
+  staticPods?: boolean;
+}
+
+/**
+ * podman, runc and catatonit from the offline repository, without Recommends
+ * (as the repository downloaded them), then podman's configuration. The
+ * kubelet stand-in's unit is already in place (prepareMachine).
+ */
+async function installPodman(dirs: LabDirs, name: string): Promise<void> {
+  await machineExec(dirs, name, ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', '--no-install-recommends', ...PODMAN_PACKAGES]);
+  await installPodmanConfig(dirs, name);
+  await machineExec(dirs, name, ['systemctl', 'daemon-reload']);
 }
 
 export async function labUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void, options: UpOptions = {}): Promise<UpReport> {
@@ -83,9 +106,10 @@ export async function labUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: s
 }
 
 async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string) => void, options: UpOptions): Promise<UpReport> {
+  if (options.staticPods) options = { ...options, endpointOnMasters: true };
   checkSize(size, options.endpointOnMasters);
   const started = Date.now();
-  await ensureHostTools(env, say);
+  await ensureHostTools(env, say, { staticPods: Boolean(options.staticPods) });
   const dirs = labDirs(env);
   const files = labFiles(dirs);
   if ((await readState(dirs)) || (await labNamespaces()).length > 0 || (await strayNspawns()).length > 0) {
@@ -95,11 +119,23 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
   const aptStarted = Date.now();
   const apt = await ensureAptRepo(dirs.cache, rootfs.dir, env, say);
   const aptSeconds = (Date.now() - aptStarted) / 1000;
+  const images = options.staticPods ? await ensureImages(dirs.cache, apt.dir, env, say) : undefined;
+  const staticPods: StaticPodsLab | undefined = images && { store: images.store, keepalivedImage: images.keepalived, haproxyImage: images.haproxy };
 
   await mkdir(dirs.lab, { recursive: true, mode: 0o700 });
   await chmod(dirs.lab, 0o700);
   const machines = planMachines(size);
-  await writeState(dirs, { version: 1, createdAt: new Date().toISOString(), rootfs: rootfs.dir, aptRepo: apt.dir, vip: DEFAULT_VIP, machines, endpointOnMasters: Boolean(options.endpointOnMasters) });
+  const state: LabState = {
+    version: 1,
+    createdAt: new Date().toISOString(),
+    rootfs: rootfs.dir,
+    aptRepo: apt.dir,
+    vip: DEFAULT_VIP,
+    machines,
+    endpointOnMasters: Boolean(options.endpointOnMasters),
+    ...(staticPods ? { staticPods } : {}),
+  };
+  await writeState(dirs, state);
   await ensureClientKey(files);
   await ensureCa(files);
   const authorizedKey = await readFile(`${files.key}.pub`, 'utf8');
@@ -112,7 +148,7 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
     keys.push({ machine: m, key });
     const cert = m.role === 'master' && !options.beforeKubeadm ? await makeServerCert(files, m) : undefined;
     await createMachineNet(m);
-    await prepareMachine(dirs, rootfs.dir, { machine: m, all: machines, hostKey: key, authorizedKey, cert, caCert });
+    await prepareMachine(dirs, rootfs.dir, { machine: m, all: machines, hostKey: key, authorizedKey, cert, caCert, kubeletStandIn: runsPods(state, m) });
   }
   await writeFile(files.knownHosts, knownHostsText(keys));
 
@@ -120,7 +156,7 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
   const booted = await Promise.all(
     machines.map(async (m) => {
       const t0 = Date.now();
-      await boot(dirs, m, apt.dir);
+      await boot(dirs, m, apt.dir, podmanBoot(state, m));
       await waitForSsh(files, m, 120_000);
       const bootToSshSeconds = (Date.now() - t0) / 1000;
       // Package lists ready, as on any provisioned host: `apt-get install` works without an update first.
@@ -129,16 +165,25 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
       if (m.role === 'master' && options.endpointOnMasters) {
         await machineExec(dirs, m.name, ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', 'iptables']);
       }
+      let podmanSeconds: number | undefined;
+      if (runsPods(state, m)) {
+        const t1 = Date.now();
+        await installPodman(dirs, m.name);
+        podmanSeconds = (Date.now() - t1) / 1000;
+        // Without --before-kubeadm the cluster is as after kubeadm: the kubelet runs, from boot on.
+        if (!options.beforeKubeadm) await machineExec(dirs, m.name, ['systemctl', 'enable', '--now', '--quiet', 'kubelet.service']);
+      }
       if (m.role === 'master' && !options.beforeKubeadm) await waitForApiserver(files.caCert, m, 60_000);
-      say(`${m.name} ${m.address}: ssh up after ${bootToSshSeconds.toFixed(1)} s`);
-      return { ...m, bootToSshSeconds };
+      say(`${m.name} ${m.address}: ssh up after ${bootToSshSeconds.toFixed(1)} s${podmanSeconds === undefined ? '' : `; podman installed in ${podmanSeconds.toFixed(1)} s`}`);
+      return { ...m, bootToSshSeconds, ...(podmanSeconds === undefined ? {} : { podmanSeconds }) };
     }),
   );
-  await writeFile(files.hostsYaml, hostsYaml(files, machines, DEFAULT_VIP, options.endpointOnMasters));
+  await writeFile(files.hostsYaml, hostsYaml(files, machines, DEFAULT_VIP, options.endpointOnMasters, staticPods));
   return {
     hostsYaml: files.hostsYaml,
     rootfs,
     aptRepo: { ...apt, seconds: aptSeconds },
+    ...(images ? { images } : {}),
     machines: booted,
     seconds: (Date.now() - started) / 1000,
   };

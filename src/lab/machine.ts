@@ -9,19 +9,22 @@ import { chmod, mkdir, readdir, readFile, readlink, symlink, writeFile, rm } fro
 import { dirname, join } from 'node:path';
 import { HostError } from '../errors.js';
 import { templatesDir } from '../paths.js';
-import { createMachineCgroups } from './cgroups.js';
+import { createMachineCgroups, machineCgroups } from './cgroups.js';
 import { mountsUnder } from './mounts.js';
 import type { HostKey, ServerCert } from './pki.js';
 import { run, runInNetns, sleep } from './run.js';
 import {
   APT_MOUNT,
   CONTROLLER_NS,
+  IMAGES_MOUNT,
   machineName,
   machineNetns,
   machinePaths,
   PREFIX_LEN,
+  runsPods,
   type LabDirs,
   type LabFiles,
+  type LabState,
   type MachineSpec,
 } from './state.js';
 
@@ -53,6 +56,8 @@ export interface MachineIdentity {
   authorizedKey: string;
   cert?: ServerCert | undefined;
   caCert?: string | undefined;
+  /** A static-pods master: the kubelet stand-in is installed (not enabled: kubeadm starts it, see kubeadm.ts). */
+  kubeletStandIn?: boolean;
 }
 
 /** Mounts the overlay (once) and writes what makes this machine itself. */
@@ -92,6 +97,24 @@ export async function prepareMachine(dirs: LabDirs, rootfs: string, id: MachineI
       await enable(root, 'kha-apiserver.service');
     }
   }
+  if (id.kubeletStandIn) {
+    // A script's process is named after its file: kha's pod check sees `kubelet` here, as on a real master.
+    await put(root, 'usr/local/bin/kubelet', await readFile(join(labTemplates, 'kubelet'), 'utf8'), 0o755);
+    await put(root, 'etc/systemd/system/kubelet.service', await readFile(join(labTemplates, 'kubelet.service'), 'utf8'));
+    await mkdir(join(root, 'etc/kubernetes/manifests'), { recursive: true });
+    await mkdir(p.containers, { recursive: true });
+  }
+}
+
+/**
+ * podman's configuration in a static-pods master, written after podman is
+ * installed (a package shipping one of these files would otherwise stop at
+ * a conffile question).
+ */
+export async function installPodmanConfig(dirs: LabDirs, name: string): Promise<void> {
+  const root = machinePaths(dirs, name).merged;
+  await put(root, 'etc/containers/containers.conf', await readFile(join(labTemplates, 'containers.conf'), 'utf8'));
+  await put(root, 'etc/containers/storage.conf', (await readFile(join(labTemplates, 'storage.conf'), 'utf8')).replaceAll('@IMAGES@', IMAGES_MOUNT));
 }
 
 /** The apiserver's certificate and key where the stand-in's unit reads them, under a machine's root. */
@@ -163,7 +186,17 @@ export function alive(pid: number): boolean {
   }
 }
 
-export async function boot(dirs: LabDirs, m: MachineSpec, aptRepo: string): Promise<number> {
+/** What a machine that runs pods (a static-pods master) needs from nspawn; absent for every other machine. */
+export interface PodmanBoot {
+  /** The lab's image store on the host (images.ts). */
+  store: string;
+}
+
+export function podmanBoot(state: LabState, m: MachineSpec): PodmanBoot | undefined {
+  return runsPods(state, m) && state.staticPods ? { store: state.staticPods.store } : undefined;
+}
+
+export async function boot(dirs: LabDirs, m: MachineSpec, aptRepo: string, podman?: PodmanBoot): Promise<number> {
   const p = machinePaths(dirs, m.name);
   const running = await nspawnPid(dirs, m.name);
   if (running) return running;
@@ -199,12 +232,28 @@ export async function boot(dirs: LabDirs, m: MachineSpec, aptRepo: string): Prom
       '--resolv-conf=off',
       '--timezone=off',
       '--console=read-only',
+      ...(podman
+        ? [
+            // runc loads an eBPF device filter for each container.
+            '--system-call-filter=bpf',
+            // podman's overlay storage cannot sit on the machine's overlay root.
+            `--bind=${p.containers}:/var/lib/containers`,
+            // The lab's images, built once on the host: an additional image store, read-only.
+            `--bind-ro=${podman.store}:${IMAGES_MOUNT}`,
+          ]
+        : []),
     ],
     {
       detached: true,
       stdio: ['ignore', log, log],
       // /proc/sys/net writable inside (keepalived sets sysctls), the rest of /proc/sys read-only.
-      env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network' },
+      // A machine that runs pods gets the unified cgroup hierarchy: on this host's hybrid one, runc
+      // would try to make v1 controller directories (pids, ...) the machine cannot write.
+      env: {
+        ...process.env,
+        SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network',
+        ...(podman ? { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' } : {}),
+      },
     },
   );
   closeSync(log);
@@ -250,20 +299,42 @@ export async function crash(dirs: LabDirs, name: string): Promise<{ pid: number;
   return { pid: init ?? pid, at };
 }
 
-/** Host pids of every process inside the machine (same pid namespace as its init). */
-export async function machineProcesses(init: number): Promise<Array<{ pid: number; comm: string }>> {
+/** Every pid in a cgroup and the cgroups below it. */
+async function pidsUnder(dir: string, into: Set<number>): Promise<void> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    for (const l of (await readFile(join(dir, 'cgroup.procs'), 'utf8')).split('\n')) if (/^\d+$/.test(l)) into.add(Number(l));
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) if (e.isDirectory()) await pidsUnder(join(dir, e.name), into);
+}
+
+/**
+ * Host pids of every process inside the machine: everything in its cgroups
+ * (cgroups.ts) but the host-side boot shell and nspawn, so the containers of
+ * a static-pods machine count too (they run in pid namespaces of their own,
+ * below the machine's). Without those cgroups, the machine's pid namespace.
+ */
+export async function machineProcesses(name: string, init: number): Promise<Array<{ pid: number; comm: string }>> {
   let ns: string;
+  let hostNs: string;
   try {
     ns = await readlink(`/proc/${init}/ns/pid`);
+    hostNs = await readlink('/proc/self/ns/pid');
   } catch {
     return [];
   }
+  const pids = new Set<number>();
+  for (const dir of machineCgroups(name)) await pidsUnder(dir, pids);
+  const inMachine = pids.size > 0 ? (pidNs: string) => pidNs !== hostNs : (pidNs: string) => pidNs === ns;
+  const candidates = pids.size > 0 ? [...pids] : (await readdir('/proc')).filter((e) => /^\d+$/.test(e)).map(Number);
   const out: Array<{ pid: number; comm: string }> = [];
-  for (const e of await readdir('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
+  for (const pid of candidates) {
     try {
-      if ((await readlink(`/proc/${e}/ns/pid`)) !== ns) continue;
-      out.push({ pid: Number(e), comm: (await readFile(`/proc/${e}/comm`, 'utf8')).trim() });
+      if (!inMachine(await readlink(`/proc/${pid}/ns/pid`))) continue;
+      out.push({ pid, comm: (await readFile(`/proc/${pid}/comm`, 'utf8')).trim() });
     } catch {
       // exited meanwhile
     }
@@ -271,10 +342,10 @@ export async function machineProcesses(init: number): Promise<Array<{ pid: numbe
   return out;
 }
 
-/** Proportional set size of everything in the machine, in KiB: shared pages split fairly between machines. */
-export async function memoryKiB(init: number): Promise<number> {
+/** Proportional set size of everything in the machine, pods included, in KiB: shared pages split fairly between machines. */
+export async function memoryKiB(name: string, init: number): Promise<number> {
   let total = 0;
-  for (const p of await machineProcesses(init)) {
+  for (const p of await machineProcesses(name, init)) {
     try {
       const text = await readFile(`/proc/${p.pid}/smaps_rollup`, 'utf8');
       total += Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0);

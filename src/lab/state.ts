@@ -16,6 +16,8 @@ export const CONTROLLER_ADDRESS = `${SUBNET_PREFIX}.2`;
 export const DEFAULT_VIP = `${SUBNET_PREFIX}.10`;
 /** Where the offline apt repository appears inside every machine. */
 export const APT_MOUNT = '/srv/kha-lab-apt';
+/** Where a static-pods machine sees the lab's image store (podman's additionalimagestores; images.ts). */
+export const IMAGES_MOUNT = '/srv/kha-lab-images';
 
 export interface LabDirs {
   /** Runtime state: hosts.yaml, keys, CA, overlays, pids. */
@@ -74,6 +76,8 @@ export interface MachinePaths {
   merged: string;
   pidFile: string;
   log: string;
+  /** A static-pods machine's /var/lib/containers (podman's overlay storage cannot sit on the overlay root). */
+  containers: string;
 }
 
 export function machinePaths(dirs: LabDirs, name: string): MachinePaths {
@@ -85,6 +89,7 @@ export function machinePaths(dirs: LabDirs, name: string): MachinePaths {
     merged: join(dir, 'root'),
     pidFile: join(dir, 'nspawn.pid'),
     log: join(dir, 'console.log'),
+    containers: join(dir, 'containers'),
   };
 }
 
@@ -120,6 +125,20 @@ export interface LabState {
   machines: MachineSpec[];
   /** The masters also run keepalived and haproxy (source 004): no load balancers of their own. */
   endpointOnMasters?: boolean;
+  /** `up --static-pods`: the masters run podman and a kubelet stand-in, with the lab's images (images.ts). */
+  staticPods?: StaticPodsLab;
+}
+
+export interface StaticPodsLab {
+  /** The image store on the host, mounted read-only in the masters. */
+  store: string;
+  keepalivedImage: string;
+  haproxyImage: string;
+}
+
+/** Whether this machine runs podman and the kubelet stand-in: the masters of a static-pods lab. */
+export function runsPods(state: Pick<LabState, 'staticPods'>, m: MachineSpec): boolean {
+  return state.staticPods !== undefined && m.role === 'master';
 }
 
 export async function readState(dirs: LabDirs): Promise<LabState | undefined> {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { initPid, machineExec, memoryKiB, nspawnPid } from './machine.js';
 import { linkState } from './network.js';
-import { labDirs, labFiles, type LabState } from './state.js';
+import { labDirs, labFiles, runsPods, type LabState } from './state.js';
 
 export interface MachineStatus {
   name: string;
@@ -16,6 +16,8 @@ export interface MachineStatus {
   holdsVip: boolean;
   /** unit → `systemctl is-active` answer, for the units faults act on. */
   services: Record<string, string>;
+  /** Static-pods masters only: pod → podman's state of it. */
+  pods?: Record<string, string>;
 }
 
 const UNITS: Readonly<Record<string, readonly string[]>> = {
@@ -26,7 +28,22 @@ const UNITS: Readonly<Record<string, readonly string[]>> = {
 
 function unitsOf(state: LabState, role: string): readonly string[] {
   const units = UNITS[role] ?? [];
+  // Static pods: no keepalived or haproxy unit; the kubelet stand-in runs them (see `pods`).
+  if (role === 'master' && state.staticPods) return [...units, 'kubelet'];
   return role === 'master' && state.endpointOnMasters ? [...units, ...(UNITS.lb ?? [])] : units;
+}
+
+/** The pods podman runs on a static-pods master: name → state (Running, Exited...). */
+async function podStates(env: NodeJS.ProcessEnv, name: string): Promise<Record<string, string>> {
+  const r = await machineExec(labDirs(env), name, ['podman', 'pod', 'ps', '--format', '{{.Name}} {{.Status}}'], true).catch(() => undefined);
+  if (!r || r.code !== 0) return {};
+  return Object.fromEntries(
+    r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(/\s+/) as [string, string]),
+  );
 }
 
 async function serviceStates(env: NodeJS.ProcessEnv, name: string, units: readonly string[]): Promise<Record<string, string>> {
@@ -66,9 +83,10 @@ export async function labStatus(env: NodeJS.ProcessEnv, state: LabState, vip: st
         address: m.address,
         state: init ? 'running' : 'stopped',
         link: link.eth0 === 'up' && !link.bridged ? 'isolated' : link.eth0,
-        memoryMiB: init ? Math.round(((await memoryKiB(init)) / 1024) * 10) / 10 : null,
+        memoryMiB: init ? Math.round(((await memoryKiB(m.name, init)) / 1024) * 10) / 10 : null,
         holdsVip: link.addresses.some((a) => a.split('/')[0] === bare),
         services: init ? await serviceStates(env, m.name, unitsOf(state, m.role)) : {},
+        ...(runsPods(state, m) ? { pods: init ? await podStates(env, m.name) : {} } : {}),
       };
     }),
   );
