@@ -39,14 +39,19 @@ export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
     },
     shared('sysctl'),
   ];
-  /** What a pod reads, hashed into its manifest: new files make a new manifest, and the kubelet restarts the pod. */
+  /**
+   * What a pod reads, hashed into its manifest: new files make a new
+   * manifest, and the kubelet restarts the pod. 128 bits of the sha256, 32
+   * hex digits: podman before 5.0 refuses annotation values over 63
+   * characters (the full 64 would stop `podman kube play` on Debian 12).
+   */
   const hash =
     (service: 'keepalived' | 'haproxy') =>
     (...[inv, lb, iface]: Parameters<FileSpec['context']>): string =>
       filesDigest(
         config.filter((s) => s.service === service && (s.when?.(inv, lb) ?? true)).map((s) => renderSpec(s, s.context(inv, lb, iface))),
         service,
-      );
+      ).slice(0, 32);
   /** A manifest: `pod` gets the hash of what its service reads on this host. */
   const manifest = (
     service: 'keepalived' | 'haproxy',
