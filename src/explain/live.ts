@@ -1,7 +1,7 @@
 import { lbTargets } from '../execute/targets.js';
 import type { Inventory } from '../inventory/model.js';
-import { readVrrpState } from '../observe/keepalived-state.js';
 import { vipPresentCommand } from '../observe/vip.js';
+import { topologyOf } from '../topology/of.js';
 import type { Session } from '../transport/session.js';
 import { connectAll } from '../transport/ssh.js';
 import type { LiveHost, LiveState } from './explain.js';
@@ -18,7 +18,7 @@ const VIP_CHECK_TIMEOUT_MS = 5000;
 
 export async function readLiveHost(inv: Inventory, session: Session): Promise<LiveHost> {
   try {
-    const [vrrp, vip] = await Promise.all([readVrrpState(session), session.exec(vipPresentCommand(inv), { timeoutMs: VIP_CHECK_TIMEOUT_MS })]);
+    const [vrrp, vip] = await Promise.all([topologyOf(inv).vrrpState(session), session.exec(vipPresentCommand(inv), { timeoutMs: VIP_CHECK_TIMEOUT_MS })]);
     return { name: session.host, reachable: true, vrrp, holdsVip: vip.code === 0 };
   } catch (err) {
     return { name: session.host, reachable: false, error: err instanceof Error ? err.message : String(err) };

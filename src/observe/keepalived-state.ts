@@ -11,6 +11,25 @@ export function parseVrrpState(journal: string): VrrpState {
   return (last?.[1] as VrrpState | undefined) ?? 'UNKNOWN';
 }
 
+/**
+ * The same from a keepalived that runs as a static pod: its console log, as
+ * the kubelet keeps it (/var/log/pods/<ns>_<pod>_<uid>/<container>/<restart>.log,
+ * the newest file being the running container's), else as podman keeps it
+ * (`podman kube play` names the container <pod>-<container>).
+ */
+export function podVrrpStateCommand(podLogs = '/var/log/pods'): string {
+  return [
+    'pgrep -x keepalived >/dev/null || { echo STOPPED; exit 0; }',
+    `f=$(ls -t ${podLogs}/*_keepalived-*/keepalived/*.log 2>/dev/null | head -n 1)`,
+    'if [ -n "$f" ]; then tail -n 5000 "$f"; elif command -v podman >/dev/null 2>&1; then podman logs --tail 5000 keepalived-keepalived 2>&1; fi | grep -E "Entering (MASTER|BACKUP|FAULT) STATE" | tail -n 1',
+  ].join('\n');
+}
+
+export async function readPodVrrpState(session: Session): Promise<VrrpState> {
+  const r = await session.exec(podVrrpStateCommand(), { timeoutMs: 15_000 });
+  return r.stdout.trim() === 'STOPPED' ? 'STOPPED' : parseVrrpState(r.stdout);
+}
+
 export async function readVrrpState(session: Session): Promise<VrrpState> {
   const r = await session.exec(
     'systemctl is-active --quiet keepalived || { echo STOPPED; exit 0; }; journalctl -u keepalived --since "$(systemctl show -p ActiveEnterTimestamp --value keepalived)" -o cat --no-pager 2>/dev/null | grep -E "Entering (MASTER|BACKUP|FAULT) STATE" | tail -n 1',

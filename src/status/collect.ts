@@ -4,7 +4,7 @@ import { effectivePriority } from '../explain/explain.js';
 import { certSans } from '../kubeadm/handoff.js';
 import { readCertificate, type CertificateCheck } from '../observe/certificate.js';
 import { foundByCheck, readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
-import { readVrrpState, type VrrpState } from '../observe/keepalived-state.js';
+import type { VrrpState } from '../observe/keepalived-state.js';
 import { describeChange } from '../plan/changes.js';
 import { planHost, probeRequest } from '../plan/plan.js';
 import { topologyOf } from '../topology/of.js';
@@ -46,12 +46,12 @@ export interface ClusterStatus {
 
 async function lbStatus(inv: Inventory, name: string, session: Session): Promise<LbStatus> {
   const lb = inv.lbs.find((h) => h.name === name)!;
+  const topology = topologyOf(inv);
   const facts = await gatherFacts(session, probeRequest(inv));
   const [vrrp, backends] = await Promise.all([
-    readVrrpState(session),
+    topology.vrrpState(session),
     readHaproxyStats(session, inv.haproxy.monitor_port).catch(() => [] as ServerStats[]),
   ]);
-  const topology = topologyOf(inv);
   const drift = planHost(inv, lb, facts, [...topology.tasks.keys()]).tasks.flatMap((t) => t.changes.map(describeChange));
   return {
     host: name,

@@ -5,6 +5,7 @@ import type { ServiceName } from '../plan/changes.js';
 import type { Check } from '../preflight/checks.js';
 import type { FileSpec } from '../render/catalog.js';
 import type { Task } from '../tasks/context.js';
+import type { VrrpState } from '../observe/keepalived-state.js';
 import type { Session } from '../transport/session.js';
 import type { EndpointCheck } from '../verify/endpoint.js';
 
@@ -60,6 +61,8 @@ export interface Topology {
   drills: readonly Drill[];
   /** Every other drill, with why it does not apply here: verify-failover says so instead of running it. */
   drillsNotApplicable: ReadonlyMap<DrillName, string>;
+  /** keepalived's state on a host now, from where its log is kept. */
+  vrrpState(session: Session): Promise<VrrpState>;
   /** Whether each service of the endpoint runs on a host now, `active` when it does, else in words (status and the drills read these). */
   serviceStates(session: Session, inv: Inventory): Promise<Record<string, string>>;
 }

@@ -144,17 +144,15 @@ describe('kubeadm starts the kubelet, the kubelet the pods', () => {
     expect(r.stdout).toContain('No changes');
   });
 
-  it('kha status --wait: healthy through the VIP, every apiserver UP behind every haproxy', () => {
-    // What status already shows for static pods. It reads keepalived and haproxy as systemd
-    // services, so today its vrrp column says STOPPED and the keepalived/haproxy columns '-'
-    // on every master. For the integrator, once status knows static pods (main, src/status):
-    // assert vrrp MASTER on m1 and BACKUP on m2, m3; keepalived and haproxy shown as pods
-    // (running, current manifest); and no line reading a systemd unit of either.
+  it('kha status --wait: healthy through the VIP; each master plays both roles, keepalived in its pod MASTER or BACKUP, both pods on their current manifest', () => {
     const s = kha(['status', '--wait=60']);
     expect(s.code, s.stdout).toBe(0);
     expect(s.stdout.trimEnd().split('\n').pop()).toBe('healthy');
     expect(s.stdout).toContain(`VIP ${VIP}:8443: held by m1`);
-    for (const m of Object.keys(M)) expect(s.stdout).toMatch(new RegExp(`^${m} +lb :8443, apiserver :6443 .* m1:UP m2:UP m3:UP +none`, 'm'));
+    // keepalived's state from its pod's log (no systemd unit), the pods "active" only on their current manifest.
+    for (const [m, vrrp] of [['m1', 'MASTER'], ['m2', 'BACKUP'], ['m3', 'BACKUP']]) {
+      expect(s.stdout).toMatch(new RegExp(`^${m} +lb :8443 \\(static pods\\), apiserver :6443 +${vrrp} +\\d+/\\d+ +active +active +m1:UP m2:UP m3:UP +none`, 'm'));
+    }
     // The lab's own view: the kubelet and both pods on every master; memory counted with the pods.
     const ls = lab('status', '--json');
     expect(ls.code, ls.stderr).toBe(0);
@@ -172,6 +170,42 @@ describe('kubeadm starts the kubelet, the kubelet the pods', () => {
     await sleep(1500);
     expect(onHost(M.m3, 'pgrep -x -o haproxy; pgrep -x -o keepalived').trim()).toBe(before);
     expect(onHost(M.m3, 'systemctl is-active kubelet').trim()).toBe('active');
+  });
+});
+
+describe('status and drills know static pods', () => {
+  it('a manifest edited by hand is drift, and the pod running it is not on its current manifest; apply puts both back', async () => {
+    onHost(M.m3, "sed -i 's/periodSeconds: 5/periodSeconds: 7/' /etc/kubernetes/manifests/haproxy.yaml");
+    // The stand-in plays the edited manifest, as a kubelet would.
+    await sleep(1500);
+    const drifted = kha(['status']);
+    expect(drifted.code, drifted.stdout).toBe(1);
+    expect(drifted.stdout).toContain('m3: would update /etc/kubernetes/manifests/haproxy.yaml');
+    const fixed = kha(['apply', '--yes']);
+    expect(fixed.code, `${fixed.stdout}\n${fixed.stderr}`).toBe(0);
+    expect(fixed.stdout).toContain('m3: keepalived and haproxy run the new manifests');
+    expect(kha(['status']).code).toBe(0);
+  });
+
+  it('verify-failover runs backend-down and partition on the pods, and says why each service drill does not apply', () => {
+    const r = kha(['verify-failover', '--json']);
+    const parsed = JSON.parse(r.stdout) as {
+      ok: boolean;
+      drills: { name: string; passed: boolean; caveat?: string; expectations: { name: string; held: boolean; detail: string }[] }[];
+      notApplicable: { name: string; why: string }[];
+    };
+    const failed = parsed.drills.filter((d) => !d.passed).map((d) => `${d.name}: ${JSON.stringify(d.expectations.filter((e) => !e.held))}`);
+    expect(failed, r.stderr).toEqual([]);
+    expect(parsed.ok).toBe(true);
+    expect(parsed.drills.map((d) => d.name)).toEqual(['backend-down', 'partition']);
+    expect(parsed.drills[1]!.caveat).toMatch(/etcd member/);
+    expect(parsed.notApplicable.map((n) => n.name)).toEqual(['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'failback', 'reboot']);
+    for (const n of parsed.notApplicable) expect(n.why).toContain('kubelet');
+    const text = kha(['verify-failover', '--drill', 'keepalived-stop']);
+    expect(text.code).toBe(2);
+    expect(text.stderr).toContain('does not apply to keepalived and haproxy as static pods');
+    // The pods still run where they ran: the drills broke the network, not the pods.
+    for (const a of Object.values(M)) expect(onHost(a, `${running('keepalived')}; ${running('haproxy')}; iptables -S INPUT | grep -c kha-drill || true`).trim()).toBe('yes\nyes\n0');
   });
 });
 

@@ -13,6 +13,7 @@ import { directoriesTask } from '../../tasks/directories.js';
 import { SEEN_PATH } from '../../verify/apiservers-seen.js';
 import type { Topology } from '../topology.js';
 import type { Session } from '../../transport/session.js';
+import { readVrrpState } from '../../observe/keepalived-state.js';
 import { FILES } from './files.js';
 import { GATES, HOST_SETS } from './order.js';
 import { vipReachesEveryMaster } from './verify.js';
@@ -54,4 +55,5 @@ export const DEDICATED: Topology = {
   drills: DRILLS,
   drillsNotApplicable: new Map(),
   serviceStates: systemdStates,
+  vrrpState: readVrrpState,
 };

@@ -12,6 +12,7 @@ import type { Topology } from '../topology.js';
 import { isManifest, staticPodFiles } from './files.js';
 import { podsCurrentGate, podsServeTheVip, podState, podStatus } from './running.js';
 import { ON_MASTERS } from '../on-masters.js';
+import { readPodVrrpState } from '../../observe/keepalived-state.js';
 import type { DrillName } from '../../drill/drills.js';
 
 // keepalived and haproxy as static pods of the masters' kubelets (source
@@ -80,6 +81,7 @@ function build(sp: StaticPodSettings): Topology {
     finalChecks: new Map([['pods-serve-the-vip', podsServeTheVip(sp.manifestsDir)]]),
     drills: ON_MASTERS.drills.filter((d) => !NOT_APPLICABLE.has(d.name)),
     drillsNotApplicable: NOT_APPLICABLE,
+    vrrpState: readPodVrrpState,
     async serviceStates(session, inv) {
       const s = await podStatus(session, inv, sp.manifestsDir);
       return { keepalived: podState(s.keepalived, s.kubelet), haproxy: podState(s.haproxy, s.kubelet) };
