@@ -47,7 +47,7 @@ export async function runApplyPipeline(req: ApplyRequest): Promise<ApplyOutcome>
     await req.emit({ kind: 'plan-ready', plans, diffs: req.dryRun });
     let outcome: ApplyOutcome;
     if (req.dryRun) outcome = { kind: 'dry-run', plans };
-    else if (!(await approved(req, plans, facts))) outcome = { kind: 'declined' };
+    else if (!(await approved(req, inv, sessions, plans))) outcome = { kind: 'declined' };
     else outcome = await carryOut(req, { inv, sessions, facts, playbook, plans });
     await req.emit({ kind: 'finished', outcome });
     return outcome;
@@ -56,9 +56,13 @@ export async function runApplyPipeline(req: ApplyRequest): Promise<ApplyOutcome>
   }
 }
 
-/** Hosts that would change while keepalived or haproxy runs there need the operator's yes. */
-async function approved(req: ApplyRequest, plans: readonly HostPlan[], facts: ReadonlyMap<string, HostFacts>): Promise<boolean> {
-  const serving = plans.filter((p) => countChanges(p).changed > 0 && facts.get(p.host)!.services.some((s) => s.active === 'active')).map((p) => p.host);
+/** Hosts that would change while keepalived or haproxy runs there (as a service or a pod: the topology knows) need the operator's yes. */
+async function approved(req: ApplyRequest, inv: Inventory, sessions: ReadonlyMap<string, Session>, plans: readonly HostPlan[]): Promise<boolean> {
+  const topology = topologyOf(inv);
+  const changing = plans.filter((p) => countChanges(p).changed > 0).map((p) => p.host);
+  // A host whose state cannot be read counts as serving: asking costs a yes, not asking may cost an outage.
+  const runs = await Promise.all(changing.map((host) => topology.serving(sessions.get(host)!, inv).catch(() => true)));
+  const serving = changing.filter((_, i) => runs[i]);
   return serving.length === 0 || req.approve(serving);
 }
 

@@ -61,6 +61,8 @@ export interface Topology {
   drills: readonly Drill[];
   /** Every other drill, with why it does not apply here: verify-failover says so instead of running it. */
   drillsNotApplicable: ReadonlyMap<DrillName, string>;
+  /** keepalived or haproxy runs on the host now: apply changes it only with the operator's yes. */
+  serving(session: Session, inv: Inventory): Promise<boolean>;
   /** keepalived's state on a host now, from where its log is kept. */
   vrrpState(session: Session): Promise<VrrpState>;
   /** Whether each service of the endpoint runs on a host now, `active` when it does, else in words (status and the drills read these). */

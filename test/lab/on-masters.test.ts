@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp } from '../../src/lab/lifecycle.js';
@@ -72,10 +72,16 @@ describe('the masters carry the endpoint: the first build', () => {
     expect(waited.stdout).not.toContain('masters behind haproxy');
   });
 
-  it('apply again changes nothing and records every apiserver as seen', () => {
+  it('apply again changes nothing and records every apiserver as seen; a change to hosts that serve needs --yes', () => {
     const r = kha(['apply', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('No changes');
+    const changed = join(labDirs(process.env).lab, 'hosts-changed.yaml');
+    writeFileSync(changed, `${readFileSync(hostsYaml, 'utf8')}haproxy:\n  check_inter_ms: 400\n`);
+    const unasked = runKha(['apply', changed]);
+    expect(unasked.code, unasked.stdout).toBe(2);
+    expect(unasked.stderr).toContain('m1, m2, m3 are serving; run with --yes to change them without asking');
+    expect(onHost(M.m1, 'grep -c "inter 400ms" /etc/haproxy/haproxy.cfg || true').trim()).toBe('0');
     expect(onHost(M.m2, 'cat /var/lib/kha/apiservers.seen')).toBe('m1 10.77.0.21:6443\nm2 10.77.0.22:6443\nm3 10.77.0.23:6443\n');
   });
 });

@@ -214,6 +214,11 @@ describe('a configuration change rolls through the pods one master at a time', (
     const changed = join(labDirs(process.env).lab, 'hosts-changed.yaml');
     writeFileSync(changed, `${readFileSync(hostsYaml, 'utf8')}haproxy:\n  check_inter_ms: 400\n`);
     const started = Object.fromEntries(Object.entries(M).map(([m, a]) => [m, onHost(a, 'pgrep -x -o haproxy').trim()]));
+    // Pods that run are serving: without --yes and off a terminal, apply refuses and changes nothing.
+    const unasked = kha(['apply'], changed);
+    expect(unasked.code, unasked.stdout).toBe(2);
+    expect(unasked.stderr).toContain('m1, m2, m3 are serving; run with --yes to change them without asking');
+    expect(onHost(M.m1, 'grep -c "inter 400ms" /etc/haproxy/haproxy.cfg || true').trim()).toBe('0');
     // A client asking the VIP every 50 ms, each request a new connection, for as long as apply runs.
     const probe = spawn(
       'ip',

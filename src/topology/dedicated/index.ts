@@ -55,5 +55,6 @@ export const DEDICATED: Topology = {
   drills: DRILLS,
   drillsNotApplicable: new Map(),
   serviceStates: systemdStates,
+  serving: async (session) => Object.values(await systemdStates(session)).includes('active'),
   vrrpState: readVrrpState,
 };

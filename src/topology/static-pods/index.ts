@@ -82,6 +82,10 @@ function build(sp: StaticPodSettings): Topology {
     drills: ON_MASTERS.drills.filter((d) => !NOT_APPLICABLE.has(d.name)),
     drillsNotApplicable: NOT_APPLICABLE,
     vrrpState: readPodVrrpState,
+    async serving(session, inv) {
+      const s = await podStatus(session, inv, sp.manifestsDir);
+      return s.keepalived.running || s.haproxy.running;
+    },
     async serviceStates(session, inv) {
       const s = await podStatus(session, inv, sp.manifestsDir);
       return { keepalived: podState(s.keepalived, s.kubelet), haproxy: podState(s.haproxy, s.kubelet) };
