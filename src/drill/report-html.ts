@@ -1,3 +1,4 @@
+import { splitBrain } from './timeline.js';
 import type { DrillResult } from './types.js';
 
 // One self-contained HTML page (no scripts, fonts or links) with an SVG
@@ -18,17 +19,31 @@ function seconds(ms: number | undefined): string {
   return ms === undefined ? '–' : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
 
+/** Where the host was seen holding the VIP, cut where it shared it: split brain as the summary counts it (timeline.ts splitBrain). */
 function holdSegments(d: DrillResult, host: string): { from: number; to: number; shared: boolean }[] {
   const obs = d.timeline.vip;
-  const out: { from: number; to: number; shared: boolean }[] = [];
+  const held: { from: number; to: number }[] = [];
   for (let i = 0; i < obs.length; i++) {
     const o = obs[i]!;
     if (!o.holders.includes(host)) continue;
     const to = obs[i + 1]?.t ?? d.durationMs;
-    const shared = o.holders.length > 1;
-    const last = out[out.length - 1];
-    if (last && last.to === o.t && last.shared === shared) last.to = to;
-    else out.push({ from: o.t, to, shared });
+    const last = held[held.length - 1];
+    if (last && last.to === o.t) last.to = to;
+    else held.push({ from: o.t, to });
+  }
+  const split = splitBrain(obs);
+  const out: { from: number; to: number; shared: boolean }[] = [];
+  for (const h of held) {
+    let at = h.from;
+    for (const b of split) {
+      const from = Math.max(b.from, h.from);
+      const to = Math.min(b.to, h.to);
+      if (from >= to) continue;
+      if (from > at) out.push({ from: at, to: from, shared: false });
+      out.push({ from, to, shared: true });
+      at = to;
+    }
+    if (at < h.to) out.push({ from: at, to: h.to, shared: false });
   }
   return out;
 }

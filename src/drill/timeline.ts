@@ -122,26 +122,35 @@ function heldSpans(vip: readonly VipObservation[]): Array<[number, number]> {
 }
 
 /**
- * Total time two or more hosts held the VIP at once (split brain). Each host
- * is polled on its own, so an observation carries the others' last known
+ * When two or more hosts held the VIP at once (split brain). Each host is
+ * polled on its own, so an observation carries the others' last known
  * state: between a host's last "holds" and its first "does not" nobody knows
  * when it let go. Only time that both hosts' own samples bracket counts, so a
  * handover whose answers merely crossed is not a split brain, and one that
  * lasts (kill -9, a partition) is.
  */
-export function dualHolding(vip: readonly VipObservation[]): number {
+export function splitBrain(vip: readonly VipObservation[]): Array<{ from: number; to: number }> {
   const edges = heldSpans(vip)
     .flatMap(([from, to]): Array<[number, number]> => [[from, 1], [to, -1]])
     .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let total = 0;
+  const out: Array<{ from: number; to: number }> = [];
   let holding = 0;
   let since = 0;
   for (const [t, step] of edges) {
-    if (holding >= 2) total += t - since;
+    if (holding >= 2 && t > since) {
+      const last = out[out.length - 1];
+      if (last && last.to === since) last.to = t;
+      else out.push({ from: since, to: t });
+    }
     holding += step;
     since = t;
   }
-  return total;
+  return out;
+}
+
+/** Total time of split brain (splitBrain). */
+export function dualHolding(vip: readonly VipObservation[]): number {
+  return splitBrain(vip).reduce((sum, i) => sum + i.to - i.from, 0);
 }
 
 /**

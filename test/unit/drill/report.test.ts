@@ -67,3 +67,35 @@ describe('the HTML drill report', () => {
     }
   });
 });
+
+describe('split brain on the timeline', () => {
+  /** A drill whose VIP observations are `vip`; everything else from the usual drill. */
+  function withVip(vip: Timeline['vip']): DrillResult {
+    const d = drill('keepalived-kill', 1000, 1100);
+    const timeline = { ...d.timeline, vip };
+    return { ...d, timeline, summary: summarize(timeline, d.durationMs) };
+  }
+  const splitRects = (d: DrillResult) => [...renderReport([d], { vip: 'v', inventory: 'h', version: '0', when: 'now' }).matchAll(/class="split"><title>(lb\d) holds the VIP ([\d.]+) s–([\d.]+) s/g)].map((m) => `${m[1]} ${m[2]}-${m[3]}`);
+
+  it('is drawn exactly where the summary counts it: both hosts seen holding', () => {
+    const d = withVip([
+      { t: 0, host: 'lb1', holders: ['lb1'] },
+      { t: 1100, host: 'lb2', holders: ['lb1', 'lb2'] },
+      { t: 1400, host: 'lb1', holders: ['lb1', 'lb2'] },
+      { t: 1500, host: 'lb2', holders: ['lb1', 'lb2'] },
+      { t: 1700, host: 'lb1', holders: ['lb2'] },
+    ]);
+    expect(d.summary.dualHoldingMs).toBe(300);
+    expect(splitRects(d)).toEqual(['lb1 1.10-1.40', 'lb2 1.10-1.40']);
+  });
+
+  it('is not drawn for a handover whose answers crossed', () => {
+    const d = withVip([
+      { t: 0, host: 'lb1', holders: ['lb1'] },
+      { t: 1090, host: 'lb2', holders: ['lb1', 'lb2'] },
+      { t: 1091, host: 'lb1', holders: ['lb2'] },
+    ]);
+    expect(d.summary.dualHoldingMs).toBe(0);
+    expect(splitRects(d)).toEqual([]);
+  });
+});
