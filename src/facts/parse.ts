@@ -81,6 +81,7 @@ export function parseProbe(host: string, output: string, req: ProbeRequest): Hos
       keepalived: s.read(SECTION.package, 'keepalived', parsePackageVersion),
       haproxy: s.read(SECTION.package, 'haproxy', parsePackageVersion),
     },
+    ...(req.packages && { packageVersions: Object.fromEntries(req.packages.map((p) => [p, s.read(SECTION.package, p, parsePackageVersion)])) }),
     files: s.read(SECTION.fileContents, undefined, (l) =>
       assignContents(
         req.files.map((path) => s.read(SECTION.file, path, (lines) => parseFile(path, lines))),

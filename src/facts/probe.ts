@@ -192,6 +192,7 @@ export function probeScript(req: ProbeRequest): string {
   assertPrintable('file', req.files);
   assertPrintable('directory', req.directories);
   assertPrintable('service', req.services);
+  assertPrintable('package', req.packages ?? []);
   assertPrintable('sysctl', req.sysctls);
   assertPrintable('SELinux boolean', req.selinuxBooleans);
   assertPrintable('VIP', [req.vip]);
@@ -207,7 +208,7 @@ export function probeScript(req: ProbeRequest): string {
     route(req.vip),
     firewall(),
     network(),
-    `kha_packages ${PROBED_PACKAGES.map(q).join(' ')}`,
+    `kha_packages ${[...new Set([...PROBED_PACKAGES, ...(req.packages ?? [])])].map(q).join(' ')}`,
     `kha_files ${req.files.map(q).join(' ')}`,
     ...req.directories.map((d) => `kha_directory ${q(d)}`),
     ...(req.services.length > 0 ? [`kha_services ${req.services.map(q).join(' ')}`] : []),

@@ -86,6 +86,8 @@ export interface HostFacts {
   routeToVip: string | null;
   /** Installed versions, null when not installed. */
   packages: { keepalived: string | null; haproxy: string | null };
+  /** Installed versions of the request's other `packages` (the local proxy's), null when not installed; absent when it named none. */
+  packageVersions?: Record<string, string | null>;
   files: FileFacts[];
   directories: { path: string; exists: boolean }[];
   services: ServiceFacts[];
@@ -104,4 +106,6 @@ export interface ProbeRequest {
   sysctls: string[];
   selinuxBooleans: string[];
   apiservers: { name: string; address: string; port: number }[];
+  /** Packages to report beside keepalived and haproxy (HostFacts.packageVersions). */
+  packages?: string[];
 }
