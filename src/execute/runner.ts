@@ -130,8 +130,15 @@ async function convergeAndGate(state: RunState, stage: Stage, host: LoadBalancer
   const changes = plan.tasks.flatMap((t) => t.changes);
   if (changes.length === 0) return 'unchanged';
   // A gate confirms a change; a host whose keepalived was stopped to rejoin later has nothing to confirm yet.
-  if (!changes.some((c) => c.kind === 'service.stop')) await passGate(state, stage, host, report);
+  if (!leftStopped(changes)) await passGate(state, stage, host, report);
   return 'changed';
+}
+
+/** Some service's last start, reload or stop in these changes is a stop (a stop then a start, as for a new unit, leaves it running). */
+function leftStopped(changes: readonly Change[]): boolean {
+  const last = new Map<string, Change['kind']>();
+  for (const c of changes) if (c.kind === 'service.start' || c.kind === 'service.reload' || c.kind === 'service.stop') last.set(c.service, c.kind);
+  return [...last.values()].includes('service.stop');
 }
 
 function message(e: unknown): string {

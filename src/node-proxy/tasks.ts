@@ -84,6 +84,15 @@ const packages: ProxyTask = {
   },
 };
 
+/** A write of the proxy's unit that changes what it runs (haproxy <-> nginx, or a new kha's unit). */
+function unitRewrite(c: Change): boolean {
+  return c.kind === 'file.write' && c.path === NODE_PROXY_UNIT && !c.modeOnly && c.previous !== null;
+}
+
+function running(facts: HostFacts): boolean {
+  return facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active === 'active';
+}
+
 const files: ProxyTask = {
   name: 'node-proxy-files',
   purpose: "the proxy's configuration and unit, validated by the real binary before the swap; systemd has read the unit",
@@ -91,7 +100,15 @@ const files: ProxyTask = {
     const dirs: Change[] = [NODE_PROXY_DIR, STATE_DIR]
       .filter((path) => !facts.directories.find((d) => d.path === path)?.exists)
       .map((path) => ({ kind: 'directory.create', path, mode: 0o755, owner: 'root', group: 'root' }));
-    return [...dirs, ...planFiles(facts, rendered)];
+    const writes = planFiles(facts, rendered);
+    // A running proxy whose unit changes stops first, under the unit that
+    // started it: systemd stops a service the way its current unit says
+    // (nginx's SIGQUIT means nothing to haproxy, which would then be killed
+    // only after TimeoutStopSec). The service task starts it on the new one.
+    const stop: Change[] = writes.some(unitRewrite) && running(facts)
+      ? [{ kind: 'service.stop', service: NODE_PROXY_SERVICE, why: 'its unit changes what it runs; it starts again on the new one below' }]
+      : [];
+    return [...dirs, ...stop, ...writes];
   },
 };
 
@@ -100,13 +117,10 @@ const service: ProxyTask = {
   purpose: `${NODE_PROXY_SERVICE} is enabled and runs the configuration on disk; only what changed is reloaded`,
   plan(ctx) {
     const changes = planService(ctx, NODE_PROXY_SERVICE);
-    // A changed unit (haproxy <-> nginx) runs another binary: a reload would
-    // signal the old one with the new unit's command, so it restarts instead
-    // (service.start is carried out as a restart). The old configuration file
-    // stays on disk, read by nothing; the old package stays installed.
-    const unitChanged = ctx.planned.some((c) => c.kind === 'file.write' && c.path === NODE_PROXY_UNIT && !c.modeOnly);
-    const running = ctx.facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active === 'active';
-    if (!unitChanged || !running) return changes;
+    // Stopped above for a new unit (haproxy <-> nginx): it starts, not
+    // reloads. The old configuration file stays on disk, read by nothing, and
+    // the old package stays installed, as kha never removes packages.
+    if (!ctx.planned.some((c) => c.kind === 'service.stop' && c.service === NODE_PROXY_SERVICE)) return changes;
     return changes.map((c) => (c.kind === 'service.reload' ? { kind: 'service.start', service: c.service, marker: c.marker } : c));
   },
 };
