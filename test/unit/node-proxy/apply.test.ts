@@ -2,22 +2,27 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rolloutLimits } from '../../../src/commands/apply-run.js';
-import { maxFailures } from '../../../src/execute/runner.js';
+import type { ApplyEvent } from '../../../src/execute/events.js';
+import { carryOut } from '../../../src/execute/pipeline.js';
+import { maxFailures, type RolloutLimits } from '../../../src/execute/runner.js';
 import { applyTargets } from '../../../src/execute/targets.js';
 import type { HostFacts } from '../../../src/facts/types.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import type { Inventory } from '../../../src/inventory/model.js';
 import { hostsYaml } from '../../../src/lab/hostsfile.js';
 import { labFiles, planMachines } from '../../../src/lab/state.js';
+import { proxyAnswers } from '../../../src/node-proxy/gate.js';
 import { NODE_PROXY_SERVICE, NODE_PROXY_TASKS } from '../../../src/node-proxy/tasks.js';
+import { FakeSession } from '../../../src/transport/fake.js';
 import { packageRoot } from '../../../src/paths.js';
 import { describeChange } from '../../../src/plan/changes.js';
 import { planRoles, probeFor } from '../../../src/plan/plan.js';
-import { loadPlaybook } from '../../../src/playbook/load.js';
+import { loadPlaybook, type Playbook } from '../../../src/playbook/load.js';
 import { renderNodeProxy } from '../../../src/render/render.js';
 import { configDigest, markerPath } from '../../../src/tasks/services.js';
 import { topologyOf } from '../../../src/topology/of.js';
 import { proxyHosts } from '../../../src/topology/roles.js';
+import { rolloutLines } from '../../../src/ui/apply-lines.js';
 
 // apply on a proxy host (issue 14 point 2): what it plans from facts, and the
 // flags of the rollout (point 4).
@@ -165,5 +170,79 @@ describe('kha lab up --workers N', () => {
     const none = hostsYaml(files, planMachines({ lbs: 2, masters: 3, workers: 0 }), '10.77.0.10');
     expect(none).not.toContain('nodes:');
     expect(none).not.toContain('node_proxy:');
+  });
+});
+
+describe('the gate after each node (proxy-answers)', () => {
+  const inv = inventory();
+  const health = /kha-health/;
+  const listening = /dev\/tcp\/127\.0\.0\.1\/6443/;
+
+  it('health 200: passes, and says an apiserver is up behind it', async () => {
+    const lines: string[] = [];
+    await proxyAnswers(new FakeSession('w1', [{ command: health, result: { stdout: '200\n' } }]), inv, true, (l) => lines.push(l));
+    expect(lines).toEqual(['w1: the proxy answers on 127.0.0.1:6443 (health 200: an apiserver is up behind it)']);
+  });
+
+  it('before kubeadm (no apiserver up anywhere): 503 and the port accepting is the gate, said plainly', async () => {
+    const lines: string[] = [];
+    const session = new FakeSession('w1', [{ command: health, result: { stdout: '503\n' } }, { command: listening }]);
+    await proxyAnswers(session, inv, false, (l) => lines.push(l));
+    expect(lines).toEqual(['w1: the proxy runs and accepts on 127.0.0.1:6443; no apiserver answers yet, as before kubeadm init (it sends to each as its checks pass)']);
+  });
+
+  it('before kubeadm, the port not accepting: the node fails', async () => {
+    const session = new FakeSession('w1', [{ command: health, result: { stdout: '503\n' } }, { command: listening, result: { code: 1 } }]);
+    await expect(proxyAnswers(session, inv, false, () => undefined)).rejects.toThrow('kha-node-proxy answers its health page but not on 127.0.0.1:6443');
+  });
+});
+
+describe('the rollout over the proxy hosts (--parallel, --max-fail)', () => {
+  const inv = inventory();
+  const stage: Playbook = {
+    name: 'test',
+    stages: [{ name: 'node proxies', tasks: TASKS, on: 'proxy-hosts', parallel: 'from-flag', then: 'proxy-answers' }],
+  };
+
+  /** w1 fresh, whose package install fails; w2 and w3 converged (nothing to run). */
+  async function roll(rollout: RolloutLimits) {
+    const facts = new Map([
+      ['w1', fresh(inv, 'w1')],
+      ['w2', converged(inv, 'w2')],
+      ['w3', converged(inv, 'w3')],
+    ]);
+    const sessions = new Map([
+      ['w1', new FakeSession('w1', [{ command: /apt-get install/, result: { code: 100, stderr: 'E: Unable to locate package haproxy' } }])],
+      ['w2', new FakeSession('w2')],
+      ['w3', new FakeSession('w3')],
+    ]);
+    const plans = [...facts].map(([name, f]) => planRoles(inv, name, f, TASKS));
+    const events: ApplyEvent[] = [];
+    const outcome = await carryOut(
+      { scope: new Set(facts.keys()), rollout, listenForStop: () => () => undefined, emit: (e) => void events.push(e) },
+      { inv, sessions, facts, playbook: stage, plans },
+    );
+    return { outcome, events };
+  }
+
+  it('--parallel 1 --max-fail 0: the first failure stops it; the rest are listed as not started; exit 1', async () => {
+    const { outcome, events } = await roll({ parallel: 1, maxFail: { count: 0 } });
+    expect(outcome).toMatchObject({ kind: 'applied', ok: false });
+    const report = outcome.kind === 'applied' ? outcome.rollouts![0]! : undefined;
+    expect(report?.hosts.map((h) => `${h.host} ${h.outcome}`)).toEqual(['w1 failed', 'w2 not started', 'w3 not started']);
+    expect(report?.hosts[0]!.error).toContain('Unable to locate package haproxy');
+    expect(events.filter((e) => e.kind === 'rollout-progress').at(-1)).toMatchObject({ counts: { total: 3, done: 0, failed: 1, running: 0, waiting: 2 } });
+    expect(rolloutLines(report!)).toEqual([
+      'node proxies: 0/3 done, 1 failed, 2 waiting',
+      expect.stringMatching(/^ {2}w1 failed: .*Unable to locate package haproxy/s),
+      '  not started (more than --max-fail 0 failed, or stopped): w2, w3; run kha apply again once the failure is fixed',
+    ]);
+  });
+
+  it('--max-fail 1: one failure is tolerated and the others go on', async () => {
+    const { outcome } = await roll({ parallel: 1, maxFail: { count: 1 } });
+    const report = outcome.kind === 'applied' ? outcome.rollouts![0]! : undefined;
+    expect(report?.hosts.map((h) => `${h.host} ${h.outcome}`)).toEqual(['w1 failed', 'w2 unchanged', 'w3 unchanged']);
+    expect(outcome).toMatchObject({ ok: false });
   });
 });
