@@ -67,9 +67,11 @@ function installed(facts: HostFacts, pkg: string): boolean {
 const packages: ProxyTask = {
   name: 'node-proxy-packages',
   purpose: "the proxy's software is installed from the host's own repositories; a distribution service the install started is stopped and disabled",
-  plan({ inv, facts, alsoLoadBalancer }) {
+  plan({ inv, facts, planned, alsoLoadBalancer }) {
     const software = inv.nodeProxy!.software;
-    const missing = proxyPackages(software, facts.os.family).filter((p) => !installed(facts, p));
+    // A load balancer's own packages task may install haproxy in this run already.
+    const coming = new Set(planned.flatMap((c) => (c.kind === 'package.install' ? c.packages : [])));
+    const missing = proxyPackages(software, facts.os.family).filter((p) => !installed(facts, p) && !coming.has(p));
     if (missing.length === 0) return [];
     const changes: Change[] = [{ kind: 'package.install', manager: facts.packageManager, packages: missing }];
     // Debian starts a package's service on install (nginx then holds port 80).

@@ -154,4 +154,15 @@ describe('the local proxy on the nodes', () => {
     }
     expect(timed(['apply', '--yes']).stdout).toContain('No changes');
   });
+
+  it('before kubeadm init: the proxy running and accepting is the gate, said plainly, no warning', async () => {
+    await labDown(process.env, () => undefined);
+    hostsYaml = (await labUp({ lbs: 2, masters: 3, workers: 2 }, process.env, () => undefined, { beforeKubeadm: true })).hostsYaml;
+    const r = timed(['apply', '--yes']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain('w1: the proxy runs and accepts on 127.0.0.1:6443; no apiserver answers yet, as before kubeadm init');
+    expect(r.stdout).toContain('node proxies: 2/2 done, 0 failed');
+    expect(r.stderr).not.toContain('warning');
+    expect(health(W.w1)).toBe('503');
+  }, 300_000);
 });

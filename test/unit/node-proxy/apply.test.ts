@@ -246,3 +246,12 @@ describe('the rollout over the proxy hosts (--parallel, --max-fail)', () => {
     expect(outcome).toMatchObject({ ok: false });
   });
 });
+
+describe('a host that is a load balancer and gets the proxy', () => {
+  it("haproxy, installed by the load balancer's packages task earlier in the run, is not installed again nor disabled", () => {
+    const inv = inventory();
+    const earlier = [{ kind: 'package.install' as const, manager: 'apt' as const, packages: ['keepalived', 'haproxy'] }];
+    const changes = planRoles(inv, 'w1', fresh(inv), TASKS, earlier).tasks.flatMap((t) => t.changes.map(describeChange));
+    expect(changes.filter((c) => c.includes('haproxy (apt)') || c.includes('disable haproxy'))).toEqual([]);
+  });
+});
