@@ -27,7 +27,13 @@ function result(o: Exclude<ApplyOutcome, { kind: 'declined' | 'interrupted' }>, 
     dry_run: false,
     hosts: hostCounts(o),
     endpoint: o.endpoint ?? null,
-    ...(o.rollouts && { rollouts: o.rollouts.map((r) => ({ stage: r.stage, max_fail: r.maxFail, ...rolloutCounts(r), hosts: r.hosts })) }),
+    ...(o.rollouts && {
+      rollouts: o.rollouts.map((r) => {
+        const { total, done, failed } = rolloutCounts(r);
+        const notStarted = r.hosts.filter((h) => h.outcome === 'not started').map((h) => h.host);
+        return { stage: r.stage, max_fail: r.maxFail, total, done, failed, not_started: notStarted, hosts: r.hosts };
+      }),
+    }),
     ...(planChanges.length > 0 && { plan_changed: planChanges }),
   };
 }
