@@ -28,6 +28,18 @@ export function proxyPackages(software: NodeProxySettings['software'], family: O
 /** Every package either software may need on any family: the probe reports them all, so a switch of software is planned from facts. */
 const PROBED = [...new Set((['haproxy', 'nginx'] as const).flatMap((s) => [...proxyPackages(s, 'debian'), ...proxyPackages(s, 'rhel')]))];
 
+/** The ports the proxy binds on 127.0.0.1, with the key of hosts.yaml that sets each. */
+export function proxyPortKeys(inv: Inventory): [number, string][] {
+  return [
+    [inv.nodeProxy!.port, 'node_proxy.port'],
+    [inv.nodeProxy!.healthPort, 'node_proxy.health_port'],
+  ];
+}
+
+function proxyPorts(inv: Inventory): number[] {
+  return proxyPortKeys(inv).map(([p]) => p);
+}
+
 /** What the probe reads on a proxy host for these tasks to decide. */
 export function nodeProxyProbe(inv: Inventory): ProbeRequest {
   const files = [...new Set(Object.values(NODE_PROXY_FILES).flatMap((specs) => specs.map((f) => f.path)))];
@@ -40,6 +52,7 @@ export function nodeProxyProbe(inv: Inventory): ProbeRequest {
     selinuxBooleans: [],
     apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
     packages: PROBED,
+    ports: proxyPorts(inv),
   };
 }
 

@@ -61,6 +61,18 @@ describe('the local proxy on the nodes', () => {
     expect(kha(['apply', '--max-fail', 'some']).code).toBe(2);
   });
 
+  it("preflight: a port of the proxy taken on a node stops apply before anything changes, naming the service and the key", () => {
+    onHost(W.w2, 'systemd-run --unit=kha-lab-squat python3 -m http.server --bind 127.0.0.1 8405 >/dev/null; sleep 1');
+    try {
+      const r = kha(['apply', '--yes']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('w2 [node-proxy-ports]: 127.0.0.1:8405 (node_proxy.health_port) is taken by kha-lab-squat.service (127.0.0.1:8405)');
+      expect(r.stderr).toContain('nothing was changed on any host');
+    } finally {
+      onHost(W.w2, 'systemctl stop kha-lab-squat');
+    }
+  });
+
   it('--dry-run shows the proxy on each node: the package, the distribution service off, the files, the service', () => {
     const r = kha(['apply', '--dry-run']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rolloutLimits } from '../../../src/commands/apply-run.js';
 import type { ApplyEvent } from '../../../src/execute/events.js';
+import { runChecks } from '../../../src/execute/apply.js';
 import { carryOut } from '../../../src/execute/pipeline.js';
 import { maxFailures, type RolloutLimits } from '../../../src/execute/runner.js';
 import { applyTargets } from '../../../src/execute/targets.js';
@@ -11,7 +12,9 @@ import { parseInventory } from '../../../src/inventory/load.js';
 import type { Inventory } from '../../../src/inventory/model.js';
 import { hostsYaml } from '../../../src/lab/hostsfile.js';
 import { labFiles, planMachines } from '../../../src/lab/state.js';
+import { parseListeners } from '../../../src/facts/parse-state.js';
 import { proxyAnswers } from '../../../src/node-proxy/gate.js';
+import { proxyPortsFree } from '../../../src/node-proxy/preflight.js';
 import { NODE_PROXY_SERVICE, NODE_PROXY_TASKS } from '../../../src/node-proxy/tasks.js';
 import { FakeSession } from '../../../src/transport/fake.js';
 import { packageRoot } from '../../../src/paths.js';
@@ -253,5 +256,48 @@ describe('a host that is a load balancer and gets the proxy', () => {
     const earlier = [{ kind: 'package.install' as const, manager: 'apt' as const, packages: ['keepalived', 'haproxy'] }];
     const changes = planRoles(inv, 'w1', fresh(inv), TASKS, earlier).tasks.flatMap((t) => t.changes.map(describeChange));
     expect(changes.filter((c) => c.includes('haproxy (apt)') || c.includes('disable haproxy'))).toEqual([]);
+  });
+});
+
+describe('preflight on the nodes', () => {
+  it('privileges and os are checked on every host apply changes, nodes included', async () => {
+    const inv = inventory();
+    const w3 = { ...fresh(inv, 'w3'), uid: 1000, os: { family: 'debian' as const, id: 'debian', versionId: '10', prettyName: 'Debian GNU/Linux 10 (buster)' } };
+    const found = await runChecks(inv, new Map([['w3', w3]]), new Map(), ['privileges', 'os']);
+    expect(found.map((p) => `${p.host} [${p.check}]: ${p.message}`)).toEqual([
+      'w3 [privileges]: commands run as uid 1000, not root: log in as root or set ssh.sudo: true for ops',
+      'w3 [os]: Debian GNU/Linux 10 (buster) is not supported; kha supports Debian 11+, Ubuntu 20.04+, RHEL/CentOS 7+, Rocky and AlmaLinux 8+',
+    ]);
+  });
+});
+
+describe("preflight: the proxy's ports on 127.0.0.1", () => {
+  const inv = inventory();
+  const withListeners = (listeners: HostFacts['listeners']) => new Map([['w1', { ...fresh(inv, 'w1'), listeners }]]);
+
+  it('parses what ss reported, the unit from the cgroup', () => {
+    expect(parseListeners(['listen 127.0.0.1:6443 kha-node-proxy.service', 'listen *:8405 -'])).toEqual([
+      { address: '127.0.0.1:6443', unit: 'kha-node-proxy.service' },
+      { address: '*:8405', unit: null },
+    ]);
+    expect(parseListeners(['unavailable'])).toBeNull();
+  });
+
+  it('free, or held by kha-node-proxy itself, or on another address: fine', async () => {
+    const facts = withListeners({ 6443: [{ address: '127.0.0.1:6443', unit: 'kha-node-proxy.service' }, { address: '10.77.1.31:6443', unit: 'other.service' }], 8405: [] });
+    expect(await proxyPortsFree.run({ inv, facts, sessions: new Map() })).toEqual([]);
+  });
+
+  it('taken by another service (or a wildcard listener): a problem naming it and the key to change', async () => {
+    const facts = withListeners({ 6443: [{ address: '0.0.0.0:6443', unit: 'haproxy.service' }], 8405: [{ address: '[::]:8405', unit: null }] });
+    expect((await proxyPortsFree.run({ inv, facts, sessions: new Map() })).map((p) => p.message)).toEqual([
+      '127.0.0.1:6443 (node_proxy.port) is taken by haproxy.service (0.0.0.0:6443): stop it, or choose another node_proxy.port',
+      '127.0.0.1:8405 (node_proxy.health_port) is taken by a process kha cannot name ([::]:8405): stop it, or choose another node_proxy.health_port',
+    ]);
+  });
+
+  it('no ss on the host: a warning, not a pass', async () => {
+    const found = await proxyPortsFree.run({ inv, facts: withListeners({ 6443: null, 8405: null }), sessions: new Map() });
+    expect(found.every((p) => p.warning === true)).toBe(true);
   });
 });
