@@ -246,6 +246,8 @@ export async function putBackAll(state: RunState): Promise<Extract<ApplyEvent, {
  */
 export function executionStages(state: RunState, playbook: Playbook, nothingPlanned: boolean): StageRun[] {
   return playbook.stages.flatMap((stage) => {
+    // A cluster without nodes never hears of the proxies' stage.
+    if (stage.on === PROXY_HOSTS && proxyHosts(state.inv).length === 0) return [];
     if (stage.tasks) return nothingPlanned ? [] : [taskStage(state, stage)];
     if (stage.on === OPERATOR) return [verifyStage(state, stage)];
     return [];

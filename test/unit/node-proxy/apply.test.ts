@@ -5,7 +5,7 @@ import { rolloutLimits } from '../../../src/commands/apply-run.js';
 import type { ApplyEvent } from '../../../src/execute/events.js';
 import { runChecks } from '../../../src/execute/apply.js';
 import { carryOut } from '../../../src/execute/pipeline.js';
-import { maxFailures, type RolloutLimits } from '../../../src/execute/runner.js';
+import { DEFAULT_ROLLOUT, executionStages, maxFailures, type RolloutLimits, type RunState } from '../../../src/execute/runner.js';
 import { applyTargets } from '../../../src/execute/targets.js';
 import type { HostFacts } from '../../../src/facts/types.js';
 import { parseInventory } from '../../../src/inventory/load.js';
@@ -299,5 +299,17 @@ describe("preflight: the proxy's ports on 127.0.0.1", () => {
   it('no ss on the host: a warning, not a pass', async () => {
     const found = await proxyPortsFree.run({ inv, facts: withListeners({ 6443: null, 8405: null }), sessions: new Map() });
     expect(found.every((p) => p.warning === true)).toBe(true);
+  });
+});
+
+describe("the proxies' stage in a cluster without nodes", () => {
+  it('is not run, nor shown: apply on load balancers alone reads as before', () => {
+    const withNodes = inventory();
+    const r = parseInventory(readFileSync(join(packageRoot, 'examples', 'hosts.yaml'), 'utf8'), 'hosts.yaml', {});
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const titles = (inv: Inventory) =>
+      executionStages({ inv, rollout: DEFAULT_ROLLOUT } as RunState, loadPlaybook(topologyOf(inv)), false).map((s) => s.title);
+    expect(titles(withNodes)).toContain('node proxies');
+    expect(titles(r.inventory)).not.toContain('node proxies');
   });
 });
