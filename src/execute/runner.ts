@@ -85,27 +85,27 @@ async function resolveHosts(state: RunState, stage: Stage): Promise<(LoadBalance
   return hosts.filter((h) => state.scope.has(h.name));
 }
 
-async function convergeHost(state: RunState, stage: Stage, lb: { name: string }, report: Reporter): Promise<HostPlan> {
-  const session = state.sessions.get(lb.name)!;
-  const done = state.done.get(lb.name) ?? [];
-  state.done.set(lb.name, done);
+async function convergeHost(state: RunState, stage: Stage, host: { name: string }, report: Reporter): Promise<HostPlan> {
+  const session = state.sessions.get(host.name)!;
+  const done = state.done.get(host.name) ?? [];
+  state.done.set(host.name, done);
   // Facts are read again once a stage has changed the host; until then the
   // ones gathered at the start still hold.
-  const facts = done.length > 0 ? await refresh(state, lb.name) : state.facts.get(lb.name)!;
-  const plan = planRoles(state.inv, lb.name, facts, stage.tasks ?? [], done);
-  const rollback = state.rollbacks.get(lb.name) ?? new Rollback();
-  state.rollbacks.set(lb.name, rollback);
+  const facts = done.length > 0 ? await refresh(state, host.name) : state.facts.get(host.name)!;
+  const plan = planRoles(state.inv, host.name, facts, stage.tasks ?? [], done);
+  const rollback = state.rollbacks.get(host.name) ?? new Rollback();
+  state.rollbacks.set(host.name, rollback);
   let last: string | undefined;
   for (const t of plan.tasks) {
     for (const c of t.changes) {
-      if (state.abort.requested) throw new Interrupted(lb.name, last);
-      report.progress(`${lb.name}: ${describeChange(c)}`);
+      if (state.abort.requested) throw new Interrupted(host.name, last);
+      report.progress(`${host.name}: ${describeChange(c)}`);
       await applyChange(session, c, rollback, (path, reason) => {
-        report.progress(`${lb.name}: ${path} ${reason}`);
-        report.unchecked?.(lb.name, path, reason);
+        report.progress(`${host.name}: ${path} ${reason}`);
+        report.unchecked?.(host.name, path, reason);
       });
       last = describeChange(c);
-      state.changed.set(lb.name, (state.changed.get(lb.name) ?? 0) + 1);
+      state.changed.set(host.name, (state.changed.get(host.name) ?? 0) + 1);
       done.push(c);
     }
   }
