@@ -1,6 +1,9 @@
 import type { CliContext } from '../cli.js';
 import { InputError, type ExitCode } from '../errors.js';
 import { openSessions } from '../execute/apply.js';
+import { DEFAULT_ROLLOUT, type RolloutLimits } from '../execute/runner.js';
+import { applyTargets } from '../execute/targets.js';
+import { hostNames, hostRoles } from '../topology/roles.js';
 import type { ApplyOutcome } from '../execute/events.js';
 import { runApplyPipeline } from '../execute/pipeline.js';
 import type { Inventory } from '../inventory/model.js';
@@ -11,6 +14,8 @@ import { INTERRUPT_EXIT, onInterrupt, type InterruptSignal } from './signals.js'
 
 export interface ApplyFlags {
   dryRun?: boolean;
+  parallel?: string;
+  maxFail?: string;
   limit?: string[];
   yes?: boolean;
   json?: boolean;
@@ -23,13 +28,30 @@ const passphrasePrompt: PassphrasePrompt = async (file) => {
 };
 
 function limitScope(inv: Inventory, file: string, limit: readonly string[] | undefined): Set<string> {
-  const scope = new Set(limit ?? inv.lbs.map((lb) => lb.name));
+  // The hosts apply converges: load balancers and the hosts that get the local proxy.
+  const converged = hostNames(inv).filter((name) => {
+    const { lb, proxy } = hostRoles(inv, name);
+    return lb !== undefined || proxy !== undefined;
+  });
+  const scope = new Set(limit ?? converged);
   for (const name of scope) {
-    if (!inv.lbs.some((lb) => lb.name === name)) {
-      throw new InputError(`--limit ${name}: no load balancer of that name in ${file} (${inv.lbs.map((lb) => lb.name).join(', ')})`);
-    }
+    if (!converged.includes(name)) throw new InputError(`--limit ${name}: no host apply converges has that name in ${file} (${converged.join(', ')})`);
   }
   return scope;
+}
+
+/** --parallel N (a whole number, at least 1) and --max-fail N or N% (default 0: the first failure stops the rollout). */
+export function rolloutLimits(flags: Pick<ApplyFlags, 'parallel' | 'maxFail'>): RolloutLimits {
+  const parallel = flags.parallel === undefined ? DEFAULT_ROLLOUT.parallel : Number(flags.parallel);
+  if (!/^\d+$/.test(flags.parallel ?? '1') || !Number.isInteger(parallel) || parallel < 1) {
+    throw new InputError(`--parallel ${flags.parallel}: a whole number of hosts at a time, at least 1 (default ${DEFAULT_ROLLOUT.parallel})`);
+  }
+  if (flags.maxFail === undefined) return { parallel, maxFail: DEFAULT_ROLLOUT.maxFail };
+  const m = /^(\d+)(%?)$/.exec(flags.maxFail);
+  if (!m || (m[2] === '%' && Number(m[1]) > 100)) {
+    throw new InputError(`--max-fail ${flags.maxFail}: a number of hosts (0: stop at the first failure) or a percentage up to 100%, e.g. --max-fail 2 or --max-fail 10%`);
+  }
+  return { parallel, maxFail: m[2] === '%' ? { percent: Number(m[1]) } : { count: Number(m[1]) } };
 }
 
 /** Changing hosts that serve needs --yes, or a yes at the terminal; the pipeline asks while nothing runs. */
@@ -78,12 +100,17 @@ function exitCode(outcome: ApplyOutcome, stoppedBy: InterruptSignal): ExitCode {
 export async function runApply(inv: Inventory, file: string, flags: ApplyFlags, ctx: CliContext): Promise<void> {
   const interactive = Boolean(process.stdin.isTTY) && !flags.json;
   const scope = limitScope(inv, file, flags.limit);
+  const rollout = rolloutLimits(flags);
   let stoppedBy: InterruptSignal = 'SIGINT';
   const outcome = await runApplyPipeline({
     inv,
     scope,
     dryRun: Boolean(flags.dryRun),
-    connect: (i) => openSessions(i, interactive ? passphrasePrompt : undefined),
+    rollout,
+    connect: (i) => {
+      const passphrase = interactive ? passphrasePrompt : undefined;
+      return openSessions(i, passphrase, applyTargets(i, passphrase));
+    },
     approve: (serving) => approveServing(serving, flags, interactive),
     listenForStop: (stop) =>
       stopOnSignals(ctx, (signal) => {

@@ -10,7 +10,7 @@ import { markerPath } from '../tasks/services.js';
 // the host (rename, a single systemctl call), so an interruption leaves a
 // file either old or new, never half-written.
 
-const SERVICE_NAMES: readonly ServiceName[] = ['keepalived', 'haproxy'];
+const SERVICE_NAMES: readonly ServiceName[] = ['keepalived', 'haproxy', 'kha-node-proxy'];
 
 /**
  * Files of keepalived and haproxy replaced in this run and not yet loaded,
@@ -141,7 +141,7 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
   const keep = backup ? `${backupCommand(c, backup)} && ` : '';
   // The service has not loaded this file yet: forget what it had loaded, so
   // that if kha stops before the reload, the next run still reloads.
-  const forget = c.service === 'keepalived' || c.service === 'haproxy' ? `rm -f ${q(markerPath(c.service))} && ` : '';
+  const forget = (SERVICE_NAMES as readonly string[]).includes(c.service) ? `rm -f ${q(markerPath(c.service as ServiceName))} && ` : '';
   await run(session, `install ${c.path}`, `${keep}${forget}mv -f ${q(candidate)} ${q(c.path)}`);
   if ((SERVICE_NAMES as readonly string[]).includes(c.service)) rollback.record(c.service, c.path, backup);
 }
@@ -266,6 +266,9 @@ export async function applyChange(session: Session, c: Change, rollback: Rollbac
       return;
     case 'service.stop':
       await run(session, `stop ${c.service}`, `systemctl stop ${c.service} && rm -f ${q(markerPath(c.service))}`, SERVICE_TIMEOUT_MS);
+      return;
+    case 'service.disable':
+      await run(session, `disable ${c.service}`, `systemctl disable --now --quiet ${c.service}`, SERVICE_TIMEOUT_MS);
       return;
   }
 }

@@ -2,21 +2,23 @@ import { PreflightError, type KhaError } from '../errors.js';
 import { gatherFacts } from '../facts/gather.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Inventory } from '../inventory/model.js';
-import { planHost, probeRequest, type HostPlan } from '../plan/plan.js';
+import { planRoles, probeFor, type HostPlan } from '../plan/plan.js';
 import { OPERATOR, type Playbook } from '../playbook/load.js';
 import type { PreflightProblem } from '../preflight/checks.js';
 import type { PassphrasePrompt } from '../transport/private-key.js';
 import type { Session } from '../transport/session.js';
 import { connectAll } from '../transport/ssh.js';
 import { topologyOf } from '../topology/of.js';
+import type { SshTarget } from '../transport/ssh.js';
 import { lbTargets } from './targets.js';
 
 // The phases of apply before anything changes: connect, look, check, plan.
 // Each phase covers every host before the next starts, and any failure ends
 // the run with nothing changed anywhere.
 
-export async function openSessions(inv: Inventory, passphrase?: PassphrasePrompt): Promise<Map<string, Session>> {
-  const results = await connectAll(lbTargets(inv, passphrase));
+/** One session per target (the load balancers unless told: apply passes targets.ts applyTargets); any that fails ends it with nothing changed. */
+export async function openSessions(inv: Inventory, passphrase?: PassphrasePrompt, targets: SshTarget[] = lbTargets(inv, passphrase)): Promise<Map<string, Session>> {
+  const results = await connectAll(targets);
   const failed = results.filter((r): r is { target: (typeof r)['target']; error: KhaError } => r.error !== undefined);
   const sessions = new Map<string, Session>();
   for (const r of results) if (r.session) sessions.set(r.target.name, r.session);
@@ -31,9 +33,9 @@ export async function closeAll(sessions: ReadonlyMap<string, Session>): Promise<
   await Promise.allSettled([...sessions.values()].map((s) => s.close()));
 }
 
+/** Facts of every connected host, each probed for the roles it has. */
 export async function gatherAll(inv: Inventory, sessions: ReadonlyMap<string, Session>): Promise<Map<string, HostFacts>> {
-  const req = probeRequest(inv);
-  const entries = await Promise.all(inv.lbs.map(async (lb) => [lb.name, await gatherFacts(sessions.get(lb.name)!, req)] as const));
+  const entries = await Promise.all([...sessions].map(async ([name, session]) => [name, await gatherFacts(session, probeFor(inv, name))] as const));
   return new Map(entries);
 }
 
@@ -67,9 +69,9 @@ export async function preflight(
   return found;
 }
 
-/** Every task of the playbook on every host in scope, from the facts as they are now. */
+/** Every task of the playbook on every host in scope (each for the roles it has), from the facts as they are now. */
 export function planAll(inv: Inventory, facts: ReadonlyMap<string, HostFacts>, playbook: Playbook, scope: ReadonlySet<string>): HostPlan[] {
   const seen = new Set<string>();
   const tasks = playbook.stages.flatMap((s) => s.tasks ?? []).filter((t) => !seen.has(t) && seen.add(t));
-  return inv.lbs.filter((lb) => scope.has(lb.name)).map((lb) => planHost(inv, lb, facts.get(lb.name)!, tasks));
+  return [...facts.keys()].filter((name) => scope.has(name)).map((name) => planRoles(inv, name, facts.get(name)!, tasks));
 }

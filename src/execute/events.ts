@@ -16,6 +16,8 @@ export type ApplyEvent =
   /** A line of progress within the current stage (hosts in a parallel stage interleave). */
   | { kind: 'progress'; text: string }
   | { kind: 'stage-finished'; title: string }
+  /** A rolling stage (playbook `parallel: from-flag`) after a host started or ended: counts, not a line per host. */
+  | { kind: 'rollout-progress'; title: string; counts: RolloutCounts }
   /** A file went in although its validator could not check it (no container runtime on the host, say): told, not failed. */
   | { kind: 'unchecked'; host: string; path: string; reason: string }
   /** The stage threw `error`; the pipeline puts back and rethrows it. */
@@ -40,9 +42,37 @@ export type ApplyOutcome =
       changed: ReadonlyMap<string, number>;
       /** Absent when the playbook has no final check. */
       endpoint: EndpointCheck | undefined;
-      /** False when the endpoint check found a problem (exit 1). */
+      /** Every host of each rolling stage, with how it ended; absent when none ran. */
+      rollouts?: readonly RolloutReport[];
+      /** False when the endpoint check found a problem or a host of a rolling stage failed (exit 1). */
       ok: boolean;
     };
+
+export interface RolloutCounts {
+  total: number;
+  /** Converged and past the gate. */
+  done: number;
+  failed: number;
+  running: number;
+  /** Not started yet; once too many failed, never started. */
+  waiting: number;
+}
+
+export type RolloutHostOutcome = 'changed' | 'unchanged' | 'failed' | 'not started';
+
+/** A rolling stage as it ended: each host in order, with the error of one that failed. */
+export interface RolloutReport {
+  stage: string;
+  /** Failures allowed before no new host starts (--max-fail, for this many hosts). */
+  maxFail: number;
+  hosts: { host: string; outcome: RolloutHostOutcome; error?: string }[];
+}
+
+/** The counts a rolling stage ended with. */
+export function rolloutCounts(r: RolloutReport): RolloutCounts {
+  const n = (o: RolloutHostOutcome) => r.hosts.filter((h) => h.outcome === o).length;
+  return { total: r.hosts.length, done: n('changed') + n('unchanged'), failed: n('failed'), running: 0, waiting: n('not started') };
+}
 
 /**
  * Where events go. Stage boundaries, put-backs and the end are awaited (a

@@ -7,7 +7,7 @@ import { topologyOf } from '../topology/of.js';
 import { closeAll, gatherAll, planAll, preflight } from './apply.js';
 import type { ApplyListener, ApplyOutcome } from './events.js';
 import { planChange } from './plan-changes.js';
-import { executionStages, Interrupted, putBackAll, type RunState } from './runner.js';
+import { DEFAULT_ROLLOUT, executionStages, Interrupted, putBackAll, type RolloutLimits, type RunState } from './runner.js';
 
 // The whole of `kha apply`: connect, facts, preflight, plan, execute, put
 // back on a stop, report. It decides and emits events (events.ts); it never
@@ -19,7 +19,9 @@ export interface ApplyRequest {
   /** Hosts kha may change (--limit). */
   scope: ReadonlySet<string>;
   dryRun: boolean;
-  /** One session per load balancer (the command's SSH, a test's fakes). */
+  /** How rolling stages (the proxy hosts) go: --parallel, --max-fail; DEFAULT_ROLLOUT when left out. */
+  rollout?: RolloutLimits;
+  /** One session per host apply converges (the command's SSH, a test's fakes). */
   connect(inv: Inventory): Promise<Map<string, Session>>;
   /**
    * Asked with the hosts that serve and would change, after the plan is
@@ -76,7 +78,7 @@ export interface Planned {
 }
 
 /** The stages after preflight, in the playbook's order; then what was done against what was shown. */
-export async function carryOut(req: Pick<ApplyRequest, 'scope' | 'listenForStop' | 'emit'>, planned: Planned): Promise<ApplyOutcome> {
+export async function carryOut(req: Pick<ApplyRequest, 'scope' | 'listenForStop' | 'emit' | 'rollout'>, planned: Planned): Promise<ApplyOutcome> {
   const { inv, plans } = planned;
   const state: RunState = {
     inv,
@@ -88,6 +90,8 @@ export async function carryOut(req: Pick<ApplyRequest, 'scope' | 'listenForStop'
     changed: new Map(),
     done: new Map(),
     rollbacks: new Map(),
+    rollout: req.rollout ?? DEFAULT_ROLLOUT,
+    rollouts: [],
   };
   const nothingPlanned = plans.every((p) => countChanges(p).changed === 0);
   const stopListening = req.listenForStop(() => (state.abort.requested = true));
@@ -98,6 +102,7 @@ export async function carryOut(req: Pick<ApplyRequest, 'scope' | 'listenForStop'
         await stage.run({
           progress: (text) => void req.emit({ kind: 'progress', text }),
           unchecked: (host, path, reason) => void req.emit({ kind: 'unchecked', host, path, reason }),
+          counts: (counts) => void req.emit({ kind: 'rollout-progress', title: stage.title, counts }),
         });
       } catch (error) {
         await req.emit({ kind: 'stage-failed', title: stage.title, error });
@@ -117,5 +122,7 @@ export async function carryOut(req: Pick<ApplyRequest, 'scope' | 'listenForStop'
     if (change) await req.emit({ kind: 'plan-changed', ...change });
   }
   const endpoint = state.endpoint;
-  return { kind: 'applied', plans, changed: state.changed, endpoint, ok: endpoint === undefined || endpoint.problems.length === 0 };
+  const hostsOk = state.rollouts.every((r) => r.hosts.every((h) => h.outcome !== 'failed' && h.outcome !== 'not started'));
+  const ok = (endpoint === undefined || endpoint.problems.length === 0) && hostsOk;
+  return { kind: 'applied', plans, changed: state.changed, endpoint, ...(state.rollouts.length > 0 && { rollouts: state.rollouts }), ok };
 }

@@ -1,14 +1,16 @@
 import { gatherFacts } from '../facts/gather.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { proxyAnswers } from '../node-proxy/gate.js';
 import { describeChange, type Change } from '../plan/changes.js';
-import { planHost, type HostPlan } from '../plan/plan.js';
-import { OPERATOR, type Playbook, type Stage } from '../playbook/load.js';
+import { planRoles, probeFor, type HostPlan } from '../plan/plan.js';
+import { FROM_FLAG, OPERATOR, PROXY_HOSTS, type Playbook, type Stage } from '../playbook/load.js';
+import { proxyHosts, type ProxyHost } from '../topology/roles.js';
 import type { Session } from '../transport/session.js';
 import type { Topology } from '../topology/topology.js';
 import type { EndpointCheck } from '../verify/endpoint.js';
 import { applyChange, putBackPending, Rollback } from './apply-change.js';
-import type { ApplyEvent } from './events.js';
+import type { ApplyEvent, RolloutCounts, RolloutReport } from './events.js';
 
 // Runs the stages of a topology's playbook in its order: serial or
 // parallel, a gate after each host that changed. Which hosts a stage means
@@ -20,6 +22,22 @@ export interface Reporter {
   progress(text: string): void;
   /** A file went in although its validator could not check it, and why (the summary repeats it). */
   unchecked?(host: string, path: string, reason: string): void;
+  /** A rolling stage's counts, after each host starts or ends. */
+  counts?(counts: RolloutCounts): void;
+}
+
+/** How a rolling stage (playbook `parallel: from-flag`) goes over its hosts: apply's --parallel and --max-fail. */
+export interface RolloutLimits {
+  /** Hosts converged at once, at least 1. */
+  parallel: number;
+  /** Failures tolerated before no new host starts: a count, or a percentage of the stage's hosts (rounded down). */
+  maxFail: { count: number } | { percent: number };
+}
+
+export const DEFAULT_ROLLOUT: RolloutLimits = { parallel: 10, maxFail: { count: 0 } };
+
+export function maxFailures(limits: RolloutLimits, hosts: number): number {
+  return 'count' in limits.maxFail ? limits.maxFail.count : Math.floor((limits.maxFail.percent * hosts) / 100);
 }
 
 export interface StageRun {
@@ -43,6 +61,9 @@ export interface RunState {
   /** Files replaced per host in this run: a failed reload in a later stage puts them back. */
   rollbacks: Map<string, Rollback>;
   endpoint?: EndpointCheck;
+  rollout: RolloutLimits;
+  /** How each rolling stage ended, in order. */
+  rollouts: RolloutReport[];
 }
 
 export class Interrupted extends Error {
@@ -51,48 +72,124 @@ export class Interrupted extends Error {
   }
 }
 
-async function refresh(state: RunState, lb: LoadBalancer): Promise<HostFacts> {
-  const facts = await gatherFacts(state.sessions.get(lb.name)!, state.topology.probe(state.inv));
-  state.facts.set(lb.name, facts);
+async function refresh(state: RunState, name: string): Promise<HostFacts> {
+  const facts = await gatherFacts(state.sessions.get(name)!, probeFor(state.inv, name));
+  state.facts.set(name, facts);
   return facts;
 }
 
-async function resolveHosts(state: RunState, stage: Stage): Promise<LoadBalancer[]> {
-  const set = state.topology.hostSets.get(stage.on);
+/** A stage's hosts: the proxy hosts, or the topology's set (decided now, from where the VIP is). */
+async function resolveHosts(state: RunState, stage: Stage): Promise<(LoadBalancer | ProxyHost)[]> {
+  const set = stage.on === PROXY_HOSTS ? async () => proxyHosts(state.inv) : state.topology.hostSets.get(stage.on);
   const hosts = set ? await set(state) : [];
-  return hosts.filter((lb) => state.scope.has(lb.name));
+  return hosts.filter((h) => state.scope.has(h.name));
 }
 
-async function convergeHost(state: RunState, stage: Stage, lb: LoadBalancer, report: Reporter): Promise<HostPlan> {
-  const session = state.sessions.get(lb.name)!;
-  const done = state.done.get(lb.name) ?? [];
-  state.done.set(lb.name, done);
+async function convergeHost(state: RunState, stage: Stage, host: { name: string }, report: Reporter): Promise<HostPlan> {
+  const session = state.sessions.get(host.name)!;
+  const done = state.done.get(host.name) ?? [];
+  state.done.set(host.name, done);
   // Facts are read again once a stage has changed the host; until then the
   // ones gathered at the start still hold.
-  const facts = done.length > 0 ? await refresh(state, lb) : state.facts.get(lb.name)!;
-  const plan = planHost(state.inv, lb, facts, stage.tasks ?? [], done);
-  const rollback = state.rollbacks.get(lb.name) ?? new Rollback();
-  state.rollbacks.set(lb.name, rollback);
+  const facts = done.length > 0 ? await refresh(state, host.name) : state.facts.get(host.name)!;
+  const plan = planRoles(state.inv, host.name, facts, stage.tasks ?? [], done);
+  const rollback = state.rollbacks.get(host.name) ?? new Rollback();
+  state.rollbacks.set(host.name, rollback);
   let last: string | undefined;
   for (const t of plan.tasks) {
     for (const c of t.changes) {
-      if (state.abort.requested) throw new Interrupted(lb.name, last);
-      report.progress(`${lb.name}: ${describeChange(c)}`);
+      if (state.abort.requested) throw new Interrupted(host.name, last);
+      report.progress(`${host.name}: ${describeChange(c)}`);
       await applyChange(session, c, rollback, (path, reason) => {
-        report.progress(`${lb.name}: ${path} ${reason}`);
-        report.unchecked?.(lb.name, path, reason);
+        report.progress(`${host.name}: ${path} ${reason}`);
+        report.unchecked?.(host.name, path, reason);
       });
       last = describeChange(c);
-      state.changed.set(lb.name, (state.changed.get(lb.name) ?? 0) + 1);
+      state.changed.set(host.name, (state.changed.get(host.name) ?? 0) + 1);
       done.push(c);
     }
   }
   return plan;
 }
 
-async function passGate(state: RunState, stage: Stage, lb: LoadBalancer, report: Reporter): Promise<void> {
-  const gate = stage.then === undefined ? undefined : state.topology.gates.get(stage.then);
-  await gate?.(state, lb, (text) => report.progress(text));
+async function passGate(state: RunState, stage: Stage, host: LoadBalancer | ProxyHost, report: Reporter): Promise<void> {
+  if (stage.then === undefined) return;
+  const progress = (text: string) => report.progress(text);
+  if (stage.on === PROXY_HOSTS) {
+    // The endpoint's check ran earlier in this run when the playbook puts it first: an apiserver it found up must answer through the proxy too.
+    const up = state.endpoint?.masters.some((m) => m.up) ?? false;
+    await proxyAnswers(state.sessions.get(host.name)!, state.inv, up, progress);
+    return;
+  }
+  await state.topology.gates.get(stage.then)?.(state, host as LoadBalancer, progress);
+}
+
+/** What a host's converge and gate changed: nothing, or something (its gate then confirmed it). */
+async function convergeAndGate(state: RunState, stage: Stage, host: LoadBalancer | ProxyHost, report: Reporter): Promise<'changed' | 'unchanged'> {
+  const plan = await convergeHost(state, stage, host, report);
+  const changes = plan.tasks.flatMap((t) => t.changes);
+  if (changes.length === 0) return 'unchanged';
+  // A gate confirms a change; a host whose keepalived was stopped to rejoin later has nothing to confirm yet.
+  if (!leftStopped(changes)) await passGate(state, stage, host, report);
+  return 'changed';
+}
+
+/** Some service's last start, reload or stop in these changes is a stop (a stop then a start, as for a new unit, leaves it running). */
+function leftStopped(changes: readonly Change[]): boolean {
+  const last = new Map<string, Change['kind']>();
+  for (const c of changes) if (c.kind === 'service.start' || c.kind === 'service.reload' || c.kind === 'service.stop') last.set(c.service, c.kind);
+  return [...last.values()].includes('service.stop');
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * A rolling stage: --parallel hosts at a time, the next one starting as one
+ * ends. A host that fails is put back (what it wrote and did not load) and
+ * counted; once more than --max-fail have failed, no new host starts, the
+ * running ones finish, and the rest are reported as not started. A stop
+ * (Ctrl-C) starts no new host either and ends the run as interrupted.
+ */
+async function rollout(state: RunState, stage: Stage, hosts: readonly (LoadBalancer | ProxyHost)[], report: Reporter): Promise<void> {
+  const maxFail = maxFailures(state.rollout, hosts.length);
+  const result: RolloutReport = { stage: stage.name, maxFail, hosts: hosts.map((h) => ({ host: h.name, outcome: 'not started' })) };
+  let next = 0;
+  let running = 0;
+  const failed = () => result.hosts.filter((h) => h.outcome === 'failed').length;
+  const counts = () => {
+    const ended = result.hosts.slice(0, next).filter((h) => h.outcome !== 'not started').length;
+    report.counts?.({ total: hosts.length, done: ended - failed(), failed: failed(), running, waiting: hosts.length - next });
+  };
+  const worker = async () => {
+    while (next < hosts.length && failed() <= maxFail && !state.abort.requested) {
+      const i = next++;
+      const host = hosts[i]!;
+      running++;
+      counts();
+      try {
+        result.hosts[i]!.outcome = await convergeAndGate(state, stage, host, report);
+      } catch (e) {
+        if (e instanceof Interrupted) throw e;
+        result.hosts[i] = { host: host.name, outcome: 'failed', error: message(e) };
+        report.progress(`${host.name}: failed: ${message(e)}`);
+        const rollback = state.rollbacks.get(host.name);
+        if (rollback) {
+          const paths = await putBackPending(state.sessions.get(host.name)!, rollback).catch(() => []);
+          if (paths.length > 0) report.progress(`${host.name}: put back ${paths.join(', ')} (written, not loaded)`);
+        }
+      } finally {
+        running--;
+        counts();
+      }
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(state.rollout.parallel, hosts.length) }, worker));
+  state.rollouts.push(result);
+  const stopped = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (stopped) throw stopped.reason;
+  if (state.abort.requested && next < hosts.length) throw new Interrupted(hosts[next - 1]?.name ?? hosts[0]!.name, undefined);
 }
 
 function taskStage(state: RunState, stage: Stage): StageRun {
@@ -104,13 +201,8 @@ function taskStage(state: RunState, stage: Stage): StageRun {
         report.progress('nothing to do here');
         return;
       }
-      const one = async (lb: LoadBalancer) => {
-        const plan = await convergeHost(state, stage, lb, report);
-        const changes = plan.tasks.flatMap((t) => t.changes);
-        // A gate confirms a change; a host that changed nothing, or whose
-        // keepalived was stopped to rejoin later, has nothing to confirm yet.
-        if (changes.length > 0 && !changes.some((c) => c.kind === 'service.stop')) await passGate(state, stage, lb, report);
-      };
+      if (stage.parallel === FROM_FLAG) return rollout(state, stage, hosts, report);
+      const one = (host: LoadBalancer | ProxyHost) => convergeAndGate(state, stage, host, report);
       const width = stage.serial ?? hosts.length;
       for (let i = 0; i < hosts.length; i += width) {
         const batch = hosts.slice(i, i + width);
@@ -154,6 +246,8 @@ export async function putBackAll(state: RunState): Promise<Extract<ApplyEvent, {
  */
 export function executionStages(state: RunState, playbook: Playbook, nothingPlanned: boolean): StageRun[] {
   return playbook.stages.flatMap((stage) => {
+    // A cluster without nodes never hears of the proxies' stage.
+    if (stage.on === PROXY_HOSTS && proxyHosts(state.inv).length === 0) return [];
     if (stage.tasks) return nothingPlanned ? [] : [taskStage(state, stage)];
     if (stage.on === OPERATOR) return [verifyStage(state, stage)];
     return [];

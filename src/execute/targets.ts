@@ -1,6 +1,7 @@
 import type { Inventory, LoadBalancer, SshSettings } from '../inventory/model.js';
 import type { PassphrasePrompt } from '../transport/private-key.js';
 import type { SshTarget } from '../transport/ssh.js';
+import { hostNames, hostRoles } from '../topology/roles.js';
 
 // hosts.yaml's ssh settings → what the transport needs. The jump host, given
 // as [user@]host[:port], is reached with the same key and known_hosts.
@@ -42,4 +43,17 @@ export function sshTarget(host: { name: string; address: string; ssh: SshSetting
 /** The hosts kha changes: the load balancers (masters are only reached through haproxy). */
 export function lbTargets(inv: Inventory, passphrase?: PassphrasePrompt): SshTarget[] {
   return inv.lbs.map((lb: LoadBalancer) => sshTarget(lb, passphrase));
+}
+
+/**
+ * The hosts apply converges, each once: every host with a role kha runs
+ * something for (a load balancer, a host that gets the local proxy), in
+ * hosts.yaml's order. A master with neither is reached through haproxy only.
+ */
+export function applyTargets(inv: Inventory, passphrase?: PassphrasePrompt): SshTarget[] {
+  return hostNames(inv).flatMap((name) => {
+    const { lb, proxy } = hostRoles(inv, name);
+    const host = lb ?? proxy;
+    return host ? [sshTarget(host, passphrase)] : [];
+  });
 }

@@ -1,5 +1,5 @@
 import { SectionError } from './sections.js';
-import type { FileFacts, ServiceFacts } from './types.js';
+import type { FileFacts, ListenerFacts, ServiceFacts } from './types.js';
 
 // Parsers for the state kha converges: files, directories, services,
 // sysctls. Each takes the lines of the section for one requested item.
@@ -119,4 +119,14 @@ export function parseSysctl(lines: readonly string[]): string | null {
   const m = line === undefined ? null : /^value ?(.*)$/.exec(line);
   if (!m) throw new SectionError(`expected "value ..." or "missing", got ${JSON.stringify(lines.join('\n'))}`);
   return [m[1] ?? '', ...rest].join('\n').trim();
+}
+
+/** `listen <address> <unit or ->` lines; `unavailable` when the host has no ss. */
+export function parseListeners(lines: readonly string[]): ListenerFacts[] | null {
+  if (lines.includes('unavailable')) return null;
+  return lines.map((l) => {
+    const [word, address, unit] = l.split(' ');
+    if (word !== 'listen' || !address || !unit) throw new SectionError(`unexpected line "${l}"`);
+    return { address, unit: unit === '-' ? null : unit };
+  });
 }

@@ -8,7 +8,7 @@ import {
   parseUfwAdded,
   parseUfwStatus,
 } from './parse-network.js';
-import { assignContents, parseApiservers, parseDirectory, parseFile, parseService, parseSysctl } from './parse-state.js';
+import { assignContents, parseApiservers, parseDirectory, parseFile, parseListeners, parseService, parseSysctl } from './parse-state.js';
 import { parseInit, parseOsRelease, parsePackageManager, parsePackageVersion, parseSelinux, parseUid } from './parse-system.js';
 import { SECTION, SectionError, sectionKey, splitSections, type SectionKind } from './sections.js';
 import type { HostFacts, ProbeRequest } from './types.js';
@@ -81,6 +81,8 @@ export function parseProbe(host: string, output: string, req: ProbeRequest): Hos
       keepalived: s.read(SECTION.package, 'keepalived', parsePackageVersion),
       haproxy: s.read(SECTION.package, 'haproxy', parsePackageVersion),
     },
+    ...(req.ports && { listeners: Object.fromEntries(req.ports.map((p) => [p, s.read(SECTION.listener, String(p), parseListeners)])) }),
+    ...(req.packages && { packageVersions: Object.fromEntries(req.packages.map((p) => [p, s.read(SECTION.package, p, parsePackageVersion)])) }),
     files: s.read(SECTION.fileContents, undefined, (l) =>
       assignContents(
         req.files.map((path) => s.read(SECTION.file, path, (lines) => parseFile(path, lines))),

@@ -69,6 +69,23 @@ kha_sysctl() {
   section ${SECTION.sysctl} "$1"
   if kha_v=$(sysctl -n "$1" 2>/dev/null); then printf 'value %s\\n' "$kha_v"; else echo missing; fi
 }
+# What listens on TCP port $1, with the systemd unit of the process (from its cgroup).
+kha_listener() {
+  section ${SECTION.listener} "$1"
+  has ss || { echo unavailable; return; }
+  ss -ltnp "sport = :$1" 2>/dev/null | while read -r kha_state kha_rq kha_sq kha_local kha_peer kha_procs; do
+    [ "$kha_state" = LISTEN ] || continue
+    kha_unit=-
+    case $kha_procs in
+      *pid=*)
+        kha_pid=\${kha_procs#*pid=}; kha_pid=\${kha_pid%%,*}
+        if [ -r "/proc/$kha_pid/cgroup" ]; then
+          while IFS= read -r kha_c; do case $kha_c in *.service) kha_unit=\${kha_c##*/} ;; esac; done <"/proc/$kha_pid/cgroup"
+        fi ;;
+    esac
+    printf 'listen %s %s\n' "$kha_local" "$kha_unit"
+  done
+}
 kha_packages() {
   kha_out=
   has dpkg-query && kha_out=$(dpkg-query -W -f='\${Package} dpkg \${Status}|\${Version}\\n' -- "$@" 2>/dev/null)
@@ -192,6 +209,8 @@ export function probeScript(req: ProbeRequest): string {
   assertPrintable('file', req.files);
   assertPrintable('directory', req.directories);
   assertPrintable('service', req.services);
+  assertPrintable('package', req.packages ?? []);
+  for (const p of req.ports ?? []) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`cannot probe port ${p}`);
   assertPrintable('sysctl', req.sysctls);
   assertPrintable('SELinux boolean', req.selinuxBooleans);
   assertPrintable('VIP', [req.vip]);
@@ -207,11 +226,12 @@ export function probeScript(req: ProbeRequest): string {
     route(req.vip),
     firewall(),
     network(),
-    `kha_packages ${PROBED_PACKAGES.map(q).join(' ')}`,
+    `kha_packages ${[...new Set([...PROBED_PACKAGES, ...(req.packages ?? [])])].map(q).join(' ')}`,
     `kha_files ${req.files.map(q).join(' ')}`,
     ...req.directories.map((d) => `kha_directory ${q(d)}`),
     ...(req.services.length > 0 ? [`kha_services ${req.services.map(q).join(' ')}`] : []),
     ...req.sysctls.map((k) => `kha_sysctl ${q(k)}`),
+    ...(req.ports ?? []).map((p) => `kha_listener ${p}`),
     apiservers(req.apiservers),
     header(SECTION.end),
     '',

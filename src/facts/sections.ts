@@ -24,6 +24,7 @@ export const SECTION = {
   service: 'service',
   sysctl: 'sysctl',
   apiservers: 'apiservers',
+  listener: 'listener',
   end: 'end',
 } as const;
 

@@ -86,6 +86,10 @@ export interface HostFacts {
   routeToVip: string | null;
   /** Installed versions, null when not installed. */
   packages: { keepalived: string | null; haproxy: string | null };
+  /** Installed versions of the request's other `packages` (the local proxy's), null when not installed; absent when it named none. */
+  packageVersions?: Record<string, string | null>;
+  /** Per requested port, what listens on it; null when the host cannot tell (no ss). Absent when the request named no port. */
+  listeners?: Record<number, ListenerFacts[] | null>;
   files: FileFacts[];
   directories: { path: string; exists: boolean }[];
   services: ServiceFacts[];
@@ -104,4 +108,14 @@ export interface ProbeRequest {
   sysctls: string[];
   selinuxBooleans: string[];
   apiservers: { name: string; address: string; port: number }[];
+  /** Packages to report beside keepalived and haproxy (HostFacts.packageVersions). */
+  packages?: string[];
+  /** TCP ports whose listeners to report (HostFacts.listeners): the local proxy's. */
+  ports?: number[];
+}
+
+/** A socket listening on a port: its local address as ss prints it (127.0.0.1:6443, *:6443, [::]:6443), and the systemd unit of its process when known. */
+export interface ListenerFacts {
+  address: string;
+  unit: string | null;
 }

@@ -170,7 +170,7 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
     const np = f.node_proxy ?? nodeProxyDefaults;
     inv.nodeProxy = { port: np.port, software: np.software, healthPort: np.health_port, masters: np.masters };
     notes.push(
-      'nodes and node_proxy are rendered by kha render only for now: kha apply, status and verify-failover do not act on them yet (docs/node-proxy.md)',
+      "kha apply installs and runs the local proxy on these hosts; the kubelet's kubeconfig is not pointed at it yet, and status and verify-failover do not look at it yet (docs/node-proxy.md)",
     );
   }
   return inv;

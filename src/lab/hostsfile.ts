@@ -46,7 +46,17 @@ export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip
     ...masters.flatMap((m) => [`  - name: ${m.name}`, `    address: ${m.address}`, '    apiserver_port: 6443']),
   ];
   if (workers.length > 0) {
-    lines.push(`# workers (no key for them in hosts.yaml yet): ${workers.map((w) => `${w.name} ${w.address}`).join(', ')}`);
+    // Every worker gets the local proxy on 127.0.0.1 (docs/node-proxy.md);
+    // the section spells out its defaults so the lab's file shows what to edit.
+    lines.push(
+      'nodes:',
+      ...workers.flatMap((w) => [`  - name: ${w.name}`, `    address: ${w.address}`]),
+      '# The local proxy on every node: 127.0.0.1:<port> in front of every apiserver, health on 127.0.0.1:<health_port>/kha-health.',
+      'node_proxy:',
+      '  port: 6443',
+      '  software: haproxy   # or nginx',
+      '  health_port: 8405',
+    );
   }
   return `${lines.join('\n')}\n`;
 }

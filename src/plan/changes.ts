@@ -5,7 +5,15 @@ import type { Service } from '../render/catalog.js';
 // list of these; the executor has exactly one way to carry out each kind, and
 // --dry-run prints the same list. Plain data: easy to test, print and diff.
 
-export type ServiceName = 'keepalived' | 'haproxy';
+/**
+ * The services kha starts, reloads or stops: the endpoint's two, the local
+ * proxy's own unit (docs/node-proxy.md), and nginx, whose distribution unit
+ * kha only ever disables on a proxy host (see tasks in node-proxy/tasks.ts).
+ */
+export type ServiceName = EndpointService | 'kha-node-proxy' | 'nginx';
+
+/** The endpoint's services, which a topology runs (topology.ts `services`). */
+export type EndpointService = 'keepalived' | 'haproxy';
 
 export type Change =
   | { kind: 'package.install'; manager: PackageManager; packages: string[] }
@@ -34,7 +42,9 @@ export type Change =
   | { kind: 'service.enable'; service: ServiceName }
   | { kind: 'service.start'; service: ServiceName; marker: Marker }
   | { kind: 'service.reload'; service: ServiceName; why: string; marker: Marker }
-  | { kind: 'service.stop'; service: ServiceName; why: string };
+  | { kind: 'service.stop'; service: ServiceName; why: string }
+  /** Stopped now and not started at boot: a distribution's unit that a package install brought up beside kha's own. */
+  | { kind: 'service.disable'; service: ServiceName; why: string };
 
 /**
  * After a service has (re)loaded its configuration, kha records a digest of
@@ -83,5 +93,7 @@ export function describeChange(c: Change): string {
       return `reload ${c.service} (${c.why})`;
     case 'service.stop':
       return `stop ${c.service} (${c.why})`;
+    case 'service.disable':
+      return `stop and disable ${c.service} (${c.why})`;
   }
 }

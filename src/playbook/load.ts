@@ -4,6 +4,8 @@ import { parse } from 'yaml';
 import * as z from 'zod';
 import { InternalError } from '../errors.js';
 import { playbooksDir } from '../paths.js';
+import { PROXY_GATE } from '../node-proxy/gate.js';
+import { NODE_PROXY_TASKS } from '../node-proxy/tasks.js';
 import type { Topology } from '../topology/topology.js';
 
 // Playbooks are data shipped with kha, so a malformed one is kha's bug, not
@@ -12,6 +14,22 @@ import type { Topology } from '../topology/topology.js';
 
 /** The host set of the stage that runs on kha's own machine: the final checks, after every host has converged. */
 export const OPERATOR = 'operator';
+
+/**
+ * The host set of the local proxy's stage (docs/node-proxy.md): every host
+ * that gets the proxy (topology/roles.ts proxyHosts). The proxy is a role
+ * beside any topology, so its words (this, its tasks, its gate) are kha's,
+ * valid in every playbook.
+ */
+export const PROXY_HOSTS = 'proxy-hosts';
+
+/**
+ * `parallel: from-flag`: the stage rolls out over its hosts, --parallel at a
+ * time, and starts no new host once more than --max-fail have failed (the
+ * rest are reported as not started). For stages over many hosts (the proxy
+ * hosts); `serial` is for the few load balancers, whose order matters.
+ */
+export const FROM_FLAG = 'from-flag';
 
 /** `ssh` is checked while connecting, before facts exist; it is named in playbooks for the reader. */
 export const CONNECT_CHECK = 'ssh';
@@ -23,9 +41,11 @@ const stageSchema = z
     checks: z.array(z.string()).optional(),
     on: z.string(),
     serial: z.number().int().min(1).optional(),
+    parallel: z.literal(FROM_FLAG).optional(),
     then: z.string().optional(),
   })
-  .refine((s) => (s.tasks === undefined) !== (s.checks === undefined), { message: 'a stage has either tasks or checks' });
+  .refine((s) => (s.tasks === undefined) !== (s.checks === undefined), { message: 'a stage has either tasks or checks' })
+  .refine((s) => s.serial === undefined || s.parallel === undefined, { message: 'a stage has serial or parallel, not both' });
 
 const playbookSchema = z.strictObject({ name: z.string(), stages: z.array(stageSchema).min(1) });
 
@@ -34,12 +54,16 @@ export type Playbook = z.output<typeof playbookSchema>;
 
 function unknownWords(stage: Stage, topology: Topology): string[] {
   const checks = stage.on === OPERATOR ? [...topology.finalChecks.keys()] : [CONNECT_CHECK, ...topology.checks.keys()];
-  const hostSets = [OPERATOR, ...topology.hostSets.keys()];
+  const hostSets = [OPERATOR, PROXY_HOSTS, ...topology.hostSets.keys()];
+  // A stage on the proxy hosts names the proxy's tasks and gate; any other, its topology's.
+  const proxy = stage.on === PROXY_HOSTS;
+  const task = (t: string) => (proxy ? NODE_PROXY_TASKS.has(t) : topology.tasks.has(t));
+  const gate = (g: string) => (proxy ? g === PROXY_GATE : topology.gates.has(g));
   return [
-    ...(stage.tasks ?? []).filter((t) => !topology.tasks.has(t)).map((t) => `task '${t}'`),
+    ...(stage.tasks ?? []).filter((t) => !task(t)).map((t) => `task '${t}'`),
     ...(stage.checks ?? []).filter((c) => !checks.includes(c)).map((c) => `check '${c}'`),
     ...(hostSets.includes(stage.on) ? [] : [`host set '${stage.on}'`]),
-    ...(stage.then === undefined || topology.gates.has(stage.then) ? [] : [`gate '${stage.then}'`]),
+    ...(stage.then === undefined || gate(stage.then) ? [] : [`gate '${stage.then}'`]),
   ];
 }
 

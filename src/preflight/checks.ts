@@ -1,6 +1,8 @@
 import type { HostFacts } from '../facts/types.js';
 import { inSubnet, parseCidr } from '../inventory/addresses.js';
-import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import type { Inventory, LoadBalancer, SshSettings } from '../inventory/model.js';
+import { proxyPortsFree } from '../node-proxy/preflight.js';
+import { hostRoles } from '../topology/roles.js';
 import { holdsVip, interfaceFor } from '../facts/derived.js';
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../inventory/interface-name.js';
 import type { Session } from '../transport/session.js';
@@ -78,17 +80,35 @@ function keptForThisVip(inv: Inventory, facts: HostFacts): boolean {
   return ka?.active === 'active' && configuredForVip(inv, facts);
 }
 
-const privileges = perHost('privileges', (_inv, lb, f) =>
-  f.uid === 0 ? [] : [`commands run as uid ${f.uid}, not root: log in as root or set ssh.sudo: true for ${lb.ssh.user}`],
+/**
+ * A check of what every host apply changes needs alike, load balancers and
+ * the hosts that get the local proxy (topology/roles.ts hostRoles): run on
+ * each host whose facts were gathered.
+ */
+function everyHost(name: string, fn: (host: { name: string; ssh: SshSettings }, facts: HostFacts) => string[]): Check {
+  return {
+    name,
+    async run({ inv, facts }) {
+      return [...facts].flatMap(([hostName, f]) => {
+        const { lb, proxy } = hostRoles(inv, hostName);
+        const host = lb ?? proxy;
+        return host ? fn(host, f).map((message) => ({ host: hostName, check: name, message })) : [];
+      });
+    },
+  };
+}
+
+const privileges = everyHost('privileges', (host, f) =>
+  f.uid === 0 ? [] : [`commands run as uid ${f.uid}, not root: log in as root or set ssh.sudo: true for ${host.ssh.user}`],
 );
 
-const os = perHost('os', (_inv, _lb, f) => {
+const os = everyHost('os', (_host, f) => {
   const out: string[] = [];
   const min = SUPPORTED[f.os.id];
   if (min === undefined || !versionAtLeast(f.os.versionId, min)) {
     out.push(`${f.os.prettyName || f.os.id} is not supported; kha supports Debian 11+, Ubuntu 20.04+, RHEL/CentOS 7+, Rocky and AlmaLinux 8+`);
   }
-  if (!f.systemd) out.push('systemd is not PID 1; kha manages keepalived and haproxy as systemd services');
+  if (!f.systemd) out.push('systemd is not PID 1; kha manages its services (keepalived, haproxy, kha-node-proxy) as systemd services');
   if (f.packageManager === 'none') out.push('no package manager found (apt-get, dnf or yum)');
   return out;
 });
@@ -249,5 +269,5 @@ while time.time() < end:
 };
 
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
-  [privileges, os, iface, firewall, vip, apiserverReachable, vrrpPath, routerId].map((c) => [c.name, c]),
+  [privileges, os, iface, firewall, vip, apiserverReachable, vrrpPath, routerId, proxyPortsFree].map((c) => [c.name, c]),
 );

@@ -5,8 +5,9 @@ import type { Inventory, LoadBalancer } from '../inventory/model.js';
 // validator checks it before it is swapped in. Each topology lists its own
 // (src/topology/*/files.ts); the renderer and `apply` stay the same.
 
-// 'node-proxy': the local proxy on 127.0.0.1 (docs/node-proxy.md), a service of its own.
-export type Service = 'keepalived' | 'haproxy' | 'sysctl' | 'systemd' | 'firewall' | 'node-proxy';
+// 'kha-node-proxy': the local proxy on 127.0.0.1 (docs/node-proxy.md), a service of its own,
+// named as its systemd unit so that a file's service is the unit apply reloads.
+export type Service = 'keepalived' | 'haproxy' | 'sysctl' | 'systemd' | 'firewall' | 'kha-node-proxy';
 
 /** What a file is, whichever host gets it: what the renderer, the tasks and apply read of a rendered file. */
 export interface FileKind {

@@ -1,6 +1,6 @@
 import type { HostFacts } from '../facts/types.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
-import type { Change, ServiceName } from '../plan/changes.js';
+import type { Change, EndpointService } from '../plan/changes.js';
 import type { RenderedFile } from '../render/catalog.js';
 
 /** Everything a task may look at; tasks read it and return changes, nothing else. */
@@ -13,7 +13,7 @@ export interface TaskContext {
   /** Changes planned by the tasks before this one (services react to files). */
   planned: readonly Change[];
   /** The services the topology runs, in the order they are started. */
-  services: readonly ServiceName[];
+  services: readonly EndpointService[];
 }
 
 export interface Task {

@@ -18,7 +18,8 @@ export const filesTask: Task = filesTaskOf(
   () => true,
 );
 
-function planFiles(facts: HostFacts, files: readonly RenderedFile[]): Change[] {
+/** The writes that give a host exactly these files (content and mode), and systemd's daemon-reload when a unit changed. */
+export function planFiles(facts: HostFacts, files: readonly RenderedFile[]): Change[] {
   const changes: Change[] = [];
   for (const f of files) {
     const now = facts.files.find((x) => x.path === f.path);

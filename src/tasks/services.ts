@@ -38,7 +38,8 @@ function loadedGroup(marker: string | null): string | undefined {
   return marker?.match(/^vrrp-group (\S+)$/m)?.[1];
 }
 
-function planService(ctx: TaskContext, service: ServiceName): Change[] {
+/** What brings one service to run the configuration on disk: enable, start, or reload only when what it loaded differs (its marker). */
+export function planService(ctx: Pick<TaskContext, 'inv' | 'facts' | 'files' | 'planned'>, service: ServiceName): Change[] {
   const state = ctx.facts.services.find((s) => s.name === service);
   const marker = { path: markerPath(service), digest: configDigest(ctx.files, service, ctx.inv) };
   const changes: Change[] = [];

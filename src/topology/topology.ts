@@ -1,7 +1,7 @@
 import type { Drill, DrillName } from '../drill/drills.js';
 import type { HostFacts, ProbeRequest } from '../facts/types.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
-import type { ServiceName } from '../plan/changes.js';
+import type { EndpointService } from '../plan/changes.js';
 import type { Check } from '../preflight/checks.js';
 import type { FileSpec } from '../render/catalog.js';
 import type { Task } from '../tasks/context.js';
@@ -46,7 +46,7 @@ export interface Topology {
   /** The tasks its playbook may name. */
   tasks: ReadonlyMap<string, Task>;
   /** The services those tasks manage, in the order they are started. */
-  services: readonly ServiceName[];
+  services: readonly EndpointService[];
   /** What the probe must read on each host for the tasks and checks to decide. */
   probe(inv: Inventory): ProbeRequest;
   /** The preflight checks its playbook may name. */

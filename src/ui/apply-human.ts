@@ -2,7 +2,7 @@ import type { ApplyEvent, ApplyListener, ApplyOutcome } from '../execute/events.
 import type { PlanChange } from '../execute/plan-changes.js';
 import type { Inventory } from '../inventory/model.js';
 import { formatEndpoint } from './endpoint-view.js';
-import { hostCounts, interruptedLine, planChangedLine, putBackLine } from './apply-lines.js';
+import { countedHosts, hostCounts, interruptedLine, planChangedLine, putBackLine, rolloutLines } from './apply-lines.js';
 import type { Streams } from './output.js';
 import { formatPlan, inventorySecrets } from './plan-view.js';
 
@@ -10,7 +10,7 @@ import { formatPlan, inventorySecrets } from './plan-view.js';
 // (listr2 on a terminal, timestamped lines in CI), then the summary. Results
 // go to stdout, warnings and errors to stderr.
 
-export type StageEvent = Extract<ApplyEvent, { kind: 'stage-started' | 'progress' | 'stage-finished' | 'stage-failed' }>;
+export type StageEvent = Extract<ApplyEvent, { kind: 'stage-started' | 'progress' | 'rollout-progress' | 'stage-finished' | 'stage-failed' }>;
 export type StageView = (event: StageEvent) => void | Promise<void>;
 
 function stamp(): string {
@@ -22,6 +22,7 @@ export function plainStages(streams: Streams): StageView {
   return (e) => {
     if (e.kind === 'stage-started') streams.stdout(`${stamp()} == ${e.title}\n`);
     else if (e.kind === 'progress') streams.stdout(`${stamp()}    ${e.text}\n`);
+    // A rolling stage's hosts each say their lines; its counts are in the summary.
     // The end of a stage is the start of the next; a failure is said by the error kha ends on.
   };
 }
@@ -45,7 +46,9 @@ export function humanRenderer(inv: Inventory, streams: Streams, stages: StageVie
         return complain(interruptedLine(o));
       case 'applied': {
         say('');
-        for (const h of hostCounts(o)) say(`${h.host}: ${h.changed} changed, ${h.ok} ok`);
+        const counted = countedHosts(o);
+        for (const h of hostCounts(o)) if (!counted.has(h.host)) say(`${h.host}: ${h.changed} changed, ${h.ok} ok`);
+        for (const r of o.rollouts ?? []) for (const line of rolloutLines(r)) say(line);
         for (const c of planChanges) say(planChangedLine(c));
         if (!o.endpoint) return;
         for (const line of formatEndpoint(inv, o.endpoint)) say(line);
@@ -65,6 +68,7 @@ export function humanRenderer(inv: Inventory, streams: Streams, stages: StageVie
         return say(formatPlan(inv, e.plans, { diffs: e.diffs, secrets: inventorySecrets(inv) }));
       case 'stage-started':
       case 'progress':
+      case 'rollout-progress':
       case 'stage-finished':
       case 'stage-failed':
         return stages(e);

@@ -1,4 +1,4 @@
-import type { ApplyListener, ApplyOutcome } from '../execute/events.js';
+import { rolloutCounts, type ApplyListener, type ApplyOutcome } from '../execute/events.js';
 import type { PlanChange } from '../execute/plan-changes.js';
 import { describeChange } from '../plan/changes.js';
 import { countChanges } from '../plan/plan.js';
@@ -27,6 +27,13 @@ function result(o: Exclude<ApplyOutcome, { kind: 'declined' | 'interrupted' }>, 
     dry_run: false,
     hosts: hostCounts(o),
     endpoint: o.endpoint ?? null,
+    ...(o.rollouts && {
+      rollouts: o.rollouts.map((r) => {
+        const { total, done, failed } = rolloutCounts(r);
+        const notStarted = r.hosts.filter((h) => h.outcome === 'not started').map((h) => h.host);
+        return { stage: r.stage, max_fail: r.maxFail, total, done, failed, not_started: notStarted, hosts: r.hosts };
+      }),
+    }),
     ...(planChanges.length > 0 && { plan_changed: planChanges }),
   };
 }
@@ -42,6 +49,7 @@ export function jsonRenderer(streams: Streams): ApplyListener {
       case 'plan-ready':
       case 'stage-started':
       case 'progress':
+      case 'rollout-progress':
       case 'stage-finished':
       case 'stage-failed':
         return;

@@ -1,6 +1,7 @@
 import { Listr } from 'listr2';
 import { redact } from '../secret.js';
 import type { StageView } from './apply-human.js';
+import { countsLine } from './apply-lines.js';
 
 // Stages on a terminal: each stage is a listr2 task that lasts from its
 // stage-started event to its end, with the latest progress line under it.
@@ -8,7 +9,7 @@ import type { StageView } from './apply-human.js';
 
 interface Running {
   /** Set once listr2 has entered the task. */
-  task: { output: string };
+  task: { output: string; title: string };
   end: (error?: unknown) => void;
   /** listr2 has drawn the stage's end. */
   drawn: Promise<void>;
@@ -25,7 +26,7 @@ export function ttyStages(): StageView {
           [
             {
               title: e.title,
-              task: (_ctx: unknown, task: { output: string }) =>
+              task: (_ctx: unknown, task: { output: string; title: string }) =>
                 new Promise<void>((resolve, reject) => enter({ task, end: (error) => (error === undefined ? resolve() : reject(error)) })),
             },
           ],
@@ -42,6 +43,10 @@ export function ttyStages(): StageView {
       case 'progress':
         // listr2 writes to the terminal itself, past main()'s redaction.
         if (running) running.task.output = redact(e.text);
+        return;
+      case 'rollout-progress':
+        // Counts in the stage's title, one line however many hosts; the latest host's line stays under it.
+        if (running) running.task.title = `${e.title}: ${countsLine(e.counts)}`;
         return;
       case 'stage-finished':
       case 'stage-failed':

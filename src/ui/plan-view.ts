@@ -3,15 +3,32 @@ import { describeChange } from '../plan/changes.js';
 import { fileDiff } from '../plan/diff.js';
 import type { HostPlan } from '../plan/plan.js';
 import type { Secret } from '../secret.js';
+import { hostRoles } from '../topology/roles.js';
+import { HOST_LINES_MAX } from './apply-lines.js';
 
 // The plan as a person reads it, Terraform-style: per host, per task, what
 // would change; with --dry-run, the unified diff of every file below it.
 
+/** A host's heading: what it is to the endpoint, and whether it gets the local proxy. */
+function heading(inv: Inventory, name: string): string {
+  const { lb, proxy } = hostRoles(inv, name);
+  const roles = [
+    ...(lb ? [`${lb.primary ? 'primary' : 'backup'}, priority ${lb.priority}`] : []),
+    ...(proxy ? [`${proxy.kind}, local proxy ${inv.nodeProxy!.software} on 127.0.0.1:${inv.nodeProxy!.port}`] : []),
+  ];
+  return `${name} (${roles.join('; ')}, ${(lb ?? proxy)!.address})`;
+}
+
+const unchanged = (p: HostPlan) => p.tasks.every((t) => t.changes.length === 0);
+
 export function formatPlan(inv: Inventory, plans: readonly HostPlan[], opts: { diffs: boolean; secrets: readonly Secret[] }): string {
   const lines: string[] = [];
+  // Many nodes with nothing to change are one line, not a block each.
+  const quiet = plans.filter((p) => unchanged(p) && hostRoles(inv, p.host).lb === undefined);
+  const collapse = quiet.length > HOST_LINES_MAX ? new Set(quiet.map((p) => p.host)) : new Set<string>();
   for (const plan of plans) {
-    const lb = inv.lbs.find((h) => h.name === plan.host)!;
-    lines.push(`${plan.host} (${lb.primary ? 'primary' : 'backup'}, priority ${lb.priority}, ${lb.address})`);
+    if (collapse.has(plan.host)) continue;
+    lines.push(heading(inv, plan.host));
     const width = Math.max(...plan.tasks.map((t) => t.task.length));
     for (const t of plan.tasks) {
       if (t.changes.length === 0) {
@@ -30,6 +47,7 @@ export function formatPlan(inv: Inventory, plans: readonly HostPlan[], opts: { d
     }
     lines.push('');
   }
+  if (collapse.size > 0) lines.push(`${collapse.size} nodes with nothing to change: ${[...collapse].join(', ')}`, '');
   const total = plans.reduce((n, p) => n + p.tasks.reduce((m, t) => m + t.changes.length, 0), 0);
   lines.push(total === 0 ? 'No changes: every host is as hosts.yaml describes.' : `Plan: ${total} change${total === 1 ? '' : 's'} on ${plans.filter((p) => p.tasks.some((t) => t.changes.length)).length} host(s).`);
   return lines.join('\n');

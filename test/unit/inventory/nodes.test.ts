@@ -41,7 +41,7 @@ describe('nodes and node_proxy in the inventory', () => {
       ['w2', '10.77.1.2', 'ops', 2222, true],
     ]);
     expect(proxyHosts(inv).map((h) => `${h.kind} ${h.name}`)).toEqual(['node w1', 'node w2']);
-    expect(inv.notes).toEqual([expect.stringContaining('kha apply, status and verify-failover do not act on them yet')]);
+    expect(inv.notes).toEqual([expect.stringContaining('kha apply installs and runs the local proxy on these hosts')]);
   });
 
   it('node_proxy.masters: the masters first, then the nodes; a port apart from every apiserver_port', () => {

@@ -1,0 +1,63 @@
+import { HostError } from '../errors.js';
+import type { Inventory } from '../inventory/model.js';
+import { shellQuote as q } from '../shell/quote.js';
+import type { Session } from '../transport/session.js';
+import { MONITOR_URI } from '../render/context.js';
+
+// The gate after each proxy host (playbooks: `then: proxy-answers`): the
+// proxy answers on the node itself. Asked on the host, with bash's /dev/tcp
+// (a node may have no curl), so it is what the kubelet there would get.
+
+/** The word playbooks name this gate by. */
+export const PROXY_GATE = 'proxy-answers';
+
+const TIMEOUT_S = 20;
+
+/** One try: the status code of 127.0.0.1:<health_port>/kha-health, or `closed` when nothing accepts there. */
+function healthCommand(healthPort: number): string {
+  const get = `exec 3<>/dev/tcp/127.0.0.1/${healthPort} || exit 1; printf 'GET ${MONITOR_URI} HTTP/1.0\\r\\n\\r\\n' >&3; read -r v code rest <&3; echo "$code"`;
+  return `timeout 3 bash -c ${q(get)} 2>/dev/null || echo closed`;
+}
+
+function listeningCommand(port: number): string {
+  return `timeout 3 bash -c ${q(`exec 3<>/dev/tcp/127.0.0.1/${port}`)} 2>/dev/null`;
+}
+
+/**
+ * Waits until the proxy's health page answers 200 (an apiserver passes its
+ * checks). When no apiserver answers through the endpoint either (before
+ * kubeadm init), there is nothing to wait for: the proxy running and
+ * accepting on 127.0.0.1:<port> is the gate, as on the load balancers' first
+ * build, and it is said in those words.
+ *
+ * `apiserversUp`: the endpoint's own check found an apiserver up in this run.
+ */
+export async function proxyAnswers(session: Session, inv: Inventory, apiserversUp: boolean, progress: (text: string) => void): Promise<void> {
+  const np = inv.nodeProxy!;
+  const deadline = Date.now() + TIMEOUT_S * 1000;
+  let code = 'closed';
+  for (;;) {
+    code = (await session.exec(healthCommand(np.healthPort), { timeoutMs: 10_000 })).stdout.trim();
+    if (code === '200') {
+      progress(`${session.host}: the proxy answers on 127.0.0.1:${np.port} (health 200: an apiserver is up behind it)`);
+      return;
+    }
+    if (code !== 'closed' && !apiserversUp) break;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (code === 'closed') {
+    throw new HostError(session.host, 'proxy answers', `kha-node-proxy does not answer on 127.0.0.1:${np.healthPort}${MONITOR_URI} within ${TIMEOUT_S} s`);
+  }
+  if (apiserversUp) {
+    throw new HostError(
+      session.host,
+      'proxy answers',
+      `the endpoint reaches an apiserver, but from this host the proxy's checks pass none within ${TIMEOUT_S} s (health ${code}): can this host reach the masters' apiserver ports?`,
+    );
+  }
+  if ((await session.exec(listeningCommand(np.port), { timeoutMs: 10_000 })).code !== 0) {
+    throw new HostError(session.host, 'proxy answers', `kha-node-proxy answers its health page but not on 127.0.0.1:${np.port}`);
+  }
+  progress(`${session.host}: the proxy runs and accepts on 127.0.0.1:${np.port}; no apiserver answers yet, as before kubeadm init (it sends to each as its checks pass)`);
+}
