@@ -3,7 +3,9 @@ import type { Inventory } from '../inventory/model.js';
 import { countChanges, type HostPlan } from '../plan/plan.js';
 import { loadPlaybook, type Playbook } from '../playbook/load.js';
 import type { Session } from '../transport/session.js';
+import { proxyRunning } from '../node-proxy/tasks.js';
 import { topologyOf } from '../topology/of.js';
+import { hostRoles } from '../topology/roles.js';
 import { closeAll, gatherAll, planAll, preflight } from './apply.js';
 import type { ApplyListener, ApplyOutcome } from './events.js';
 import { planChange } from './plan-changes.js';
@@ -49,7 +51,7 @@ export async function runApplyPipeline(req: ApplyRequest): Promise<ApplyOutcome>
     await req.emit({ kind: 'plan-ready', plans, diffs: req.dryRun });
     let outcome: ApplyOutcome;
     if (req.dryRun) outcome = { kind: 'dry-run', plans };
-    else if (!(await approved(req, inv, sessions, plans))) outcome = { kind: 'declined' };
+    else if (!(await approved(req, inv, sessions, facts, plans))) outcome = { kind: 'declined' };
     else outcome = await carryOut(req, { inv, sessions, facts, playbook, plans });
     await req.emit({ kind: 'finished', outcome });
     return outcome;
@@ -58,12 +60,28 @@ export async function runApplyPipeline(req: ApplyRequest): Promise<ApplyOutcome>
   }
 }
 
-/** Hosts that would change while keepalived or haproxy runs there (as a service or a pod: the topology knows) need the operator's yes. */
-async function approved(req: ApplyRequest, inv: Inventory, sessions: ReadonlyMap<string, Session>, plans: readonly HostPlan[]): Promise<boolean> {
+/**
+ * Hosts that would change while they serve need the operator's yes: a host
+ * of the endpoint where keepalived or haproxy runs (as a service or a pod:
+ * the topology knows), a node whose local proxy runs.
+ */
+async function approved(
+  req: ApplyRequest,
+  inv: Inventory,
+  sessions: ReadonlyMap<string, Session>,
+  facts: ReadonlyMap<string, HostFacts>,
+  plans: readonly HostPlan[],
+): Promise<boolean> {
   const topology = topologyOf(inv);
   const changing = plans.filter((p) => countChanges(p).changed > 0).map((p) => p.host);
-  // A host whose state cannot be read counts as serving: asking costs a yes, not asking may cost an outage.
-  const runs = await Promise.all(changing.map((host) => topology.serving(sessions.get(host)!, inv).catch(() => true)));
+  const runs = await Promise.all(
+    changing.map(async (host) => {
+      const roles = hostRoles(inv, host);
+      if (roles.proxy && proxyRunning(facts.get(host)!)) return true;
+      // A host whose state cannot be read counts as serving: asking costs a yes, not asking may cost an outage.
+      return roles.lb ? topology.serving(sessions.get(host)!, inv).catch(() => true) : false;
+    }),
+  );
   const serving = changing.filter((_, i) => runs[i]);
   return serving.length === 0 || req.approve(serving);
 }

@@ -104,7 +104,8 @@ function unitRewrite(c: Change): boolean {
   return c.kind === 'file.write' && c.path === NODE_PROXY_UNIT && !c.modeOnly && c.previous !== null;
 }
 
-function running(facts: HostFacts): boolean {
+/** The proxy runs here: the node's kubelet may depend on it, so changing it is changing a host that serves. */
+export function proxyRunning(facts: HostFacts): boolean {
   return facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active === 'active';
 }
 
@@ -120,7 +121,7 @@ const files: ProxyTask = {
     // started it: systemd stops a service the way its current unit says
     // (nginx's SIGQUIT means nothing to haproxy, which would then be killed
     // only after TimeoutStopSec). The service task starts it on the new one.
-    const stop: Change[] = writes.some(unitRewrite) && running(facts)
+    const stop: Change[] = writes.some(unitRewrite) && proxyRunning(facts)
       ? [{ kind: 'service.stop', service: NODE_PROXY_SERVICE, why: 'its unit changes what it runs; it starts again on the new one below' }]
       : [];
     return [...dirs, ...stop, ...writes];
