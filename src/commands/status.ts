@@ -3,6 +3,8 @@ import { outputFor, type CliContext } from '../cli.js';
 import { requireInventory } from '../inventory/load.js';
 import { InputError } from '../errors.js';
 import type { WaitResult } from '../status/wait.js';
+import type { ProxyStatus } from '../status/collect.js';
+import type { Inventory } from '../inventory/model.js';
 import { runInOperatorNetns } from './netns.js';
 
 const DEFAULT_WAIT_S = 600;
@@ -65,6 +67,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
       for (const r of [head, ...rows]) out.line(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
       for (const s of st.lbs) for (const d of s.drift) out.line(`  ${s.host}: would ${d}`);
       if (st.apiservers.length > 0) out.line(`masters behind haproxy: ${st.apiservers.map((m) => `${m.host} (${m.roles.join(', ')})`).join(', ')}`);
+      if (st.proxies.length > 0) out.line(`\n${proxyLines(st.proxies, inv).join('\n')}`);
       out.line('');
       const c = st.certificate;
       if (!c.error) out.line(`certificate through the VIP: CN=${c.subject}, SANs ${[...c.sans.ip, ...c.sans.dns].join(', ') || 'none'}`);
@@ -74,4 +77,17 @@ export function registerStatus(program: Command, ctx: CliContext): void {
       out.result({ ...st, ...(waited ? { wait: waited } : {}) });
       ctx.exit(st.healthy && (waited === undefined || waited.ok) ? 0 : 1);
     });
+}
+
+/** Up to this many proxy hosts get a line each; past it, counts and the hosts that need a look. */
+const PROXY_LINES = 10;
+
+function proxyLines(proxies: readonly ProxyStatus[], inv: Inventory): string[] {
+  const np = inv.nodeProxy!;
+  const well = (p: ProxyStatus) => !p.error && p.service === 'active' && p.health === '200' && p.drift.length === 0;
+  const line = (p: ProxyStatus) =>
+    `  ${p.host}: ${p.error ? `unreachable (${p.error})` : `kha-node-proxy ${p.service}, health ${p.health}, drift ${p.drift.length ? `${p.drift.length} to apply` : 'none'}`}`;
+  const head = `local proxies (${np.software} on 127.0.0.1:${np.port}): ${proxies.filter(well).length} of ${proxies.length} serving an apiserver, as hosts.yaml says`;
+  const shown = proxies.length <= PROXY_LINES ? proxies : proxies.filter((p) => !well(p));
+  return [head, ...shown.map(line), ...proxies.flatMap((p) => p.drift.map((d) => `  ${p.host}: would ${d}`))];
 }

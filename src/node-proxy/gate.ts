@@ -14,7 +14,7 @@ export const PROXY_GATE = 'proxy-answers';
 const TIMEOUT_S = 20;
 
 /** One try: the status code of 127.0.0.1:<health_port>/kha-health, or `closed` when nothing accepts there. */
-function healthCommand(healthPort: number): string {
+export function healthCommand(healthPort: number): string {
   const get = `exec 3<>/dev/tcp/127.0.0.1/${healthPort} || exit 1; printf 'GET ${MONITOR_URI} HTTP/1.0\\r\\n\\r\\n' >&3; read -r v code rest <&3; echo "$code"`;
   return `timeout 3 bash -c ${q(get)} 2>/dev/null || echo closed`;
 }

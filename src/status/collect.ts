@@ -6,11 +6,13 @@ import { readCertificate, type CertificateCheck } from '../observe/certificate.j
 import { foundByCheck, readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
 import type { VrrpState } from '../observe/keepalived-state.js';
 import { describeChange } from '../plan/changes.js';
-import { planHost, probeRequest } from '../plan/plan.js';
+import { planHost, planRoles, probeFor, probeRequest } from '../plan/plan.js';
 import { topologyOf } from '../topology/of.js';
-import { rolesOf } from '../topology/roles.js';
+import { proxyHosts, rolesOf } from '../topology/roles.js';
 import { holdsVip } from '../facts/derived.js';
-import { lbTargets } from '../execute/targets.js';
+import { applyTargets } from '../execute/targets.js';
+import { healthCommand } from '../node-proxy/gate.js';
+import { NODE_PROXY_SERVICE, NODE_PROXY_TASKS } from '../node-proxy/tasks.js';
 import type { Session } from '../transport/session.js';
 import { connectAll } from '../transport/ssh.js';
 
@@ -33,12 +35,24 @@ export interface LbStatus {
   drift: string[];
 }
 
+/** A host that runs the local proxy (a node, or a master with node_proxy.masters). */
+export interface ProxyStatus {
+  host: string;
+  error?: string;
+  /** kha-node-proxy as `systemctl is-active` says it. */
+  service: string;
+  /** The status code of its health page (200 while an apiserver passes its check), or `closed`. */
+  health: string;
+  drift: string[];
+}
+
 export interface ClusterStatus {
   vip: string;
   holders: string[];
   lbs: LbStatus[];
   /** Masters that only run their apiserver (reached through haproxy, not through SSH). */
   apiservers: Array<{ host: string; roles: string[] }>;
+  proxies: ProxyStatus[];
   certificate: CertificateCheck;
   problems: string[];
   healthy: boolean;
@@ -67,11 +81,28 @@ async function lbStatus(inv: Inventory, name: string, session: Session): Promise
   };
 }
 
+/** Called only for a host proxyHosts lists, so node_proxy's settings exist (defaults when nodes are listed). */
+async function proxyStatus(inv: Inventory, name: string, session: Session): Promise<ProxyStatus> {
+  const np = inv.nodeProxy!;
+  const facts = await gatherFacts(session, probeFor(inv, name));
+  const drift = planRoles(inv, name, facts, [...NODE_PROXY_TASKS.keys()]).tasks.flatMap((t) => t.changes.map(describeChange));
+  const health = (await session.exec(healthCommand(np.healthPort), { timeoutMs: 10_000 })).stdout.trim() || 'closed';
+  return { host: name, service: facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown', health, drift };
+}
+
 export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
-  const connected = await connectAll(lbTargets(inv));
+  const connected = await connectAll(applyTargets(inv));
   try {
+    const proxies = await Promise.all(
+      proxyHosts(inv).map(async (h): Promise<ProxyStatus> => {
+        const c = connected.find((x) => x.target.name === h.name)!;
+        const unreachable = (error: string): ProxyStatus => ({ host: h.name, error, service: 'unknown', health: '-', drift: [] });
+        if (!c.session) return unreachable(c.error.message);
+        return proxyStatus(inv, h.name, c.session).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
+      }),
+    );
     const lbs = await Promise.all(
-      connected.map(async (c): Promise<LbStatus> => {
+      connected.filter((c) => inv.lbs.some((lb) => lb.name === c.target.name)).map(async (c): Promise<LbStatus> => {
         const lb = inv.lbs.find((h) => h.name === c.target.name)!;
         const unreachable = (error: string): LbStatus => ({
           host: lb.name, roles: rolesOf(inv, lb.name), error, holdsVip: false, vrrp: 'UNKNOWN', priority: lb.priority, effectivePriority: 0, services: {}, backends: [], drift: [],
@@ -95,12 +126,18 @@ export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
       for (const b of s.backends) if (b.status !== 'UP') problems.push(`${s.host}: haproxy has ${b.server} ${b.status}: ${foundByCheck(b)}`);
       if (s.drift.length > 0) problems.push(`${s.host}: differs from hosts.yaml (${s.drift.length} change${s.drift.length === 1 ? '' : 's'} kha apply would make)`);
     }
+    for (const p of proxies) {
+      if (p.error) problems.push(`${p.host}: unreachable (${p.error})`);
+      else if (p.service !== 'active') problems.push(`${p.host}: its local proxy (kha-node-proxy) is ${p.service}`);
+      else if (p.health !== '200') problems.push(`${p.host}: its local proxy reaches no apiserver (health ${p.health}): can it reach the masters' apiserver ports?`);
+      if (p.drift.length > 0) problems.push(`${p.host}: its local proxy differs from hosts.yaml (${p.drift.length} change${p.drift.length === 1 ? '' : 's'} kha apply would make)`);
+    }
     if (certificate.error) problems.push(`no TLS answer through the VIP: ${certificate.error}`);
     else if (certificate.missing.length > 0) {
       problems.push(`the apiserver certificate served through the VIP lacks ${certificate.missing.join(' and ')} of kha's certSANs: clients get an x509 error`);
     }
     const apiservers = inv.masters.filter((m) => !inv.lbs.some((lb) => lb.name === m.name)).map((m) => ({ host: m.name, roles: rolesOf(inv, m.name) }));
-    return { vip: `${inv.vip.address}:${inv.port}`, holders, lbs, apiservers, certificate, problems, healthy: problems.length === 0 };
+    return { vip: `${inv.vip.address}:${inv.port}`, holders, lbs, apiservers, proxies, certificate, problems, healthy: problems.length === 0 };
   } finally {
     await Promise.allSettled(connected.map((c) => c.session?.close()));
   }
