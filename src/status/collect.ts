@@ -1,4 +1,5 @@
 import { gatherFacts } from '../facts/gather.js';
+import type { HostFacts } from '../facts/types.js';
 import type { Inventory } from '../inventory/model.js';
 import { effectivePriority } from '../explain/explain.js';
 import { certSans } from '../kubeadm/handoff.js';
@@ -6,7 +7,7 @@ import { readCertificate, type CertificateCheck } from '../observe/certificate.j
 import { foundByCheck, readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
 import type { VrrpState } from '../observe/keepalived-state.js';
 import { describeChange } from '../plan/changes.js';
-import { planHost, planRoles, probeFor, probeRequest } from '../plan/plan.js';
+import { planHost, planRoles, probeFor } from '../plan/plan.js';
 import { topologyOf } from '../topology/of.js';
 import { proxyHosts, rolesOf } from '../topology/roles.js';
 import { holdsVip } from '../facts/derived.js';
@@ -58,10 +59,9 @@ export interface ClusterStatus {
   healthy: boolean;
 }
 
-async function lbStatus(inv: Inventory, name: string, session: Session): Promise<LbStatus> {
+async function lbStatus(inv: Inventory, name: string, session: Session, facts: HostFacts): Promise<LbStatus> {
   const lb = inv.lbs.find((h) => h.name === name)!;
   const topology = topologyOf(inv);
-  const facts = await gatherFacts(session, probeRequest(inv));
   const [vrrp, backends] = await Promise.all([
     topology.vrrpState(session),
     readHaproxyStats(session, inv.haproxy.monitor_port).catch(() => [] as ServerStats[]),
@@ -82,9 +82,8 @@ async function lbStatus(inv: Inventory, name: string, session: Session): Promise
 }
 
 /** Called only for a host proxyHosts lists, so node_proxy's settings exist (defaults when nodes are listed). */
-async function proxyStatus(inv: Inventory, name: string, session: Session): Promise<ProxyStatus> {
+async function proxyStatus(inv: Inventory, name: string, session: Session, facts: HostFacts): Promise<ProxyStatus> {
   const np = inv.nodeProxy!;
-  const facts = await gatherFacts(session, probeFor(inv, name));
   const drift = planRoles(inv, name, facts, [...NODE_PROXY_TASKS.keys()]).tasks.flatMap((t) => t.changes.map(describeChange));
   const health = (await session.exec(healthCommand(np.healthPort), { timeoutMs: 10_000 })).stdout.trim() || 'closed';
   return { host: name, service: facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown', health, drift };
@@ -92,13 +91,17 @@ async function proxyStatus(inv: Inventory, name: string, session: Session): Prom
 
 export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
   const connected = await connectAll(applyTargets(inv));
+  // One probe per host, of every role it has: a load balancer that is also a node is read once.
+  const probes = new Map<string, Promise<HostFacts>>();
+  const factsOf = (name: string, session: Session) => probes.get(name) ?? probes.set(name, gatherFacts(session, probeFor(inv, name))).get(name)!;
   try {
     const proxies = await Promise.all(
       proxyHosts(inv).map(async (h): Promise<ProxyStatus> => {
         const c = connected.find((x) => x.target.name === h.name)!;
         const unreachable = (error: string): ProxyStatus => ({ host: h.name, error, service: 'unknown', health: '-', drift: [] });
         if (!c.session) return unreachable(c.error.message);
-        return proxyStatus(inv, h.name, c.session).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
+        const session = c.session;
+        return factsOf(h.name, session).then((facts) => proxyStatus(inv, h.name, session, facts)).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
       }),
     );
     const lbs = await Promise.all(
@@ -108,7 +111,8 @@ export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
           host: lb.name, roles: rolesOf(inv, lb.name), error, holdsVip: false, vrrp: 'UNKNOWN', priority: lb.priority, effectivePriority: 0, services: {}, backends: [], drift: [],
         });
         if (!c.session) return unreachable(c.error.message);
-        return lbStatus(inv, lb.name, c.session).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
+        const session = c.session;
+        return factsOf(lb.name, session).then((facts) => lbStatus(inv, lb.name, session, facts)).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
       }),
     );
     const certificate = await readCertificate(inv.vip.address, inv.port, certSans(inv), { dnsName: inv.dnsName, inventory: inv.file });
