@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backendCuts, defaultLimits, DRILLS, partitionCommands, type Drill, type DrillContext, type DrillName } from '../../../src/drill/drills.js';
+import { summarize } from '../../../src/drill/timeline.js';
 import { armCommand, armSeconds, exercise, parseSweep, sweep, SWEEP_COMMAND, type Exercised, type ExerciseIo } from '../../../src/drill/exercise.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import type { Inventory } from '../../../src/inventory/model.js';
@@ -133,7 +134,7 @@ describe('a drill restores every host, whatever ends it', () => {
       partition: { lb1: cut(side1!), lb2: cut(side2!) },
       failback: {
         lb1: [{ command: ARM }, { command: 'systemctl stop keepalived' }, { command: 'systemctl start keepalived' }, ...heal('keepalived')],
-        lb2: [{ command: /^for i in \$\(seq 1 100\); do ip -o -4 addr show/ }],
+        lb2: [{ command: /^ip -o -4 addr show/ }],
       },
     };
     for (const [name, script] of Object.entries(scripts) as [Exclude<DrillName, 'reboot'>, Record<string, ScriptStep[]>][]) {
@@ -255,5 +256,32 @@ describe('the sweep before the first drill', () => {
   it('fails loudly when systemd cannot be asked', async () => {
     const fake = new FakeSession('lb1', [{ command: SWEEP_COMMAND, result: { code: 1, stderr: 'System has not been booted with systemd' } }]);
     await expect(sweep(fake)).rejects.toThrow('lb1: clearing the restores of earlier drills failed (exit 1): System has not been booted with systemd');
+  });
+});
+
+describe('three hosts: whichever backup times out first keeps the VIP', () => {
+  function colocated(): Inventory {
+    const r = parseInventory(readFileSync(join(packageRoot, 'examples', 'colocated.yaml'), 'utf8'), 'colocated.yaml', {});
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    return r.inventory;
+  }
+
+  function movedTo(to: string): { name: string; held: boolean } {
+    const inv = colocated();
+    const ctx = { ...setup({}).ctx, inv, holder: inv.lbs[1]!, master: inv.masters[0]!, limits: defaultLimits(inv) };
+    const vip = [
+      { t: 0, host: inv.lbs[1]!.name, holders: [inv.lbs[1]!.name] },
+      { t: 600, host: to, holders: [to] },
+    ];
+    const s = summarize({ samples: [], defaultClient: [], vip, states: [], marks: [{ t: 10, what: 'fault', text: 'cut' }] }, 1000);
+    return drill('partition').expectations(ctx, s)[0]!;
+  }
+
+  it('the lower-priority peer taking over is a move, not a failure; the holder itself never is', () => {
+    const inv = colocated();
+    const [first, holder, third] = inv.lbs.map((lb) => lb.name);
+    expect(movedTo(third!)).toEqual(expect.objectContaining({ name: `VIP moved to ${first} or ${third}`, held: true }));
+    expect(movedTo(first!).held).toBe(true);
+    expect(movedTo(holder!).held).toBe(false);
   });
 });
