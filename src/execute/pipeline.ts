@@ -2,10 +2,9 @@ import type { HostFacts } from '../facts/types.js';
 import type { Inventory } from '../inventory/model.js';
 import { countChanges, type HostPlan } from '../plan/plan.js';
 import { loadPlaybook, type Playbook } from '../playbook/load.js';
+import { rolesWith } from '../role/roles.js';
 import type { Session } from '../transport/session.js';
-import { proxyRunning } from '../node-proxy/tasks.js';
 import { topologyOf } from '../topology/of.js';
-import { hostRoles } from '../topology/roles.js';
 import { closeAll, gatherAll, planAll, preflight } from './apply.js';
 import type { ApplyListener, ApplyOutcome } from './events.js';
 import { planChange } from './plan-changes.js';
@@ -72,14 +71,13 @@ async function approved(
   facts: ReadonlyMap<string, HostFacts>,
   plans: readonly HostPlan[],
 ): Promise<boolean> {
-  const topology = topologyOf(inv);
+  const roles = rolesWith(topologyOf(inv));
   const changing = plans.filter((p) => countChanges(p).changed > 0).map((p) => p.host);
   const runs = await Promise.all(
     changing.map(async (host) => {
-      const roles = hostRoles(inv, host);
-      if (roles.proxy && proxyRunning(facts.get(host)!)) return true;
-      // A host whose state cannot be read counts as serving: asking costs a yes, not asking may cost an outage.
-      return roles.lb ? topology.serving(sessions.get(host)!, inv).catch(() => true) : false;
+      const own = roles.filter((r) => r.hosts(inv).includes(host));
+      const serving = await Promise.all(own.map((r) => r.serving(inv, host, sessions.get(host)!, facts.get(host)!)));
+      return serving.includes(true);
     }),
   );
   const serving = changing.filter((_, i) => runs[i]);
@@ -98,9 +96,11 @@ export interface Planned {
 /** The stages after preflight, in the playbook's order; then what was done against what was shown. */
 export async function carryOut(req: Pick<ApplyRequest, 'scope' | 'listenForStop' | 'emit' | 'rollout'>, planned: Planned): Promise<ApplyOutcome> {
   const { inv, plans } = planned;
+  const topology = topologyOf(inv);
   const state: RunState = {
     inv,
-    topology: topologyOf(inv),
+    topology,
+    roles: rolesWith(topology),
     sessions: planned.sessions,
     facts: planned.facts,
     scope: req.scope,

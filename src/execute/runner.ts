@@ -1,21 +1,22 @@
 import { gatherFacts } from '../facts/gather.js';
 import type { HostFacts } from '../facts/types.js';
-import type { Inventory, LoadBalancer } from '../inventory/model.js';
-import { proxyAnswers } from '../node-proxy/gate.js';
+import type { Inventory } from '../inventory/model.js';
 import { describeChange, type Change } from '../plan/changes.js';
-import { planRoles, probeFor, type HostPlan } from '../plan/plan.js';
-import { FROM_FLAG, OPERATOR, PROXY_HOSTS, type Playbook, type Stage } from '../playbook/load.js';
-import { proxyHosts, type ProxyHost } from '../topology/roles.js';
+import type { HostPlan } from '../plan/plan.js';
+import { FROM_FLAG, OPERATOR, type Playbook, type Stage } from '../playbook/load.js';
+import type { Role } from '../role/role.js';
+import { probeFor, roleOfHostSet } from '../role/roles.js';
 import type { Session } from '../transport/session.js';
 import type { Topology } from '../topology/topology.js';
 import type { EndpointCheck } from '../verify/endpoint.js';
 import { applyChange, putBackPending, Rollback } from './apply-change.js';
 import type { ApplyEvent, RolloutCounts, RolloutReport } from './events.js';
 
-// Runs the stages of a topology's playbook in its order: serial or
-// parallel, a gate after each host that changed. Which hosts a stage means
-// and what a gate waits for are the topology's words; the pipeline
-// (pipeline.ts) turns what this reports into events.
+// Runs the stages of a topology's playbook in its order: serial, parallel
+// or rolling, a gate after each host that changed. Which hosts a stage means,
+// what it plans there and what its gate waits for are the words of the role
+// that owns its host set (role/role.ts); the pipeline (pipeline.ts) turns
+// what this reports into events.
 
 export interface Reporter {
   /** A line of progress within the current stage. */
@@ -49,6 +50,8 @@ export interface StageRun {
 export interface RunState {
   inv: Inventory;
   topology: Topology;
+  /** The roles of that topology (role/roles.ts rolesWith): who owns each stage. */
+  roles: readonly Role[];
   sessions: ReadonlyMap<string, Session>;
   facts: Map<string, HostFacts>;
   /** Hosts kha may change (--limit); all load balancers by default. */
@@ -78,54 +81,53 @@ async function refresh(state: RunState, name: string): Promise<HostFacts> {
   return facts;
 }
 
-/** A stage's hosts: the proxy hosts, or the topology's set (decided now, from where the VIP is). */
-async function resolveHosts(state: RunState, stage: Stage): Promise<(LoadBalancer | ProxyHost)[]> {
-  const set = stage.on === PROXY_HOSTS ? async () => proxyHosts(state.inv) : state.topology.hostSets.get(stage.on);
-  const hosts = set ? await set(state) : [];
-  return hosts.filter((h) => state.scope.has(h.name));
+/** The role that owns a task stage's host set; the loader made sure there is one. */
+function stageRole(state: RunState, stage: Stage): Role {
+  const role = roleOfHostSet(state.roles, stage.on);
+  if (!role) throw new Error(`stage '${stage.name}': no role runs on '${stage.on}'`);
+  return role;
 }
 
-async function convergeHost(state: RunState, stage: Stage, host: { name: string }, report: Reporter): Promise<HostPlan> {
-  const session = state.sessions.get(host.name)!;
-  const done = state.done.get(host.name) ?? [];
-  state.done.set(host.name, done);
+/** A stage's hosts in scope, decided now (from where the VIP is, say). */
+async function resolveHosts(state: RunState, stage: Stage): Promise<string[]> {
+  const hosts = await stageRole(state, stage).hostSets.get(stage.on)!(state);
+  return hosts.filter((h) => state.scope.has(h));
+}
+
+async function convergeHost(state: RunState, stage: Stage, host: string, report: Reporter): Promise<HostPlan> {
+  const session = state.sessions.get(host)!;
+  const done = state.done.get(host) ?? [];
+  state.done.set(host, done);
   // Facts are read again once a stage has changed the host; until then the
   // ones gathered at the start still hold.
-  const facts = done.length > 0 ? await refresh(state, host.name) : state.facts.get(host.name)!;
-  const plan = planRoles(state.inv, host.name, facts, stage.tasks ?? [], done);
-  const rollback = state.rollbacks.get(host.name) ?? new Rollback();
-  state.rollbacks.set(host.name, rollback);
+  const facts = done.length > 0 ? await refresh(state, host) : state.facts.get(host)!;
+  const plan: HostPlan = { host, tasks: stageRole(state, stage).plan(state.inv, host, facts, stage.tasks ?? [], done) };
+  const rollback = state.rollbacks.get(host) ?? new Rollback();
+  state.rollbacks.set(host, rollback);
   let last: string | undefined;
   for (const t of plan.tasks) {
     for (const c of t.changes) {
-      if (state.abort.requested) throw new Interrupted(host.name, last);
-      report.progress(`${host.name}: ${describeChange(c)}`);
+      if (state.abort.requested) throw new Interrupted(host, last);
+      report.progress(`${host}: ${describeChange(c)}`);
       await applyChange(session, c, rollback, (path, reason) => {
-        report.progress(`${host.name}: ${path} ${reason}`);
-        report.unchecked?.(host.name, path, reason);
+        report.progress(`${host}: ${path} ${reason}`);
+        report.unchecked?.(host, path, reason);
       });
       last = describeChange(c);
-      state.changed.set(host.name, (state.changed.get(host.name) ?? 0) + 1);
+      state.changed.set(host, (state.changed.get(host) ?? 0) + 1);
       done.push(c);
     }
   }
   return plan;
 }
 
-async function passGate(state: RunState, stage: Stage, host: LoadBalancer | ProxyHost, report: Reporter): Promise<void> {
+async function passGate(state: RunState, stage: Stage, host: string, report: Reporter): Promise<void> {
   if (stage.then === undefined) return;
-  const progress = (text: string) => report.progress(text);
-  if (stage.on === PROXY_HOSTS) {
-    // The endpoint's check ran earlier in this run when the playbook puts it first: an apiserver it found up must answer through the proxy too.
-    const up = state.endpoint?.masters.some((m) => m.up) ?? false;
-    await proxyAnswers(state.sessions.get(host.name)!, state.inv, up, progress);
-    return;
-  }
-  await state.topology.gates.get(stage.then)?.(state, host as LoadBalancer, progress);
+  await stageRole(state, stage).gates.get(stage.then)!(state, host, (text) => report.progress(text));
 }
 
 /** What a host's converge and gate changed: nothing, or something (its gate then confirmed it). */
-async function convergeAndGate(state: RunState, stage: Stage, host: LoadBalancer | ProxyHost, report: Reporter): Promise<'changed' | 'unchanged'> {
+async function convergeAndGate(state: RunState, stage: Stage, host: string, report: Reporter): Promise<'changed' | 'unchanged'> {
   const plan = await convergeHost(state, stage, host, report);
   const changes = plan.tasks.flatMap((t) => t.changes);
   if (changes.length === 0) return 'unchanged';
@@ -152,9 +154,9 @@ function message(e: unknown): string {
  * running ones finish, and the rest are reported as not started. A stop
  * (Ctrl-C) starts no new host either and ends the run as interrupted.
  */
-async function rollout(state: RunState, stage: Stage, hosts: readonly (LoadBalancer | ProxyHost)[], report: Reporter): Promise<void> {
+async function rollout(state: RunState, stage: Stage, hosts: readonly string[], report: Reporter): Promise<void> {
   const maxFail = maxFailures(state.rollout, hosts.length);
-  const result: RolloutReport = { stage: stage.name, maxFail, hosts: hosts.map((h) => ({ host: h.name, outcome: 'not started' })) };
+  const result: RolloutReport = { stage: stage.name, maxFail, hosts: hosts.map((h) => ({ host: h, outcome: 'not started' })) };
   let next = 0;
   let running = 0;
   const failed = () => result.hosts.filter((h) => h.outcome === 'failed').length;
@@ -172,12 +174,12 @@ async function rollout(state: RunState, stage: Stage, hosts: readonly (LoadBalan
         result.hosts[i]!.outcome = await convergeAndGate(state, stage, host, report);
       } catch (e) {
         if (e instanceof Interrupted) throw e;
-        result.hosts[i] = { host: host.name, outcome: 'failed', error: message(e) };
-        report.progress(`${host.name}: failed: ${message(e)}`);
-        const rollback = state.rollbacks.get(host.name);
+        result.hosts[i] = { host, outcome: 'failed', error: message(e) };
+        report.progress(`${host}: failed: ${message(e)}`);
+        const rollback = state.rollbacks.get(host);
         if (rollback) {
-          const paths = await putBackPending(state.sessions.get(host.name)!, rollback).catch(() => []);
-          if (paths.length > 0) report.progress(`${host.name}: put back ${paths.join(', ')} (written, not loaded)`);
+          const paths = await putBackPending(state.sessions.get(host)!, rollback).catch(() => []);
+          if (paths.length > 0) report.progress(`${host}: put back ${paths.join(', ')} (written, not loaded)`);
         }
       } finally {
         running--;
@@ -189,7 +191,7 @@ async function rollout(state: RunState, stage: Stage, hosts: readonly (LoadBalan
   state.rollouts.push(result);
   const stopped = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (stopped) throw stopped.reason;
-  if (state.abort.requested && next < hosts.length) throw new Interrupted(hosts[next - 1]?.name ?? hosts[0]!.name, undefined);
+  if (state.abort.requested && next < hosts.length) throw new Interrupted(hosts[next - 1] ?? hosts[0]!, undefined);
 }
 
 function taskStage(state: RunState, stage: Stage): StageRun {
@@ -202,7 +204,7 @@ function taskStage(state: RunState, stage: Stage): StageRun {
         return;
       }
       if (stage.parallel === FROM_FLAG) return rollout(state, stage, hosts, report);
-      const one = (host: LoadBalancer | ProxyHost) => convergeAndGate(state, stage, host, report);
+      const one = (host: string) => convergeAndGate(state, stage, host, report);
       const width = stage.serial ?? hosts.length;
       for (let i = 0; i < hosts.length; i += width) {
         const batch = hosts.slice(i, i + width);
@@ -246,8 +248,8 @@ export async function putBackAll(state: RunState): Promise<Extract<ApplyEvent, {
  */
 export function executionStages(state: RunState, playbook: Playbook, nothingPlanned: boolean): StageRun[] {
   return playbook.stages.flatMap((stage) => {
-    // A cluster without nodes never hears of the proxies' stage.
-    if (stage.on === PROXY_HOSTS && proxyHosts(state.inv).length === 0) return [];
+    // A role no host has (no nodes, say): its stage is never heard of.
+    if (stage.tasks && stageRole(state, stage).hosts(state.inv).length === 0) return [];
     if (stage.tasks) return nothingPlanned ? [] : [taskStage(state, stage)];
     if (stage.on === OPERATOR) return [verifyStage(state, stage)];
     return [];

@@ -4,24 +4,17 @@ import { parse } from 'yaml';
 import * as z from 'zod';
 import { InternalError } from '../errors.js';
 import { playbooksDir } from '../paths.js';
-import { PROXY_GATE } from '../node-proxy/gate.js';
-import { NODE_PROXY_TASKS } from '../node-proxy/tasks.js';
+import { roleOfHostSet, rolesWith } from '../role/roles.js';
+import type { Role } from '../role/role.js';
 import type { Topology } from '../topology/topology.js';
 
 // Playbooks are data shipped with kha, so a malformed one is kha's bug, not
 // the user's: it fails as an internal error naming the file. The words a
-// playbook may use (tasks, checks, host sets, gates) are its topology's.
+// playbook may use are its roles' (role/roles.ts): a stage runs on a host set
+// of one role and names that role's tasks and gate; checks are the topology's.
 
 /** The host set of the stage that runs on kha's own machine: the final checks, after every host has converged. */
 export const OPERATOR = 'operator';
-
-/**
- * The host set of the local proxy's stage (docs/node-proxy.md): every host
- * that gets the proxy (topology/roles.ts proxyHosts). The proxy is a role
- * beside any topology, so its words (this, its tasks, its gate) are kha's,
- * valid in every playbook.
- */
-export const PROXY_HOSTS = 'proxy-hosts';
 
 /**
  * `parallel: from-flag`: the stage rolls out over its hosts, --parallel at a
@@ -52,27 +45,32 @@ const playbookSchema = z.strictObject({ name: z.string(), stages: z.array(stageS
 export type Stage = z.output<typeof stageSchema>;
 export type Playbook = z.output<typeof playbookSchema>;
 
-function unknownWords(stage: Stage, topology: Topology): string[] {
+function unknownWords(stage: Stage, topology: Topology, roles: readonly Role[]): string[] {
   const checks = stage.on === OPERATOR ? [...topology.finalChecks.keys()] : [CONNECT_CHECK, ...topology.checks.keys()];
-  const hostSets = [OPERATOR, PROXY_HOSTS, ...topology.hostSets.keys()];
-  // A stage on the proxy hosts names the proxy's tasks and gate; any other, its topology's.
-  const proxy = stage.on === PROXY_HOSTS;
-  const task = (t: string) => (proxy ? NODE_PROXY_TASKS.has(t) : topology.tasks.has(t));
-  const gate = (g: string) => (proxy ? g === PROXY_GATE : topology.gates.has(g));
+  const role = roleOfHostSet(roles, stage.on);
   return [
-    ...(stage.tasks ?? []).filter((t) => !task(t)).map((t) => `task '${t}'`),
+    ...(stage.tasks ?? []).filter((t) => !role?.tasks.has(t)).map((t) => `task '${t}'`),
     ...(stage.checks ?? []).filter((c) => !checks.includes(c)).map((c) => `check '${c}'`),
-    ...(hostSets.includes(stage.on) ? [] : [`host set '${stage.on}'`]),
-    ...(stage.then === undefined || gate(stage.then) ? [] : [`gate '${stage.then}'`]),
+    ...(stage.on === OPERATOR || role ? [] : [`host set '${stage.on}'`]),
+    ...(stage.then === undefined || role?.gates.has(stage.then) ? [] : [`gate '${stage.then}'`]),
   ];
+}
+
+/** A host set two roles both claim would make a stage's role ambiguous: kha's bug, found at load. */
+function sharedWords(roles: readonly Role[]): string[] {
+  const words = roles.flatMap((r) => [...r.hostSets.keys()]);
+  return words.filter((w, i) => w === OPERATOR || words.indexOf(w) !== i);
 }
 
 export function loadPlaybook(topology: Topology): Playbook {
   const file = join(playbooksDir, `${topology.playbook}.yaml`);
+  const roles = rolesWith(topology);
+  const [shared] = sharedWords(roles);
+  if (shared !== undefined) throw new InternalError(`host set '${shared}' is claimed twice (roles: ${roles.map((r) => r.name).join(', ')})`);
   const parsed = playbookSchema.safeParse(parse(readFileSync(file, 'utf8')));
   if (!parsed.success) throw new InternalError(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   for (const stage of parsed.data.stages) {
-    const [first] = unknownWords(stage, topology);
+    const [first] = unknownWords(stage, topology, roles);
     if (first !== undefined) throw new InternalError(`${file}: stage '${stage.name}' names unknown ${first}`);
   }
   return parsed.data;

@@ -7,13 +7,15 @@ import { readCertificate, type CertificateCheck } from '../observe/certificate.j
 import { foundByCheck, readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
 import type { VrrpState } from '../observe/keepalived-state.js';
 import { describeChange } from '../plan/changes.js';
-import { planHost, planRoles, probeFor } from '../plan/plan.js';
+import { planHost } from '../plan/plan.js';
+import { probeFor } from '../role/roles.js';
 import { topologyOf } from '../topology/of.js';
 import { proxyHosts, rolesOf } from '../topology/roles.js';
 import { holdsVip } from '../facts/derived.js';
 import { applyTargets } from '../execute/targets.js';
 import { healthCommand } from '../node-proxy/gate.js';
-import { NODE_PROXY_SERVICE, NODE_PROXY_TASKS } from '../node-proxy/tasks.js';
+import { NODE_PROXY_ROLE } from '../node-proxy/role.js';
+import { NODE_PROXY_SERVICE } from '../node-proxy/tasks.js';
 import type { Session } from '../transport/session.js';
 import { connectAll } from '../transport/ssh.js';
 
@@ -84,7 +86,7 @@ async function lbStatus(inv: Inventory, name: string, session: Session, facts: H
 /** Called only for a host proxyHosts lists, so node_proxy's settings exist (defaults when nodes are listed). */
 async function proxyStatus(inv: Inventory, name: string, session: Session, facts: HostFacts): Promise<ProxyStatus> {
   const np = inv.nodeProxy!;
-  const drift = planRoles(inv, name, facts, [...NODE_PROXY_TASKS.keys()]).tasks.flatMap((t) => t.changes.map(describeChange));
+  const drift = NODE_PROXY_ROLE.plan(inv, name, facts, [...NODE_PROXY_ROLE.tasks], []).flatMap((t) => t.changes.map(describeChange));
   const health = (await session.exec(healthCommand(np.healthPort), { timeoutMs: 10_000 })).stdout.trim() || 'closed';
   return { host: name, service: facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown', health, drift };
 }

@@ -19,7 +19,7 @@ import { NODE_PROXY_SERVICE, NODE_PROXY_TASKS } from '../../../src/node-proxy/ta
 import { FakeSession } from '../../../src/transport/fake.js';
 import { packageRoot } from '../../../src/paths.js';
 import { describeChange } from '../../../src/plan/changes.js';
-import { planRoles, probeFor } from '../../../src/plan/plan.js';
+import { planRoles, probeFor, rolesFor } from '../../../src/role/roles.js';
 import { loadPlaybook, type Playbook } from '../../../src/playbook/load.js';
 import { renderNodeProxy } from '../../../src/render/render.js';
 import { configDigest, markerPath } from '../../../src/tasks/services.js';
@@ -308,7 +308,7 @@ describe("the proxies' stage in a cluster without nodes", () => {
     const r = parseInventory(readFileSync(join(packageRoot, 'examples', 'hosts.yaml'), 'utf8'), 'hosts.yaml', {});
     if (!r.ok) throw new Error(JSON.stringify(r.problems));
     const titles = (inv: Inventory) =>
-      executionStages({ inv, rollout: DEFAULT_ROLLOUT } as RunState, loadPlaybook(topologyOf(inv)), false).map((s) => s.title);
+      executionStages({ inv, roles: rolesFor(inv), rollout: DEFAULT_ROLLOUT } as RunState, loadPlaybook(topologyOf(inv)), false).map((s) => s.title);
     expect(titles(withNodes)).toContain('node proxies');
     expect(titles(r.inventory)).not.toContain('node proxies');
   });

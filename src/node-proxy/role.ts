@@ -1,0 +1,45 @@
+import type { Change } from '../plan/changes.js';
+import type { TaskPlan } from '../plan/plan.js';
+import { renderNodeProxy } from '../render/render.js';
+import type { Role } from '../role/role.js';
+import { proxyHosts } from '../topology/roles.js';
+import { PROXY_GATE, proxyAnswers } from './gate.js';
+import { NODE_PROXY_TASKS, nodeProxyProbe, proxyRunning } from './tasks.js';
+
+// The local proxy as a role (docs/node-proxy.md): beside any topology, on
+// every host proxyHosts names, in its own stage of every playbook.
+
+/** The word playbooks name the proxy hosts by. */
+export const PROXY_HOSTS = 'proxy-hosts';
+
+export const NODE_PROXY_ROLE: Role = {
+  name: 'the local proxy',
+  hosts: (inv) => proxyHosts(inv).map((h) => h.name),
+  hostSets: new Map([[PROXY_HOSTS, async ({ inv }) => proxyHosts(inv).map((h) => h.name)]]),
+  tasks: new Set(NODE_PROXY_TASKS.keys()),
+  gates: new Map([
+    [
+      PROXY_GATE,
+      // The endpoint's check ran earlier in this run when the playbook puts it first: an apiserver it found up must answer through the proxy too.
+      (view, host, progress) => proxyAnswers(view.sessions.get(host)!, view.inv, view.endpoint?.masters.some((m) => m.up) ?? false, progress),
+    ],
+  ]),
+  probe: nodeProxyProbe,
+  plan(inv, hostName, facts, tasks, earlier) {
+    const host = proxyHosts(inv).find((h) => h.name === hostName);
+    if (!host) throw new Error(`${hostName}: gets no local proxy`);
+    const files = renderNodeProxy(inv, host);
+    const alsoLoadBalancer = inv.lbs.some((lb) => lb.name === hostName);
+    const planned: Change[] = [...earlier];
+    const result: TaskPlan[] = [];
+    for (const name of tasks) {
+      const task = NODE_PROXY_TASKS.get(name);
+      if (!task) throw new Error(`unknown task ${name} of the local proxy`);
+      const changes = task.plan({ inv, host, facts, files, planned, alsoLoadBalancer });
+      planned.push(...changes);
+      result.push({ task: task.name, changes });
+    }
+    return result;
+  },
+  serving: async (_inv, _host, _session, facts) => proxyRunning(facts),
+};
