@@ -170,16 +170,16 @@ const keepalivedStop = onHolder({
   twoHolders: 'never',
 });
 
-// After kill -9 the old holder keeps the VIP until keepalived is back
-// (kha's drop-in restarts it, and the heal makes sure): two holders for a
-// moment, reported.
+// After kill -9 nothing of keepalived is left to take the VIP off: kha's
+// drop-in does (ExecStopPost), so a backup takes over after its master-down
+// interval and two hosts never hold the VIP, judged as in a graceful stop.
 const keepalivedKill = onHolder({
   name: 'keepalived-kill',
   title: (h) => `SIGKILL keepalived on the VIP holder ${h} (no goodbye advert)`,
   fault: ['kill -9 keepalived', 'systemctl kill --signal=SIGKILL keepalived'],
   service: 'keepalived',
   restored: 'keepalived running again',
-  twoHolders: 'reported',
+  twoHolders: 'never',
 });
 
 const haproxyDown = onHolder({

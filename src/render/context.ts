@@ -68,6 +68,9 @@ export interface SysctlContext {
 export interface RestartDropInContext {
   header: Header;
   restartSec: number;
+  /** The VIP as keepalived.conf adds it, and where: what is taken off again however keepalived ends. */
+  vip: string;
+  interface: string;
 }
 
 export const header = (host: string): Header => ({ version: VERSION, host });
@@ -134,8 +137,8 @@ export function sysctlContext(inv: Inventory, lb: LoadBalancer): SysctlContext {
   return { header: header(lb.name), settings };
 }
 
-export function restartDropInContext(lb: LoadBalancer): RestartDropInContext {
-  return { header: header(lb.name), restartSec: 1 };
+export function restartDropInContext(inv: Inventory, lb: LoadBalancer, iface: string): RestartDropInContext {
+  return { header: header(lb.name), restartSec: 1, vip: vipCidr(inv), interface: iface };
 }
 
 /** Template values are single-line by contract; a newline here would be a bug or an injection. */

@@ -55,6 +55,6 @@ export const FILES: readonly FileSpec[] = [
     path: '/etc/systemd/system/keepalived.service.d/kha-restart.conf',
     mode: 0o644,
     service: 'systemd',
-    context: (_inv, lb) => restartDropInContext(lb),
+    context: restartDropInContext,
   },
 ];
