@@ -6,6 +6,7 @@ import { sweep } from '../drill/exercise.js';
 import { checkProbeHost } from '../drill/remote-probe.js';
 import { renderReport } from '../drill/report-html.js';
 import { runDrill, waitHealthy, type DrillEnv } from '../drill/run.js';
+import type { EndedHow } from '../drill/streams.js';
 import type { DrillResult } from '../drill/types.js';
 import { closeAll, gatherAll, openSessions } from '../execute/apply.js';
 import type { Inventory, SshSettings } from '../inventory/model.js';
@@ -104,6 +105,19 @@ function seconds(ms: number | undefined): string {
   return ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`;
 }
 
+const LEARNED_BY: Record<EndedHow, string> = { rst: 'a RST', fin: 'a FIN', error: 'an error', timeout: 'its own timeout' };
+
+/** What each long-lived stream lived through, in a line: a client that never learned its connection died is the failure users meet. */
+function streamsLine(r: DrillResult): string {
+  if (r.timeline.streamsUnavailable !== undefined) return `streams through the VIP: none (${r.timeline.streamsUnavailable})`;
+  const words = r.summary.streams.map((s) => {
+    if (s.stalledMs === 0) return `${s.name} flowed throughout`;
+    const knew = s.learned ? `knew by ${LEARNED_BY[s.learned.how]} ${seconds(s.learned.t - (s.stoppedAt ?? s.learned.t))} after its last event` : 'never knew its connection was dead';
+    return `${s.name} stalled ${seconds(s.stalledMs)} (${knew}${s.resumedAt === undefined ? ', still stuck at the end' : ''})`;
+  });
+  return `streams through the VIP: ${words.join('; ')}`;
+}
+
 /** The verify-failover command once kha runs where it can reach the hosts. */
 export async function runVerifyFailover(inv: Inventory, file: string, flags: VerifyFlags, ctx: CliContext): Promise<void> {
   const out = outputFor(ctx, Boolean(flags.json));
@@ -171,6 +185,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       const changes = result.timeline.states.map((c) => `${c.host} ${c.state} ${c.t >= fault ? '+' : ''}${((c.t - fault) / 1000).toFixed(2)} s`);
       if (changes.length > 0) out.line(`  keepalived (from the fault): ${changes.join(', ')}`);
       out.line(`  a client with default TCP settings: slowest request ${seconds(s.defaultClient.slowestMs)}, ${s.defaultClient.failed}/${s.defaultClient.sent} failed`);
+      out.line(`  ${streamsLine(result)}`);
       if (s.remote) {
         out.line(
           s.remote.error !== undefined
@@ -190,7 +205,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     if (probeSession && !sessions.has(probeSession.host)) await probeSession.close().catch(() => undefined);
   }
   const remoteHost = probeHost?.name;
-  const head = ['drill', 'outcome', 'VIP moved in', 'longest outage', 'failed/sent', 'default client (slowest)', ...(remoteHost ? [`outage from ${remoteHost}`] : [])];
+  const head = ['drill', 'outcome', 'VIP moved in', 'longest outage', 'failed/sent', 'default client (slowest)', 'longest stream stall', ...(remoteHost ? [`outage from ${remoteHost}`] : [])];
   const rows = results.map((r) => [
     r.name,
     r.passed ? 'pass' : 'FAIL',
@@ -198,6 +213,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     seconds(r.summary.longestOutageMs),
     `${r.summary.failed}/${r.summary.sent}`,
     seconds(r.summary.defaultClient.slowestMs),
+    r.timeline.streamsUnavailable !== undefined ? '-' : seconds(Math.max(0, ...r.summary.streams.map((x) => x.stalledMs))),
     ...(remoteHost ? [r.summary.remote?.error !== undefined ? 'no report' : seconds(r.summary.remote?.longestOutageMs)] : []),
   ]);
   for (const n of notApplicable) rows.push([n.name, 'n/a', ...head.slice(2).map(() => '-')]);

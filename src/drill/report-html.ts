@@ -60,9 +60,21 @@ interface ClientLane {
   spans: boolean;
 }
 
+/** A stream as a lane: each event a tick, its stall one red span from its last event to the next (or the end). */
+function streamLane(d: DrillResult, i: number): ClientLane {
+  const r = d.timeline.streams[i]!;
+  const s = d.summary.streams[i];
+  const events = r.connections.flatMap((c) => c.events.map((t) => ({ t, ms: 0, ok: true, ...(c.master && { master: c.master }) })));
+  const stall = s && s.stalledMs > 0 && s.stoppedAt !== undefined
+    ? [{ t: s.stoppedAt, ms: s.stalledMs, ok: false, error: s.learned ? `stalled; knew by ${s.learned.how} at ${seconds(s.learned.t)}` : 'stalled; never knew the connection was dead' }]
+    : [];
+  return { name: `stream ${r.name}`, samples: [...events, ...stall], spans: stall.length > 0 };
+}
+
 function clientLanes(d: DrillResult): ClientLane[] {
   const t = d.timeline;
   return [
+    ...t.streams.map((_, i) => streamLane(d, i)),
     { name: 'default client', samples: t.defaultClient, spans: true },
     ...(t.remote ? [{ name: `from ${t.remote.host}`, samples: t.remote.samples, spans: false }] : []),
     // Last, so the bracket of the longest outage sits under it.

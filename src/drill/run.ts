@@ -11,6 +11,7 @@ import { topologyOf } from '../topology/of.js';
 import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
 import { summarize, type Mark, type StateChange, type Timeline } from './timeline.js';
 import type { DrillResult, Expectation } from './types.js';
+import { openStreams } from './streams.js';
 import { startClient, startDefaultClient, startVipWatch } from './watch.js';
 
 // One drill, start to finish: measure a baseline, break, hold, restore
@@ -135,16 +136,18 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   if (caveat) env.progress(`  cannot show: ${caveat}`);
   const probeClock = env.probeFrom && env.clocks.get(env.probeFrom.host);
   const remote = env.probeFrom && probeClock && startRemoteClient(env.inv, env.probeFrom, probeClock, t0, BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS);
+  // Opened first, and flowing before the baseline: the fault must find them established.
+  const streams = await openStreams(env.inv.vip.address, env.inv.port, t0);
   const client = startClient(env.inv, t0);
   const defaultClient = startDefaultClient(env.inv, t0);
   const watch = startVipWatch(env.inv, env.sessions, t0);
   await sleep(BASELINE_MS, env.stop);
   const { restored, notRestored, failure } = await exercise(drill, ctx, env);
   await sleep(RECOVERY_MS, env.stop);
-  const [samples, slow, vip, remoteSamples] = await Promise.all([client.stop(), defaultClient.stop(), watch.stop(), remote?.stop()]);
+  const [samples, slow, vip, remoteSamples, streamRecords] = await Promise.all([client.stop(), defaultClient.stop(), watch.stop(), remote?.stop(), streams.stop()]);
   const durationMs = performance.now() - t0;
   const states = await stateChanges(env, t0, durationMs);
-  const timeline: Timeline = { samples, defaultClient: slow, vip, marks, states };
+  const timeline: Timeline = { samples, defaultClient: slow, vip, marks, states, streams: streamRecords, ...(streams.unavailable !== undefined && { streamsUnavailable: streams.unavailable }) };
   if (remote && remoteSamples) {
     timeline.remote = { host: remote.host, samples: remoteSamples, clockUncertaintyMs: remote.clockUncertaintyMs };
     if (remote.error !== undefined) timeline.remote.error = remote.error;

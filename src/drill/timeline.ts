@@ -1,6 +1,8 @@
 // What happened during a drill, in milliseconds since it started, and the
 // figures drawn from it. Pure: recorded timelines in, numbers out.
 
+import { summarizeStream, type StreamRecord } from './streams.js';
+
 export interface Sample {
   /** When the request started. */
   t: number;
@@ -36,6 +38,10 @@ export interface Timeline {
   states: StateChange[];
   /** The 50 ms probe run on a host inside the cluster (--probe-from). */
   remote?: RemoteTimeline;
+  /** Long-lived watch-like connections through the VIP, opened before the fault (streams.ts). */
+  streams: StreamRecord[];
+  /** Why there are none. */
+  streamsUnavailable?: string;
 }
 
 export interface StateChange {
@@ -181,6 +187,7 @@ export function summarize(t: Timeline, end: number) {
       slowestMs: slow.reduce((m, s) => Math.max(m, s.ms), 0),
     },
     remote: t.remote && remoteSummary(t.remote, fault, end),
+    streams: t.streams.map((r) => summarizeStream(r, fault, end)),
   };
 }
 

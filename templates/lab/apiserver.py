@@ -4,7 +4,9 @@
 A TLS server that answers /healthz, /readyz, /livez ("ok") and /version
 (JSON) like kube-apiserver does, and names the master that answered in an
 X-Kha-Lab-Master header, so a client behind the VIP can tell which backend
-served it. asyncio: a slow, silent or half-open client only holds its own
+served it. /watch streams an event every 100 ms for as long as the client
+stays, chunked as a real watch is: the long-lived connection the drills hold
+through a failover. asyncio: a slow, silent or half-open client only holds its own
 coroutine; a TCP check that connects and closes costs a failed handshake,
 never the server.
 """
@@ -17,6 +19,7 @@ import ssl
 
 HANDSHAKE_TIMEOUT = 10
 IDLE_TIMEOUT = 30
+WATCH_EVERY = 0.1
 MAX_HEADER_BYTES = 16384
 # A handshake record of SSL 3.0: haproxy's `option ssl-hello-chk` (the kubeadm
 # guide's check) sends one and counts any alert as a live server.
@@ -60,6 +63,25 @@ def route(name, path):
     return 404, body, "application/json"
 
 
+async def stream_events(name, writer):
+    """A watch: chunked JSON lines, one event every WATCH_EVERY s, until the client goes."""
+    head = [
+        "HTTP/1.1 200 OK",
+        "Content-Type: application/json",
+        "Transfer-Encoding: chunked",
+        f"X-Kha-Lab-Master: {name}",
+        "Cache-Control: no-cache, private",
+    ]
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+    seq = 0
+    while True:
+        seq += 1
+        line = json.dumps({"type": "MODIFIED", "object": {"kind": "Event", "seq": seq, "master": name}}).encode() + b"\n"
+        writer.write(b"%x\r\n%s\r\n" % (len(line), line))
+        await asyncio.wait_for(writer.drain(), IDLE_TIMEOUT)
+        await asyncio.sleep(WATCH_EVERY)
+
+
 async def serve_client(name, reader, writer):
     try:
         while True:
@@ -83,6 +105,9 @@ async def serve_client(name, reader, writer):
             if length:
                 await asyncio.wait_for(reader.readexactly(min(length, 1 << 20)), IDLE_TIMEOUT)
             keep_alive = version == "HTTP/1.1" and headers.get("connection") != "close"
+            if method == "GET" and path.split("?", 1)[0] == "/watch":
+                await stream_events(name, writer)
+                return
             if method not in ("GET", "HEAD", "OPTIONS"):
                 status, body, ctype = 405, b"method not allowed", "text/plain"
             else:

@@ -273,7 +273,7 @@ describe('three hosts: whichever backup times out first keeps the VIP', () => {
       { t: 0, host: inv.lbs[1]!.name, holders: [inv.lbs[1]!.name] },
       { t: 600, host: to, holders: [to] },
     ];
-    const s = summarize({ samples: [], defaultClient: [], vip, states: [], marks: [{ t: 10, what: 'fault', text: 'cut' }] }, 1000);
+    const s = summarize({ samples: [], defaultClient: [], vip, states: [], streams: [], marks: [{ t: 10, what: 'fault', text: 'cut' }] }, 1000);
     return drill('partition').expectations(ctx, s)[0]!;
   }
 

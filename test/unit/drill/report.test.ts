@@ -18,7 +18,10 @@ function drill(name: string, failFrom: number, failTo: number): DrillResult {
     { t: failFrom + 10, host: 'lb1', state: 'FAULT' as const },
     { t: failTo - 20, host: 'lb2', state: 'MASTER' as const },
   ];
-  const timeline: Timeline = { samples, defaultClient, vip, states, marks: [{ t: failFrom, what: 'fault', text: `${name} <lb1>` }, { t: 3000, what: 'restore', text: 'restored' }] };
+  const streams = [
+    { name: 'plain', kind: 'plain' as const, connections: [{ openedAt: 0, events: [100, 200, failFrom - 50], ended: { t: failFrom + 40, how: 'rst' as const } }, { openedAt: failFrom + 100, events: [failFrom + 150, 3500] }] },
+  ];
+  const timeline: Timeline = { samples, defaultClient, vip, states, streams, marks: [{ t: failFrom, what: 'fault', text: `${name} <lb1>` }, { t: 3000, what: 'restore', text: 'restored' }] };
   const summary = summarize(timeline, 4000);
   return {
     name, title: 'a drill', target: 'lb1', startedAt: '2026-11-24T05:00:00Z', durationMs: 4000, timeline, summary, lbs: ['lb1', 'lb2'], notRestored: [],

@@ -87,6 +87,10 @@ describe('VIP takeover', () => {
         vip: [{ t: 0, host: 'lb1', holders: ['lb1'] }, { t: 80, host: 'lb1', holders: ['lb2'] }],
         marks: [{ t: 50, what: 'fault', text: 'keepalived stopped on lb1' }],
         states: [],
+        streams: [
+          { name: 'held', kind: 'plain', connections: [{ openedAt: 0, events: [10, 40, 140, 190] }] },
+          { name: 'reset', kind: 'plain', connections: [{ openedAt: 0, events: [10, 40], ended: { t: 70, how: 'rst' } }, { openedAt: 75, events: [120] }] },
+        ],
         remote: { host: 'm1', clockUncertaintyMs: 0.4, samples: [s(20, false), s(55, false), s(105, false), s(155, true)] },
       },
       200,
@@ -95,5 +99,10 @@ describe('VIP takeover', () => {
     expect(summary).toMatchObject({ sent: 2, failed: 1, longestOutageMs: 60, vipMovedMs: 30, dualHoldingMs: 0, masters: ['m1'], finalHolders: ['lb2'] });
     expect(summary.defaultClient).toEqual({ sent: 2, failed: 1, slowestMs: 1020 });
     expect(summary.remote).toMatchObject({ host: 'm1', sent: 3, failed: 2, longestOutageMs: 100 });
+    // Gaps of 100 ms are a stream flowing; a reset is learned, and the stall lasts until an event comes on the new connection.
+    expect(summary.streams).toEqual([
+      { name: 'held', kind: 'plain', stalledMs: 0 },
+      { name: 'reset', kind: 'plain', stoppedAt: 40, learned: { t: 70, how: 'rst' }, resumedAt: 120, stalledMs: 80 },
+    ]);
   });
 });

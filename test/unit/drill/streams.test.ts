@@ -1,0 +1,109 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openStream, summarizeStream, type StreamKind } from '../../../src/drill/streams.js';
+
+// A watch server on loopback that streams an event every 20 ms and, when
+// told, ends its connections the ways a failover can: a RST, a FIN, or
+// silence (the path gone, nothing said).
+
+let cert: { key: Buffer; cert: Buffer };
+beforeAll(() => {
+  const dir = mkdtempSync(join(tmpdir(), 'kha-streams-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k'), '-out', join(dir, 'c'), '-subj', '/CN=kha-test', '-days', '1'], { stdio: 'ignore' });
+  cert = { key: readFileSync(join(dir, 'k')), cert: readFileSync(join(dir, 'c')) };
+});
+
+interface Watch {
+  port: number;
+  /** Each connection: the TCP socket under it, to reset, and whether it has fallen silent. */
+  conns: { raw: Socket; tls: TLSSocket; silent: boolean }[];
+  server: Server;
+}
+
+let open: Watch[] = [];
+afterEach(() => {
+  for (const w of open) {
+    for (const c of w.conns) c.raw.destroy();
+    w.server.close();
+  }
+  open = [];
+});
+
+async function watchServer(): Promise<Watch> {
+  const w: Watch = { port: 0, conns: [], server: createServer() };
+  w.server.on('connection', (raw) => {
+    raw.on('error', () => undefined);
+    const tls = new TLSSocket(raw, { isServer: true, ...cert });
+    const conn = { raw, tls, silent: false };
+    w.conns.push(conn);
+    tls.on('error', () => undefined);
+    tls.once('data', () => {
+      tls.write('HTTP/1.1 200 OK\r\nX-Kha-Lab-Master: m1\r\nTransfer-Encoding: chunked\r\n\r\n');
+      let seq = 0;
+      const timer = setInterval(() => {
+        if (tls.destroyed) return clearInterval(timer);
+        if (!conn.silent) tls.write(`{"seq": ${++seq}}\n`);
+      }, 20);
+    });
+  });
+  await new Promise<void>((r) => w.server.listen(0, '127.0.0.1', r));
+  w.port = (w.server.address() as { port: number }).port;
+  open.push(w);
+  return w;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function drill(kind: StreamKind, fault: (w: Watch) => void, holdMs: number) {
+  const w = await watchServer();
+  const t0 = performance.now();
+  const stream = openStream('s', kind, { host: '127.0.0.1', port: w.port, path: '/watch' }, t0, { idleMs: 200, pingTimeoutMs: 200 });
+  await stream.flowing;
+  await sleep(100);
+  const at = performance.now() - t0;
+  fault(w);
+  await sleep(holdMs);
+  const record = await stream.stop();
+  return { record, summary: summarizeStream(record, at, performance.now() - t0), at };
+}
+
+describe('a stream held through a fault', () => {
+  it('flowing throughout: no stall, one connection, the master named', async () => {
+    const { record, summary } = await drill('plain', () => undefined, 300);
+    expect(summary.stalledMs).toBe(0);
+    expect(record.connections).toHaveLength(1);
+    expect(record.connections[0]!.master).toBe('m1');
+    expect(record.connections[0]!.ended).toBeUndefined();
+  });
+
+  it('a RST: learned at once, resumed on a new connection', async () => {
+    const { record, summary, at } = await drill('plain', (w) => w.conns.forEach((c) => c.raw.resetAndDestroy()), 400);
+    expect(summary.learned?.how).toBe('rst');
+    expect(summary.learned!.t - at).toBeLessThan(100);
+    expect(summary.resumedAt).toBeGreaterThan(summary.learned!.t);
+    expect(record.connections.length).toBeGreaterThanOrEqual(2);
+    expect(summary.stalledMs).toBeLessThan(300);
+  });
+
+  it('a FIN: learned as such', async () => {
+    const { summary } = await drill('plain', (w) => w.conns.forEach((c) => c.tls.end()), 400);
+    expect(summary.learned?.how).toBe('fin');
+    expect(summary.resumedAt).toBeDefined();
+  });
+
+  it('silence: a plain client never learns and is stuck to the end; a client-go one gives up after its idle time and ping timeout', async () => {
+    const plain = await drill('plain', (w) => w.conns.forEach((c) => (c.silent = true)), 700);
+    expect(plain.summary.learned).toBeUndefined();
+    expect(plain.summary.resumedAt).toBeUndefined();
+    expect(plain.summary.stalledMs).toBeGreaterThan(600);
+    const go = await drill('client-go', (w) => w.conns.forEach((c) => (c.silent = true)), 900);
+    expect(go.summary.learned?.how).toBe('timeout');
+    expect(go.summary.learned!.t - go.summary.stoppedAt!).toBeGreaterThanOrEqual(390);
+    expect(go.summary.resumedAt).toBeDefined();
+  });
+});
