@@ -80,18 +80,21 @@ function keptForThisVip(inv: Inventory, facts: HostFacts): boolean {
   return ka?.active === 'active' && configuredForVip(inv, facts);
 }
 
+/** Which hosts a check of every host looks at: all that apply changes, or only those that get the local proxy. */
+type HostsChecked = 'all' | 'proxy-hosts';
+
 /**
  * A check of what every host apply changes needs alike, load balancers and
  * the hosts that get the local proxy (topology/roles.ts hostRoles): run on
  * each host whose facts were gathered.
  */
-function everyHost(name: string, fn: (host: { name: string; ssh: SshSettings }, facts: HostFacts) => string[]): Check {
+function everyHost(name: string, fn: (host: { name: string; ssh: SshSettings }, facts: HostFacts) => string[], which: HostsChecked = 'all'): Check {
   return {
     name,
     async run({ inv, facts }) {
       return [...facts].flatMap(([hostName, f]) => {
         const { lb, proxy } = hostRoles(inv, hostName);
-        const host = lb ?? proxy;
+        const host = which === 'all' ? (lb ?? proxy) : proxy;
         return host ? fn(host, f).map((message) => ({ host: hostName, check: name, message })) : [];
       });
     },
@@ -102,7 +105,7 @@ const privileges = everyHost('privileges', (host, f) =>
   f.uid === 0 ? [] : [`commands run as uid ${f.uid}, not root: log in as root or set ssh.sudo: true for ${host.ssh.user}`],
 );
 
-const os = everyHost('os', (_host, f) => {
+function supportedOs(_host: { name: string }, f: HostFacts): string[] {
   const out: string[] = [];
   const min = SUPPORTED[f.os.id];
   if (min === undefined || !versionAtLeast(f.os.versionId, min)) {
@@ -111,7 +114,19 @@ const os = everyHost('os', (_host, f) => {
   if (!f.systemd) out.push('systemd is not PID 1; kha manages its services (keepalived, haproxy, kha-node-proxy) as systemd services');
   if (f.packageManager === 'none') out.push('no package manager found (apt-get, dnf or yum)');
   return out;
-});
+}
+
+/**
+ * A supported distribution with systemd and a package manager: what kha
+ * needs where it installs and runs services. `proxy-hosts`: for a topology
+ * that installs nothing on its load balancers (static pods), only where the
+ * local proxy goes.
+ */
+export function osCheck(which: HostsChecked = 'all'): Check {
+  return everyHost('os', supportedOs, which);
+}
+
+const os = osCheck();
 
 /** A name read from a host, as a message may show it: quoted when it is not one kha would accept (a control character cannot reach the terminal). */
 function shown(name: string): string {

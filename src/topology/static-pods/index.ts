@@ -1,6 +1,6 @@
 import type { HostFacts } from '../../facts/types.js';
 import type { Inventory, StaticPodSettings } from '../../inventory/model.js';
-import { CHECKS, configuredForVip, vipCheck } from '../../preflight/checks.js';
+import { CHECKS, configuredForVip, osCheck, vipCheck } from '../../preflight/checks.js';
 import type { Task } from '../../tasks/context.js';
 import { directoriesTask, requiredDirectories } from '../../tasks/directories.js';
 import { filesTaskOf } from '../../tasks/files.js';
@@ -29,8 +29,9 @@ import type { DrillName } from '../../drill/drills.js';
 //   systemd unit: the kubelet restarts a pod when its manifest changes), no
 //   SELinux booleans (they are for the host's haproxy_t and keepalived_t;
 //   containers run as container_t, whose policy the runtime brings).
-// - preflight: the dedicated checks except `os`, which asks for systemd and
-//   a package manager to install with; `vip` knows kha's keepalived by its
+// - preflight: the dedicated checks, `os` (systemd and a package manager to
+//   install with) only on the hosts that get the local proxy, which kha
+//   installs as a service; `vip` knows kha's keepalived by its
 //   configuration, as no keepalived service exists to be active.
 // - drills: those that break the network (an apiserver port refused, a
 //   partition) as on the masters; those that stop or kill a service, and the
@@ -58,7 +59,7 @@ const NOT_APPLICABLE: ReadonlyMap<DrillName, string> = new Map<DrillName, string
 function build(sp: StaticPodSettings): Topology {
   const files = staticPodFiles(sp);
   const checks = new Map(CHECKS);
-  checks.delete('os');
+  checks.set('os', osCheck('proxy-hosts'));
   checks.set('vip', vipCheck(keptByStaticPod(sp.manifestsDir)));
   return {
     name: 'static-pods',

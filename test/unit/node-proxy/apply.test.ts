@@ -313,3 +313,19 @@ describe("the proxies' stage in a cluster without nodes", () => {
     expect(titles(r.inventory)).not.toContain('node proxies');
   });
 });
+
+describe('preflight os under static pods', () => {
+  it('asks for a supported distribution where the proxy is installed, not on the masters, whose pods bring their own', async () => {
+    const text = readFileSync(join(packageRoot, 'examples', 'static-pods.yaml'), 'utf8') + 'nodes:\n  - { name: w1, address: 10.77.0.31 }\n';
+    const r = parseInventory(text, 'static-pods.yaml', {});
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const inv = r.inventory;
+    expect(loadPlaybook(topologyOf(inv)).stages[0]!.checks).toContain('os');
+    const flatcar = (name: string): HostFacts => ({ ...fresh(inv, name), os: { family: 'debian', id: 'flatcar', versionId: '3975', prettyName: 'Flatcar Container Linux' } });
+    const facts = new Map([['cp1', flatcar('cp1')], ['w1', flatcar('w1')]]);
+    const found = await runChecks(inv, facts, new Map(), ['os']);
+    expect(found.map((p) => `${p.host}: ${p.message}`)).toEqual([
+      'w1: Flatcar Container Linux is not supported; kha supports Debian 11+, Ubuntu 20.04+, RHEL/CentOS 7+, Rocky and AlmaLinux 8+',
+    ]);
+  });
+});
