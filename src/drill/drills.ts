@@ -130,6 +130,30 @@ function singleHolder(s: Summary): Expectation {
   return { name: 'never two holders', held: s.dualHoldingMs === 0, detail: s.dualHoldingMs === 0 ? 'one holder throughout' : `two hosts held the VIP for ${seconds(s.dualHoldingMs)}` };
 }
 
+/** How soon after the VIP moved a held connection must flow again when the move was planned (the old holder lives on). */
+export const STREAM_RESUME_MS = 1000;
+
+/**
+ * A planned move ends every connection held through the old holder so that
+ * it resumes on the new one (the release script, docs/live-connections.md).
+ * Judged only where streams were measured (the lab's stand-in serves them).
+ */
+function streamsResumed(s: Summary): Expectation[] {
+  if (s.streams.length === 0) return [];
+  const late = s.streams.filter((x) => {
+    if (x.stalledMs === 0) return false;
+    const from = s.takeover?.takenAt ?? x.stoppedAt ?? 0;
+    return x.resumedAt === undefined || x.resumedAt - from > STREAM_RESUME_MS;
+  });
+  return [
+    {
+      name: `held connections resume ≤ ${seconds(STREAM_RESUME_MS)} after the move`,
+      held: late.length === 0,
+      detail: late.length === 0 ? 'every stream flowed again in time' : late.map((x) => `${x.name}: ${x.resumedAt === undefined ? 'still stuck at the end' : `resumed ${seconds(x.resumedAt - (s.takeover?.takenAt ?? x.stoppedAt ?? 0))} after`}`).join('; '),
+    },
+  ];
+}
+
 function reported(s: Summary): Expectation {
   return { name: 'two holders reported', held: true, detail: s.dualHoldingMs === 0 ? 'none seen' : `two hosts held the VIP for ${seconds(s.dualHoldingMs)}` };
 }
@@ -144,6 +168,8 @@ function onHolder(spec: {
   service: 'keepalived' | 'haproxy';
   restored: string;
   twoHolders: 'never' | 'reported';
+  /** The old holder lives on: its held connections must be ended and resume on the new holder. */
+  planned: boolean;
 }): Drill {
   return {
     name: spec.name,
@@ -157,7 +183,12 @@ function onHolder(spec: {
     // Long enough for the failover the limit allows to happen and be seen.
     holdMs: (ctx) => Math.max(HOLD_MS, ctx.limits[spec.name] + 2000),
     restoreText: (ctx) => `${spec.restored} on ${ctx.holder.name}`,
-    expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, spec.name), spec.twoHolders === 'never' ? singleHolder(s) : reported(s)],
+    expectations: (ctx, s) => [
+      moved(ctx, s),
+      outageWithin(ctx, s, spec.name),
+      spec.twoHolders === 'never' ? singleHolder(s) : reported(s),
+      ...(spec.planned ? streamsResumed(s) : []),
+    ],
   };
 }
 
@@ -168,6 +199,7 @@ const keepalivedStop = onHolder({
   service: 'keepalived',
   restored: 'keepalived started',
   twoHolders: 'never',
+  planned: true,
 });
 
 // After kill -9 nothing of keepalived is left to take the VIP off: kha's
@@ -180,6 +212,7 @@ const keepalivedKill = onHolder({
   service: 'keepalived',
   restored: 'keepalived running again',
   twoHolders: 'never',
+  planned: false,
 });
 
 const haproxyDown = onHolder({
@@ -189,6 +222,7 @@ const haproxyDown = onHolder({
   service: 'haproxy',
   restored: 'haproxy started',
   twoHolders: 'never',
+  planned: true,
 });
 
 /** `ip route prohibit` makes connects to the master fail at once on every load balancer, as if its apiserver had stopped. */
@@ -337,6 +371,7 @@ const failback: Drill = {
         : { name: `VIP back on ${ctx.holder.name}`, held: back, detail: back ? `after ${seconds(s.vipMovedMs ?? 0)}` : 'it did not come back' },
       outageWithin(ctx, s, 'failback'),
       singleHolder(s),
+      ...streamsResumed(s),
     ];
   },
 };
@@ -376,7 +411,7 @@ const reboot: Drill = {
   },
   expectations: (ctx, s) => {
     const back = ctx.extra.backAfterMs;
-    const expectations = [moved(ctx, s), outageWithin(ctx, s, 'reboot'), reported(s)];
+    const expectations = [moved(ctx, s), outageWithin(ctx, s, 'reboot'), reported(s), ...streamsResumed(s)];
     expectations.push({
       name: `${ctx.holder.name} back with both services`,
       held: typeof back === 'number',

@@ -38,6 +38,8 @@ export interface KeepalivedContext {
     authPass: string | null;
   };
   check: { script: string; monitorPort: number; user: string; interval: number; timeout: number; fall: number; rise: number };
+  /** Resets clients' connections when the VIP leaves this host alive (the release script); null where keepalived runs in a pod without it. */
+  release: string | null;
   lbCount: number;
 }
 
@@ -71,6 +73,38 @@ export interface RestartDropInContext {
   /** The VIP as keepalived.conf adds it, and where: what is taken off again however keepalived ends. */
   vip: string;
   interface: string;
+  release: string;
+}
+
+export interface ReleaseContext {
+  header: Header;
+  /** The VIP's address, without its prefix. */
+  vip: string;
+  /** haproxy's frontend port: the connections clients hold through the VIP. */
+  port: number;
+  interface: string;
+  /** After a goodbye advert, a backup takes over within one advert; then the connections are reset. */
+  handoverS: string;
+  /** After a killed keepalived, the backup waits three adverts and its skew (under one more). */
+  silentS: string;
+}
+
+/** Where keepalived and systemd find the script that resets clients' connections when the VIP leaves a live host. */
+export const RELEASE_SCRIPT_PATH = '/etc/keepalived/kha-release-connections.sh';
+
+/** A margin over the takeover, for the new holder's gratuitous ARP to land before clients reconnect. */
+const TAKEOVER_MARGIN_S = 0.1;
+
+export function releaseContext(inv: Inventory, lb: LoadBalancer, iface: string): ReleaseContext {
+  const advert = inv.keepalived.advertInt;
+  return {
+    header: header(lb.name),
+    vip: inv.vip.address,
+    port: inv.port,
+    interface: iface,
+    handoverS: (advert + TAKEOVER_MARGIN_S).toFixed(2),
+    silentS: (4 * advert + TAKEOVER_MARGIN_S).toFixed(2),
+  };
 }
 
 export const header = (host: string): Header => ({ version: VERSION, host });
@@ -96,6 +130,7 @@ export function keepalivedContext(inv: Inventory, lb: LoadBalancer, iface: strin
       authPass: k.version === 2 && k.authPass ? k.authPass.reveal() : null,
     },
     check: { script: CHECK_SCRIPT_PATH, monitorPort: inv.haproxy.monitor_port, user: SCRIPT_USER, ...k.check },
+    release: RELEASE_SCRIPT_PATH,
     lbCount: inv.lbs.length,
   };
 }
@@ -125,8 +160,19 @@ export function haproxyContext(inv: Inventory, lb: LoadBalancer): HaproxyContext
   };
 }
 
-export function sysctlContext(inv: Inventory, lb: LoadBalancer): SysctlContext {
+/**
+ * The kernel settings of a load balancer. `release`: its keepalived runs the
+ * release script (RELEASE_SCRIPT_PATH), which puts the VIP on lo for a moment.
+ */
+export function endpointSysctls(inv: Inventory, lb: LoadBalancer, release: boolean): SysctlContext {
   const settings: SysctlContext['settings'] = [];
+  if (release) {
+    settings.push({
+      key: 'net.ipv4.conf.all.arp_ignore',
+      value: '1',
+      why: "answer ARP only for addresses on the interface asked: when the VIP leaves, the release script puts it on lo for a moment, and this host must not claim it meanwhile (kube-proxy's IPVS mode sets the same)",
+    });
+  }
   if (inv.haproxy.bind === 'vip') {
     settings.push({
       key: 'net.ipv4.ip_nonlocal_bind',
@@ -137,8 +183,12 @@ export function sysctlContext(inv: Inventory, lb: LoadBalancer): SysctlContext {
   return { header: header(lb.name), settings };
 }
 
+export function sysctlContext(inv: Inventory, lb: LoadBalancer): SysctlContext {
+  return endpointSysctls(inv, lb, true);
+}
+
 export function restartDropInContext(inv: Inventory, lb: LoadBalancer, iface: string): RestartDropInContext {
-  return { header: header(lb.name), restartSec: 1, vip: vipCidr(inv), interface: iface };
+  return { header: header(lb.name), restartSec: 1, vip: vipCidr(inv), interface: iface, release: RELEASE_SCRIPT_PATH };
 }
 
 /** Template values are single-line by contract; a newline here would be a bug or an injection. */

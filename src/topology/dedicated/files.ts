@@ -3,13 +3,15 @@ import {
   checkScriptContext,
   haproxyContext,
   keepalivedContext,
+  releaseContext,
+  RELEASE_SCRIPT_PATH,
   restartDropInContext,
   sysctlContext,
 } from '../../render/context.js';
 import { BASH_SYNTAX, HAPROXY_VALIDATE, KEEPALIVED_VALIDATE } from '../../render/validators.js';
 
 // The dedicated topology's render catalogue. Order matters: keepalived's
-// check needs the check script already in place.
+// check and notify need their scripts already in place.
 
 export const FILES: readonly FileSpec[] = [
   {
@@ -20,6 +22,15 @@ export const FILES: readonly FileSpec[] = [
     service: 'keepalived',
     validate: BASH_SYNTAX,
     context: checkScriptContext,
+  },
+  {
+    id: 'release-connections',
+    template: 'kha-release-connections.sh.ejs',
+    path: RELEASE_SCRIPT_PATH,
+    mode: 0o755,
+    service: 'keepalived',
+    validate: BASH_SYNTAX,
+    context: releaseContext,
   },
   {
     id: 'keepalived.conf',
@@ -46,7 +57,6 @@ export const FILES: readonly FileSpec[] = [
     path: '/etc/sysctl.d/90-kha.conf',
     mode: 0o644,
     service: 'sysctl',
-    when: (inv) => inv.haproxy.bind === 'vip',
     context: sysctlContext,
   },
   {

@@ -1,16 +1,17 @@
 import type { IPod } from 'kubernetes-models/v1/Pod';
 import type { Inventory, StaticPodSettings } from '../../inventory/model.js';
 import type { FileSpec, RenderedFile } from '../../render/catalog.js';
-import { haproxyContext } from '../../render/context.js';
+import { endpointSysctls, haproxyContext, keepalivedContext } from '../../render/context.js';
 import { renderSpec } from '../../render/spec.js';
 import { asPositional, BASH_SYNTAX, HAPROXY_VALIDATE, inImageValidate, KEEPALIVED_VALIDATE } from '../../render/validators.js';
 import { filesDigest } from '../../tasks/services.js';
 import { FILES as DEDICATED_FILES } from '../dedicated/files.js';
 import { haproxyPod, keepalivedPod, manifestContext, manifestText, podSchemaProblems } from './manifests.js';
 
-// The static-pods catalogue: the dedicated topology's keepalived.conf, check
-// script, haproxy.cfg and sysctl file (one template each, shared), checked by
-// the images that will read them, then the two Pod manifests. No systemd
+// The static-pods catalogue: the dedicated topology's keepalived.conf (without
+// the release script), check script, haproxy.cfg and sysctl file (one template
+// each, shared), checked by the images that will read them, then the two Pod
+// manifests. No systemd
 // drop-in: there is no keepalived unit. Manifests come last, so that a
 // kubelet that sees a new manifest finds the files it mounts already there.
 
@@ -30,14 +31,19 @@ export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
   const config: FileSpec[] = [
     // keepalived runs the script inside its container, with the image's bash.
     { ...shared('check-haproxy'), validate: inImageValidate(sp.keepalivedImage, 'bash', asPositional(BASH_SYNTAX)) },
-    { ...shared('keepalived.conf'), validate: inImageValidate(sp.keepalivedImage, 'keepalived', asPositional(KEEPALIVED_VALIDATE)) },
+    {
+      ...shared('keepalived.conf'),
+      // The release script needs ip and ss, which an image need not carry (docs/live-connections.md).
+      context: (inv, lb, iface) => ({ ...keepalivedContext(inv, lb, iface), release: null }),
+      validate: inImageValidate(sp.keepalivedImage, 'keepalived', asPositional(KEEPALIVED_VALIDATE)),
+    },
     {
       ...shared('haproxy.cfg'),
       // A container has no /dev/log; the kubelet keeps what it prints.
       context: (inv, lb) => ({ ...haproxyContext(inv, lb), log: 'stdout format raw' }),
       validate: inImageValidate(sp.haproxyImage, 'haproxy', asPositional(HAPROXY_VALIDATE)),
     },
-    shared('sysctl'),
+    { ...shared('sysctl'), when: (inv) => inv.haproxy.bind === 'vip', context: (inv, lb) => endpointSysctls(inv, lb, false) },
   ];
   /**
    * What a pod reads, hashed into its manifest: new files make a new

@@ -36,8 +36,11 @@ function plan(inv: Inventory, f: HostFacts): Record<string, string[]> {
 
 const NEW_FILES = [
   'create /etc/keepalived/kha-check-haproxy.sh (0755)',
+  'create /etc/keepalived/kha-release-connections.sh (0755)',
   'create /etc/keepalived/keepalived.conf (0600)',
 ];
+const SYSCTL_FILE = 'create /etc/sysctl.d/90-kha.conf (0644)';
+const SYSCTL_LOAD = 'load sysctl settings from /etc/sysctl.d/90-kha.conf';
 const DROP_IN = 'create /etc/systemd/system/keepalived.service.d/kha-restart.conf (0644)';
 
 describe('plans per distribution', () => {
@@ -47,8 +50,8 @@ describe('plans per distribution', () => {
       selinux: ['setsebool -P haproxy_connect_any on', 'setsebool -P keepalived_connect_any on'],
       directories: ['create directory /var/lib/haproxy (root:root 755)', 'create directory /var/lib/kha (root:root 755)'],
       firewall: ['firewalld (public): open 6443/tcp', 'firewalld (public): rich rule rule family="ipv4" source address="10.77.0.12" protocol value="vrrp" accept'],
-      files: [...NEW_FILES, 'create /etc/haproxy/haproxy.cfg (0644)', DROP_IN, 'systemctl daemon-reload'],
-      sysctl: [],
+      files: [...NEW_FILES, 'create /etc/haproxy/haproxy.cfg (0644)', SYSCTL_FILE, DROP_IN, 'systemctl daemon-reload'],
+      sysctl: [SYSCTL_LOAD],
       services: ['enable haproxy at boot', 'start haproxy', 'enable keepalived at boot', 'start keepalived'],
     });
   });
@@ -74,7 +77,15 @@ describe('plans per distribution', () => {
     const p = plan(inventory(), f);
     expect(p.packages).toEqual([]);
     expect(p.selinux).toEqual(['setsebool -P haproxy_connect_any on']);
-    expect(p.files).toEqual(['create /etc/keepalived/kha-check-haproxy.sh (0755)', 'update /etc/keepalived/keepalived.conf', 'update /etc/haproxy/haproxy.cfg', DROP_IN, 'systemctl daemon-reload']);
+    expect(p.files).toEqual([
+      'create /etc/keepalived/kha-check-haproxy.sh (0755)',
+      'create /etc/keepalived/kha-release-connections.sh (0755)',
+      'update /etc/keepalived/keepalived.conf',
+      'update /etc/haproxy/haproxy.cfg',
+      SYSCTL_FILE,
+      DROP_IN,
+      'systemctl daemon-reload',
+    ]);
     expect(p.services).toEqual(['start haproxy', 'reload keepalived (its configuration changed)']);
   });
 

@@ -39,7 +39,7 @@ function freshFacts(inv: Inventory, name = 'lb1'): HostFacts {
     files: req.files.map((path) => ({ path, exists: false, mode: null, owner: null, group: null, content: null })),
     directories: req.directories.map((path) => ({ path, exists: false })),
     services: req.services.map((name) => ({ name, present: false, active: 'inactive', enabled: 'disabled', mainPid: 0, startedAtMonotonicUs: 0 })),
-    sysctls: { 'net.ipv4.ip_nonlocal_bind': '0' },
+    sysctls: { 'net.ipv4.ip_nonlocal_bind': '0', 'net.ipv4.conf.all.arp_ignore': '0' },
     apiserversReachable: inv.masters.map((m) => m.name),
   };
 }
@@ -50,6 +50,7 @@ function convergedFacts(inv: Inventory, name = 'lb1'): HostFacts {
   const lb = inv.lbs.find((h) => h.name === name)!;
   const rendered = renderLoadBalancer(inv, lb, 'eth0');
   f.packages = { keepalived: '1:2.2.7-1+b1', haproxy: '2.6.12-1+deb12u1' };
+  f.sysctls = { ...f.sysctls, 'net.ipv4.conf.all.arp_ignore': '1' };
   f.directories = f.directories.map((d) => ({ ...d, exists: true }));
   f.services = f.services.map((s) => ({ ...s, present: true, active: 'active', enabled: 'enabled', mainPid: 100 }));
   f.files = f.files.map((file) => {
@@ -80,7 +81,11 @@ describe('planning a load balancer', () => {
       'file.write',
       'file.write',
       'file.write',
+      'file.write',
+      'file.write',
       'systemd.daemon-reload',
+      // arp_ignore before keepalived ever runs the release script.
+      'sysctl.load',
       'service.enable',
       'service.start',
       'service.enable',

@@ -160,7 +160,14 @@ describe.each(['node-proxy', 'node-proxy-nginx'])('render %s: the local proxy', 
   it('gives each host the files of every role it has, the proxy\'s in its own directory and unit', () => {
     const byHost = Object.fromEntries(hosts.map((h) => [h.host, h.files.map((f) => f.path)]));
     const proxyFiles = [`/etc/kha/node-proxy/${software === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf'}`, '/etc/systemd/system/kha-node-proxy.service'];
-    const lbFiles = ['/etc/keepalived/kha-check-haproxy.sh', '/etc/keepalived/keepalived.conf', '/etc/haproxy/haproxy.cfg', '/etc/systemd/system/keepalived.service.d/kha-restart.conf'];
+    const lbFiles = [
+      '/etc/keepalived/kha-check-haproxy.sh',
+      '/etc/keepalived/kha-release-connections.sh',
+      '/etc/keepalived/keepalived.conf',
+      '/etc/haproxy/haproxy.cfg',
+      '/etc/sysctl.d/90-kha.conf',
+      '/etc/systemd/system/keepalived.service.d/kha-restart.conf',
+    ];
     expect(byHost.lb1).toEqual(lbFiles);
     for (const n of inv.nodes) expect(byHost[n.name], n.name).toEqual(n.name === 'lb2' ? [...lbFiles, ...proxyFiles] : proxyFiles);
     for (const m of inv.masters) expect(byHost[m.name], m.name).toEqual(inv.nodeProxy!.masters ? proxyFiles : []);

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Managed by kha 0.1.0 for lb1. `kha apply` rewrites this file.
+#
+# Run when the VIP leaves this host while the host lives on: by keepalived as
+# it stops, goes BACKUP or FAULT (`notify`), and by systemd after keepalived
+# ended however it ended (`stopped`). Clients that hold connections through
+# the VIP (every kubelet's and controller's watch) would otherwise hang: once
+# the VIP is gone, nothing haproxy sends on them can be routed, FIN and RST
+# included, and a waiting client sends nothing the new holder could reset.
+#
+# So the VIP goes on lo for a moment: what haproxy sends can leave again, and
+# the connections are reset (ss -K) once the new holder has taken the VIP, so
+# that clients reconnect to it and not to this host. arp_ignore=1 (kha's
+# sysctl file) keeps this host from answering ARP for an address on lo. A
+# connection this host accepts meanwhile (a client whose ARP cache still
+# names it) is reset with the others.
+set -u
+vip=10.77.0.10
+port=6443
+
+case "${1:-}" in
+  # keepalived said goodbye with a priority-0 advert: a backup takes over within one advert.
+  notify) wait=0.30 ;;
+  # keepalived was killed (SERVICE_RESULT is systemd's): the backup waits out its master-down interval.
+  stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.90 ;;
+  *) echo "usage: $0 notify|stopped" >&2; exit 2 ;;
+esac
+
+# Still, or again, the holder: its connections are good.
+ip -4 -o addr show dev eth0 | grep -q " inet $vip/" && exit 0
+# After keepalived's end, only connections left over are worth the moment
+# on lo; as the VIP leaves, that moment also answers with a RST (haproxy dead)
+# or takes and then resets (haproxy alive) the connections clients open
+# before the new holder's gratuitous ARP reached them, instead of letting
+# their SYNs vanish for a second's retransmission.
+if [ "$1" = stopped ]; then
+  ss -tn state established "( sport = :$port )" | grep -q " $vip:$port " || exit 0
+fi
+
+ip -4 addr add "$vip/32" dev lo 2>/dev/null
+trap 'ip -4 addr del "$vip/32" dev lo 2>/dev/null' EXIT
+sleep "$wait"
+ip -4 -o addr show dev eth0 | grep -q " inet $vip/" && exit 0
+ss -K state established "( sport = :$port )" src "$vip" >/dev/null 2>&1
+exit 0
