@@ -1,0 +1,83 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseInventory } from '../../../src/inventory/load.js';
+import { packageRoot } from '../../../src/paths.js';
+import { renderLoadBalancer } from '../../../src/render/render.js';
+import { RELEASE_SCRIPT_PATH } from '../../../src/render/context.js';
+
+// The release script (templates/kha-release-connections.sh.ejs) run by a real
+// sh against stand-in `ip`, `ss` and `sleep` that record what they were asked:
+// what it does in each case, without a network. The lab shows it working.
+
+const r = parseInventory(readFileSync(join(packageRoot, 'examples', 'hosts.yaml'), 'utf8'), 'hosts.yaml', {});
+if (!r.ok) throw new Error(JSON.stringify(r.problems));
+const inv = r.inventory;
+const script = renderLoadBalancer(inv, inv.lbs[0]!, 'eth0').find((f) => f.path === RELEASE_SCRIPT_PATH)!.content;
+
+const HELD = 'ESTAB 0 0 10.77.0.10:6443 10.77.0.2:40000';
+
+function run(args: string[], world: { vipOnEth0: boolean; sockets: boolean }, env: Record<string, string> = {}): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'kha-release-'));
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  for (const t of ['sh', 'grep', 'cat']) {
+    const found = spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim();
+    symlinkSync(found, join(bin, t));
+  }
+  const calls = join(dir, 'calls');
+  const stub = (name: string, body: string) => {
+    writeFileSync(join(bin, name), `#!/bin/sh\necho "${name} $*" >> ${calls}\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  };
+  stub('ip', `case "$*" in *"-o addr show dev eth0"*) ${world.vipOnEth0 ? "echo '2: eth0    inet 10.77.0.10/24 scope global secondary eth0'" : 'true'} ;; esac`);
+  stub('ss', world.sockets ? `case "$*" in -K*) ;; *) echo 'State Recv-Q Send-Q Local Address:Port Peer Address:Port'; echo '${HELD}' ;; esac` : 'true');
+  stub('sleep', 'true');
+  writeFileSync(join(dir, 'release.sh'), script);
+  const result = spawnSync(join(bin, 'sh'), [join(dir, 'release.sh'), ...args], { encoding: 'utf8', env: { PATH: bin, ...env } });
+  let out: string[] = [];
+  try {
+    out = readFileSync(calls, 'utf8').trim().split('\n');
+  } catch {
+    // nothing was called
+  }
+  rmSync(dir, { recursive: true, force: true });
+  expect(result.status, result.stderr).toBe(0);
+  return out;
+}
+
+const RELEASE = [
+  'ip -4 addr add 10.77.0.10/32 dev lo',
+  'ip -4 -o addr show dev eth0',
+  'ss -K state established ( sport = :6443 ) src 10.77.0.10',
+  'ip -4 addr del 10.77.0.10/32 dev lo',
+];
+
+describe('the release script', () => {
+  it('as the VIP leaves (notify): on lo for one advert and the margin, then every connection on it reset, then off lo', () => {
+    expect(run(['notify'], { vipOnEth0: false, sockets: true })).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
+    // No connection yet: the moment on lo still answers SYNs sent before the new holder's ARP arrived.
+    expect(run(['notify'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
+  });
+
+  it('does nothing on the holder (a notify that came late, or a VIP taken back)', () => {
+    expect(run(['notify'], { vipOnEth0: true, sockets: true })).toEqual(['ip -4 -o addr show dev eth0']);
+  });
+
+  it('after keepalived was killed: waits out the backup\'s master-down interval before the reset', () => {
+    expect(run(['stopped'], { vipOnEth0: false, sockets: true }, { SERVICE_RESULT: 'signal' })).toEqual([
+      'ip -4 -o addr show dev eth0',
+      'ss -tn state established ( sport = :6443 )',
+      RELEASE[0],
+      'sleep 0.90',
+      ...RELEASE.slice(1),
+    ]);
+  });
+
+  it('after a clean stop: only connections left over, at once; none left, nothing at all', () => {
+    expect(run(['stopped'], { vipOnEth0: false, sockets: true }, { SERVICE_RESULT: 'success' })).toContain('sleep 0');
+    expect(run(['stopped'], { vipOnEth0: false, sockets: false }, { SERVICE_RESULT: 'success' })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established ( sport = :6443 )']);
+  });
+});
