@@ -6,8 +6,9 @@ import type { HostFacts } from './types.js';
 // Answers drawn from a host's facts and the inventory together, shared by
 // the planner, preflight and the tasks.
 
+/** The VIP on an interface other than lo, where the release script only parks it (observe/vip.ts). */
 export function holdsVip(inv: Inventory, facts: HostFacts): boolean {
-  return facts.interfaces.some((i) => i.addresses.some((a) => parseCidr(a).address === inv.vip.address));
+  return facts.interfaces.some((i) => i.name !== 'lo' && i.addresses.some((a) => parseCidr(a).address === inv.vip.address));
 }
 
 /**

@@ -4,9 +4,13 @@ import type { Session } from '../transport/session.js';
 // Where the VIP is right now, asked of the hosts themselves: the one check
 // that apply's gates, its stage order and the drills all depend on.
 
-/** A shell command that exits 0 when this host holds the VIP. */
+/**
+ * A shell command that exits 0 when this host holds the VIP: on any interface
+ * but lo, where the release script puts it for a moment after it left
+ * (templates/kha-release-connections.sh.ejs) without the host answering for it.
+ */
 export function vipPresentCommand(inv: Inventory): string {
-  return `ip -o -4 addr show | grep -q ' inet ${inv.vip.address}/'`;
+  return `ip -o -4 addr show | grep -v '^[0-9]*: lo ' | grep -q ' inet ${inv.vip.address}/'`;
 }
 
 /** The load balancers holding the VIP now; a host that does not answer counts as not holding it. */

@@ -6,6 +6,7 @@ import { labDown, labUp } from '../../src/lab/lifecycle.js';
 import { machineExec } from '../../src/lab/machine.js';
 import { labFiles, labDirs, CONTROLLER_NS } from '../../src/lab/state.js';
 import { packageRoot } from '../../src/paths.js';
+import { NOT_LO } from './harness.js';
 
 // kha apply end to end on real machines: 2 load balancers (one with
 // firewalld running) and 3 masters with apiserver stand-ins, booted by the
@@ -63,7 +64,7 @@ function mastersThroughVip(requests: number): Set<string> {
 }
 
 function vipHolders(): string[] {
-  return ['lb1', 'lb2'].filter((h) => onHost(h, 'ip -o -4 addr show').includes(' 10.77.0.10/'));
+  return ['lb1', 'lb2'].filter((h) => onHost(h, NOT_LO).includes(' 10.77.0.10/'));
 }
 
 beforeAll(async () => {

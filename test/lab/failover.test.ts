@@ -6,7 +6,7 @@ import { labDown, labUp } from '../../src/lab/lifecycle.js';
 import { labDirs } from '../../src/lab/state.js';
 import { partitionCommands, type DrillName } from '../../src/drill/drills.js';
 import { shellQuote } from '../../src/shell/quote.js';
-import { CI_ENV as env, inventoryOf, KHA, onHost, runKha } from './harness.js';
+import { CI_ENV as env, inventoryOf, KHA, NOT_LO, onHost, runKha } from './harness.js';
 
 // The first build in the order the guides teach, then verify-failover and
 // status against the cluster it made: 2 load balancers, 3 masters that have
@@ -52,7 +52,7 @@ function lbState(address: string): string {
     address,
     'echo $(systemctl is-active keepalived haproxy) routes=$( { ip route show type blackhole; ip route show type prohibit; } | wc -l)' +
       ' rp_filter=$(cat /proc/sys/net/ipv4/conf/all/rp_filter) units=$(systemctl list-units --all --plain --no-legend "kha-drill-*" | wc -l)' +
-      " vip=$(ip -o -4 addr show | grep -c ' inet 10.77.0.10/')",
+      " vip=$(ip -o -4 addr show | grep -v '^[0-9]*: lo ' | grep -c ' inet 10.77.0.10/')",
   ).trim();
 }
 
@@ -140,7 +140,7 @@ describe('the first build: the endpoint, then kubeadm through it', () => {
     // keepalived follows the local haproxy, not the apiservers: one holder throughout, and no FAULT.
     const holders: string[] = [];
     for (let i = 0; i < 8; i++) {
-      holders.push(Object.entries(LB).filter(([, a]) => onHost(a, 'ip -o -4 addr show').includes(' 10.77.0.10/')).map(([n]) => n).join('+'));
+      holders.push(Object.entries(LB).filter(([, a]) => onHost(a, NOT_LO).includes(' 10.77.0.10/')).map(([n]) => n).join('+'));
       await new Promise((res) => setTimeout(res, 500));
     }
     expect(new Set(holders)).toEqual(new Set(['lb1']));

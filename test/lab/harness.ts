@@ -23,6 +23,9 @@ export function runKha(args: string[], env: NodeJS.ProcessEnv = CI_ENV, timeoutM
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A host's IPv4 addresses but lo's, where the release script parks the VIP a moment after it left (not a holder). */
+export const NOT_LO = "ip -o -4 addr show | grep -v '^[0-9]*: lo '";
+
 /** A command on a lab machine as root; throws with its stderr when it fails. */
 export function onHost(address: string, command: string): string {
   const files = labFiles(labDirs(process.env));

@@ -56,14 +56,25 @@ const RELEASE = [
 ];
 
 describe('the release script', () => {
-  it('as the VIP leaves (notify): on lo for one advert and the margin, then every connection on it reset, then off lo', () => {
-    expect(run(['notify'], { vipOnEth0: false, sockets: true })).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
-    // No connection yet: the moment on lo still answers SYNs sent before the new holder's ARP arrived.
-    expect(run(['notify'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
+  it('as the VIP leaves (stop, FAULT): on lo for one advert and the margin, then every connection on it reset, then off lo', () => {
+    expect(run(['leaving'], { vipOnEth0: false, sockets: true })).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
+    // No connection (haproxy died with them): the moment on lo still answers SYNs sent before the new holder's ARP arrived.
+    expect(run(['leaving'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
+  });
+
+  it('BACKUP, where every start goes too: only with connections left on the VIP', () => {
+    expect(run(['backup'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established ( sport = :6443 )']);
+    expect(run(['backup'], { vipOnEth0: false, sockets: true })).toEqual([
+      'ip -4 -o addr show dev eth0',
+      'ss -tn state established ( sport = :6443 )',
+      RELEASE[0],
+      'sleep 0.30',
+      ...RELEASE.slice(1),
+    ]);
   });
 
   it('does nothing on the holder (a notify that came late, or a VIP taken back)', () => {
-    expect(run(['notify'], { vipOnEth0: true, sockets: true })).toEqual(['ip -4 -o addr show dev eth0']);
+    expect(run(['leaving'], { vipOnEth0: true, sockets: true })).toEqual(['ip -4 -o addr show dev eth0']);
   });
 
   it('after keepalived was killed: waits out the backup\'s master-down interval before the reset', () => {

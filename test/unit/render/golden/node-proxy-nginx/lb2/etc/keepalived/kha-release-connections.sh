@@ -2,8 +2,9 @@
 # Managed by kha 0.1.0 for lb2. `kha apply` rewrites this file.
 #
 # Run when the VIP leaves this host while the host lives on: by keepalived as
-# it stops, goes BACKUP or FAULT (`notify`), and by systemd after keepalived
-# ended however it ended (`stopped`). Clients that hold connections through
+# it stops or goes FAULT (`leaving`) or BACKUP (`backup`, also at every start,
+# when nothing left), and by systemd after keepalived ended however it ended
+# (`stopped`). Clients that hold connections through
 # the VIP (every kubelet's and controller's watch) would otherwise hang: once
 # the VIP is gone, nothing haproxy sends on them can be routed, FIN and RST
 # included, and a waiting client sends nothing the new holder could reset.
@@ -20,20 +21,20 @@ port=6443
 
 case "${1:-}" in
   # keepalived said goodbye with a priority-0 advert: a backup takes over within one advert.
-  notify) wait=0.30 ;;
+  leaving|backup) wait=0.30 ;;
   # keepalived was killed (SERVICE_RESULT is systemd's): the backup waits out its master-down interval.
   stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.90 ;;
-  *) echo "usage: $0 notify|stopped" >&2; exit 2 ;;
+  *) echo "usage: $0 leaving|backup|stopped" >&2; exit 2 ;;
 esac
 
 # Still, or again, the holder: its connections are good.
 ip -4 -o addr show dev eth0 | grep -q " inet $vip/" && exit 0
-# After keepalived's end, only connections left over are worth the moment
-# on lo; as the VIP leaves, that moment also answers with a RST (haproxy dead)
+# As the VIP leaves, the moment on lo also answers with a RST (haproxy dead)
 # or takes and then resets (haproxy alive) the connections clients open
 # before the new holder's gratuitous ARP reached them, instead of letting
-# their SYNs vanish for a second's retransmission.
-if [ "$1" = stopped ]; then
+# their SYNs vanish for a second's retransmission. Otherwise only
+# connections left over are worth it: BACKUP is also where every start goes.
+if [ "$1" != leaving ]; then
   ss -tn state established "( sport = :$port )" | grep -q " $vip:$port " || exit 0
 fi
 
