@@ -10,6 +10,7 @@ import { packageRoot } from '../../../src/paths.js';
 import { DEDICATED } from '../../../src/topology/dedicated/index.js';
 import { ON_MASTERS } from '../../../src/topology/on-masters.js';
 import { proxyHosts } from '../../../src/topology/roles.js';
+import { runKha } from '../cli-harness.js';
 
 // The drills from a node (issue 14 point 5): their limits, what they judge,
 // and where they apply. The lab runs them for real (test/lab/node-proxy.test.ts).
@@ -140,6 +141,13 @@ describe('where they apply', () => {
       expect(drills.map((d) => d.name)).toContain('node-master-crash');
       expect(notApplicable).toEqual([]);
     }
+  });
+
+  it('asked for by name without one, verify-failover refuses, with why, before reaching any host (exit 2)', async () => {
+    const file = join(packageRoot, 'examples', 'hosts.yaml');
+    const r = await runKha(['verify-failover', file, '--drill', 'node-apiserver-stop']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--drill node-apiserver-stop does not apply to ${file}: ${NO_PROXY_HOST}`);
   });
 
   it('without one they are not applicable, with why; the other drills are untouched', () => {
