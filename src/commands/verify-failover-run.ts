@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { outputFor, type CliContext } from '../cli.js';
 import { InputError, PreflightError } from '../errors.js';
-import { DESTRUCTIVE, defaultLimits, type Drill, type DrillName } from '../drill/drills.js';
+import { applicableDrills, type NotApplicable } from '../drill/applicable.js';
+import { DESTRUCTIVE, defaultLimits, nodeDrillMaster, type Drill } from '../drill/drills.js';
 import { sweep } from '../drill/exercise.js';
 import { checkProbeHost } from '../drill/remote-probe.js';
 import { renderReport } from '../drill/report-html.js';
@@ -16,6 +17,7 @@ import type { Session } from '../transport/session.js';
 import { interfaceFor } from '../facts/derived.js';
 import { clockOffset } from '../observe/clock.js';
 import { topologyOf } from '../topology/of.js';
+import { proxyHosts, type ProxyHost } from '../topology/roles.js';
 import type { Topology, TopologyName } from '../topology/topology.js';
 import { VERSION } from '../version.js';
 import { INTERRUPT_EXIT, onInterrupt, type InterruptSignal } from './signals.js';
@@ -54,15 +56,15 @@ async function reconnect(inv: Inventory, sessions: Map<string, Session>, name: s
   throw new Error(`${name} did not answer SSH within ${timeoutMs / 1000} s after the reboot${last ? ` (${last})` : ''}`);
 }
 
-/** The drills asked for, among those that apply to this topology, in the order asked; one asked for that does not apply is refused with why. */
-function selectDrills(flags: VerifyFlags, topology: Topology): Drill[] {
-  const { drills, drillsNotApplicable } = topology;
-  const names = [...drills.map((d) => d.name), ...drillsNotApplicable.keys()];
+/** The drills asked for, among those that apply to this topology and inventory, in the order asked; one asked for that does not apply is refused with why. */
+function selectDrills(flags: VerifyFlags, topology: Topology, inv: Inventory): Drill[] {
+  const { drills, notApplicable } = applicableDrills(topology, inv);
+  const names = [...drills.map((d) => d.name), ...notApplicable.map((n) => n.name)];
   if (flags.drill === undefined) return drills.filter((d) => flags.destructive || !DESTRUCTIVE.has(d.name));
   return flags.drill.map((n) => {
     const drill = drills.find((d) => d.name === n);
-    const why = drillsNotApplicable.get(n as DrillName);
-    if (why) throw new InputError(`--drill ${n} does not apply to keepalived and haproxy ${TOPOLOGY_WORDS[topology.name]}: ${why}`);
+    const not = notApplicable.find((x) => x.name === n);
+    if (not) throw new InputError(`--drill ${n} ${doesNotApply(not, topology, inv)}`);
     if (!drill) throw new InputError(`--drill ${n}: no such drill (${names.join(', ')})`);
     if (DESTRUCTIVE.has(drill.name) && !flags.destructive) throw new InputError(`--drill ${n} takes a whole host down: add --destructive to run it`);
     return drill;
@@ -74,6 +76,29 @@ const TOPOLOGY_WORDS: Record<TopologyName, string> = {
   'on-masters': 'on the masters',
   'static-pods': 'as static pods',
 };
+
+function doesNotApply(n: NotApplicable, topology: Topology, inv: Inventory): string {
+  return n.by === 'topology' ? `does not apply to keepalived and haproxy ${TOPOLOGY_WORDS[topology.name]}: ${n.why}` : `does not apply to ${inv.file}: ${n.why}`;
+}
+
+/**
+ * The host the drills from a node measure through: the one --probe-from
+ * names when it runs the local proxy, else the first that does. Undefined
+ * when none of those drills runs.
+ */
+function drillNode(inv: Inventory, drills: readonly Drill[], probeFrom: string | undefined): ProxyHost | undefined {
+  if (!drills.some((d) => d.from === 'node')) return undefined;
+  const hosts = proxyHosts(inv);
+  return hosts.find((h) => h.name === probeFrom) ?? hosts[0];
+}
+
+/** Hosts besides the load balancers that the drills of this run break (and so arm, heal and sweep): the node, and the master whose port is refused. */
+function drillHosts(inv: Inventory, drills: readonly Drill[], node: ProxyHost | undefined): { name: string; address: string; ssh: SshSettings }[] {
+  if (!node) return [];
+  const hosts: { name: string; address: string; ssh: SshSettings }[] = [node];
+  if (drills.some((d) => d.name === 'node-apiserver-stop')) hosts.push(nodeDrillMaster({ inv, master: inv.masters[inv.masters.length - 1]!, node }));
+  return hosts.filter((h) => !inv.lbs.some((lb) => lb.name === h.name));
+}
 
 /**
  * Stops a run the way Ctrl-C does, on any of the interrupt signals: the hold
@@ -90,13 +115,13 @@ function onStopSignals(ctx: CliContext, stop: (signal: InterruptSignal) => void)
   });
 }
 
-/** Runs the restores that an interrupted earlier run left armed on the load balancers, and reports those that failed. */
-async function sweepEarlierRuns(inv: Inventory, sessions: ReadonlyMap<string, Session>, warn: (text: string) => void): Promise<void> {
+/** Runs the restores that an interrupted earlier run left armed on the hosts drills break, and reports those that failed. */
+async function sweepEarlierRuns(hosts: readonly Session[], warn: (text: string) => void): Promise<void> {
   await Promise.all(
-    inv.lbs.map(async (lb) => {
-      const swept = await sweep(sessions.get(lb.name)!);
-      for (const unit of swept.ran) warn(`${lb.name}: an interrupted run left a restore armed; it ran now (${unit})`);
-      for (const unit of swept.failed) warn(`${lb.name}: an earlier drill's own restore failed (${unit}; journalctl -u ${unit} on ${lb.name})`);
+    hosts.map(async (session) => {
+      const swept = await sweep(session);
+      for (const unit of swept.ran) warn(`${session.host}: an interrupted run left a restore armed; it ran now (${unit})`);
+      for (const unit of swept.failed) warn(`${session.host}: an earlier drill's own restore failed (${unit}; journalctl -u ${unit} on ${session.host})`);
     }),
   );
 }
@@ -122,23 +147,33 @@ function streamsLine(r: DrillResult): string {
 export async function runVerifyFailover(inv: Inventory, file: string, flags: VerifyFlags, ctx: CliContext): Promise<void> {
   const out = outputFor(ctx, Boolean(flags.json));
   const topology = topologyOf(inv);
-  const drills = selectDrills(flags, topology);
+  const drills = selectDrills(flags, topology, inv);
   // Asked for by name, a drill that does not apply was refused above; in a whole run each is said once.
-  const notApplicable = flags.drill === undefined ? [...topology.drillsNotApplicable].map(([name, why]) => ({ name, why })) : [];
-  const probeHost = flags.probeFrom === undefined ? undefined : [...inv.lbs, ...inv.masters].find((h) => h.name === flags.probeFrom);
+  const notApplicable = flags.drill === undefined ? applicableDrills(topology, inv).notApplicable : [];
+  const everyHost = [...inv.lbs, ...inv.masters, ...inv.nodes];
+  const probeHost = flags.probeFrom === undefined ? undefined : everyHost.find((h) => h.name === flags.probeFrom);
   if (flags.probeFrom !== undefined && !probeHost) {
-    throw new InputError(`--probe-from ${flags.probeFrom}: no host of that name in ${file} (${[...inv.lbs, ...inv.masters].map((h) => h.name).join(', ')})`);
+    throw new InputError(`--probe-from ${flags.probeFrom}: no host of that name in ${file} (${everyHost.map((h) => h.name).join(', ')})`);
   }
+  const node = drillNode(inv, drills, flags.probeFrom);
+  const extraHosts = drillHosts(inv, drills, node);
   const partitionSeconds = flags.partitionSeconds === undefined ? inv.drills.partitionSeconds : Number(flags.partitionSeconds);
   if (!Number.isInteger(partitionSeconds) || partitionSeconds < 2 || partitionSeconds > 120) throw new InputError('--partition-seconds takes a whole number from 2 to 120');
 
   const sessions = await openSessions(inv);
+  // The node and master the drills from a node break, and the probe host: joined to `sessions` once the load balancers' facts are read.
+  const extra = new Map<string, Session>();
   let probeSession: Session | undefined;
   try {
-    probeSession = probeHost && (sessions.get(probeHost.name) ?? (await connectOne(probeHost)));
+    for (const h of [...extraHosts, ...(probeHost ? [probeHost] : [])]) {
+      if (!sessions.has(h.name) && !extra.has(h.name)) extra.set(h.name, await connectOne(h));
+    }
+    probeSession = probeHost && (sessions.get(probeHost.name) ?? extra.get(probeHost.name));
     if (probeSession) await checkProbeHost(probeSession);
+    if (node) await checkProbeHost(extra.get(node.name) ?? sessions.get(node.name)!);
   } catch (e) {
     await closeAll(sessions);
+    await closeAll(extra);
     throw e;
   }
   // A load balancer's session is replaced when it reboots; look it up each time.
@@ -152,11 +187,12 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   const results: DrillResult[] = [];
   const notRestored: string[] = [];
   try {
-    await sweepEarlierRuns(inv, sessions, (t) => out.warn(t));
+    const broken = [...sessions.values(), ...extraHosts.map((h) => extra.get(h.name)!)];
+    await sweepEarlierRuns(broken, (t) => out.warn(t));
     const facts = await gatherAll(inv, sessions);
     const interfaces = new Map(inv.lbs.map((lb) => [lb.name, interfaceFor(lb, facts.get(lb.name)!) ?? 'eth0']));
-    const clocked = probeSession && !sessions.has(probeSession.host) ? [...sessions.values(), probeSession] : [...sessions.values()];
-    const clocks = new Map(await Promise.all(clocked.map(async (s) => [s.host, await clockOffset(s, 'clock')] as const)));
+    for (const [name, session] of extra) sessions.set(name, session);
+    const clocks = new Map(await Promise.all([...sessions.values()].map(async (s) => [s.host, await clockOffset(s, 'clock')] as const)));
     const env: DrillEnv = {
       inv,
       sessions,
@@ -169,8 +205,9 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       alarm: (t) => ctx.streams.stderr(`kha: ${t}\n`),
       reconnect: (host, timeoutMs) => reconnect(inv, sessions, host, timeoutMs),
       clocks,
+      ...(node ? { node } : {}),
     };
-    for (const n of notApplicable) out.line(`${n.name}: does not apply to keepalived and haproxy ${TOPOLOGY_WORDS[topology.name]}: ${n.why}`);
+    for (const n of notApplicable) out.line(`${n.name}: ${doesNotApply(n, topology, inv)}`);
     for (const drill of drills) {
       const holder = await waitHealthy(env);
       if (!holder) break;
@@ -186,6 +223,14 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       if (changes.length > 0) out.line(`  keepalived (from the fault): ${changes.join(', ')}`);
       out.line(`  a client with default TCP settings: slowest request ${seconds(s.defaultClient.slowestMs)}, ${s.defaultClient.failed}/${s.defaultClient.sent} failed`);
       out.line(`  ${streamsLine(result)}`);
+      if (s.node) {
+        out.line(
+          s.node.error !== undefined
+            ? `  through ${s.node.host}'s local proxy: no report (${s.node.error})`
+            : `  through ${s.node.host}'s local proxy (${s.node.url}): longest outage ${seconds(s.node.longestOutageMs)}, ${s.node.failed}/${s.node.sent} failed, slowest ${seconds(s.node.slowestMs)}`,
+        );
+      }
+      for (const m of result.timeline.marks.filter((x) => x.what === 'note')) out.line(`  ${m.text}, ${seconds(m.t - fault)} after the fault`);
       if (s.remote) {
         out.line(
           s.remote.error !== undefined
@@ -201,11 +246,20 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     if (notRestored.length === 0) await waitHealthy(env);
   } finally {
     removeHandlers();
-    await closeAll(sessions);
-    if (probeSession && !sessions.has(probeSession.host)) await probeSession.close().catch(() => undefined);
+    // Before the merge (a stop during the sweep), the extra sessions are not in `sessions` yet.
+    await closeAll(new Map([...sessions, ...extra]));
   }
   const remoteHost = probeHost?.name;
-  const head = ['drill', 'outcome', 'VIP moved in', 'longest outage', 'failed/sent', 'default client (slowest)', 'longest stream stall', ...(remoteHost ? [`outage from ${remoteHost}`] : [])];
+  const head = [
+    'drill',
+    'outcome',
+    'VIP moved in',
+    'longest outage',
+    'failed/sent',
+    'default client (slowest)',
+    ...(remoteHost ? [`outage from ${remoteHost}`] : []),
+    ...(node ? [`outage through ${node.name}'s proxy`] : []),
+  ];
   const rows = results.map((r) => [
     r.name,
     r.passed ? 'pass' : 'FAIL',
@@ -215,6 +269,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     seconds(r.summary.defaultClient.slowestMs),
     r.timeline.streamsUnavailable !== undefined ? '-' : seconds(Math.max(0, ...r.summary.streams.map((x) => x.stalledMs))),
     ...(remoteHost ? [r.summary.remote?.error !== undefined ? 'no report' : seconds(r.summary.remote?.longestOutageMs)] : []),
+    ...(node ? [r.summary.node?.error !== undefined ? 'no report' : seconds(r.summary.node?.longestOutageMs)] : []),
   ]);
   for (const n of notApplicable) rows.push([n.name, 'n/a', ...head.slice(2).map(() => '-')]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -226,6 +281,6 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   }
   if (notRestored.length > 0) out.error(`\nstopped: ${notRestored.join(', ')} not restored by kha; each host's own timer undoes its fault (see above)`);
   const passed = signal === undefined && notRestored.length === 0 && results.every((r) => r.passed);
-  out.result({ ok: passed, interrupted: signal !== undefined, ...(signal && { signal }), notRestored, drills: results, notApplicable });
+  out.result({ ok: passed, interrupted: signal !== undefined, ...(signal && { signal }), notRestored, drills: results, notApplicable: notApplicable.map(({ name, why }) => ({ name, why })) });
   ctx.exit(signal ? INTERRUPT_EXIT[signal] : passed ? 0 : 1);
 }

@@ -13,7 +13,7 @@ export function registerVerifyFailover(program: Command, ctx: CliContext): void 
     .option('--drill <names>', `drills to run, comma-separated (default: all but reboot, which needs --destructive): ${DRILL_NAMES.join(', ')}`, (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
     .option('--report <file.html>', 'write a self-contained HTML report with a timeline per drill')
     .option('--partition-seconds <n>', 'how long the partition drill cuts the holder off (default: drills.partition_seconds, 6)')
-    .option('--probe-from <host>', 'also probe from this host (a load balancer or a master) over SSH, as a kubelet there would')
+    .option('--probe-from <host>', 'also probe the VIP from this host of hosts.yaml over SSH, as a kubelet there would; a node with the local proxy is also the one the drills from a node measure through (default: the first)')
     .option('--destructive', 'also run drills that take a whole host down (reboot of the VIP holder)')
     .option('--json', 'print every drill with its whole timeline as JSON')
     .addHelpText(

@@ -1,6 +1,7 @@
-import type { Inventory, LoadBalancer, Master } from '../inventory/model.js';
+import type { HaproxySettings, Inventory, LoadBalancer, Master } from '../inventory/model.js';
 import { readHaproxyStats } from '../observe/haproxy-stats.js';
 import { vipPresentCommand } from '../observe/vip.js';
+import type { ProxyHost } from '../topology/roles.js';
 import type { Session } from '../transport/session.js';
 import { on, onEach, sessionOf, sleep } from './exercise.js';
 import type { summarize } from './timeline.js';
@@ -10,7 +11,17 @@ import type { Expectation, Fault } from './types.js';
 // exercise.ts runs them all the same way: every fault's heal is armed on its
 // host before the fault, so a drill restores even if kha dies.
 
-export const DRILL_NAMES = ['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'backend-down', 'partition', 'failback', 'reboot'] as const;
+export const DRILL_NAMES = [
+  'keepalived-stop',
+  'keepalived-kill',
+  'haproxy-down',
+  'backend-down',
+  'partition',
+  'failback',
+  'reboot',
+  'node-apiserver-stop',
+  'node-master-crash',
+] as const;
 export type DrillName = (typeof DRILL_NAMES)[number];
 
 /** Drills that take a whole host down: run only when the operator says --destructive. */
@@ -23,6 +34,8 @@ export interface DrillContext {
   holder: LoadBalancer;
   /** The master a backend drill takes away. */
   master: Master;
+  /** The host whose local proxy the drills from a node measure through; absent when no host has the proxy. */
+  node?: ProxyHost;
   partitionSeconds: number;
   /** Longest client outage each drill may cause, in ms. */
   limits: Record<DrillName, number>;
@@ -40,8 +53,10 @@ export type Summary = ReturnType<typeof summarize>;
 
 export interface Drill {
   name: DrillName;
+  /** 'node': measured by a 50 ms probe on `ctx.node` through its local proxy; applies only where a host has the proxy. */
+  from?: 'node';
   title(ctx: DrillContext): string;
-  /** What it cannot show where the hosts do more than carry the endpoint: said before it runs and in the report. */
+  /** What it cannot show on this cluster (empty: nothing): said before it runs and in the report. */
   caveat?(ctx: DrillContext): string;
   /** What the drill breaks, at most one fault per host, each with its heal: armed before inject, run after the hold. */
   faults(ctx: DrillContext): Fault[];
@@ -239,6 +254,26 @@ export function backendCuts(inv: Inventory, master: Master): Cut[] {
 const MARKED_DOWN_WATCH_MS = 5000;
 
 /**
+ * Reads an haproxy's statistics on `session` until it marks `server` down,
+ * from now (the moment the fault is in place): the time goes to
+ * `extra.markedDownMs`, the moment onto the timeline. Gives up silently after
+ * `watchMs`: the drill's expectations say it never happened.
+ */
+async function watchMarkedDown(ctx: DrillContext, session: Session, statsPort: number, server: string, watchMs: number): Promise<void> {
+  const t = performance.now();
+  while (performance.now() < t + watchMs) {
+    const stats = await readHaproxyStats(session, statsPort).catch(() => []);
+    const row = stats.find((r) => r.backend === 'kube_apiserver' && r.server === server);
+    if (row && !row.status.startsWith('UP')) {
+      ctx.extra.markedDownMs = performance.now() - t;
+      ctx.mark('note', `${server} marked ${row.status} by haproxy on ${session.host}`);
+      return;
+    }
+    await sleep(50);
+  }
+}
+
+/**
  * One master's apiserver taken away from haproxy everywhere: the topology
  * says how (`cuts`); what must hold is the same on every topology.
  */
@@ -252,19 +287,7 @@ export function backendDrill(spec: { title: (ctx: DrillContext) => string; cuts:
       await onEach(ctx, spec.cuts(ctx).map((c) => ({ host: c.host, command: c.cut })));
       // From the moment the cuts are in place, not from before the SSH round trips that set them.
       ctx.mark('fault', spec.marked(ctx));
-      const t = performance.now();
-      // Watch the holder's haproxy until it marks the master down.
-      const until = t + MARKED_DOWN_WATCH_MS;
-      while (performance.now() < until) {
-        const stats = await readHaproxyStats(holderSession(ctx), ctx.inv.haproxy.monitor_port).catch(() => []);
-        const row = stats.find((r) => r.backend === 'kube_apiserver' && r.server === ctx.master.name);
-        if (row && !row.status.startsWith('UP')) {
-          ctx.extra.markedDownMs = performance.now() - t;
-          ctx.mark('note', `${ctx.master.name} marked ${row.status} by haproxy on ${ctx.holder.name}`);
-          return;
-        }
-        await sleep(50);
-      }
+      await watchMarkedDown(ctx, holderSession(ctx), ctx.inv.haproxy.monitor_port, ctx.master.name, MARKED_DOWN_WATCH_MS);
     },
     holdMs: () => 2500,
     restoreText: (ctx) => `${ctx.master.name} reachable again`,
@@ -287,6 +310,56 @@ const backendDown = backendDrill({
   cuts: (ctx) => backendCuts(ctx.inv, ctx.master),
   marked: (ctx) => `${ctx.master.name} cut off from the load balancers`,
 });
+
+/**
+ * A rule inserted at the top of a host's iptables chain, marked as the
+ * drill's: the heal deletes every copy, so it also suits a host the fault
+ * never reached. iptables, because kubeadm's hosts have it (kube-proxy's
+ * rules live there too).
+ */
+function iptablesCut(host: string, rule: string, purpose: string, whole: string): Cut {
+  return {
+    host,
+    cut: `command -v iptables >/dev/null || { echo 'iptables not found: the drill ${purpose} with it' >&2; exit 3; }; iptables -w -I ${rule}`,
+    heal: `if command -v iptables >/dev/null; then while iptables -w -D ${rule} 2>/dev/null; do :; done; fi`,
+    healed: `! { command -v iptables >/dev/null && iptables -w -C ${rule} 2>/dev/null; }`,
+    whole,
+  };
+}
+
+/**
+ * The master refuses its apiserver's port, on the master itself: every
+ * client (its own haproxy, the other masters', the load balancers', a node's
+ * local proxy) gets a reset, as when the apiserver stops, while VRRP and etcd
+ * between the masters go on. A route elsewhere cannot do it for the master's
+ * own haproxy: the master reaches its own address through the local table,
+ * which no route overrides. On a real master the apiserver is a static pod,
+ * and stopping it means moving its manifest away and waiting for the
+ * kubelet; to its clients the rule looks the same (a reset for every SYN),
+ * and one command undoes it.
+ */
+export function apiserverPortCut(m: Master): Cut {
+  return iptablesCut(
+    m.name,
+    `INPUT -p tcp --dport ${m.apiserverPort} -m comment --comment kha-drill -j REJECT --reject-with tcp-reset`,
+    'refuses the apiserver port',
+    `${m.name} accepts connections on ${m.apiserverPort} again`,
+  );
+}
+
+/**
+ * The master falls silent for one node: the node drops every packet from
+ * it. A crashed host answers nothing (no reset, no ICMP), so its clients
+ * learn of it only through their own timeouts, which is what this imitates:
+ * the node's SYNs leave, the answers never arrive. A route on the node would
+ * not do: blackhole, prohibit and unreachable routes fail a connect at once,
+ * locally, which no crash does. Cut on the node, not the master: the rest of
+ * the cluster (etcd, the load balancers, other nodes) goes on, and kha needs
+ * no SSH to the master, which a real crash would take away too.
+ */
+export function masterSilenceCut(node: ProxyHost, m: Master): Cut {
+  return iptablesCut(node.name, `INPUT -s ${m.address}/32 -m comment --comment kha-drill -j DROP`, 'drops the packets of the master', `${node.name} hears ${m.name} again`);
+}
 
 /** Where the cut keeps rp_filter's old value for the heal. */
 const RP_FILTER_STASH = '/run/kha-drill-rp_filter';
@@ -425,13 +498,130 @@ const reboot: Drill = {
   },
 };
 
-export const DRILLS: readonly Drill[] = [keepalivedStop, keepalivedKill, haproxyDown, backendDown, partitionDrill(), failback, reboot];
+/**
+ * How long a local proxy's haproxy may take to mark a master's apiserver
+ * DOWN, from hosts.yaml's haproxy timings: the next check starts within
+ * `inter`; a refused check fails at once, a silent one when its connect
+ * times out, after min(timeout connect, inter) (with `timeout check` set,
+ * haproxy bounds a check's connect by both); after a failure the checks come
+ * every `fastinter`, and `fall` failures mark the server down. Plus 300 ms
+ * for the 50 ms poll and the SSH round trip that reads the statistics.
+ */
+export function proxyMarkedDownMs(h: HaproxySettings, apiserver: 'refusing' | 'silent'): number {
+  const checkFailsAfter = apiserver === 'silent' ? Math.min(h.timeout_connect_ms, h.check_inter_ms) : 0;
+  return h.check_inter_ms + h.check_fall * checkFailsAfter + (h.check_fall - 1) * h.check_fastinter_ms + 300;
+}
+
+/** The master a drill from a node takes away: the backend drill's, unless that is the node itself (node_proxy.masters), then the one before it. */
+export function nodeDrillMaster(ctx: Pick<DrillContext, 'inv' | 'master' | 'node'>): Master {
+  if (ctx.node?.name !== ctx.master.name) return ctx.master;
+  return ctx.inv.masters.filter((m) => m.name !== ctx.master.name).at(-1) ?? ctx.master;
+}
+
+function nodeOf(ctx: Pick<DrillContext, 'node'>): ProxyHost {
+  if (!ctx.node) throw new Error('no host runs the local proxy (hosts.yaml nodes:, or node_proxy.masters): there is nothing to drill from');
+  return ctx.node;
+}
+
+/** How long a drill from a node watches its proxy for the master to be marked down. */
+const NODE_WATCH_MS = 5000;
+
+const NGINX_KEEPS_NO_STATE = 'nginx (node_proxy.software) checks nothing by itself and shows no state of the apiservers';
+
+interface NodeDrillSpec {
+  name: DrillName;
+  title: (node: ProxyHost, master: Master) => string;
+  cut: (node: ProxyHost, master: Master) => Cut;
+  /** The fault's mark on the timeline. */
+  marked: (node: ProxyHost, master: Master) => string;
+  nginxCaveat: string;
+  expectations: (ctx: DrillContext, probe: NodeProbe, node: ProxyHost, master: Master) => Expectation[];
+}
+
+type NodeProbe = NonNullable<Summary['node']>;
+
+/**
+ * A master taken away from one node, measured by the 50 ms probe on that
+ * node through its local proxy (run.ts starts it for drills `from: 'node'`).
+ * With haproxy the node's own statistics say when the master left rotation.
+ */
+function nodeDrill(spec: NodeDrillSpec): Drill {
+  const software = (ctx: DrillContext) => ctx.inv.nodeProxy?.software ?? 'haproxy';
+  return {
+    name: spec.name,
+    from: 'node',
+    title: (ctx) => spec.title(nodeOf(ctx), nodeDrillMaster(ctx)),
+    caveat: (ctx) => (software(ctx) === 'nginx' ? spec.nginxCaveat : ''),
+    faults: (ctx) => [spec.cut(nodeOf(ctx), nodeDrillMaster(ctx))],
+    injectMs: NODE_WATCH_MS,
+    async inject(ctx) {
+      const node = nodeOf(ctx);
+      const master = nodeDrillMaster(ctx);
+      const cut = spec.cut(node, master);
+      await on(sessionOf(ctx, cut.host), cut.cut);
+      ctx.mark('fault', spec.marked(node, master));
+      const np = ctx.inv.nodeProxy;
+      if (np?.software === 'haproxy') await watchMarkedDown(ctx, sessionOf(ctx, node.name), np.healthPort, master.name, NODE_WATCH_MS);
+    },
+    // Past the limit, long enough to see the proxy steady without the master (and nginx try it again after fail_timeout).
+    holdMs: (ctx) => Math.max(3000, ctx.limits[spec.name] + 1000),
+    restoreText: (ctx) => `${nodeDrillMaster(ctx).name} back for ${nodeOf(ctx).name}`,
+    expectations: (ctx, s) => {
+      const node = nodeOf(ctx);
+      if (!s.node) return [{ name: `probe on ${node.name} reported`, held: false, detail: 'it never started (no SSH session or clock for the node)' }];
+      if (s.node.error !== undefined) return [{ name: `probe on ${node.name} reported`, held: false, detail: s.node.error }];
+      return spec.expectations(ctx, s.node, node, nodeDrillMaster(ctx));
+    },
+  };
+}
+
+function noFailed(p: NodeProbe, node: ProxyHost): Expectation {
+  return { name: `no failed request through ${node.name}'s proxy`, held: p.failed === 0 && p.sent > 0, detail: `${p.failed} of ${p.sent} requests to ${p.url} failed` };
+}
+
+function outOfRotation(ctx: DrillContext, node: ProxyHost, master: Master, limitMs: number): Expectation {
+  const down = ctx.extra.markedDownMs;
+  return {
+    name: `${master.name} out of rotation on ${node.name} within ${seconds(limitMs)}`,
+    held: typeof down === 'number' && down <= limitMs,
+    detail: typeof down === 'number' ? `its proxy marked it down after ${seconds(down)}` : `its proxy never marked it down within ${seconds(NODE_WATCH_MS)}`,
+  };
+}
+
+const nodeApiserverStop = nodeDrill({
+  name: 'node-apiserver-stop',
+  title: (node, m) => `refuse ${m.name}'s apiserver port ${m.apiserverPort} on ${m.name} (its apiserver stopped), measured from ${node.name} through its local proxy`,
+  cut: (_node, m) => apiserverPortCut(m),
+  marked: (_node, m) => `${m.name} refuses ${m.apiserverPort}`,
+  nginxCaveat: `${NGINX_KEEPS_NO_STATE}: a refused connection is passed to the next apiserver at once, so the requests are judged, and nothing tells when the master left rotation`,
+  expectations: (ctx, p, node, m) => [
+    noFailed(p, node),
+    ...(ctx.inv.nodeProxy?.software === 'nginx' ? [] : [outOfRotation(ctx, node, m, proxyMarkedDownMs(ctx.inv.haproxy, 'refusing'))]),
+  ],
+});
+
+const nodeMasterCrash = nodeDrill({
+  name: 'node-master-crash',
+  title: (node, m) => `${m.name} falls silent for ${node.name} (a crash: ${node.name} drops its packets), measured through ${node.name}'s local proxy`,
+  cut: (node, m) => masterSilenceCut(node, m),
+  marked: (node, m) => `${m.name} silent for ${node.name}`,
+  nginxCaveat: `${NGINX_KEEPS_NO_STATE}: every connection sent to the silent master waits proxy_connect_timeout before the next apiserver is tried, and after max_fails it is left out for fail_timeout, then tried again; that cost is reported, not judged`,
+  expectations: (ctx, p, node, m) => {
+    const limit = ctx.limits['node-master-crash'];
+    const figures = `longest ${seconds(p.longestOutageMs)}; ${p.failed} of ${p.sent} requests to ${p.url} failed; slowest answer ${seconds(p.slowestMs)}`;
+    if (ctx.inv.nodeProxy?.software === 'nginx') return [{ name: `what nginx's passive checks cost ${node.name}, reported`, held: true, detail: figures }];
+    return [outOfRotation(ctx, node, m, limit), { name: `outage through ${node.name}'s proxy ≤ ${seconds(limit)}`, held: p.longestOutageMs <= limit, detail: figures }];
+  },
+});
+
+export const DRILLS: readonly Drill[] = [keepalivedStop, keepalivedKill, haproxyDown, backendDown, partitionDrill(), failback, reboot, nodeApiserverStop, nodeMasterCrash];
 
 /**
  * Outage limits: hosts.yaml's drills.max_outage, else from the timing settings: a graceful stop hands over
  * within about one advert; a silent holder is replaced after three adverts
  * and the skew; a dead haproxy is noticed by the check (interval × fall) and
- * then handed over like a stop.
+ * then handed over like a stop; a node's proxy stops sending to a silent
+ * master once its checks mark it down.
  */
 export function defaultLimits(inv: Inventory): Record<DrillName, number> {
   const advert = inv.keepalived.advertInt * 1000;
@@ -445,6 +635,9 @@ export function defaultLimits(inv: Inventory): Record<DrillName, number> {
     partition: Math.max(1000, silent),
     failback: inv.keepalived.preempt ? Math.max(1000, silent) : 0,
     reboot: Math.max(1000, silent),
+    // A refused connection is retried on another apiserver at once (templates/partials/haproxy-defaults.ejs).
+    'node-apiserver-stop': 0,
+    'node-master-crash': proxyMarkedDownMs(inv.haproxy, 'silent'),
   };
   return { ...derived, ...inv.drills.maxOutageMs };
 }

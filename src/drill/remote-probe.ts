@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { HostError } from '../errors.js';
 import type { Clock } from '../observe/clock.js';
 import type { Inventory } from '../inventory/model.js';
@@ -6,11 +7,13 @@ import { shellQuote as q } from '../shell/quote.js';
 import type { Sample } from './timeline.js';
 import { PROBE_CONNECT_TIMEOUT_MS, PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS, type Recorder } from './watch.js';
 
-// The 50 ms probe run on a host inside the cluster (--probe-from): what a
-// kubelet on that host sees, which can differ from the operator's view (the
-// host may hold the VIP itself, or sit behind another ARP cache). The loop
-// runs on the host and reports when it is told to stop; its clock is mapped
-// onto the operator's through the round trip that measured the offset.
+// The 50 ms probe run on a host inside the cluster: what a kubelet on that
+// host sees, which can differ from the operator's view. With --probe-from it
+// asks the VIP (the host may hold the VIP itself, or sit behind another ARP
+// cache); in a drill from a node it asks the node's local proxy on
+// 127.0.0.1. The loop runs on the host and reports when it is told to stop;
+// its clock is mapped onto the operator's through the round trip that
+// measured the offset.
 
 export interface RemoteProbe extends Recorder<Sample> {
   host: string;
@@ -27,8 +30,8 @@ export interface RemoteProbe extends Recorder<Sample> {
  * on every supported distribution (RHEL 8 minimal: platform-python).
  */
 export const LOOP = `import os, socket, ssl, sys, threading, time
-vip, port, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-interval, connect_timeout, timeout, most = (float(x) for x in sys.argv[4:8])
+host, port, path, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+interval, connect_timeout, timeout, most = (float(x) for x in sys.argv[5:9])
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
@@ -37,10 +40,10 @@ def one():
     start = time.time_ns()
     status, error = 0, ''
     try:
-        raw = socket.create_connection((vip, port), timeout=connect_timeout)
+        raw = socket.create_connection((host, port), timeout=connect_timeout)
         raw.settimeout(max(0.01, timeout - (time.time_ns() - start) / 1e9))
         tls = ctx.wrap_socket(raw)
-        tls.sendall(('GET /healthz HTTP/1.1\\r\\nHost: %s\\r\\nConnection: close\\r\\n\\r\\n' % vip).encode())
+        tls.sendall(('GET %s HTTP/1.1\\r\\nHost: %s\\r\\nConnection: close\\r\\n\\r\\n' % (path, host)).encode())
         head = b''
         while b'\\r\\n' not in head:
             chunk = tls.recv(4096)
@@ -92,10 +95,32 @@ export function parseRemoteSamples(stdout: string, toDrillMs: (remoteEpochMs: nu
   return samples.sort((a, b) => a.t - b.t);
 }
 
+/** Where the loop sends its requests, from the host it runs on. */
+export interface ProbeTarget {
+  host: string;
+  port: number;
+  path: string;
+}
+
+/** The VIP, as the operator's own probe asks it (watch.ts). */
+export function vipTarget(inv: Inventory): ProbeTarget {
+  return { host: inv.vip.address, port: inv.port, path: '/healthz' };
+}
+
+/** A node's local proxy, asked for the path its checks ask each apiserver: what the node's kubelet reaches. */
+export function proxyTarget(inv: Inventory): ProbeTarget | undefined {
+  return inv.nodeProxy && { host: '127.0.0.1', port: inv.nodeProxy.port, path: inv.haproxy.health_path };
+}
+
+export function targetUrl(t: ProbeTarget): string {
+  return `https://${t.host}:${t.port}${t.path}`;
+}
+
 /** Starts the loop on the host; `clock` is that host's, measured once for the whole run. */
-export function startRemoteClient(inv: Inventory, session: Session, clock: Clock, t0: number, maxMs: number): RemoteProbe {
-  const stop = `/run/kha-probe-${process.pid}-${Math.round(t0)}.stop`;
-  const args = [inv.vip.address, String(inv.port), stop, PROBE_INTERVAL_MS / 1000, PROBE_CONNECT_TIMEOUT_MS / 1000, PROBE_TIMEOUT_MS / 1000, maxMs / 1000];
+export function startRemoteClient(target: ProbeTarget, session: Session, clock: Clock, t0: number, maxMs: number): RemoteProbe {
+  // Two loops may run on one host at once (--probe-from naming the node of a drill from a node): one stop file each.
+  const stop = `/run/kha-probe-${process.pid}-${Math.round(t0)}-${randomBytes(3).toString('hex')}.stop`;
+  const args = [target.host, String(target.port), target.path, stop, PROBE_INTERVAL_MS / 1000, PROBE_CONNECT_TIMEOUT_MS / 1000, PROBE_TIMEOUT_MS / 1000, maxMs / 1000];
   const script = `python3 -c ${q(LOOP)} ${args.map((a) => q(String(a))).join(' ')}; rm -f ${stop}`;
   const loop = session.exec(script, { timeoutMs: maxMs + 10_000 });
   const t0Epoch = performance.timeOrigin + t0;

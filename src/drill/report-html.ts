@@ -77,6 +77,7 @@ function clientLanes(d: DrillResult): ClientLane[] {
     ...t.streams.map((_, i) => streamLane(d, i)),
     { name: 'default client', samples: t.defaultClient, spans: true },
     ...(t.remote ? [{ name: `from ${t.remote.host}`, samples: t.remote.samples, spans: false }] : []),
+    ...(t.node ? [{ name: `${t.node.host} proxy`, samples: t.node.samples, spans: false }] : []),
     // Last, so the bracket of the longest outage sits under it.
     { name: 'probe 50 ms', samples: t.samples, spans: false },
   ];
@@ -156,7 +157,7 @@ function drillSection(d: DrillResult): string {
     .join('');
   return `<section class="drill ${d.passed ? 'pass' : 'fail'}">
 <h2><span class="badge">${d.passed ? 'PASS' : 'FAIL'}</span> ${esc(d.name)} <small>${esc(d.title)}</small></h2>${d.caveat ? `<p class="caveat">Cannot show: ${esc(d.caveat)}</p>` : ''}
-<div class="cards">${card('VIP moved in', seconds(s.vipMovedMs))}${card('longest client outage', seconds(s.longestOutageMs), !d.passed && s.longestOutageMs > 0)}${card('requests failed / sent', `${s.failed} / ${s.sent}`)}${card('two holders at once', seconds(s.dualHoldingMs), s.dualHoldingMs > 0)}${card('default client: slowest request', seconds(s.defaultClient.slowestMs), s.defaultClient.failed > 0)}${s.remote ? card(`longest outage from ${s.remote.host}`, s.remote.error !== undefined ? 'no report' : seconds(s.remote.longestOutageMs), s.remote.error !== undefined) : ''}</div>
+<div class="cards">${card('VIP moved in', seconds(s.vipMovedMs))}${card('longest client outage', seconds(s.longestOutageMs), !d.passed && s.longestOutageMs > 0)}${card('requests failed / sent', `${s.failed} / ${s.sent}`)}${card('two holders at once', seconds(s.dualHoldingMs), s.dualHoldingMs > 0)}${card('default client: slowest request', seconds(s.defaultClient.slowestMs), s.defaultClient.failed > 0)}${s.remote ? card(`longest outage from ${s.remote.host}`, s.remote.error !== undefined ? 'no report' : seconds(s.remote.longestOutageMs), s.remote.error !== undefined) : ''}${s.node ? card(`through ${s.node.host}'s proxy: longest outage, ${s.node.failed} / ${s.node.sent} failed`, s.node.error !== undefined ? 'no report' : seconds(s.node.longestOutageMs), s.node.error !== undefined || s.node.failed > 0) : ''}</div>
 ${svg(d)}
 <ul class="expect">${expectations}</ul>
 </section>`;

@@ -5,9 +5,10 @@ import { vipHolders } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
 import type { Drill, DrillContext, DrillName } from './drills.js';
 import { exercise, sleep } from './exercise.js';
-import { startRemoteClient } from './remote-probe.js';
+import { proxyTarget, startRemoteClient, targetUrl, vipTarget, type RemoteProbe } from './remote-probe.js';
 import type { Clock } from '../observe/clock.js';
 import { topologyOf } from '../topology/of.js';
+import type { ProxyHost } from '../topology/roles.js';
 import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
 import { summarize, type Mark, type StateChange, type Timeline } from './timeline.js';
 import type { DrillResult, Expectation } from './types.js';
@@ -32,9 +33,11 @@ export interface DrillEnv {
   alarm(text: string): void;
   /** --probe-from: the host that runs a second probe, over this session. */
   probeFrom?: Session;
+  /** The host the drills from a node measure through, when one of them runs; its session is in `sessions`. */
+  node?: ProxyHost;
   /** Opens a new session to a load balancer that went away (reboot) and puts it in `sessions`. */
   reconnect(host: string, timeoutMs: number): Promise<void>;
-  /** The clock of every load balancer and of the probe host, measured once per run: their journals and probes land on the drill's timeline. */
+  /** The clock of every host kha is connected to, measured once per run: their journals and probes land on the drill's timeline. */
   clocks: ReadonlyMap<string, Clock>;
 }
 
@@ -75,9 +78,10 @@ export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer | undefin
     const holder = holders.length === 1 ? holders[0]! : undefined;
     const backends = holder ? await readHaproxyStats(env.sessions.get(holder.name)!, env.inv.haproxy.monitor_port).catch(() => []) : [];
     const notUp = backends.filter((b) => b.backend === 'kube_apiserver' && !b.status.startsWith('UP')).map((b) => b.server);
+    const nodeNotUp = await nodeProxyNotUp(env);
     // Clients must get through too: a stale ARP cache from the last drill would
     // otherwise be blamed on the next one.
-    const client = down.length === 0 && holder && notUp.length === 0 ? await clientPathWorks(env.inv) : false;
+    const client = down.length === 0 && holder && notUp.length === 0 && nodeNotUp === undefined ? await clientPathWorks(env.inv) : false;
     if (client && holder && backends.length > 0) return holder;
     why = down.length
       ? `keepalived or haproxy not running on ${down.join(', ')}`
@@ -87,10 +91,28 @@ export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer | undefin
           ? `haproxy on ${holder.name} has ${notUp.join(', ')} down`
           : backends.length === 0
             ? `cannot read haproxy statistics on ${holder.name}`
-            : `requests through the VIP fail`;
+            : nodeNotUp !== undefined
+              ? nodeNotUp
+              : `requests through the VIP fail`;
     await sleep(250, env.stop);
   }
   throw new Error(`the cluster did not become whole within ${HEALTHY_TIMEOUT_MS / 1000} s (${why}); run kha status`);
+}
+
+/**
+ * Why the node's local proxy is not whole yet, or undefined when it is (or
+ * no drill from a node runs): every apiserver back UP in its haproxy, so a
+ * master a drill took away is not still out of rotation when the next one
+ * starts. nginx keeps no state to wait for.
+ */
+async function nodeProxyNotUp(env: DrillEnv): Promise<string | undefined> {
+  const np = env.inv.nodeProxy;
+  const session = env.node && env.sessions.get(env.node.name);
+  if (!np || np.software !== 'haproxy' || !session) return undefined;
+  const stats = await readHaproxyStats(session, np.healthPort).catch(() => undefined);
+  if (!stats) return `cannot read the local proxy's statistics on ${session.host}`;
+  const notUp = stats.filter((b) => b.backend === 'kube_apiserver' && !b.status.startsWith('UP')).map((b) => b.server);
+  return notUp.length > 0 ? `the local proxy on ${session.host} has ${notUp.join(', ')} down` : undefined;
 }
 
 async function clientPathWorks(inv: Inventory): Promise<boolean> {
@@ -115,6 +137,15 @@ async function stateChanges(env: DrillEnv, t0: number, durationMs: number): Prom
   return perHost.flat().sort((a, b) => a.t - b.t);
 }
 
+/** The 50 ms loop on the drill's node, asking its local proxy; undefined when the node has no session or clock (the drill then says its probe never started). */
+function startNodeProbe(env: DrillEnv, t0: number, maxMs: number): { probe: RemoteProbe; url: string } | undefined {
+  const target = proxyTarget(env.inv);
+  const session = env.node && env.sessions.get(env.node.name);
+  const clock = session && env.clocks.get(session.host);
+  if (!target || !session || !clock) return undefined;
+  return { probe: startRemoteClient(target, session, clock, t0, maxMs), url: targetUrl(target) };
+}
+
 export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer): Promise<DrillResult> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
@@ -124,6 +155,7 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     sessions: env.sessions,
     holder,
     master: env.inv.masters[env.inv.masters.length - 1]!,
+    ...(env.node ? { node: env.node } : {}),
     partitionSeconds: env.partitionSeconds,
     limits: env.limits,
     mark: (what, text) => marks.push({ t: performance.now() - t0, what, text }),
@@ -134,8 +166,10 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   env.progress(`${drill.name}: ${drill.title(ctx)}`);
   const caveat = drill.caveat?.(ctx);
   if (caveat) env.progress(`  cannot show: ${caveat}`);
+  const remoteMs = BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS;
   const probeClock = env.probeFrom && env.clocks.get(env.probeFrom.host);
-  const remote = env.probeFrom && probeClock && startRemoteClient(env.inv, env.probeFrom, probeClock, t0, BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS);
+  const remote = env.probeFrom && probeClock && startRemoteClient(vipTarget(env.inv), env.probeFrom, probeClock, t0, remoteMs);
+  const nodeProbe = drill.from === 'node' ? startNodeProbe(env, t0, remoteMs) : undefined;
   // Opened first, and flowing before the baseline: the fault must find them established.
   const streams = await openStreams(env.inv.vip.address, env.inv.port, t0);
   const client = startClient(env.inv, t0);
@@ -144,13 +178,24 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   await sleep(BASELINE_MS, env.stop);
   const { restored, notRestored, failure } = await exercise(drill, ctx, env);
   await sleep(RECOVERY_MS, env.stop);
-  const [samples, slow, vip, remoteSamples, streamRecords] = await Promise.all([client.stop(), defaultClient.stop(), watch.stop(), remote?.stop(), streams.stop()]);
+  const [samples, slow, vip, remoteSamples, nodeSamples, streamRecords] = await Promise.all([
+    client.stop(),
+    defaultClient.stop(),
+    watch.stop(),
+    remote?.stop(),
+    nodeProbe?.probe.stop(),
+    streams.stop(),
+  ]);
   const durationMs = performance.now() - t0;
   const states = await stateChanges(env, t0, durationMs);
   const timeline: Timeline = { samples, defaultClient: slow, vip, marks, states, streams: streamRecords, ...(streams.unavailable !== undefined && { streamsUnavailable: streams.unavailable }) };
   if (remote && remoteSamples) {
     timeline.remote = { host: remote.host, samples: remoteSamples, clockUncertaintyMs: remote.clockUncertaintyMs };
     if (remote.error !== undefined) timeline.remote.error = remote.error;
+  }
+  if (nodeProbe && nodeSamples) {
+    timeline.node = { host: nodeProbe.probe.host, url: nodeProbe.url, samples: nodeSamples, clockUncertaintyMs: nodeProbe.probe.clockUncertaintyMs };
+    if (nodeProbe.probe.error !== undefined) timeline.node.error = nodeProbe.probe.error;
   }
   const summary = summarize(timeline, durationMs);
   const expectations = [...drill.expectations(ctx, summary), ...restored];

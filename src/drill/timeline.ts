@@ -42,6 +42,8 @@ export interface Timeline {
   streams: StreamRecord[];
   /** Why there are none. */
   streamsUnavailable?: string;
+  /** The 50 ms probe run on a node through its local proxy (drills from a node). */
+  node?: NodeTimeline;
 }
 
 export interface StateChange {
@@ -55,6 +57,11 @@ export interface RemoteTimeline {
   samples: Sample[];
   clockUncertaintyMs: number;
   error?: string;
+}
+
+export interface NodeTimeline extends RemoteTimeline {
+  /** What the probe asked, on the node: https://127.0.0.1:<node_proxy.port><haproxy.health_path>. */
+  url: string;
 }
 
 export interface Outage {
@@ -188,6 +195,7 @@ export function summarize(t: Timeline, end: number) {
     },
     remote: t.remote && remoteSummary(t.remote, fault, end),
     streams: t.streams.map((r) => summarizeStream(r, fault, end)),
+    node: t.node && { ...remoteSummary(t.node, fault, end), url: t.node.url },
   };
 }
 
@@ -200,6 +208,8 @@ function remoteSummary(r: RemoteTimeline, fault: number, end: number) {
     failed: measured.filter((s) => !s.ok).length,
     longestOutageMs: worst ? worst.to - worst.from : 0,
     outage: worst,
+    /** The longest a request took, answered or not: what a client waited at worst. */
+    slowestMs: measured.reduce((m, s) => Math.max(m, s.ms), 0),
     ...(r.error !== undefined && { error: r.error }),
   };
 }

@@ -318,6 +318,11 @@ const drills = z
         partition: outageLimit('cutting the holder off the network', 'as keepalived-kill'),
         failback: outageLimit('the old holder returning', '0 without preempt, as keepalived-kill with it'),
         reboot: outageLimit('rebooting the holder (only with --destructive)', 'as keepalived-kill'),
+        'node-apiserver-stop': outageLimit("a master's apiserver stopping, through a node's local proxy", '0: retries and redispatch hide it'),
+        'node-master-crash': outageLimit(
+          "a master falling silent, through a node's local proxy",
+          'until its haproxy marks the master down: check_inter_ms + check_fall × min(timeout_connect_ms, check_inter_ms) + (check_fall − 1) × check_fastinter_ms + 0.3 s',
+        ),
       })
       .default({})
       .meta({ description: 'Limits the drills of kha verify-failover hold the cluster to; a drill fails beyond its limit' }),

@@ -161,8 +161,9 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
       const bootToSshSeconds = (Date.now() - t0) / 1000;
       // Package lists ready, as on any provisioned host: `apt-get install` works without an update first.
       await machineExec(dirs, m.name, ['apt-get', 'update', '-q']);
-      // As on a kubeadm host (the backend-down drill on masters refuses the apiserver port with it).
-      if (m.role === 'master' && options.endpointOnMasters) {
+      // As on a kubeadm host, where kube-proxy needs it: the drills refuse a master's apiserver port with it,
+      // and silence a master for a node (node-apiserver-stop, node-master-crash, backend-down on the masters).
+      if (m.role === 'master' || m.role === 'worker') {
         await machineExec(dirs, m.name, ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', 'iptables']);
       }
       let podmanSeconds: number | undefined;

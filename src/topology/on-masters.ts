@@ -1,5 +1,4 @@
-import { backendDrill, DRILLS, partitionDrill, type Cut, type Drill } from '../drill/drills.js';
-import type { Master } from '../inventory/model.js';
+import { apiserverPortCut, backendDrill, DRILLS, partitionDrill, type Drill } from '../drill/drills.js';
 import { DEDICATED } from './dedicated/index.js';
 import type { Topology } from './topology.js';
 
@@ -9,27 +8,6 @@ import type { Topology } from './topology.js';
 // host need one each: inventory/semantic.ts; kubeadm is told the
 // apiserver's: kubeadm/handoff.ts) and what two drills can break without
 // breaking more than they mean to.
-
-const RULE = (port: number) => `INPUT -p tcp --dport ${port} -m comment --comment kha-drill -j REJECT --reject-with tcp-reset`;
-
-/**
- * The master refuses its apiserver's port, on the master itself: its own
- * haproxy and every other master's get a reset, as when the apiserver stops,
- * while VRRP and etcd between the masters go on. A route on the others (the
- * dedicated drill) cannot do it: the master reaches its own address through
- * the local table, which no route overrides. iptables, because kubeadm's
- * hosts have it (kube-proxy's rules live there too).
- */
-export function apiserverPortCut(m: Master): Cut {
-  const rule = RULE(m.apiserverPort);
-  return {
-    host: m.name,
-    cut: `command -v iptables >/dev/null || { echo 'iptables not found: the drill refuses the apiserver port with it' >&2; exit 3; }; iptables -w -I ${rule}`,
-    heal: `if command -v iptables >/dev/null; then while iptables -w -D ${rule} 2>/dev/null; do :; done; fi`,
-    healed: `! { command -v iptables >/dev/null && iptables -w -C ${rule} 2>/dev/null; }`,
-    whole: `${m.name} accepts connections on ${m.apiserverPort} again`,
-  };
-}
 
 const backendDown = backendDrill({
   title: (ctx) => `refuse ${ctx.master.name}'s apiserver port ${ctx.master.apiserverPort} on ${ctx.master.name} (VRRP and etcd between the masters untouched)`,

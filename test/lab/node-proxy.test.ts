@@ -1,14 +1,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp } from '../../src/lab/lifecycle.js';
 import { inventoryOf, onHost, runKha } from './harness.js';
 
 // Issue 14, point 2: apply converges the local proxy on every node (source
 // 001): 127.0.0.1:6443 in front of every apiserver, haproxy by default,
-// nginx when asked, the distribution's own service left off. Two load
+// nginx when asked, the distribution's own service left off. Point 5: the
+// drills from a node measure a master lost through that proxy. Two load
 // balancers, three masters with the apiserver stand-in, two workers.
 
 const W = { w1: '10.77.0.31', w2: '10.77.0.32' };
+const M3 = '10.77.0.23';
 let hostsYaml = '';
 
 const kha = (args: string[]) => runKha([...args, hostsYaml]);
@@ -26,6 +29,34 @@ function health(node: string): string {
 /** systemctl's word for a unit on a node (is-active and is-enabled exit non-zero with a word still printed). */
 function unit(node: string, verb: 'is-active' | 'is-enabled', name: string): string {
   return onHost(node, `systemctl ${verb} ${name} 2>/dev/null || true`).trim() || 'not-found';
+}
+
+/** The drill rules left in a host's INPUT chain: none once a drill has healed it. */
+function drillRules(address: string): string {
+  return onHost(address, 'iptables -S INPUT | grep -c kha-drill || true').trim();
+}
+
+interface DrillJson {
+  ok: boolean;
+  drills: {
+    name: string;
+    passed: boolean;
+    caveat?: string;
+    expectations: { name: string; held: boolean; detail: string }[];
+    timeline: { node?: { host: string; url: string; samples: unknown[] } };
+    summary: { node?: { failed: number; sent: number; longestOutageMs: number; slowestMs: number } };
+  }[];
+}
+
+/** One drill from a node under --json: its result, and its figures on the test's log. */
+function nodeDrill(name: string, ...flags: string[]): DrillJson['drills'][number] {
+  const r = timed(['verify-failover', '--drill', name, '--json', ...flags]);
+  const out = JSON.parse(r.stdout) as DrillJson;
+  const d = out.drills[0]!;
+  console.log(`${name}: ${d.expectations.map((e) => `${e.held ? 'held' : 'NOT MET'}: ${e.name}: ${e.detail}`).join(' | ')}`);
+  expect(d.expectations.filter((e) => !e.held), r.stderr).toEqual([]);
+  expect(r.code).toBe(0);
+  return d;
 }
 
 function timed(args: string[]): { code: number; stdout: string; stderr: string; seconds: number } {
@@ -134,6 +165,40 @@ describe('the local proxy on the nodes', () => {
     expect(out.hosts.map((h) => h.host)).toEqual(['lb1', 'lb2', 'w1', 'w2']);
   });
 
+  it("verify-failover node-apiserver-stop: m3 refuses its port, no request through w1's proxy fails, and w1 drops m3 within inter + fastinter", () => {
+    const d = nodeDrill('node-apiserver-stop');
+    expect(d.timeline.node?.host).toBe('w1');
+    expect(d.timeline.node?.url).toBe('https://127.0.0.1:6443/readyz');
+    expect(d.timeline.node?.samples.length).toBeGreaterThan(50);
+    expect(d.summary.node?.failed).toBe(0);
+    expect(d.expectations.map((e) => e.name)).toContain('m3 out of rotation on w1 within 0.90 s');
+    expect(drillRules(M3)).toBe('0');
+  });
+
+  it("verify-failover node-master-crash from w2: m3 silent for w2 only, out of its rotation within the limit; the line, the table and the report's lane", () => {
+    const report = join(dirname(hostsYaml), 'node-drills.html');
+    const r = timed(['verify-failover', '--drill', 'node-master-crash', '--probe-from', 'w2', '--report', report]);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain("node-master-crash: m3 falls silent for w2 (a crash: w2 drops its packets), measured through w2's local proxy");
+    expect(r.stdout).toMatch(/through w2's local proxy \(https:\/\/127\.0\.0\.1:6443\/readyz\): longest outage \d+\.\d\d s, \d+\/\d+ failed, slowest \d+\.\d\d s/);
+    expect(r.stdout).toMatch(/m3 marked DOWN by haproxy on w2, \d\.\d\d s after the fault/);
+    expect(r.stdout).toMatch(/^drill .* outage from w2 +outage through w2's proxy$/m);
+    expect(r.stdout).toMatch(/^node-master-crash +pass /m);
+    expect(readFileSync(report, 'utf8')).toContain('>w2 proxy</text>');
+    expect(drillRules(W.w2)).toBe('0');
+    const d = nodeDrill('node-master-crash');
+    expect(d.expectations.map((e) => e.name)).toEqual(['m3 out of rotation on w1 within 1.90 s', "outage through w1's proxy ≤ 1.90 s", 'every host restored']);
+  });
+
+  it('without a host that runs the local proxy the drills from a node do not apply, and say why', () => {
+    const bare = join(dirname(hostsYaml), 'no-nodes.yaml');
+    writeFileSync(bare, readFileSync(hostsYaml, 'utf8').replace(/\nnodes:\n[\s\S]*$/, '\n'));
+    expect(inventoryOf(bare).nodes).toEqual([]);
+    const r = runKha(['verify-failover', '--drill', 'node-master-crash', bare]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--drill node-master-crash does not apply to ${bare}: hosts.yaml lists no host with the local proxy`);
+  });
+
   it("a master's apiserver stopped: the proxy's requests are still answered (haproxy marks it down)", () => {
     expect(lab('fault', 'apiserver-stop', 'm3').code).toBe(0);
     try {
@@ -185,6 +250,13 @@ describe('the local proxy on the nodes', () => {
       expect(health(w)).toBe('200');
     }
     expect(timed(['apply', '--yes']).stdout).toContain('No changes');
+  });
+
+  it("verify-failover node-master-crash with nginx: what its passive checks cost is reported, not judged, and the drill says so", () => {
+    const d = nodeDrill('node-master-crash');
+    expect(d.caveat).toContain('nginx (node_proxy.software) checks nothing by itself');
+    expect(d.expectations[0]!.name).toBe("what nginx's passive checks cost w1, reported");
+    expect(drillRules(W.w1)).toBe('0');
   });
 
   it('before kubeadm init: the proxy running and accepting is the gate, said plainly, no warning', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp } from '../../src/lab/lifecycle.js';
 import { labDirs } from '../../src/lab/state.js';
-import { apiserverPortCut } from '../../src/topology/on-masters.js';
+import { apiserverPortCut } from '../../src/drill/drills.js';
 import { inventoryOf, onHost, runKha } from './harness.js';
 
 // Source 004: no load balancers of their own. Three masters run the

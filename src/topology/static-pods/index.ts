@@ -34,7 +34,8 @@ import type { DrillName } from '../../drill/drills.js';
 //   installs as a service; `vip` knows kha's keepalived by its
 //   configuration, as no keepalived service exists to be active.
 // - drills: those that break the network (an apiserver port refused, a
-//   partition) as on the masters; those that stop or kill a service, and the
+//   partition, a master refused or silenced for a node's local proxy) as on
+//   the masters; those that stop or kill a service, and the
 //   reboot that waits for services, are systemd's and say why they do not
 //   apply.
 

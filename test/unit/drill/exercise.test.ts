@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { backendCuts, defaultLimits, DRILLS, partitionCommands, type Drill, type DrillContext, type DrillName } from '../../../src/drill/drills.js';
+import { apiserverPortCut, backendCuts, defaultLimits, DRILLS, masterSilenceCut, partitionCommands, type Drill, type DrillContext, type DrillName } from '../../../src/drill/drills.js';
 import { summarize } from '../../../src/drill/timeline.js';
 import { armCommand, armSeconds, exercise, parseSweep, sweep, SWEEP_COMMAND, type Exercised, type ExerciseIo } from '../../../src/drill/exercise.js';
 import { parseInventory } from '../../../src/inventory/load.js';
@@ -56,6 +56,9 @@ class Logged implements Session {
   }
 }
 
+/** The node the drills from a node measure through; examples/hosts.yaml has none, and nothing here reads its proxy. */
+const W1 = { name: 'w1', address: '10.77.1.31', ssh: inventory().lbs[0]!.ssh, kind: 'node' as const };
+
 const ARM = /^systemd-run --quiet --unit=kha-drill-/;
 const DISARM = /^systemctl stop kha-drill-[a-z-]+-[0-9a-f]{6}\.timer 2>\/dev\/null; ! systemctl is-active --quiet kha-drill-/;
 
@@ -86,6 +89,7 @@ function setup(scripts: Record<string, ScriptStep[]>, slow?: { host: string; com
     sessions,
     holder: inv.lbs[0]!,
     master: inv.masters[2]!,
+    node: W1,
     partitionSeconds: 6,
     limits: defaultLimits(inv),
     mark: (what) => {
@@ -136,6 +140,8 @@ describe('a drill restores every host, whatever ends it', () => {
         lb1: [{ command: ARM }, { command: 'systemctl stop keepalived' }, { command: 'systemctl start keepalived' }, ...heal('keepalived')],
         lb2: [{ command: /^ip -o -4 addr show/ }],
       },
+      'node-apiserver-stop': { m3: cut(apiserverPortCut(inv.masters[2]!)), w1: [] },
+      'node-master-crash': { w1: cut(masterSilenceCut(W1, inv.masters[2]!)), m3: [] },
     };
     for (const [name, script] of Object.entries(scripts) as [Exclude<DrillName, 'reboot'>, Record<string, ScriptStep[]>][]) {
       const r = setup(script);

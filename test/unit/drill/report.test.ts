@@ -71,6 +71,19 @@ describe('the HTML drill report', () => {
   });
 });
 
+describe('a drill from a node', () => {
+  it("draws the node's probe as a lane of its own, with a card for what it saw", () => {
+    const d = drill('node-master-crash', 1000, 1000);
+    const samples = [0, 1000, 1050, 1100].map((t) => ({ t, ms: t === 1050 ? 1000 : 4, ok: t !== 1050, ...(t === 1050 ? { error: 'timed out' } : {}) }));
+    d.timeline.node = { host: 'w1', url: 'https://127.0.0.1:6443/readyz', samples, clockUncertaintyMs: 1 };
+    d.summary = summarize(d.timeline, 4000);
+    const page = renderReport([d], { vip: '10.77.0.10:6443', inventory: 'hosts.yaml', version: '0.1.0', when: 'now' });
+    expect(page).toContain('>w1 proxy</text>');
+    expect(page).toContain('<title>w1 proxy 1.05 s: failed after 1000 ms: timed out</title>');
+    expect(page).toContain("0.05 s</div><div class=\"l\">through w1&#39;s proxy: longest outage, 1 / 3 failed");
+  });
+});
+
 describe('split brain on the timeline', () => {
   /** A drill whose VIP observations are `vip`; everything else from the usual drill. */
   function withVip(vip: Timeline['vip']): DrillResult {

@@ -2,10 +2,10 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DRILLS, type DrillContext } from '../../../src/drill/drills.js';
+import { apiserverPortCut, DRILLS, type DrillContext } from '../../../src/drill/drills.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import { packageRoot } from '../../../src/paths.js';
-import { apiserverPortCut, ON_MASTERS } from '../../../src/topology/on-masters.js';
+import { ON_MASTERS } from '../../../src/topology/on-masters.js';
 import { DEDICATED } from '../../../src/topology/dedicated/index.js';
 import { topologyOf } from '../../../src/topology/of.js';
 import { LocalSession } from '../local-session.js';
