@@ -291,3 +291,30 @@ describe('three hosts: whichever backup times out first keeps the VIP', () => {
     expect(movedTo(holder!).held).toBe(false);
   });
 });
+
+describe('planned moves judge the held streams by their stall', () => {
+  function judged(streams: Parameters<typeof summarize>[0]['streams']) {
+    const r = setup({});
+    const vip = [
+      { t: 0, host: 'lb1', holders: ['lb1'] },
+      { t: 1200, host: 'lb2', holders: ['lb2'] },
+    ];
+    const s = summarize({ samples: [], defaultClient: [], vip, states: [], streams, marks: [{ t: 1000, what: 'fault', text: 'stop' }] }, 8000);
+    return drill('keepalived-stop').expectations(r.ctx, s).find((e) => e.name.startsWith('held connections'));
+  }
+  const every100 = (from: number, to: number) => Array.from({ length: Math.floor((to - from) / 100) + 1 }, (_, i) => from + i * 100);
+
+  it('a stream that went on through the old holder and moved later with a short stall holds; one stuck to the end does not', () => {
+    // Served from lo until the reset 1 s after the move, then 0.1 s to the new holder.
+    const late = { name: 'plain', kind: 'plain' as const, connections: [{ openedAt: 0, events: every100(100, 2200), ended: { t: 2210, how: 'rst' as const } }, { openedAt: 2260, events: every100(2300, 7900) }] };
+    expect(judged([late])).toMatchObject({ held: true, detail: 'longest 0.10 s' });
+    const stuck = { name: 'plain', kind: 'plain' as const, connections: [{ openedAt: 0, events: every100(100, 1100) }] };
+    expect(judged([stuck])).toMatchObject({ held: false, detail: 'plain: still stuck at the end' });
+    const slow = { name: 'client-go', kind: 'client-go' as const, connections: [{ openedAt: 0, events: every100(100, 1100), ended: { t: 1150, how: 'fin' as const } }, { openedAt: 1200, events: every100(2600, 7900) }] };
+    expect(judged([slow])).toMatchObject({ held: false, detail: 'client-go: stalled 1.50 s' });
+  });
+
+  it('no streams measured (a real apiserver): nothing judged', () => {
+    expect(judged([])).toBeUndefined();
+  });
+});

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ const script = renderLoadBalancer(inv, inv.lbs[0]!, 'eth0').find((f) => f.path =
 
 const HELD = 'ESTAB 0 0 10.77.0.10:6443 10.77.0.2:40000';
 
-function run(args: string[], world: { vipOnEth0: boolean; sockets: boolean }, env: Record<string, string> = {}): string[] {
+function run(args: string[], world: { vipOnEth0: boolean; sockets: boolean }, env: Record<string, string> = {}, waitForCalls = false): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'kha-release-'));
   const bin = join(dir, 'bin');
   mkdirSync(bin);
@@ -35,8 +35,11 @@ function run(args: string[], world: { vipOnEth0: boolean; sockets: boolean }, en
   stub('ip', `case "$*" in *"-o addr show dev eth0"*) ${world.vipOnEth0 ? "echo '2: eth0    inet 10.77.0.10/24 scope global secondary eth0'" : 'true'} ;; esac`);
   stub('ss', world.sockets ? `case "$*" in -K*) ;; *) echo 'State Recv-Q Send-Q Local Address:Port Peer Address:Port'; echo '${HELD}' ;; esac` : 'true');
   stub('sleep', 'true');
+  stub('setsid', 'true');
   writeFileSync(join(dir, 'release.sh'), script);
   const result = spawnSync(join(bin, 'sh'), [join(dir, 'release.sh'), ...args], { encoding: 'utf8', env: { PATH: bin, ...env } });
+  // A detached copy records its call after the script has returned.
+  for (let i = 0; waitForCalls && i < 50 && !existsSync(calls); i++) spawnSync('sleep', ['0.02']);
   let out: string[] = [];
   try {
     out = readFileSync(calls, 'utf8').trim().split('\n');
@@ -48,22 +51,24 @@ function run(args: string[], world: { vipOnEth0: boolean; sockets: boolean }, en
   return out;
 }
 
-const RELEASE = [
-  'ip -4 addr add 10.77.0.10/32 dev lo',
-  'ip -4 -o addr show dev eth0',
-  'ss -K state established ( sport = :6443 ) src 10.77.0.10',
-  'ip -4 addr del 10.77.0.10/32 dev lo',
-];
+const OFF_LO = 'ip -4 addr del 10.77.0.10/32 dev lo';
+const RELEASE = ['ip -4 addr add 10.77.0.10/32 dev lo', 'ip -4 -o addr show dev eth0', 'ss -K state established ( sport = :6443 ) src 10.77.0.10', OFF_LO];
+/** As the detached copy runs. */
+const DETACHED = { KHA_RELEASE_DETACHED: '1' };
 
 describe('the release script', () => {
+  it("as keepalived's child, only starts the release in a session of its own", () => {
+    expect(run(['leaving'], { vipOnEth0: false, sockets: true }, {}, true)).toEqual([expect.stringMatching(/^setsid \S+release\.sh leaving$/)]);
+  });
+
   it('as the VIP leaves (stop, FAULT): on lo for one advert and the margin, then every connection on it reset, then off lo', () => {
-    expect(run(['leaving'], { vipOnEth0: false, sockets: true })).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
+    expect(run(['leaving'], { vipOnEth0: false, sockets: true }, DETACHED)).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
     // No connection (haproxy died with them): the moment on lo still answers SYNs sent before the new holder's ARP arrived.
-    expect(run(['leaving'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
+    expect(run(['leaving'], { vipOnEth0: false, sockets: false }, DETACHED)).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
   });
 
   it('BACKUP, where every start goes too: only with connections left on the VIP', () => {
-    expect(run(['backup'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established ( sport = :6443 )']);
+    expect(run(['backup'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established ( sport = :6443 )', OFF_LO]);
     expect(run(['backup'], { vipOnEth0: false, sockets: true })).toEqual([
       'ip -4 -o addr show dev eth0',
       'ss -tn state established ( sport = :6443 )',
@@ -74,7 +79,7 @@ describe('the release script', () => {
   });
 
   it('does nothing on the holder (a notify that came late, or a VIP taken back)', () => {
-    expect(run(['leaving'], { vipOnEth0: true, sockets: true })).toEqual(['ip -4 -o addr show dev eth0']);
+    expect(run(['leaving'], { vipOnEth0: true, sockets: true }, DETACHED)).toEqual(['ip -4 -o addr show dev eth0', OFF_LO]);
   });
 
   it('after keepalived was killed: waits out the backup\'s master-down interval before the reset', () => {
@@ -89,6 +94,7 @@ describe('the release script', () => {
 
   it('after a clean stop: only connections left over, at once; none left, nothing at all', () => {
     expect(run(['stopped'], { vipOnEth0: false, sockets: true }, { SERVICE_RESULT: 'success' })).toContain('sleep 0');
-    expect(run(['stopped'], { vipOnEth0: false, sockets: false }, { SERVICE_RESULT: 'success' })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established ( sport = :6443 )']);
+    // A VIP an interrupted run left on lo is taken off all the same.
+    expect(run(['stopped'], { vipOnEth0: false, sockets: false }, { SERVICE_RESULT: 'success' })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established ( sport = :6443 )', OFF_LO]);
   });
 });

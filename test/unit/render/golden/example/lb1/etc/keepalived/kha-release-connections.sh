@@ -19,6 +19,14 @@ set -u
 vip=10.77.0.10
 port=6443
 
+# As keepalived's child the release may end with keepalived's shutdown, before
+# its wait is over (in the lab it came from ExecStopPost, a second late): this
+# only starts it, in a session of its own.
+if [ "${1:-}" = leaving ] && [ -z "${KHA_RELEASE_DETACHED:-}" ]; then
+  KHA_RELEASE_DETACHED=1 setsid "$0" "$@" </dev/null >/dev/null 2>&1 &
+  exit 0
+fi
+
 case "${1:-}" in
   # keepalived said goodbye with a priority-0 advert: a backup takes over within one advert.
   leaving|backup) wait=0.30 ;;
@@ -26,6 +34,11 @@ case "${1:-}" in
   stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.90 ;;
   *) echo "usage: $0 leaving|backup|stopped" >&2; exit 2 ;;
 esac
+
+# However this ends (a signal included), the VIP is not left on lo: a later
+# run also takes off one an interrupted run left there.
+trap 'ip -4 addr del "$vip/32" dev lo 2>/dev/null' EXIT
+trap 'exit 0' TERM INT HUP
 
 # Still, or again, the holder: its connections are good.
 ip -4 -o addr show dev eth0 | grep -q " inet $vip/" && exit 0
@@ -39,7 +52,6 @@ if [ "$1" != leaving ]; then
 fi
 
 ip -4 addr add "$vip/32" dev lo 2>/dev/null
-trap 'ip -4 addr del "$vip/32" dev lo 2>/dev/null' EXIT
 sleep "$wait"
 ip -4 -o addr show dev eth0 | grep -q " inet $vip/" && exit 0
 ss -K state established "( sport = :$port )" src "$vip" >/dev/null 2>&1
