@@ -7,6 +7,7 @@ import { parseInventory } from '../../../src/inventory/load.js';
 import type { Inventory } from '../../../src/inventory/model.js';
 import { certSans, kubeadmHandoff } from '../../../src/kubeadm/handoff.js';
 import { proxyAnswers } from '../../../src/node-proxy/gate.js';
+import { kubeletConf } from '../../../src/lab/kubelet-node.js';
 import { readKubeconfig, withServer } from '../../../src/node-proxy/kubeconfig.js';
 import { KUBE_PROXY_CONF, KUBELET_CONF } from '../../../src/node-proxy/kubelet.js';
 import { pointedIn } from '../../../src/node-proxy/kubelet-gate.js';
@@ -137,6 +138,10 @@ describe('a kubeconfig as kubeadm writes it', () => {
     expect(after.length).toBe(before.length);
     const differ = before.flatMap((l, i) => (l === after[i] ? [] : [[l, after[i]]]));
     expect(differ).toEqual([['    server: https://10.77.0.10:6443', '    server: https://127.0.0.1:6443']]);
+  });
+
+  it("the lab's worker kubeconfig (kha lab kubeadm join W) is one kha reads as kubeadm's", () => {
+    expect(readKubeconfig(kubeletConf('https://10.77.0.10:6443', '-----BEGIN CERTIFICATE-----\n'))).toEqual({ ok: true, server: 'https://10.77.0.10:6443' });
   });
 
   it('a quoted server keeps its quotes', () => {
