@@ -3,8 +3,9 @@ import type { Inventory } from '../inventory/model.js';
 import { shellQuote as q } from '../shell/quote.js';
 import type { Session } from '../transport/session.js';
 import { MONITOR_URI } from '../render/context.js';
+import { healthCommand } from './health.js';
 import type { Change } from '../plan/changes.js';
-import { confirmPointed, pointedIn, putBackPointed } from './kubelet-gate.js';
+import { confirmPointed, confirmStillThrough, pointedIn, putBackPointed } from './kubelet-gate.js';
 
 // The gate after each proxy host (playbooks: `then: proxy-answers`): the
 // proxy answers on the node itself. Asked on the host, with bash's /dev/tcp
@@ -15,11 +16,7 @@ export const PROXY_GATE = 'proxy-answers';
 
 const TIMEOUT_S = 20;
 
-/** One try: the status code of 127.0.0.1:<health_port>/kha-health, or `closed` when nothing accepts there. */
-export function healthCommand(healthPort: number): string {
-  const get = `exec 3<>/dev/tcp/127.0.0.1/${healthPort} || exit 1; printf 'GET ${MONITOR_URI} HTTP/1.0\\r\\n\\r\\n' >&3; read -r v code rest <&3; echo "$code"`;
-  return `timeout 3 bash -c ${q(get)} 2>/dev/null || echo closed`;
-}
+export { healthCommand } from './health.js';
 
 function listeningCommand(port: number): string {
   return `timeout 3 bash -c ${q(`exec 3<>/dev/tcp/127.0.0.1/${port}`)} 2>/dev/null`;
@@ -55,6 +52,7 @@ export async function proxyAnswers(
     if (code === '200') {
       progress(`${session.host}: the proxy answers on 127.0.0.1:${np.port} (health 200: an apiserver is up behind it)`);
       await confirmPointed(session, inv, pointed, progress);
+      await confirmStillThrough(session, inv, pointed, progress);
       return;
     }
     if (code !== 'closed' && !expectUp) break;

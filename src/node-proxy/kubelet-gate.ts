@@ -8,6 +8,7 @@ import { redactRemote } from '../secret.js';
 import { shellQuote as q } from '../shell/quote.js';
 import type { Session } from '../transport/session.js';
 import { readKubeconfig } from './kubeconfig.js';
+import { KUBECONFIG_TARGETS, proxyUrl, type KubeconfigTarget } from './kubelet.js';
 
 // After a client's kubeconfig was pointed at the proxy and the client
 // restarted (node-proxy/kubelet.ts), the proxy's gate confirms it came back
@@ -82,6 +83,17 @@ export async function putBackPointed(session: Session, p: Pointed): Promise<stri
     : `kha could not put back ${p.path} (${redactRemote(r.stderr.trim()) || `exit ${r.code}`}): check ${p.service} now`;
 }
 
+type Seen = { kind: 'connected'; local: string; pid: string } | { kind: 'not'; why: string } | { kind: 'unseen'; why: string };
+
+async function seeConnected(session: Session, service: KubeClient, port: number): Promise<Seen> {
+  const out = (await session.exec(connectedCommand(service, port), { timeoutMs: (TIMEOUT_S + HOLD_S + 15) * 1000 })).stdout.trim();
+  if (out.startsWith('ok ')) {
+    const [, local = '', pid = ''] = out.split(' ');
+    return { kind: 'connected', local, pid };
+  }
+  return out.startsWith('no ') ? { kind: 'not', why: out.slice(3) } : { kind: 'unseen', why: out.replace(/^unseen: /, '') };
+}
+
 /**
  * Confirms each client this run pointed at the proxy; a client that
  * does not come back through it is put back on its old kubeconfig and the
@@ -90,18 +102,53 @@ export async function putBackPointed(session: Session, p: Pointed): Promise<stri
 export async function confirmPointed(session: Session, inv: Inventory, pointed: readonly Pointed[], progress: (text: string) => void): Promise<void> {
   const np = inv.nodeProxy!;
   for (const p of pointed) {
-    const seen = (await session.exec(connectedCommand(p.service, np.port), { timeoutMs: (TIMEOUT_S + HOLD_S + 15) * 1000 })).stdout.trim();
-    if (seen.startsWith('no ')) {
+    const seen = await seeConnected(session, p.service, np.port);
+    if (seen.kind === 'not') {
       const outcome = await putBackPointed(session, p);
-      throw new HostError(session.host, `${p.service} through the proxy`, `${p.service} did not come back through the proxy within ${TIMEOUT_S} s: ${seen.slice(3)}; ${outcome}`);
+      throw new HostError(session.host, `${p.service} through the proxy`, `${p.service} did not come back through the proxy within ${TIMEOUT_S} s: ${seen.why}; ${outcome}`);
     }
-    if (!seen.startsWith('ok ')) {
-      progress(`${session.host}: ${p.service} restarted on ${p.path}; ${seen}`);
+    if (seen.kind === 'unseen') {
+      progress(`${session.host}: ${p.service} restarted on ${p.path}; ${seen.why}`);
       continue;
     }
-    const [, local, pid] = seen.split(' ');
     const stats = np.software === 'haproxy' ? (await session.exec(frontendSessionsCommand(np.healthPort), { timeoutMs: 10_000 })).stdout.trim().split(' ') : [];
     const counted = stats.length === 2 ? `; haproxy's frontend has ${stats[0]} sessions now, ${stats[1]} since it started` : '';
-    progress(`${session.host}: ${p.service} came back through the proxy (pid ${pid}, connected from ${local} to 127.0.0.1:${np.port})${counted}`);
+    progress(`${session.host}: ${p.service} came back through the proxy (pid ${seen.pid}, connected from ${seen.local} to 127.0.0.1:${np.port})${counted}`);
+  }
+}
+
+/** `yes` when the client runs and its kubeconfig's server line names the proxy. */
+export function usesProxyCommand(target: KubeconfigTarget, url: string): string {
+  const line = `^[[:space:]]*server:[[:space:]]*["']?${url.replaceAll('.', '\\.')}["']?[[:space:]]*$`;
+  return `systemctl is-active --quiet ${target.service} && grep -qE ${q(line)} ${q(target.path)} 2>/dev/null && echo yes || echo no`;
+}
+
+/**
+ * A client that already used the proxy before this run (its kubeconfig says
+ * so, and kha did not change it now): whatever this run changed on the host
+ * may have cut its connection (a switch of software stops the proxy and
+ * starts the other), so it must be seen back through the proxy. There is
+ * nothing of this run's to put back: the host fails, saying what it saw.
+ */
+export async function confirmStillThrough(session: Session, inv: Inventory, pointed: readonly Pointed[], progress: (text: string) => void): Promise<void> {
+  const np = inv.nodeProxy!;
+  if (!np.kubelet) return;
+  const url = proxyUrl(inv);
+  for (const target of KUBECONFIG_TARGETS) {
+    if (pointed.some((p) => p.path === target.path)) continue;
+    if ((await session.exec(usesProxyCommand(target, url), { timeoutMs: 10_000 })).stdout.trim() !== 'yes') continue;
+    const seen = await seeConnected(session, target.service, np.port);
+    if (seen.kind === 'not') {
+      throw new HostError(
+        session.host,
+        `${target.service} through the proxy`,
+        `${target.service} uses the proxy (${target.path} says ${url}) but is not connected through it within ${TIMEOUT_S} s of this run's changes: ${seen.why}`,
+      );
+    }
+    progress(
+      seen.kind === 'connected'
+        ? `${session.host}: ${target.service} is connected through the proxy (pid ${seen.pid}, from ${seen.local})`
+        : `${session.host}: ${target.service} uses the proxy; ${seen.why}`,
+    );
   }
 }

@@ -4,7 +4,7 @@ import type { Change } from '../plan/changes.js';
 import type { KubeClient } from '../render/catalog.js';
 import { shellQuote as q } from '../shell/quote.js';
 import { MONITOR_URI } from '../render/context.js';
-import { healthCommand } from './gate.js';
+import { healthCommand } from './health.js';
 import { readKubeconfig, withServer } from './kubeconfig.js';
 import type { ProxyTask } from './tasks.js';
 

@@ -99,6 +99,17 @@ describe("the kubelet pointed at the node's proxy", () => {
     expect(Number(throughProxy(W.w1))).toBeGreaterThanOrEqual(1);
   });
 
+  it('software: nginx under pointed kubelets: the proxy stops and starts, and the gate sees each kubelet connected through it again', () => {
+    writeFileSync(hostsYaml, readFileSync(hostsYaml, 'utf8').replace('  software: haproxy', '  software: nginx'));
+    const r = timed(['apply', '--yes']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    for (const [name, w] of Object.entries(W)) {
+      expect(r.stdout).toMatch(new RegExp(`${name}: kubelet is connected through the proxy \\(pid \\d+, from 127\\.0\\.0\\.1:\\d+\\)`));
+      expect(onHost(w, 'systemctl show -p ExecStart kha-node-proxy')).toContain('/usr/sbin/nginx');
+      expect(Number(throughProxy(w))).toBeGreaterThanOrEqual(1);
+    }
+  });
+
   it('a kubeconfig with no server: line: refused before any host changes, naming the host, the file and why', () => {
     // w1 back as kubeadm left it (apply would point it again); w2 with its server line gone.
     onHost(W.w1, `cp -p ${CONF}.kha-bak ${CONF}`);

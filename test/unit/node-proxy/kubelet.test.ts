@@ -10,7 +10,7 @@ import { proxyAnswers } from '../../../src/node-proxy/gate.js';
 import { kubeletConf } from '../../../src/lab/kubelet-node.js';
 import { readKubeconfig, withServer } from '../../../src/node-proxy/kubeconfig.js';
 import { KUBE_PROXY_CONF, KUBELET_CONF } from '../../../src/node-proxy/kubelet.js';
-import { pointedIn } from '../../../src/node-proxy/kubelet-gate.js';
+import { pointedIn, usesProxyCommand } from '../../../src/node-proxy/kubelet-gate.js';
 import { kubeconfigsPointableWith, type CertificateReader } from '../../../src/node-proxy/preflight.js';
 import { missingSans, sanAdvice } from '../../../src/observe/certificate.js';
 import { NODE_PROXY_TASKS } from '../../../src/node-proxy/tasks.js';
@@ -322,12 +322,30 @@ describe('carrying it out', () => {
       { command: /kha-health/, result: { stdout: '200\n' } },
       { command: /svc=kubelet; port=6443/, result: { stdout: 'ok 127.0.0.1:51234 4242\n' } },
       { command: /kha-stats;csv/, result: { stdout: '1 3\n' } },
+      { command: /systemctl is-active --quiet kube-proxy/, result: { stdout: 'no\n' } },
     ]);
     await proxyAnswers(session, inv, true, (l) => lines.push(l), changes);
     expect(lines).toEqual([
       'w1: the proxy answers on 127.0.0.1:6443 (health 200: an apiserver is up behind it)',
       "w1: kubelet came back through the proxy (pid 4242, connected from 127.0.0.1:51234 to 127.0.0.1:6443); haproxy's frontend has 1 sessions now, 3 since it started",
     ]);
+  });
+
+  it('the gate after a change of the proxy alone (a switch of software): a kubelet already using it must be connected through it again', async () => {
+    const proxyRestart: Change[] = [{ kind: 'service.start', service: 'kha-node-proxy', marker: { path: '/var/lib/kha/kha-node-proxy.loaded', digest: 'x' } }];
+    const script = (connected: string) => [
+      { command: /kha-health/, result: { stdout: '200\n' } },
+      { command: usesProxyCommand({ path: KUBELET_CONF, service: 'kubelet' }, 'https://127.0.0.1:6443'), result: { stdout: 'yes\n' } },
+      { command: /svc=kubelet; port=6443/, result: { stdout: connected } },
+      { command: /systemctl is-active --quiet kube-proxy/, result: { stdout: 'no\n' } },
+    ];
+    const lines: string[] = [];
+    await proxyAnswers(new FakeSession('w1', script('ok 127.0.0.1:40000 77\n')), inv, true, (l) => lines.push(l), proxyRestart);
+    expect(lines[1]).toBe('w1: kubelet is connected through the proxy (pid 77, from 127.0.0.1:40000)');
+    await expect(proxyAnswers(new FakeSession('w1', script('no its process (pid 77) holds no connection to 127.0.0.1:6443\n').slice(0, 3)), inv, true, () => undefined, proxyRestart)).rejects.toThrow(
+      `kubelet uses the proxy (${KUBELET_CONF} says https://127.0.0.1:6443) but is not connected through it within 30 s of this run's changes`,
+    );
+    expect(usesProxyCommand({ path: KUBELET_CONF, service: 'kubelet' }, 'https://127.0.0.1:6443')).toContain('https://127\\.0\\.0\\.1:6443');
   });
 
   it('the gate: a kubelet that does not come back through the proxy is put back, and the host fails', async () => {
