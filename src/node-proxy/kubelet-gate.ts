@@ -16,7 +16,9 @@ import { KUBECONFIG_TARGETS, proxyUrl, type KubeconfigTarget } from './kubelet.j
 // connection to 127.0.0.1:<port> that lasts (a kubelet keeps its watches
 // open; one refused by TLS, say a certificate without 127.0.0.1, closes
 // within the handshake). When it does not, the old kubeconfig is put back
-// and the client restarted on it, and the host fails.
+// and the client restarted on it, and the host fails. A client pointed in an
+// earlier run is confirmed too after any change on its host: the proxy may
+// have been stopped and started under it.
 
 const TIMEOUT_S = 30;
 /** How long the connection must stay up to count: longer than a TLS handshake, well under a watch's life. */
@@ -54,11 +56,11 @@ export function connectedCommand(service: KubeClient, port: number): string {
     '  if systemctl is-active --quiet "$svc"; then',
     '    pid=$(systemctl show -p MainPID --value "$svc")',
     '    why="its process (pid $pid) holds no connection to 127.0.0.1:$port"',
-    `    local=$(ss -tnpH state established dst "127.0.0.1:$port" 2>/dev/null | grep -E "pid=$pid,|\\"$svc\\"" | awk '{print $3; exit}')`,
-    '    if [ -n "$local" ]; then',
+    `    from=$(ss -tnpH state established dst "127.0.0.1:$port" 2>/dev/null | grep -E "pid=$pid,|\\"$svc\\"" | awk '{print $3; exit}')`,
+    '    if [ -n "$from" ]; then',
     `      sleep ${HOLD_S}`,
-    '      if [ -n "$(ss -tnH state established src "$local" dst "127.0.0.1:$port" 2>/dev/null)" ]; then echo "ok $local $pid"; exit 0; fi',
-    `      why="its connection from $local to 127.0.0.1:$port closed within ${HOLD_S} s (a TLS error? the apiservers' certificate must name 127.0.0.1)"`,
+    '      if [ -n "$(ss -tnH state established src "$from" dst "127.0.0.1:$port" 2>/dev/null)" ]; then echo "ok $from $pid"; exit 0; fi',
+    `      why="its connection from $from to 127.0.0.1:$port closed within ${HOLD_S} s (a TLS error? the apiservers' certificate must name 127.0.0.1)"`,
     '    fi',
     '  fi',
     '  sleep 1',
