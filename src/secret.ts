@@ -75,11 +75,14 @@ export function redact(text: string, secrets: Iterable<Secret | string> = known)
  * Credentials written in keepalived and haproxy configuration, by keyword:
  * a file on a host, or a line a validator echoes, may hold a password kha was
  * never told (a hand-written `auth_pass 1111`, `stats auth admin:secret`).
+ * And those of a kubeconfig (node_proxy.kubelet shows the diff of the
+ * kubelet's): an embedded client key, a bearer token, a password.
  */
 const CREDENTIALS: readonly RegExp[] = [
   /(\bauth_pass\b\s*["']?)[^\s"'}]+/g,
   /(\bstats\s+auth\s+)\S+/g,
   /(\buser\s+\S+\s+(?:insecure-)?password\s+)\S+/g,
+  /(^[ \t]*(?:client-key-data|token|password):[ \t]*)\S+/gm,
 ];
 
 /** Text that came from a host (a file, a validator's complaint, a command's output): known secrets and credentials by keyword redacted. */

@@ -5,7 +5,7 @@ import { outputFor, type CliContext, type CommandRegistrar } from '../cli.js';
 import { HostError, InputError } from '../errors.js';
 import { FAULT_KINDS, injectFault, isFaultKind, requireLab } from '../lab/faults.js';
 import { requireRoot } from '../lab/hosttools.js';
-import { kubeadmInit, kubeadmJoin, type KubeadmReport } from '../lab/kubeadm.js';
+import { isWorker, kubeadmInit, kubeadmJoin, kubeadmJoinWorker, type KubeadmReport } from '../lab/kubeadm.js';
 import { labDown, labUp } from '../lab/lifecycle.js';
 import { netnsExists } from '../lab/network.js';
 import { ON_MASTERS_PORT } from '../lab/hostsfile.js';
@@ -143,7 +143,7 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
 
   const kubeadm = lab
     .command('kubeadm')
-    .description("a stand-in for kubeadm on a lab master: the apiserver certificate gets the SANs kubeadm would give it, then the apiserver stand-in starts")
+    .description("a stand-in for kubeadm on a lab machine: a master's apiserver certificate gets the SANs kubeadm would give it, then the apiserver stand-in starts; a worker gets its kubelet.conf and kubelet")
     .addHelpText('after', '\nExample: kha kubeadm hosts.yaml --out c.yaml && kha lab kubeadm init m1 --config c.yaml && kha lab kubeadm join m2');
 
   const sayIssued = (out: ReturnType<typeof outputFor>, verb: string, r: KubeadmReport) => {
@@ -167,12 +167,21 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
 
   kubeadm
     .command('join')
-    .description("kubeadm join --control-plane on a master: through the cluster's controlPlaneEndpoint, with the configuration init recorded")
-    .argument('<master>', 'a lab master (m2, ...)')
+    .description(
+      "kubeadm join through the cluster's controlPlaneEndpoint: on a master, --control-plane with the configuration init recorded; on a worker, its kubelet.conf written and its kubelet (the lab's stand-in) started",
+    )
+    .argument('<host>', 'a lab master (m2, ...) or worker (w1, ...)')
     .option('--json', 'print the result as JSON')
-    .action(async (master: string, opts: { json?: boolean }) => {
+    .action(async (host: string, opts: { json?: boolean }) => {
       requireRoot();
-      sayIssued(outputFor(ctx, Boolean(opts.json)), 'joined', await kubeadmJoin(ctx.env, master));
+      const out = outputFor(ctx, Boolean(opts.json));
+      if (await isWorker(ctx.env, host)) {
+        const r = await kubeadmJoinWorker(ctx.env, host);
+        out.line(`${r.worker}: joined; /etc/kubernetes/kubelet.conf says server ${r.server}; kubelet started`);
+        out.result({ ok: true, ...r });
+        return;
+      }
+      sayIssued(out, 'joined', await kubeadmJoin(ctx.env, host));
     });
 
   lab

@@ -10,7 +10,10 @@ import { markerPath } from '../tasks/services.js';
 // the host (rename, a single systemctl call), so an interruption leaves a
 // file either old or new, never half-written.
 
-const SERVICE_NAMES: readonly ServiceName[] = ['keepalived', 'haproxy', 'kha-node-proxy'];
+/** The services whose loaded configuration kha records in a marker (tasks/services.ts markerPath). */
+const MARKED: readonly ServiceName[] = ['keepalived', 'haproxy', 'kha-node-proxy'];
+/** The services whose files written in this run are put back when they fail to take them, or when the run stops first. */
+const HELD_BACK: readonly ServiceName[] = [...MARKED, 'kubelet', 'kube-proxy'];
 
 /**
  * Files of keepalived and haproxy replaced in this run and not yet loaded,
@@ -53,7 +56,7 @@ export async function putBackPending(session: Session, rollback: Rollback): Prom
   if (files.length === 0) return [];
   const cmd = files.map((e) => (e.backup ? `mv -f ${q(e.backup)} ${q(e.path)}` : `rm -f ${q(e.path)}`)).join(' && ');
   await run(session, 'put back unloaded files', cmd);
-  for (const s of SERVICE_NAMES) rollback.take(s);
+  for (const s of HELD_BACK) rollback.take(s);
   return files.map((e) => e.path);
 }
 
@@ -141,9 +144,9 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
   const keep = backup ? `${backupCommand(c, backup)} && ` : '';
   // The service has not loaded this file yet: forget what it had loaded, so
   // that if kha stops before the reload, the next run still reloads.
-  const forget = (SERVICE_NAMES as readonly string[]).includes(c.service) ? `rm -f ${q(markerPath(c.service as ServiceName))} && ` : '';
+  const forget = (MARKED as readonly string[]).includes(c.service) ? `rm -f ${q(markerPath(c.service as ServiceName))} && ` : '';
   await run(session, `install ${c.path}`, `${keep}${forget}mv -f ${q(candidate)} ${q(c.path)}`);
-  if ((SERVICE_NAMES as readonly string[]).includes(c.service)) rollback.record(c.service, c.path, backup);
+  if ((HELD_BACK as readonly string[]).includes(c.service)) rollback.record(c.service, c.path, backup);
 }
 
 async function writeMarker(session: Session, marker: Marker): Promise<void> {
@@ -190,12 +193,12 @@ async function serviceAction(
   session: Session,
   service: ServiceName,
   verb: 'restart' | 'reload',
-  marker: Marker,
+  marker: Marker | undefined,
   rollback: Rollback,
 ): Promise<void> {
   const r = await session.exec(serviceCommand(service, verb), { timeoutMs: SERVICE_TIMEOUT_MS });
   if (r.code === 0) {
-    await writeMarker(session, marker);
+    if (marker) await writeMarker(session, marker);
     rollback.commit(service);
     return;
   }
@@ -266,6 +269,9 @@ export async function applyChange(session: Session, c: Change, rollback: Rollbac
       return;
     case 'service.stop':
       await run(session, `stop ${c.service}`, `systemctl stop ${c.service} && rm -f ${q(markerPath(c.service))}`, SERVICE_TIMEOUT_MS);
+      return;
+    case 'service.restart':
+      await serviceAction(session, c.service, 'restart', undefined, rollback);
       return;
     case 'service.disable':
       await run(session, `disable ${c.service}`, `systemctl disable --now --quiet ${c.service}`, SERVICE_TIMEOUT_MS);

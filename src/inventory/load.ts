@@ -168,9 +168,11 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
     // nodes without node_proxy take its defaults; node_proxy without a host to
     // run on is refused (semantic.ts), so here some host gets the proxy.
     const np = f.node_proxy ?? nodeProxyDefaults;
-    inv.nodeProxy = { port: np.port, software: np.software, healthPort: np.health_port, masters: np.masters };
+    inv.nodeProxy = { port: np.port, software: np.software, healthPort: np.health_port, masters: np.masters, kubelet: np.kubelet };
     notes.push(
-      "kha apply installs and runs the local proxy on these hosts; the kubelet's kubeconfig is not pointed at it yet, and status and verify-failover do not look at it yet (docs/node-proxy.md)",
+      np.kubelet
+        ? "kha apply installs and runs the local proxy on these hosts and points each kubelet's kubeconfig at it (node_proxy.kubelet); verify-failover does not look at it yet (docs/node-proxy.md)"
+        : "kha apply installs and runs the local proxy on these hosts; the kubelet's kubeconfig is pointed at it only with node_proxy.kubelet: true, and verify-failover does not look at it yet (docs/node-proxy.md)",
     );
   }
   return inv;

@@ -51,6 +51,8 @@ export interface NodeProxySettings {
   healthPort: number;
   /** The masters get the proxy too, so their kubelets stop using the VIP. */
   masters: boolean;
+  /** Each proxy host's kubelet (and host kube-proxy) is pointed at the proxy: its kubeconfig's server rewritten (node-proxy/kubelet.ts). */
+  kubelet: boolean;
 }
 
 export interface Vrrp {

@@ -376,6 +376,10 @@ const nodeProxy = z
       description:
         'Put the proxy on every master too, so that their kubelets stop depending on the VIP (default false). Its port must then differ from each master\'s apiserver_port',
     }),
+    kubelet: z.boolean().default(false).meta({
+      description:
+        "Point each proxy host's kubelet at the proxy (default false): apply rewrites the server: of /etc/kubernetes/kubelet.conf (and of /var/lib/kube-proxy/kubeconfig.conf where kube-proxy runs from the host) to https://127.0.0.1:<port>, keeps a backup, restarts the kubelet only when the file changed and confirms it came back through the proxy. The apiservers' certificate must name 127.0.0.1 (kha kubeadm adds it to certSANs)",
+    }),
   })
   .meta({
     description:

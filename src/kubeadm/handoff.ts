@@ -45,9 +45,18 @@ export function apiFor(version: KubernetesVersion | undefined): KubeadmApi {
   return API_BY_MINOR.find((a) => version.minor >= a.from)!.api;
 }
 
+/**
+ * The local proxy's address, when kubelets are pointed at it: their
+ * kubeconfig then says https://127.0.0.1:<port>, and the TLS they speak
+ * through the proxy ends at the apiserver, whose certificate kubeadm does not
+ * issue for 127.0.0.1 (its defaults are the node's name and address, the
+ * kubernetes Service names and IP). Kubespray adds it for the same reason.
+ */
+export const LOCAL_PROXY_SAN = '127.0.0.1';
+
 /** The names the apiserver certificate must carry for clients of this endpoint, besides what kubeadm adds itself. */
 export function certSans(inv: Inventory): string[] {
-  return [inv.vip.address, ...(inv.dnsName ? [inv.dnsName] : [])];
+  return [inv.vip.address, ...(inv.dnsName ? [inv.dnsName] : []), ...(inv.nodeProxy?.kubelet ? [LOCAL_PROXY_SAN] : [])];
 }
 
 export function controlPlaneEndpoint(inv: Inventory): string {
@@ -119,6 +128,13 @@ function configText(inv: Inventory, api: KubeadmApi, version: KubernetesVersion 
     'apiServer:',
     '  # Clients reach the apiservers by these names as well as their own addresses:',
     '  # without them kubectl through the VIP fails with an x509 error.',
+    ...(inv.nodeProxy?.kubelet
+      ? [
+          `  # ${LOCAL_PROXY_SAN}: node_proxy.kubelet points kubelets at https://${LOCAL_PROXY_SAN}:${inv.nodeProxy.port}, the local proxy.`,
+          "  # A running cluster's masters need their certificate issued again with it:",
+          '  # kubeadm init phase certs apiserver, on each master (kha docs/node-proxy.md).',
+        ]
+      : []),
     '  certSANs:',
     ...certSans(inv).map((s) => `    - "${s}"`),
   );

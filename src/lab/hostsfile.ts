@@ -56,6 +56,7 @@ export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip
       '  port: 6443',
       '  software: haproxy   # or nginx',
       '  health_port: 8405',
+      "  kubelet: false      # true: apply points each worker's kubelet (the lab's stand-in, after kha lab kubeadm join) at the proxy",
     );
   }
   return `${lines.join('\n')}\n`;

@@ -16,6 +16,7 @@ import { requireLab } from './faults.js';
 import { installServerCert, machineExec } from './machine.js';
 import { makeServerCert, type Sans } from './pki.js';
 import { runInNetns, sleep } from './run.js';
+import { installKubeletConf } from './kubelet-node.js';
 import { CONTROLLER_NS, labDirs, labFiles, machinePaths, runsPods, type MachineSpec } from './state.js';
 
 const KUBEADM_APIS = ['kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'];
@@ -184,17 +185,20 @@ export async function kubeadmInit(env: NodeJS.ProcessEnv, host: string, configFi
   return { master: m.name, sans, kubelet };
 }
 
-/** `kubeadm join ENDPOINT --control-plane` on a master of the lab: through the endpoint, with the cluster's configuration. */
-export async function kubeadmJoin(env: NodeJS.ProcessEnv, host: string): Promise<KubeadmReport> {
-  const m = await findMaster(env, host);
+/** The configuration `kubeadm init` recorded, for a join: it must name the endpoint every node joins through. */
+async function joinedCluster(env: NodeJS.ProcessEnv): Promise<KubeadmConfig & { controlPlaneEndpoint: string }> {
   const record = clusterRecord(env);
   if (!existsSync(record)) throw new InputError('no cluster to join: run kha lab kubeadm init MASTER --config FILE first');
   const cfg = parseKubeadmConfig(await readFile(record, 'utf8'), record);
   if (!cfg.controlPlaneEndpoint) {
-    throw new InputError('the cluster was initialised without controlPlaneEndpoint: kubeadm cannot join another control-plane node to it');
+    throw new InputError('the cluster was initialised without controlPlaneEndpoint: kubeadm cannot join another node to it');
   }
+  return { ...cfg, controlPlaneEndpoint: cfg.controlPlaneEndpoint };
+}
+
+/** kubeadm join's discovery: the cluster answers /readyz through controlPlaneEndpoint, with a certificate that names it. */
+async function discover(env: NodeJS.ProcessEnv, m: MachineSpec, endpoint: string): Promise<void> {
   const files = labFiles(labDirs(env));
-  const endpoint = cfg.controlPlaneEndpoint;
   const hostPart = endpointHost(endpoint);
   const port = endpoint.slice(endpoint.lastIndexOf(':') + 1);
   // A name resolves as the operator's DNS would: to the lab's VIP.
@@ -214,10 +218,49 @@ export async function kubeadmJoin(env: NodeJS.ProcessEnv, host: string): Promise
     }
     await sleep(1000);
   }
+}
+
+/** `kubeadm join ENDPOINT --control-plane` on a master of the lab: through the endpoint, with the cluster's configuration. */
+export async function kubeadmJoin(env: NodeJS.ProcessEnv, host: string): Promise<KubeadmReport> {
+  const m = await findMaster(env, host);
+  const cfg = await joinedCluster(env);
+  await discover(env, m, cfg.controlPlaneEndpoint);
   // The joining master advertises its own address (kubeadm join's --apiserver-advertise-address), not init's.
   const { advertiseAddress: _init, ...joining } = cfg;
   // After discovery through the endpoint, kubeadm join starts the kubelet (and with it this master's static pods).
   const kubelet = await startKubelet(env, m);
   const sans = await startApiserver(env, m, { ...joining, bindPort: STAND_IN_PORT }, { name: m.name, address: m.address });
   return { master: m.name, sans, kubelet };
+}
+
+/** The host names a worker of the lab (by name or address). */
+export async function isWorker(env: NodeJS.ProcessEnv, host: string): Promise<boolean> {
+  const state = await requireLab(env);
+  return state.machines.some((x) => (x.name === host || x.address === host) && x.role === 'worker');
+}
+
+export interface WorkerJoinReport {
+  worker: string;
+  /** The server its kubelet.conf names: https://<controlPlaneEndpoint>, as kubeadm writes it. */
+  server: string;
+}
+
+/**
+ * `kubeadm join ENDPOINT` on a worker: discovery through the endpoint, then
+ * what the kubelet's TLS bootstrap leaves, /etc/kubernetes/kubelet.conf
+ * naming https://<controlPlaneEndpoint> and the cluster's CA, and the
+ * kubelet (the lab's stand-in, kubelet-node.ts) enabled and started.
+ */
+export async function kubeadmJoinWorker(env: NodeJS.ProcessEnv, host: string): Promise<WorkerJoinReport> {
+  const state = await requireLab(env);
+  const w = state.machines.find((x) => (x.name === host || x.address === host) && x.role === 'worker');
+  if (!w) throw new InputError(`no lab worker '${host}'; the lab's workers are ${state.machines.filter((x) => x.role === 'worker').map((x) => x.name).join(', ') || 'none'}`);
+  const cfg = await joinedCluster(env);
+  await discover(env, w, cfg.controlPlaneEndpoint);
+  const dirs = labDirs(env);
+  const server = `https://${cfg.controlPlaneEndpoint}`;
+  await installKubeletConf(machinePaths(dirs, w.name).merged, server, await readFile(labFiles(dirs).caCert, 'utf8'));
+  await machineExec(dirs, w.name, ['systemctl', 'enable', '--quiet', 'kubelet.service']);
+  await machineExec(dirs, w.name, ['systemctl', 'restart', 'kubelet.service']);
+  return { worker: w.name, server };
 }

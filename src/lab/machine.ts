@@ -97,6 +97,11 @@ export async function prepareMachine(dirs: LabDirs, rootfs: string, id: MachineI
       await enable(root, 'kha-apiserver.service');
     }
   }
+  if (m.role === 'worker') {
+    // A worker's kubelet stand-in: off until `kha lab kubeadm join` writes its kubeconfig (kubeadm.ts).
+    await put(root, 'usr/local/bin/kubelet', await readFile(join(labTemplates, 'kubelet-node'), 'utf8'), 0o755);
+    await put(root, 'etc/systemd/system/kubelet.service', await readFile(join(labTemplates, 'kubelet-node.service'), 'utf8'));
+  }
   if (id.kubeletStandIn) {
     // A script's process is named after its file: kha's pod check sees `kubelet` here, as on a real master.
     await put(root, 'usr/local/bin/kubelet', await readFile(join(labTemplates, 'kubelet'), 'utf8'), 0o755);

@@ -3,6 +3,9 @@ import type { Inventory } from '../inventory/model.js';
 import { shellQuote as q } from '../shell/quote.js';
 import type { Session } from '../transport/session.js';
 import { MONITOR_URI } from '../render/context.js';
+import { healthCommand } from './health.js';
+import type { Change } from '../plan/changes.js';
+import { confirmPointed, confirmStillThrough, pointedIn, putBackPointed } from './kubelet-gate.js';
 
 // The gate after each proxy host (playbooks: `then: proxy-answers`): the
 // proxy answers on the node itself. Asked on the host, with bash's /dev/tcp
@@ -13,11 +16,7 @@ export const PROXY_GATE = 'proxy-answers';
 
 const TIMEOUT_S = 20;
 
-/** One try: the status code of 127.0.0.1:<health_port>/kha-health, or `closed` when nothing accepts there. */
-export function healthCommand(healthPort: number): string {
-  const get = `exec 3<>/dev/tcp/127.0.0.1/${healthPort} || exit 1; printf 'GET ${MONITOR_URI} HTTP/1.0\\r\\n\\r\\n' >&3; read -r v code rest <&3; echo "$code"`;
-  return `timeout 3 bash -c ${q(get)} 2>/dev/null || echo closed`;
-}
+export { healthCommand } from './health.js';
 
 function listeningCommand(port: number): string {
   return `timeout 3 bash -c ${q(`exec 3<>/dev/tcp/127.0.0.1/${port}`)} 2>/dev/null`;
@@ -31,29 +30,45 @@ function listeningCommand(port: number): string {
  * build, and it is said in those words.
  *
  * `apiserversUp`: the endpoint's own check found an apiserver up in this run.
+ * `changes`: what this run did to the host; a kubelet (or kube-proxy) it
+ * pointed at the proxy must then be seen connected through it
+ * (kubelet-gate.ts), or it is put back and the host fails.
  */
-export async function proxyAnswers(session: Session, inv: Inventory, apiserversUp: boolean, progress: (text: string) => void): Promise<void> {
+export async function proxyAnswers(
+  session: Session,
+  inv: Inventory,
+  apiserversUp: boolean,
+  progress: (text: string) => void,
+  changes: readonly Change[] = [],
+): Promise<void> {
   const np = inv.nodeProxy!;
+  const pointed = pointedIn(changes);
+  // A client pointed in this run went in while an apiserver passed (its validator): one must pass now.
+  const expectUp = apiserversUp || pointed.length > 0;
   const deadline = Date.now() + TIMEOUT_S * 1000;
   let code = 'closed';
   for (;;) {
     code = (await session.exec(healthCommand(np.healthPort), { timeoutMs: 10_000 })).stdout.trim();
     if (code === '200') {
       progress(`${session.host}: the proxy answers on 127.0.0.1:${np.port} (health 200: an apiserver is up behind it)`);
+      await confirmPointed(session, inv, pointed, progress);
+      await confirmStillThrough(session, inv, pointed, progress);
       return;
     }
-    if (code !== 'closed' && !apiserversUp) break;
+    if (code !== 'closed' && !expectUp) break;
     if (Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 500));
   }
+  // The proxy fails its gate: no client pointed at it in this run stays so.
+  const putBack = pointed.length > 0 ? ` ${(await Promise.all(pointed.map((p) => putBackPointed(session, p)))).join('; ')}` : '';
   if (code === 'closed') {
-    throw new HostError(session.host, 'proxy answers', `kha-node-proxy does not answer on 127.0.0.1:${np.healthPort}${MONITOR_URI} within ${TIMEOUT_S} s`);
+    throw new HostError(session.host, 'proxy answers', `kha-node-proxy does not answer on 127.0.0.1:${np.healthPort}${MONITOR_URI} within ${TIMEOUT_S} s.${putBack}`);
   }
-  if (apiserversUp) {
+  if (expectUp) {
     throw new HostError(
       session.host,
       'proxy answers',
-      `the endpoint reaches an apiserver, but from this host the proxy's checks pass none within ${TIMEOUT_S} s (health ${code}): can this host reach the masters' apiserver ports?`,
+      `the endpoint reaches an apiserver, but from this host the proxy's checks pass none within ${TIMEOUT_S} s (health ${code}): can this host reach the masters' apiserver ports?${putBack}`,
     );
   }
   if ((await session.exec(listeningCommand(np.port), { timeoutMs: 10_000 })).code !== 0) {

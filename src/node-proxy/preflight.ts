@@ -1,5 +1,8 @@
-import type { Check } from '../preflight/checks.js';
+import { LOCAL_PROXY_SAN } from '../kubeadm/handoff.js';
+import { readCertificate, type CertificateCheck } from '../observe/certificate.js';
+import type { Check, PreflightProblem } from '../preflight/checks.js';
 import { proxyHosts } from '../topology/roles.js';
+import { KUBECONFIG_TARGETS, targetState } from './kubelet.js';
 import { NODE_PROXY_SERVICE, proxyPortKeys } from './tasks.js';
 
 // Before anything changes: the proxy's ports on 127.0.0.1 are free, or held
@@ -32,3 +35,51 @@ export const proxyPortsFree: Check = {
     });
   },
 };
+
+/** How the certificate check reads the apiserver's certificate (observe/certificate.ts; a test passes its own). */
+export type CertificateReader = (host: string, port: number, wanted: readonly string[], opts: { dnsName: string | undefined; inventory: string }) => Promise<CertificateCheck>;
+
+/**
+ * node_proxy.kubelet: every kubeconfig kha would point at the proxy is one
+ * it understands, on every host, before any host changes (a fleet half
+ * pointed because one node's file was odd is worse than none). A node before
+ * kubeadm has none yet: said, not refused. And when some kubelet would be
+ * pointed, the apiserver's certificate (as served through the VIP) names
+ * 127.0.0.1, which kubeadm's does not by default: without it every pointed
+ * kubelet fails TLS, and each would be found only by its gate, put back.
+ */
+export function kubeconfigsPointableWith(readCert: CertificateReader): Check {
+  return {
+    name: 'node-proxy-kubelet',
+    async run({ inv, facts }) {
+      if (!inv.nodeProxy?.kubelet) return [];
+      let pointing = false;
+      const problems = proxyHosts(inv).flatMap((host) => {
+        const f = facts.get(host.name);
+        if (!f) return [];
+        return KUBECONFIG_TARGETS.flatMap((target): PreflightProblem[] => {
+          const state = targetState(inv, f, target);
+          if (state.kind === 'point') pointing = true;
+          if (state.kind === 'refuse') return [{ host: host.name, check: 'node-proxy-kubelet', message: `${state.reason} (node_proxy.kubelet)` }];
+          if (state.kind === 'skip') return [{ host: host.name, check: 'node-proxy-kubelet', warning: true, message: state.note }];
+          return [];
+        });
+      });
+      if (!pointing) return problems;
+      const endpoint = `${inv.vip.address}:${inv.port}`;
+      const cert = await readCert(inv.vip.address, inv.port, [LOCAL_PROXY_SAN], { dnsName: inv.dnsName, inventory: inv.file });
+      if (cert.error) {
+        problems.push({ host: endpoint, check: 'node-proxy-kubelet', warning: true, message: `cannot read the apiserver certificate through the VIP (${cert.error}) to check it names ${LOCAL_PROXY_SAN}; each kubelet's gate still confirms it connects` });
+      } else if (cert.missing.length > 0) {
+        problems.push({
+          host: endpoint,
+          check: 'node-proxy-kubelet',
+          message: `the apiserver certificate served through the VIP (${cert.subject}) does not name ${LOCAL_PROXY_SAN}: a kubelet pointed at https://${LOCAL_PROXY_SAN}:${inv.nodeProxy.port} would fail with an x509 error. ${cert.advice ?? ''}`.trim(),
+        });
+      }
+      return problems;
+    },
+  };
+}
+
+export const kubeconfigsPointable = kubeconfigsPointableWith(readCertificate);

@@ -21,7 +21,9 @@ export const NODE_PROXY_ROLE: Role = {
     [
       PROXY_GATE,
       // The endpoint's check ran earlier in this run when the playbook puts it first: an apiserver it found up must answer through the proxy too.
-      (view, host, progress) => proxyAnswers(view.sessions.get(host)!, view.inv, view.endpoint?.masters.some((m) => m.up) ?? false, progress),
+      // What the run did to the host: a kubelet it pointed at the proxy must be seen connected through it.
+      (view, host, progress) =>
+        proxyAnswers(view.sessions.get(host)!, view.inv, view.endpoint?.masters.some((m) => m.up) ?? false, progress, view.done?.get(host) ?? []),
     ],
   ]),
   probe: nodeProxyProbe,

@@ -7,6 +7,7 @@ import { planFiles } from '../tasks/files.js';
 import { markerPath, planService } from '../tasks/services.js';
 import type { ProxyHost } from '../topology/roles.js';
 import { NODE_PROXY_DIR, NODE_PROXY_FILES, NODE_PROXY_UNIT } from './files.js';
+import { KUBECONFIG_TARGETS, kubeletTask } from './kubelet.js';
 
 // The local proxy's tasks (docs/node-proxy.md): what apply does on a host
 // that gets the proxy, beside the tasks of any other role it has. Pure, as
@@ -43,11 +44,13 @@ function proxyPorts(inv: Inventory): number[] {
 /** What the probe reads on a proxy host for these tasks to decide. */
 export function nodeProxyProbe(inv: Inventory): ProbeRequest {
   const files = [...new Set(Object.values(NODE_PROXY_FILES).flatMap((specs) => specs.map((f) => f.path)))];
+  // The kubelet's kubeconfig may hold its client key: read only when hosts.yaml asks kha to point it.
+  const clients = inv.nodeProxy?.kubelet ? KUBECONFIG_TARGETS : [];
   return {
     vip: inv.vip.address,
-    files: [...files, markerPath(NODE_PROXY_SERVICE)],
+    files: [...files, markerPath(NODE_PROXY_SERVICE), ...clients.map((t) => t.path)],
     directories: [NODE_PROXY_DIR, STATE_DIR],
-    services: [NODE_PROXY_SERVICE, 'haproxy', 'nginx'],
+    services: [NODE_PROXY_SERVICE, 'haproxy', 'nginx', ...clients.map((t) => t.service)],
     sysctls: [],
     selinuxBooleans: [],
     apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
@@ -142,4 +145,4 @@ const service: ProxyTask = {
 };
 
 /** The tasks a playbook may name for the proxy hosts, in the order they make sense. */
-export const NODE_PROXY_TASKS: ReadonlyMap<string, ProxyTask> = new Map([packages, files, service].map((t) => [t.name, t]));
+export const NODE_PROXY_TASKS: ReadonlyMap<string, ProxyTask> = new Map([packages, files, service, kubeletTask].map((t) => [t.name, t]));

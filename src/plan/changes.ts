@@ -1,5 +1,5 @@
 import type { PackageManager } from '../facts/types.js';
-import type { Service } from '../render/catalog.js';
+import type { KubeClient, Service } from '../render/catalog.js';
 
 // The closed set of things kha ever changes on a host. A task's plan is a
 // list of these; the executor has exactly one way to carry out each kind, and
@@ -7,10 +7,12 @@ import type { Service } from '../render/catalog.js';
 
 /**
  * The services kha starts, reloads or stops: the endpoint's two, the local
- * proxy's own unit (docs/node-proxy.md), and nginx, whose distribution unit
- * kha only ever disables on a proxy host (see tasks in node-proxy/tasks.ts).
+ * proxy's own unit (docs/node-proxy.md), nginx, whose distribution unit
+ * kha only ever disables on a proxy host (see tasks in node-proxy/tasks.ts),
+ * and the node's kubelet and kube-proxy, which kha only restarts after
+ * pointing their kubeconfig at the proxy (node-proxy/kubelet.ts).
  */
-export type ServiceName = EndpointService | 'kha-node-proxy' | 'nginx';
+export type ServiceName = EndpointService | 'kha-node-proxy' | 'nginx' | KubeClient;
 
 /** The endpoint's services, which a topology runs (topology.ts `services`). */
 export type EndpointService = 'keepalived' | 'haproxy';
@@ -43,6 +45,8 @@ export type Change =
   | { kind: 'service.start'; service: ServiceName; marker: Marker }
   | { kind: 'service.reload'; service: ServiceName; why: string; marker: Marker }
   | { kind: 'service.stop'; service: ServiceName; why: string }
+  /** A service that reads what changed only when it starts (a kubelet's kubeconfig): restarted, and put back with its files when it does not come up. */
+  | { kind: 'service.restart'; service: ServiceName; why: string }
   /** Stopped now and not started at boot: a distribution's unit that a package install brought up beside kha's own. */
   | { kind: 'service.disable'; service: ServiceName; why: string };
 
@@ -93,6 +97,8 @@ export function describeChange(c: Change): string {
       return `reload ${c.service} (${c.why})`;
     case 'service.stop':
       return `stop ${c.service} (${c.why})`;
+    case 'service.restart':
+      return `restart ${c.service} (${c.why})`;
     case 'service.disable':
       return `stop and disable ${c.service} (${c.why})`;
   }

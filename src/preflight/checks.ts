@@ -1,7 +1,7 @@
 import type { HostFacts } from '../facts/types.js';
 import { inSubnet, parseCidr } from '../inventory/addresses.js';
 import type { Inventory, LoadBalancer, SshSettings } from '../inventory/model.js';
-import { proxyPortsFree } from '../node-proxy/preflight.js';
+import { kubeconfigsPointable, proxyPortsFree } from '../node-proxy/preflight.js';
 import { hostRoles } from '../topology/roles.js';
 import { holdsVip, interfaceFor } from '../facts/derived.js';
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../inventory/interface-name.js';
@@ -284,5 +284,5 @@ while time.time() < end:
 };
 
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
-  [privileges, os, iface, firewall, vip, apiserverReachable, vrrpPath, routerId, proxyPortsFree].map((c) => [c.name, c]),
+  [privileges, os, iface, firewall, vip, apiserverReachable, vrrpPath, routerId, proxyPortsFree, kubeconfigsPointable].map((c) => [c.name, c]),
 );

@@ -7,7 +7,10 @@ import type { Inventory, LoadBalancer } from '../inventory/model.js';
 
 // 'kha-node-proxy': the local proxy on 127.0.0.1 (docs/node-proxy.md), a service of its own,
 // named as its systemd unit so that a file's service is the unit apply reloads.
-export type Service = 'keepalived' | 'haproxy' | 'sysctl' | 'systemd' | 'firewall' | 'kha-node-proxy';
+export type Service = 'keepalived' | 'haproxy' | 'sysctl' | 'systemd' | 'firewall' | 'kha-node-proxy' | KubeClient;
+
+/** The node's own Kubernetes clients whose kubeconfig kha points at the local proxy (node_proxy.kubelet, node-proxy/kubelet.ts). */
+export type KubeClient = 'kubelet' | 'kube-proxy';
 
 /** What a file is, whichever host gets it: what the renderer, the tasks and apply read of a rendered file. */
 export interface FileKind {

@@ -17,6 +17,8 @@ export interface RoleView {
   sessions: ReadonlyMap<string, Session>;
   /** What the endpoint served at the last check of this run, when one ran. */
   endpoint?: EndpointCheck;
+  /** What each host has had done to it so far in this run (a gate confirms what its host's changes need: a kubelet pointed at the proxy). */
+  done?: ReadonlyMap<string, readonly Change[]>;
 }
 
 /** The hosts a stage runs on, by name, decided when the stage starts. */

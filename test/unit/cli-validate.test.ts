@@ -133,7 +133,7 @@ describe('kha validate on good input', () => {
     const r = await validate(file);
     expect(r.stdout).toContain(`${file} is valid: 2 load balancers, 1 master, 2 nodes, VIP 10.77.0.10/24 on port 6443\n`);
     expect(r.stdout).toContain('  node proxy: nginx on 127.0.0.1:7443 to every apiserver, health on 127.0.0.1:8405, on every master and 2 nodes (3 hosts)\n');
-    expect(r.stdout).toContain("  note: kha apply installs and runs the local proxy on these hosts; the kubelet's kubeconfig is not pointed at it yet");
+    expect(r.stdout).toContain("  note: kha apply installs and runs the local proxy on these hosts; the kubelet's kubeconfig is pointed at it only with node_proxy.kubelet: true");
     const json = JSON.parse((await validate(file, '--json')).stdout) as { summary: Record<string, unknown> };
     expect(json.summary.nodes).toEqual([
       { name: 'w1', address: '10.78.0.1' },

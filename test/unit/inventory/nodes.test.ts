@@ -33,9 +33,9 @@ describe('nodes and node_proxy in the inventory', () => {
     expect(inv.notes).toEqual([]);
   });
 
-  it('nodes alone take the defaults: haproxy on 127.0.0.1:6443, health on 8405, not on the masters', () => {
+  it('nodes alone take the defaults: haproxy on 127.0.0.1:6443, health on 8405, not on the masters, kubelets left alone', () => {
     const inv = load(`${BASE}nodes:\n  - { name: w1, address: 10.77.1.1 }\n  - { name: w2, address: 10.77.1.2, ssh: { user: ops, port: 2222 } }\n`);
-    expect(inv.nodeProxy).toEqual({ port: 6443, software: 'haproxy', healthPort: 8405, masters: false });
+    expect(inv.nodeProxy).toEqual({ port: 6443, software: 'haproxy', healthPort: 8405, masters: false, kubelet: false });
     expect(inv.nodes.map((n) => [n.name, n.address, n.ssh.user, n.ssh.port, n.ssh.sudo])).toEqual([
       ['w1', '10.77.1.1', 'deploy', 22, true],
       ['w2', '10.77.1.2', 'ops', 2222, true],
