@@ -157,7 +157,7 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
     machines.map(async (m) => {
       const t0 = Date.now();
       await boot(dirs, m, apt.dir, podmanBoot(state, m));
-      await waitForSsh(files, m, 120_000);
+      await waitForSsh(dirs, m, 120_000);
       const bootToSshSeconds = (Date.now() - t0) / 1000;
       // Package lists ready, as on any provisioned host: `apt-get install` works without an update first.
       await machineExec(dirs, m.name, ['apt-get', 'update', '-q']);

@@ -47,7 +47,17 @@ export interface LabSize {
   workers: number;
 }
 
-export const LIMITS: LabSize = { lbs: 5, masters: 7, workers: 5 };
+/**
+ * Workers: 2 cores and 24 GiB hold fifty booted beside the load balancers and
+ * masters (about 25 MiB each, docs/node-proxy.md); the addresses would allow
+ * up to .253 (LAST_HOST), the CPU of booting and converging many more would not.
+ */
+export const LIMITS: LabSize = { lbs: 5, masters: 7, workers: 50 };
+/**
+ * The highest address a machine may take: .254 stays free, as the address
+ * `kha setup` proposes first for a VIP (the lab's setup test takes it).
+ */
+export const LAST_HOST = 253;
 
 /** lbs at .11.., masters at .21.., workers at .31..: the issue's layout, readable at a glance. */
 export function planMachines(size: LabSize): MachineSpec[] {
