@@ -160,12 +160,21 @@ function measure(workers) {
     const other = labUp(workers);
     result.coldOther = cold(other.hosts, alsoParallel);
   }
-  run(['lab', 'down']);
   return result;
 }
 
 const started = new Date();
-const results = [measure(small), measure(large)];
+const results = [];
+try {
+  for (const workers of [small, large]) {
+    results.push(measure(workers));
+    const r = results.at(-1);
+    // Said as soon as known: a run that fails later still leaves these.
+    process.stderr.write(`${workers} workers: lab up ${r.lab.up.toFixed(1)} s, cold ${r.cold.s.toFixed(2)} s, no-change ${r.reapplyAll.map((x) => x.toFixed(2)).join(' ')}\n`);
+  }
+} finally {
+  run(['lab', 'down']);
+}
 const [a, b] = results;
 const f = (x) => `${x.toFixed(2)} s`;
 const coldRatio = b.cold.s / a.cold.s;
