@@ -48,9 +48,11 @@ export interface LabSize {
 }
 
 /**
- * Workers: 2 cores and 24 GiB hold fifty booted beside the load balancers and
- * masters (about 25 MiB each, docs/node-proxy.md); the addresses would allow
- * up to .253 (LAST_HOST), the CPU of booting and converging many more would not.
+ * Workers: this machine (2 cores, 24 GiB) boots fifty beside the load
+ * balancers and masters in about 25 s, each worker about 10 MiB idle and 20
+ * with its proxy (docs/node-proxy.md). Memory and the addresses (up to .253,
+ * LAST_HOST) would allow more; two cores converging them would not: a cold
+ * apply of fifty already waits on their CPU.
  */
 export const LIMITS: LabSize = { lbs: 5, masters: 7, workers: 50 };
 /**
