@@ -6,7 +6,7 @@ import { HostError, InputError } from '../errors.js';
 import { boot, crash, initPid, machineExec, machineProcesses, nspawnPid, podmanBoot, poweroff, waitForSsh } from './machine.js';
 import { setIsolated, setLink } from './network.js';
 import { isoNow } from './run.js';
-import { labDirs, labFiles, readState, type LabState, type MachineSpec } from './state.js';
+import { labDirs, readState, type LabState, type MachineSpec } from './state.js';
 
 export const FAULT_KINDS = [
   'keepalived-stop',
@@ -116,7 +116,7 @@ export async function injectFault(env: NodeJS.ProcessEnv, kind: FaultKind, host:
       if (await nspawnPid(dirs, m.name)) throw new HostError(m.name, 'fault', `${m.name} is already running`);
       const at = isoNow();
       await boot(dirs, m, state.aptRepo, podmanBoot(state, m));
-      await waitForSsh(labFiles(dirs), m, 120_000);
+      await waitForSsh(dirs, m, 120_000);
       return done({ at, detail: `booted; SSH answered after ${((Date.now() - Date.parse(at)) / 1000).toFixed(1)} s` });
     }
   }

@@ -8,6 +8,7 @@ import { HostError, InputError } from '../errors.js';
 import { ensureAptRepo, PODMAN_PACKAGES } from './aptrepo.js';
 import { ensureImages } from './images.js';
 import { cgroupRoots, removeLabCgroups } from './cgroups.js';
+import { raiseInotifyInstances } from './host-limits.js';
 import { ensureHostTools, requireRoot } from './hosttools.js';
 import { hostsYaml } from './hostsfile.js';
 import { alive, boot, installPodmanConfig, machineExec, nspawnPid, podmanBoot, poweroff, prepareMachine, strayNspawns, waitForSsh } from './machine.js';
@@ -141,6 +142,8 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
   const authorizedKey = await readFile(`${files.key}.pub`, 'utf8');
   const caCert = await readFile(files.caCert, 'utf8');
 
+  const raised = await raiseInotifyInstances(machines.length);
+  if (raised !== undefined) say(`fs.inotify.max_user_instances raised to ${raised}: every machine's systemd shares root's budget`);
   await createBridge();
   const keys: Array<{ machine: MachineSpec; key: HostKey }> = [];
   for (const m of machines) {
@@ -157,7 +160,7 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
     machines.map(async (m) => {
       const t0 = Date.now();
       await boot(dirs, m, apt.dir, podmanBoot(state, m));
-      await waitForSsh(files, m, 120_000);
+      await waitForSsh(dirs, m, 120_000);
       const bootToSshSeconds = (Date.now() - t0) / 1000;
       // Package lists ready, as on any provisioned host: `apt-get install` works without an update first.
       await machineExec(dirs, m.name, ['apt-get', 'update', '-q']);

@@ -11,12 +11,14 @@ import { HostError } from '../errors.js';
 import { templatesDir } from '../paths.js';
 import { createMachineCgroups, machineCgroups } from './cgroups.js';
 import { mountsUnder } from './mounts.js';
+import { pidListensOn } from './proc-net.js';
 import type { HostKey, ServerCert } from './pki.js';
 import { run, runInNetns, sleep } from './run.js';
 import {
   APT_MOUNT,
   CONTROLLER_NS,
   IMAGES_MOUNT,
+  labFiles,
   machineName,
   machineNetns,
   machinePaths,
@@ -384,11 +386,24 @@ export function sshArgs(files: LabFiles, m: MachineSpec, extra: readonly string[
   ];
 }
 
+/** Whether the machine's sshd listens yet, read from the host: no process is started for it. */
+async function sshdListens(dirs: LabDirs, name: string): Promise<boolean> {
+  const pid = await nspawnPid(dirs, name);
+  const init = pid ? await initPid(pid) : undefined;
+  return init !== undefined && (await pidListensOn(init, 22));
+}
+
 /** Until the machine accepts the lab key over SSH from the controller namespace, with its own host key. */
-export async function waitForSsh(files: LabFiles, m: MachineSpec, timeoutMs: number): Promise<void> {
+export async function waitForSsh(dirs: LabDirs, m: MachineSpec, timeoutMs: number): Promise<void> {
+  const files = labFiles(dirs);
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
+    if (!(await sshdListens(dirs, m.name))) {
+      last = 'sshd does not listen on port 22 yet';
+      await sleep(250);
+      continue;
+    }
     const r = await runInNetns(CONTROLLER_NS, 'ssh', [...sshArgs(files, m), 'true'], { allowFail: true, timeoutMs: 10_000 }).catch(
       (e: unknown) => ({ code: 255, stdout: '', stderr: e instanceof Error ? e.message : String(e) }),
     );

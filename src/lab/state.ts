@@ -47,7 +47,19 @@ export interface LabSize {
   workers: number;
 }
 
-export const LIMITS: LabSize = { lbs: 5, masters: 7, workers: 5 };
+/**
+ * Workers: this machine (2 cores, 24 GiB) boots fifty beside the load
+ * balancers and masters in about 25 s, each worker about 10 MiB idle and 20
+ * with its proxy (docs/node-proxy.md). Memory and the addresses (up to .253,
+ * LAST_HOST) would allow more; two cores converging them would not: a cold
+ * apply of fifty already waits on their CPU.
+ */
+export const LIMITS: LabSize = { lbs: 5, masters: 7, workers: 50 };
+/**
+ * The highest address a machine may take: .254 stays free, as the address
+ * `kha setup` proposes first for a VIP (the lab's setup test takes it).
+ */
+export const LAST_HOST = 253;
 
 /** lbs at .11.., masters at .21.., workers at .31..: the issue's layout, readable at a glance. */
 export function planMachines(size: LabSize): MachineSpec[] {
