@@ -132,6 +132,39 @@ function seconds(ms: number | undefined): string {
 
 const LEARNED_BY: Record<EndedHow, string> = { rst: 'a RST', fin: 'a FIN', error: 'an error', timeout: 'its own timeout' };
 
+/** A column of the summary table: its title and each drill's cell, defined together so the two cannot drift apart. */
+interface Column {
+  title: string;
+  cell(r: DrillResult): string;
+}
+
+/** The summary table, its head first: a row per drill run, then one per drill that does not apply. */
+export function drillTable(results: readonly DrillResult[], notApplicable: readonly { name: string }[], remoteHost?: string, nodeName?: string): string[][] {
+  const columns: Column[] = [
+    { title: 'drill', cell: (r) => r.name },
+    { title: 'outcome', cell: (r) => (r.passed ? 'pass' : 'FAIL') },
+    { title: 'VIP moved in', cell: (r) => seconds(r.summary.vipMovedMs) },
+    { title: 'longest outage', cell: (r) => seconds(r.summary.longestOutageMs) },
+    { title: 'failed/sent', cell: (r) => `${r.summary.failed}/${r.summary.sent}` },
+    { title: 'default client (slowest)', cell: (r) => seconds(r.summary.defaultClient.slowestMs) },
+    {
+      title: 'longest stream stall',
+      cell: (r) => (r.timeline.streamsUnavailable !== undefined ? '-' : seconds(Math.max(0, ...r.summary.streams.map((x) => x.stalledMs)))),
+    },
+    ...(remoteHost
+      ? [{ title: `outage from ${remoteHost}`, cell: (r: DrillResult) => (r.summary.remote?.error !== undefined ? 'no report' : seconds(r.summary.remote?.longestOutageMs)) }]
+      : []),
+    ...(nodeName
+      ? [{ title: `outage through ${nodeName}'s proxy`, cell: (r: DrillResult) => (r.summary.node?.error !== undefined ? 'no report' : seconds(r.summary.node?.longestOutageMs)) }]
+      : []),
+  ];
+  return [
+    columns.map((c) => c.title),
+    ...results.map((r) => columns.map((c) => c.cell(r))),
+    ...notApplicable.map((n) => [n.name, 'n/a', ...columns.slice(2).map(() => '-')]),
+  ];
+}
+
 /** What each long-lived stream lived through, in a line: a client that never learned its connection died is the failure users meet. */
 function streamsLine(r: DrillResult): string {
   if (r.timeline.streamsUnavailable !== undefined) return `streams through the VIP: none (${r.timeline.streamsUnavailable})`;
@@ -249,29 +282,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     // Before the merge (a stop during the sweep), the extra sessions are not in `sessions` yet.
     await closeAll(new Map([...sessions, ...extra]));
   }
-  const remoteHost = probeHost?.name;
-  const head = [
-    'drill',
-    'outcome',
-    'VIP moved in',
-    'longest outage',
-    'failed/sent',
-    'default client (slowest)',
-    ...(remoteHost ? [`outage from ${remoteHost}`] : []),
-    ...(node ? [`outage through ${node.name}'s proxy`] : []),
-  ];
-  const rows = results.map((r) => [
-    r.name,
-    r.passed ? 'pass' : 'FAIL',
-    seconds(r.summary.vipMovedMs),
-    seconds(r.summary.longestOutageMs),
-    `${r.summary.failed}/${r.summary.sent}`,
-    seconds(r.summary.defaultClient.slowestMs),
-    r.timeline.streamsUnavailable !== undefined ? '-' : seconds(Math.max(0, ...r.summary.streams.map((x) => x.stalledMs))),
-    ...(remoteHost ? [r.summary.remote?.error !== undefined ? 'no report' : seconds(r.summary.remote?.longestOutageMs)] : []),
-    ...(node ? [r.summary.node?.error !== undefined ? 'no report' : seconds(r.summary.node?.longestOutageMs)] : []),
-  ]);
-  for (const n of notApplicable) rows.push([n.name, 'n/a', ...head.slice(2).map(() => '-')]);
+  const [head = [], ...rows] = drillTable(results, notApplicable, probeHost?.name, node?.name);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   out.line('');
   for (const r of [head, ...rows]) out.line(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { renderReport } from '../../../src/drill/report-html.js';
 import { summarize, type Timeline } from '../../../src/drill/timeline.js';
 import type { DrillResult } from '../../../src/drill/types.js';
+import { drillTable } from '../../../src/commands/verify-failover-run.js';
 
 function drill(name: string, failFrom: number, failTo: number): DrillResult {
   const samples = [];
@@ -113,5 +114,17 @@ describe('split brain on the timeline', () => {
     ]);
     expect(d.summary.dualHoldingMs).toBe(0);
     expect(splitRects(d)).toEqual([]);
+  });
+});
+
+describe('the summary table', () => {
+  it('has a cell under every title, for drills run and drills that do not apply, with or without the extra probes', () => {
+    for (const extra of [[], ['m1'], ['m1', 'w1']] as const) {
+      const [head, ...rows] = drillTable([drill('keepalived-stop', 1000, 1100), drill('haproxy-down', 1000, 2500)], [{ name: 'node-master-crash' }], extra[0], extra[1]);
+      expect(head).toContain('longest stream stall');
+      for (const row of rows) expect(row).toHaveLength(head!.length);
+    }
+    const [head, run] = drillTable([drill('keepalived-stop', 1000, 1100)], []);
+    expect(run![head!.indexOf('longest stream stall')]).toMatch(/^\d+\.\d\d s$/);
   });
 });
