@@ -53,7 +53,8 @@ export interface StreamHandle {
   stop(): Promise<StreamRecord>;
 }
 
-function endedHow(error: NodeJS.ErrnoException): EndedHow {
+/** What an error on the connection says of how it ended. */
+export function endedHow(error: NodeJS.ErrnoException): EndedHow {
   return error.code === 'ECONNRESET' ? 'rst' : 'error';
 }
 

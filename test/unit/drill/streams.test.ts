@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openStream, summarizeStream, type StreamKind } from '../../../src/drill/streams.js';
+import { endedHow, openStream, summarizeStream, type StreamKind } from '../../../src/drill/streams.js';
 
 // A watch server on loopback that streams an event every 20 ms and, when
 // told, ends its connections the ways a failover can: a RST, a FIN, or
@@ -72,6 +72,13 @@ async function drill(kind: StreamKind, fault: (w: Watch) => void, holdMs: number
   return { record, summary: summarizeStream(record, at, performance.now() - t0), at };
 }
 
+describe('how a connection ended, from its error', () => {
+  it('a reset peer is a RST; anything else an error', () => {
+    expect(endedHow(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toBe('rst');
+    expect(endedHow(Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' }))).toBe('error');
+  });
+});
+
 describe('a stream held through a fault', () => {
   it('flowing throughout: no stall, one connection, the master named', async () => {
     const { record, summary } = await drill('plain', () => undefined, 300);
@@ -81,10 +88,11 @@ describe('a stream held through a fault', () => {
     expect(record.connections[0]!.ended).toBeUndefined();
   });
 
-  it('a RST: learned at once, resumed on a new connection', async () => {
+  it('an abrupt close: learned at once, resumed on a new connection', async () => {
     const { record, summary, at } = await drill('plain', (w) => w.conns.forEach((c) => c.raw.resetAndDestroy()), 400);
     // Order, not speed: these machines are shared, and timings belong in benchmarks.
-    expect(summary.learned?.how).toBe('rst');
+    // node sends the RST asked for, or under load a FIN (its TLS may hold the socket's handle by then).
+    expect(['rst', 'fin']).toContain(summary.learned?.how);
     expect(summary.learned!.t).toBeGreaterThanOrEqual(at);
     expect(summary.resumedAt).toBeGreaterThan(summary.learned!.t);
     expect(record.connections.length).toBeGreaterThanOrEqual(2);
