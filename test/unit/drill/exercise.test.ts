@@ -307,11 +307,14 @@ describe('planned moves judge the held streams by their stall', () => {
   it('a stream that went on through the old holder and moved later with a short stall holds; one stuck to the end does not', () => {
     // Served from lo until the reset 1 s after the move, then 0.1 s to the new holder.
     const late = { name: 'plain', kind: 'plain' as const, connections: [{ openedAt: 0, events: every100(100, 2200), ended: { t: 2210, how: 'rst' as const } }, { openedAt: 2260, events: every100(2300, 7900) }] };
-    expect(judged([late])).toMatchObject({ held: true, detail: 'longest 0.10 s' });
+    expect(judged([late])).toMatchObject({ held: true, detail: 'longest stall 0.10 s' });
     const stuck = { name: 'plain', kind: 'plain' as const, connections: [{ openedAt: 0, events: every100(100, 1100) }] };
     expect(judged([stuck])).toMatchObject({ held: false, detail: 'plain: still stuck at the end' });
-    const slow = { name: 'client-go', kind: 'client-go' as const, connections: [{ openedAt: 0, events: every100(100, 1100), ended: { t: 1150, how: 'fin' as const } }, { openedAt: 1200, events: every100(2600, 7900) }] };
-    expect(judged([slow])).toMatchObject({ held: false, detail: 'client-go: stalled 1.50 s' });
+    const slow = { name: 'client-go', kind: 'client-go' as const, connections: [{ openedAt: 0, events: every100(100, 1100), ended: { t: 1150, how: 'fin' as const } }, { openedAt: 1200, events: every100(2300, 7900) }] };
+    expect(judged([slow])).toMatchObject({ held: false, detail: 'client-go: resumed 1.10 s after' });
+    // Cut before the move (haproxy dead): the wait for the takeover is every client's, not late; counted from the move.
+    const cut = { name: 'plain', kind: 'plain' as const, connections: [{ openedAt: 0, events: every100(100, 1000), ended: { t: 1040, how: 'fin' as const } }, { openedAt: 1100, events: every100(2150, 7900) }] };
+    expect(judged([cut])).toMatchObject({ held: true });
   });
 
   it('no streams measured (a real apiserver): nothing judged', () => {
