@@ -4,7 +4,7 @@ import { uncheckedReasons, validateCommand } from '../render/validators.js';
 import { redactRemote } from '../secret.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../shell/quote.js';
-import { markerPath } from '../tasks/services.js';
+import { markerPath, NOT_LOADED } from '../tasks/services.js';
 
 // The one way each kind of change is carried out. Every step is atomic on
 // the host (rename, a single systemctl call), so an interruption leaves a
@@ -142,9 +142,13 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
   }
   const backup = c.previous === null ? null : `${c.path}${BACKUP_SUFFIX}`;
   const keep = backup ? `${backupCommand(c, backup)} && ` : '';
-  // The service has not loaded this file yet: forget what it had loaded, so
-  // that if kha stops before the reload, the next run still reloads.
-  const forget = (MARKED as readonly string[]).includes(c.service) ? `rm -f ${q(markerPath(c.service as ServiceName))} && ` : '';
+  // The service has not loaded this file yet: forget the digest it had
+  // loaded, so that if kha stops before the reload, the next run still
+  // reloads. The rest of the marker stays true (keepalived's VRRP group is
+  // the one it runs): a stage that plans again must not take a backup for
+  // one in an unknown group and stop it, which the plan shown did not do.
+  const marker = (MARKED as readonly string[]).includes(c.service) ? q(markerPath(c.service as ServiceName)) : undefined;
+  const forget = marker ? `{ [ ! -f ${marker} ] || sed -i '1c ${NOT_LOADED}' ${marker}; } && ` : '';
   await run(session, `install ${c.path}`, `${keep}${forget}mv -f ${q(candidate)} ${q(c.path)}`);
   if ((HELD_BACK as readonly string[]).includes(c.service)) rollback.record(c.service, c.path, backup);
 }

@@ -172,6 +172,11 @@ export function endpointSysctls(inv: Inventory, lb: LoadBalancer, release: boole
       value: '1',
       why: "answer ARP only for addresses on the interface asked: when the VIP leaves, the release script puts it on lo for a moment, and this host must not claim it meanwhile (kube-proxy's IPVS mode sets the same)",
     });
+    settings.push({
+      key: 'net.ipv4.conf.all.arp_announce',
+      value: '2',
+      why: "ask ARP from the interface's own address: the RSTs the release script sends come from the VIP on lo, and an ARP request naming the VIP as its sender would point clients back at this host",
+    });
   }
   if (inv.haproxy.bind === 'vip') {
     settings.push({

@@ -6,6 +6,9 @@ import { holdsVip } from '../facts/derived.js';
 import type { TaskContext, Task } from './context.js';
 import { STATE_DIR } from './directories.js';
 
+/** A marker's first line once kha wrote a file the service has not loaded yet (its digest's place). */
+export const NOT_LOADED = 'written, not loaded';
+
 export function markerPath(service: ServiceName): string {
   return `${STATE_DIR}/${service}.loaded`;
 }

@@ -44,7 +44,7 @@ export const DEDICATED: Topology = {
     files: [...FILES.map((f) => f.path), ...SERVICES.map(markerPath), SEEN_PATH, SELINUX_CONFIG, UFW_BEFORE_RULES],
     directories: requiredDirectories(inv.haproxy.stats_socket),
     services: [...SERVICES],
-    sysctls: ['net.ipv4.ip_nonlocal_bind', 'net.ipv4.conf.all.arp_ignore'],
+    sysctls: ['net.ipv4.ip_nonlocal_bind', 'net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.all.arp_announce'],
     selinuxBooleans: [...SELINUX_BOOLEANS],
     apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
   }),

@@ -22,13 +22,13 @@ const conf: Extract<Change, { kind: 'file.write' }> = {
 const marker = { path: '/var/lib/kha/keepalived.loaded', digest: 'abc\n' };
 
 describe('writing a file', () => {
-  it('puts a candidate, validates it, keeps a backup, forgets the loaded marker, then renames', async () => {
+  it('puts a candidate, validates it, keeps a backup, forgets the loaded digest (not the VRRP group), then renames', async () => {
     const s = new FakeSession('lb1', [
       { command: 'mkdir -p /etc/keepalived' },
       { command: /keepalived -t -f \/etc\/keepalived\/\.kha-new\.keepalived\.conf/ },
       {
         command:
-          'rm -f /etc/keepalived/keepalived.conf.kha-bak && (umask 077 && cp /etc/keepalived/keepalived.conf /etc/keepalived/keepalived.conf.kha-bak) && rm -f /var/lib/kha/keepalived.loaded && mv -f /etc/keepalived/.kha-new.keepalived.conf /etc/keepalived/keepalived.conf',
+          "rm -f /etc/keepalived/keepalived.conf.kha-bak && (umask 077 && cp /etc/keepalived/keepalived.conf /etc/keepalived/keepalived.conf.kha-bak) && { [ ! -f /var/lib/kha/keepalived.loaded ] || sed -i '1c written, not loaded' /var/lib/kha/keepalived.loaded; } && mv -f /etc/keepalived/.kha-new.keepalived.conf /etc/keepalived/keepalived.conf",
       },
     ]);
     const rollback = new Rollback();

@@ -10,7 +10,7 @@ import { fileDiff } from '../../../src/plan/diff.js';
 import { planHost, probeRequest } from '../../../src/plan/plan.js';
 import { renderLoadBalancer } from '../../../src/render/render.js';
 import { withUfwBlock } from '../../../src/tasks/firewall.js';
-import { configDigest, markerPath } from '../../../src/tasks/services.js';
+import { configDigest, markerPath, NOT_LOADED } from '../../../src/tasks/services.js';
 
 const ALL = ['packages', 'selinux', 'directories', 'firewall', 'files', 'sysctl', 'services'];
 
@@ -39,7 +39,7 @@ function freshFacts(inv: Inventory, name = 'lb1'): HostFacts {
     files: req.files.map((path) => ({ path, exists: false, mode: null, owner: null, group: null, content: null })),
     directories: req.directories.map((path) => ({ path, exists: false })),
     services: req.services.map((name) => ({ name, present: false, active: 'inactive', enabled: 'disabled', mainPid: 0, startedAtMonotonicUs: 0 })),
-    sysctls: { 'net.ipv4.ip_nonlocal_bind': '0', 'net.ipv4.conf.all.arp_ignore': '0' },
+    sysctls: { 'net.ipv4.ip_nonlocal_bind': '0', 'net.ipv4.conf.all.arp_ignore': '0', 'net.ipv4.conf.all.arp_announce': '0' },
     apiserversReachable: inv.masters.map((m) => m.name),
   };
 }
@@ -50,7 +50,7 @@ function convergedFacts(inv: Inventory, name = 'lb1'): HostFacts {
   const lb = inv.lbs.find((h) => h.name === name)!;
   const rendered = renderLoadBalancer(inv, lb, 'eth0');
   f.packages = { keepalived: '1:2.2.7-1+b1', haproxy: '2.6.12-1+deb12u1' };
-  f.sysctls = { ...f.sysctls, 'net.ipv4.conf.all.arp_ignore': '1' };
+  f.sysctls = { ...f.sysctls, 'net.ipv4.conf.all.arp_ignore': '1', 'net.ipv4.conf.all.arp_announce': '2' };
   f.directories = f.directories.map((d) => ({ ...d, exists: true }));
   f.services = f.services.map((s) => ({ ...s, present: true, active: 'active', enabled: 'enabled', mainPid: 100 }));
   f.files = f.files.map((file) => {
@@ -141,6 +141,21 @@ describe('planning a load balancer', () => {
     holder.interfaces[0]!.addresses.push('10.77.0.10/24');
     expect(changes(after, holder, 'lb1').filter((c) => c.kind.startsWith('service.'))).toEqual([
       expect.objectContaining({ kind: 'service.reload', service: 'keepalived' }),
+    ]);
+  });
+
+  it('a backup whose files an earlier stage wrote reloads, as the plan shown said: the marker still names its group', () => {
+    const inv = inventory();
+    const f = convergedFacts(inv, 'lb2');
+    const marker = f.files.find((x) => x.path === markerPath('keepalived'))!;
+    // As the file stage leaves it (apply-change's forget): the digest gone, the group kept.
+    marker.content = marker.content!.replace(/^.*$/m, NOT_LOADED);
+    expect(changes(inv, f, 'lb2').filter((c) => c.kind.startsWith('service.'))).toEqual([
+      expect.objectContaining({ kind: 'service.reload', service: 'keepalived', why: 'the running configuration is older than the file' }),
+    ]);
+    marker.content = null;
+    expect(changes(inv, f, 'lb2').filter((c) => c.kind.startsWith('service.'))).toEqual([
+      expect.objectContaining({ kind: 'service.stop', service: 'keepalived', why: 'kha does not know its VRRP settings; it rejoins after the holder' }),
     ]);
   });
 

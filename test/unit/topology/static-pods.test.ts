@@ -215,7 +215,7 @@ describe('validating through the image', () => {
     const s = new FakeSession('cp1', [
       { command: 'mkdir -p /etc/haproxy' },
       { command: /^check /, result: { stdout: 'kha-unchecked: not checked: no container runtime on cp1\n' } },
-      { command: 'rm -f /var/lib/kha/haproxy.loaded && mv -f /etc/haproxy/.kha-new.haproxy.cfg /etc/haproxy/haproxy.cfg' },
+      { command: "{ [ ! -f /var/lib/kha/haproxy.loaded ] || sed -i '1c written, not loaded' /var/lib/kha/haproxy.loaded; } && mv -f /etc/haproxy/.kha-new.haproxy.cfg /etc/haproxy/haproxy.cfg" },
     ]);
     const said: string[] = [];
     await applyChange(s, { ...change }, new Rollback(), (path, reason) => said.push(`${path}: ${reason}`));

@@ -11,8 +11,9 @@
 #
 # So the VIP goes on lo for a moment: what haproxy sends can leave again, and
 # the connections are reset (ss -K) once the new holder has taken the VIP, so
-# that clients reconnect to it and not to this host. arp_ignore=1 (kha's
-# sysctl file) keeps this host from answering ARP for an address on lo. A
+# that clients reconnect to it and not to this host. kha's sysctl file keeps
+# this host from answering ARP for an address on lo (arp_ignore=1) and from
+# naming it as the sender of its own ARP requests (arp_announce=2). A
 # connection this host accepts meanwhile (a client whose ARP cache still
 # names it) is reset with the others.
 set -u
