@@ -193,10 +193,9 @@ function onHolder(spec: {
   restored: string;
   twoHolders: 'never' | 'reported';
   /**
-   * The old holder lives on and kha's release must end its held connections
-   * in time: judged. haproxy-down is planned too, but a client's reconnect
-   * can still lose its SYN in the moment between FAULT and the release
-   * (measured at 1.00 s once): reported until that moment is closed.
+   * A planned move (the old holder lives on, and kha's release ends its held
+   * connections in time): judged. After kill -9 the release waits out the
+   * backup's master-down interval: reported.
    */
   judgeStreams: boolean;
 }): Drill {
@@ -251,7 +250,7 @@ const haproxyDown = onHolder({
   service: 'haproxy',
   restored: 'haproxy started',
   twoHolders: 'never',
-  judgeStreams: false,
+  judgeStreams: true,
 });
 
 /** `ip route prohibit` makes connects to the master fail at once on every load balancer, as if its apiserver had stopped. */
@@ -498,8 +497,7 @@ const reboot: Drill = {
   },
   expectations: (ctx, s) => {
     const back = ctx.extra.backAfterMs;
-    // Streams reported, not judged: at shutdown the release came from ExecStopPost, 1.1 s late, in one CI run of three.
-    const expectations = [moved(ctx, s), outageWithin(ctx, s, 'reboot'), reported(s)];
+    const expectations = [moved(ctx, s), outageWithin(ctx, s, 'reboot'), reported(s), ...streamsResumed(s)];
     expectations.push({
       name: `${ctx.holder.name} back with both services`,
       held: typeof back === 'number',

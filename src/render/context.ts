@@ -76,6 +76,11 @@ export interface RestartDropInContext {
   release: string;
 }
 
+export interface HaproxyDropInContext {
+  header: Header;
+  release: string;
+}
+
 export interface ReleaseContext {
   header: Header;
   /** The VIP's address, without its prefix. */
@@ -194,6 +199,10 @@ export function sysctlContext(inv: Inventory, lb: LoadBalancer): SysctlContext {
 
 export function restartDropInContext(inv: Inventory, lb: LoadBalancer, iface: string): RestartDropInContext {
   return { header: header(lb.name), restartSec: 1, vip: vipCidr(inv), interface: iface, release: RELEASE_SCRIPT_PATH };
+}
+
+export function haproxyDropInContext(_inv: Inventory, lb: LoadBalancer): HaproxyDropInContext {
+  return { header: header(lb.name), release: RELEASE_SCRIPT_PATH };
 }
 
 /** Template values are single-line by contract; a newline here would be a bug or an injection. */

@@ -2,6 +2,7 @@ import type { FileSpec } from '../../render/catalog.js';
 import {
   checkScriptContext,
   haproxyContext,
+  haproxyDropInContext,
   keepalivedContext,
   releaseContext,
   RELEASE_SCRIPT_PATH,
@@ -66,5 +67,13 @@ export const FILES: readonly FileSpec[] = [
     mode: 0o644,
     service: 'systemd',
     context: restartDropInContext,
+  },
+  {
+    id: 'haproxy-release',
+    template: 'haproxy-release.conf.ejs',
+    path: '/etc/systemd/system/haproxy.service.d/kha-release.conf',
+    mode: 0o644,
+    service: 'systemd',
+    context: haproxyDropInContext,
   },
 ];

@@ -78,7 +78,7 @@ describe('carrying out the plan', () => {
     const facts = fixtureFacts('ubuntu-22.04', 'lb1');
     // (recorded before the probe read apiservers.seen: a fresh host has none)
     // The recording predates the release script and the ARP settings: what the probe now also asks, as a fresh host answers.
-    const debian = `${readFileSync(join(packageRoot, 'test', 'unit', 'facts', 'fixtures', 'debian-12.txt'), 'utf8')}\n@@kha:file /var/lib/kha/apiservers.seen@@\nmissing\n@@kha:file /etc/keepalived/kha-release-connections.sh@@\nmissing\n@@kha:sysctl net.ipv4.conf.all.arp_ignore@@\nvalue 0\n@@kha:sysctl net.ipv4.conf.all.arp_announce@@\nvalue 0\n`;
+    const debian = `${readFileSync(join(packageRoot, 'test', 'unit', 'facts', 'fixtures', 'debian-12.txt'), 'utf8')}\n@@kha:file /var/lib/kha/apiservers.seen@@\nmissing\n@@kha:file /etc/keepalived/kha-release-connections.sh@@\nmissing\n@@kha:sysctl net.ipv4.conf.all.arp_ignore@@\nvalue 0\n@@kha:sysctl net.ipv4.conf.all.arp_announce@@\nvalue 0\n@@kha:file /etc/systemd/system/haproxy.service.d/kha-release.conf@@\nmissing\n`;
     const r = await run(playbook(['prepare', ['directories']], ['start the services', ['services']]), facts, [
       { command: /^install -d / },
       { command: probeCommand(probeRequest(inv)), result: { stdout: debian } },

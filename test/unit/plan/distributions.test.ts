@@ -41,7 +41,7 @@ const NEW_FILES = [
 ];
 const SYSCTL_FILE = 'create /etc/sysctl.d/90-kha.conf (0644)';
 const SYSCTL_LOAD = 'load sysctl settings from /etc/sysctl.d/90-kha.conf';
-const DROP_IN = 'create /etc/systemd/system/keepalived.service.d/kha-restart.conf (0644)';
+const DROP_INS = ['create /etc/systemd/system/keepalived.service.d/kha-restart.conf (0644)', 'create /etc/systemd/system/haproxy.service.d/kha-release.conf (0644)'];
 
 describe('plans per distribution', () => {
   it('Rocky 9, fresh: dnf, both SELinux booleans, firewalld port and VRRP from the peer, /var/lib/haproxy', () => {
@@ -50,7 +50,7 @@ describe('plans per distribution', () => {
       selinux: ['setsebool -P haproxy_connect_any on', 'setsebool -P keepalived_connect_any on'],
       directories: ['create directory /var/lib/haproxy (root:root 755)', 'create directory /var/lib/kha (root:root 755)'],
       firewall: ['firewalld (public): open 6443/tcp', 'firewalld (public): rich rule rule family="ipv4" source address="10.77.0.12" protocol value="vrrp" accept'],
-      files: [...NEW_FILES, 'create /etc/haproxy/haproxy.cfg (0644)', SYSCTL_FILE, DROP_IN, 'systemctl daemon-reload'],
+      files: [...NEW_FILES, 'create /etc/haproxy/haproxy.cfg (0644)', SYSCTL_FILE, ...DROP_INS, 'systemctl daemon-reload'],
       sysctl: [SYSCTL_LOAD],
       services: ['enable haproxy at boot', 'start haproxy', 'enable keepalived at boot', 'start keepalived'],
     });
@@ -83,7 +83,7 @@ describe('plans per distribution', () => {
       'update /etc/keepalived/keepalived.conf',
       'update /etc/haproxy/haproxy.cfg',
       SYSCTL_FILE,
-      DROP_IN,
+      ...DROP_INS,
       'systemctl daemon-reload',
     ]);
     expect(p.services).toEqual(['start haproxy', 'reload keepalived (its configuration changed)']);

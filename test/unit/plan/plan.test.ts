@@ -83,6 +83,7 @@ describe('planning a load balancer', () => {
       'file.write',
       'file.write',
       'file.write',
+      'file.write',
       'systemd.daemon-reload',
       // arp_ignore before keepalived ever runs the release script.
       'sysctl.load',

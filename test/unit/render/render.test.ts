@@ -167,6 +167,7 @@ describe.each(['node-proxy', 'node-proxy-nginx'])('render %s: the local proxy', 
       '/etc/haproxy/haproxy.cfg',
       '/etc/sysctl.d/90-kha.conf',
       '/etc/systemd/system/keepalived.service.d/kha-restart.conf',
+      '/etc/systemd/system/haproxy.service.d/kha-release.conf',
     ];
     expect(byHost.lb1).toEqual(lbFiles);
     for (const n of inv.nodes) expect(byHost[n.name], n.name).toEqual(n.name === 'lb2' ? [...lbFiles, ...proxyFiles] : proxyFiles);

@@ -4,7 +4,8 @@
 # Run when the VIP leaves this host while the host lives on: by keepalived as
 # it stops or goes FAULT (`leaving`) or BACKUP (`backup`, also at every start,
 # when nothing left), and by systemd after keepalived ended however it ended
-# (`stopped`). Clients that hold connections through
+# (`stopped`); and by systemd as haproxy ends and starts (`haproxy-stopped`,
+# `haproxy-started`: see below). Clients that hold connections through
 # the VIP (every kubelet's and controller's watch) would otherwise hang: once
 # the VIP is gone, nothing haproxy sends on them can be routed, FIN and RST
 # included, and a waiting client sends nothing the new holder could reset.
@@ -19,6 +20,18 @@
 set -u
 vip=10.86.13.36
 port=8443
+holds() { ip -4 -o addr show dev ens192 | grep -q " inet $vip/"; }
+
+# haproxy gone on the holder: keepalived's check takes the VIP off the
+# interface only later, and the `leaving` run puts it on lo a few
+# milliseconds after that, while clients whose connection haproxy's end
+# reset are already asking again: a SYN in that gap is lost, and its
+# retransmission comes a second later. On lo from now, the VIP answers them
+# with a RST throughout; the `leaving` run takes it off with its own.
+case "${1:-}" in
+  haproxy-stopped) holds && ip -4 addr add "$vip/32" dev lo 2>/dev/null; exit 0 ;;
+  haproxy-started) holds && ip -4 addr del "$vip/32" dev lo 2>/dev/null; exit 0 ;;
+esac
 
 # As keepalived's child the release may end with keepalived's shutdown, before
 # its wait is over (in the lab it came from ExecStopPost, a second late): this
@@ -33,7 +46,7 @@ case "${1:-}" in
   leaving|backup) wait=0.20 ;;
   # keepalived was killed (SERVICE_RESULT is systemd's): the backup waits out its master-down interval.
   stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.50 ;;
-  *) echo "usage: $0 leaving|backup|stopped" >&2; exit 2 ;;
+  *) echo "usage: $0 leaving|backup|stopped|haproxy-stopped|haproxy-started" >&2; exit 2 ;;
 esac
 
 # However this ends (a signal included), the VIP is not left on lo: a later
@@ -42,7 +55,7 @@ trap 'ip -4 addr del "$vip/32" dev lo 2>/dev/null' EXIT
 trap 'exit 0' TERM INT HUP
 
 # Still, or again, the holder: its connections are good.
-ip -4 -o addr show dev ens192 | grep -q " inet $vip/" && exit 0
+holds && exit 0
 # As the VIP leaves, the moment on lo also answers with a RST (haproxy dead)
 # or takes and then resets (haproxy alive) the connections clients open
 # before the new holder's gratuitous ARP reached them, instead of letting
@@ -54,6 +67,6 @@ fi
 
 ip -4 addr add "$vip/32" dev lo 2>/dev/null
 sleep "$wait"
-ip -4 -o addr show dev ens192 | grep -q " inet $vip/" && exit 0
+holds && exit 0
 ss -K state established "( sport = :$port )" src "$vip" >/dev/null 2>&1
 exit 0
