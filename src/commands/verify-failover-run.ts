@@ -168,12 +168,13 @@ export function drillTable(results: readonly DrillResult[], notApplicable: reado
 /** What each long-lived stream lived through, in a line: a client that never learned its connection died is the failure users meet. */
 function streamsLine(r: DrillResult): string {
   if (r.timeline.streamsUnavailable !== undefined) return `streams through the VIP: none (${r.timeline.streamsUnavailable})`;
+  const missing = r.timeline.remoteStreamsUnavailable;
   const words = r.summary.streams.map((s) => {
     if (s.stalledMs === 0) return `${s.name} flowed throughout`;
     const knew = s.learned ? `knew by ${LEARNED_BY[s.learned.how]} ${seconds(s.learned.t - (s.stoppedAt ?? s.learned.t))} after its last event` : 'never knew its connection was dead';
     return `${s.name} stalled ${seconds(s.stalledMs)} (${knew}${s.resumedAt === undefined ? ', still stuck at the end' : ''})`;
   });
-  return `streams through the VIP: ${words.join('; ')}`;
+  return `streams through the VIP: ${[...words, ...(missing !== undefined ? [`none ${missing}`] : [])].join('; ')}`;
 }
 
 /** The verify-failover command once kha runs where it can reach the hosts. */

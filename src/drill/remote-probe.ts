@@ -30,7 +30,7 @@ export interface RemoteProbe extends Recorder<Sample> {
  * on every supported distribution (RHEL 8 minimal: platform-python).
  */
 export const LOOP = `import os, socket, ssl, sys, threading, time
-host, port, path, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+stop, host, port, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 interval, connect_timeout, timeout, most = (float(x) for x in sys.argv[5:9])
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
@@ -116,21 +116,40 @@ export function targetUrl(t: ProbeTarget): string {
   return `https://${t.host}:${t.port}${t.path}`;
 }
 
-/** Starts the loop on the host; `clock` is that host's, measured once for the whole run. */
-export function startRemoteClient(target: ProbeTarget, session: Session, clock: Clock, t0: number, maxMs: number): RemoteProbe {
-  // Two loops may run on one host at once (--probe-from naming the node of a drill from a node): one stop file each.
+/** A Python loop running on a host until told to stop: its output, and its clock mapped onto the drill's. */
+export interface RemoteLoop {
+  /** Stops the loop and gives what it printed; throws when the host could not report. */
+  stop(): Promise<string>;
+  /** A time the host printed (ms since the epoch by its clock) on the drill's clock. */
+  toDrillMs(remoteEpochMs: number): number;
+}
+
+/** Starts `loop` (Python 3 source) on the host with `args` after its stop file; `clock` is that host's, measured once for the whole run. */
+export function startRemoteLoop(session: Session, clock: Clock, t0: number, maxMs: number, loop: string, args: readonly (string | number)[]): RemoteLoop {
+  // Several loops may run on one host at once (--probe-from naming the node of a drill from a node): one stop file each.
   const stop = `/run/kha-probe-${process.pid}-${Math.round(t0)}-${randomBytes(3).toString('hex')}.stop`;
-  const args = [target.host, String(target.port), target.path, stop, PROBE_INTERVAL_MS / 1000, PROBE_CONNECT_TIMEOUT_MS / 1000, PROBE_TIMEOUT_MS / 1000, maxMs / 1000];
-  const script = `python3 -c ${q(LOOP)} ${args.map((a) => q(String(a))).join(' ')}; rm -f ${stop}`;
-  const loop = session.exec(script, { timeoutMs: maxMs + 10_000 });
+  const script = `python3 -c ${q(loop)} ${[stop, ...args].map((a) => q(String(a))).join(' ')}; rm -f ${stop}`;
+  const running = session.exec(script, { timeoutMs: maxMs + 10_000 });
   const t0Epoch = performance.timeOrigin + t0;
+  return {
+    async stop() {
+      await session.exec(`touch ${stop}`, { timeoutMs: 5000 }).catch(() => undefined);
+      return (await running).stdout;
+    },
+    toDrillMs: (remote) => remote - clock.offsetMs - t0Epoch,
+  };
+}
+
+/** Starts the 50 ms probe on the host. */
+export function startRemoteClient(target: ProbeTarget, session: Session, clock: Clock, t0: number, maxMs: number): RemoteProbe {
+  const args = [target.host, target.port, target.path, PROBE_INTERVAL_MS / 1000, PROBE_CONNECT_TIMEOUT_MS / 1000, PROBE_TIMEOUT_MS / 1000, maxMs / 1000];
+  const loop = startRemoteLoop(session, clock, t0, maxMs, LOOP, args);
   const probe: RemoteProbe = {
     host: session.host,
     clockUncertaintyMs: clock.uncertaintyMs,
     async stop() {
-      await session.exec(`touch ${stop}`, { timeoutMs: 5000 }).catch(() => undefined);
       try {
-        return parseRemoteSamples((await loop).stdout, (remote) => remote - clock.offsetMs - t0Epoch);
+        return parseRemoteSamples(await loop.stop(), loop.toDrillMs);
       } catch (e) {
         probe.error = e instanceof Error ? e.message : String(e);
         return [];

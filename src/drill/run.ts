@@ -12,7 +12,8 @@ import type { ProxyHost } from '../topology/roles.js';
 import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
 import { summarize, type Mark, type StateChange, type Timeline } from './timeline.js';
 import type { DrillResult, Expectation } from './types.js';
-import { openStreams } from './streams.js';
+import { openStreams, WATCH_PATH } from './streams.js';
+import { startRemoteStreams, whyNotFlowing } from './remote-streams.js';
 import { startClient, startDefaultClient, startVipWatch } from './watch.js';
 
 // One drill, start to finish: measure a baseline, break, hold, restore
@@ -169,6 +170,7 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   const remoteMs = BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS;
   const probeClock = env.probeFrom && env.clocks.get(env.probeFrom.host);
   const remote = env.probeFrom && probeClock && startRemoteClient(vipTarget(env.inv), env.probeFrom, probeClock, t0, remoteMs);
+  const remoteStreams = env.probeFrom && probeClock && startRemoteStreams({ host: env.inv.vip.address, port: env.inv.port, path: WATCH_PATH }, env.probeFrom, probeClock, t0, remoteMs);
   const nodeProbe = drill.from === 'node' ? startNodeProbe(env, t0, remoteMs) : undefined;
   // Opened first, and flowing before the baseline: the fault must find them established.
   const streams = await openStreams(env.inv.vip.address, env.inv.port, t0);
@@ -178,17 +180,29 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   await sleep(BASELINE_MS, env.stop);
   const { restored, notRestored, failure } = await exercise(drill, ctx, env);
   await sleep(RECOVERY_MS, env.stop);
-  const [samples, slow, vip, remoteSamples, nodeSamples, streamRecords] = await Promise.all([
+  const [samples, slow, vip, remoteSamples, nodeSamples, streamRecords, fromHost] = await Promise.all([
     client.stop(),
     defaultClient.stop(),
     watch.stop(),
     remote?.stop(),
     nodeProbe?.probe.stop(),
     streams.stop(),
+    remoteStreams?.stop(),
   ]);
   const durationMs = performance.now() - t0;
   const states = await stateChanges(env, t0, durationMs);
-  const timeline: Timeline = { samples, defaultClient: slow, vip, marks, states, streams: streamRecords, ...(streams.unavailable !== undefined && { streamsUnavailable: streams.unavailable }) };
+  // A host's streams count only if they flowed before the fault, as the operator's must.
+  const notFlowing = fromHost && whyNotFlowing(fromHost, marks.find((m) => m.what === 'fault')?.t);
+  const timeline: Timeline = {
+    samples,
+    defaultClient: slow,
+    vip,
+    marks,
+    states,
+    streams: [...streamRecords, ...(fromHost && notFlowing === undefined ? fromHost.records : [])],
+    ...(streams.unavailable !== undefined && { streamsUnavailable: streams.unavailable }),
+    ...(remoteStreams && notFlowing !== undefined && { remoteStreamsUnavailable: `from ${remoteStreams.host}: ${notFlowing}` }),
+  };
   if (remote && remoteSamples) {
     timeline.remote = { host: remote.host, samples: remoteSamples, clockUncertaintyMs: remote.clockUncertaintyMs };
     if (remote.error !== undefined) timeline.remote.error = remote.error;

@@ -45,7 +45,7 @@ export interface StreamTarget {
 }
 
 const CONNECT_TIMEOUT_MS = 1000;
-const RECONNECT_DELAY_MS = 50;
+export const RECONNECT_DELAY_MS = 50;
 
 /** Resolves once the first event came, so a drill opens its fault on streams that flow. */
 export interface StreamHandle {

@@ -216,7 +216,10 @@ describe('kha verify-failover on the cluster the first build made', () => {
           states: { t: number; host: string; state: string }[];
           marks: { t: number; what: string }[];
           remote: { host: string; samples: { t: number }[]; clockUncertaintyMs: number };
+          streams: { name: string }[];
+          remoteStreamsUnavailable?: string;
         };
+        expectations: { name: string; held: boolean; detail: string }[];
       }[];
     };
     expect(parsed.ok, json.stdout).toBe(true);
@@ -234,7 +237,22 @@ describe('kha verify-failover on the cluster the first build made', () => {
     const holder = parsed.drills[0]!.target;
     expect(timeline.states.find((x) => x.host !== holder && x.state === 'MASTER')?.t, JSON.stringify(timeline.states)).toBeGreaterThan(fault);
     expect(timeline.states.some((x) => x.host === holder && x.state === 'BACKUP'), JSON.stringify(timeline.states)).toBe(true);
+    // m1 held its own streams through the VIP, judged with the operator's.
+    expect(timeline.remoteStreamsUnavailable).toBeUndefined();
+    expect(timeline.streams.map((x) => x.name)).toEqual(['plain', 'client-go', 'plain from m1', 'client-go from m1']);
+    expect(parsed.drills[0]!.expectations.find((e) => e.name.startsWith('held connections'))?.held).toBe(true);
     expect(servicesEverywhere()).toBe('active active 0|active active 0');
+  });
+
+  it('streams held on the load balancer that loses the VIP resume on the new holder', () => {
+    const holder = Object.entries(LB).find(([, a]) => onHost(a, NOT_LO).includes(' 10.77.0.10/'))![0];
+    const r = kha(['verify-failover', '--drill', 'keepalived-stop', '--probe-from', holder, '--json']);
+    const drill = (JSON.parse(r.stdout) as { drills: { target: string; timeline: { streams: { name: string }[] }; expectations: { name: string; held: boolean; detail: string }[] }[] }).drills[0]!;
+    expect(drill.target).toBe(holder);
+    expect(drill.timeline.streams.map((x) => x.name)).toContain(`plain from ${holder}`);
+    const judged = drill.expectations.find((e) => e.name.startsWith('held connections'));
+    expect(judged?.held, judged?.detail).toBe(true);
+    expect(r.code, r.stderr).toBe(0);
   });
 
   it('a deliberately slowed configuration fails, naming the expectation', () => {

@@ -32,7 +32,7 @@ describe('the loop that runs on the probe host', () => {
     const { LOOP } = await import('../../../src/drill/remote-probe.js');
     const stop = join(mkdtempSync(join(tmpdir(), 'kha-loop-')), 'stop');
     // Port 1 on loopback refuses at once: every request is a failure with a reason.
-    const child = spawn('python3', ['-c', LOOP, '127.0.0.1', '1', '/readyz', stop, '0.05', '0.2', '1', '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('python3', ['-c', LOOP, stop, '127.0.0.1', '1', '/readyz', '0.05', '0.2', '1', '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     let started = 0;
     const run = new Promise<string>((resolve) => {

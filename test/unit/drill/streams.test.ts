@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { endedHow, openStream, summarizeStream, type StreamKind } from '../../../src/drill/streams.js';
+import { parseRemoteStreams, STREAM_LOOP, whyNotFlowing } from '../../../src/drill/remote-streams.js';
 
 // A watch server on loopback that streams an event every 20 ms and, when
 // told, ends its connections the ways a failover can: a RST, a FIN, or
@@ -114,5 +115,58 @@ describe('a stream held through a fault', () => {
     expect(go.summary.learned?.how).toBe('timeout');
     expect(go.summary.learned!.t - go.summary.stoppedAt!).toBeGreaterThanOrEqual(390);
     expect(go.summary.resumedAt).toBeDefined();
+  });
+});
+
+describe('the streams a host holds (--probe-from), in Python on that host', () => {
+  /** Runs the loop against a watch server until `until` says so, then stops it by its stop file. */
+  async function onHost(fault: (w: Watch) => void, holdMs: number) {
+    const { spawn } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    const w = await watchServer();
+    const stop = join(mkdtempSync(join(tmpdir(), 'kha-streams-loop-')), 'stop');
+    const child = spawn('python3', ['-c', STREAM_LOOP, stop, '127.0.0.1', String(w.port), '/watch', '0.2', '0.2', '0.05', '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    // Flowing on both kinds, however slowly this machine started Python.
+    for (let i = 0; i < 200 && !(out.includes('E plain') && out.includes('E client-go')); i++) await sleep(25);
+    const at = Date.now();
+    fault(w);
+    await sleep(holdMs);
+    writeFileSync(stop, '');
+    await exited;
+    const records = parseRemoteStreams(out, 'lb2', (ms) => ms);
+    return { records, at, end: Date.now() };
+  }
+
+  it('a reset: each kind knew by a RST and resumed on a new connection; the records are named for the host', async () => {
+    const { records, at, end } = await onHost((w) => w.conns.forEach((c) => c.raw.resetAndDestroy()), 600);
+    expect(records.map((r) => r.name)).toEqual(['plain from lb2', 'client-go from lb2']);
+    for (const r of records) {
+      const s = summarizeStream(r, at, end);
+      expect(['rst', 'fin'], r.name).toContain(s.learned?.how);
+      expect(s.resumedAt, r.name).toBeGreaterThan(s.learned!.t);
+      expect(r.connections[0]!.master).toBe('m1');
+    }
+    expect(whyNotFlowing({ records }, at)).toBeUndefined();
+  });
+
+  it('silence: plain is stuck to the end, client-go gives up after its idle time and ping timeout', async () => {
+    const { records, at, end } = await onHost((w) => w.conns.forEach((c) => (c.silent = true)), 1200);
+    const [plain, go] = records.map((r) => summarizeStream(r, at, end));
+    expect(plain!.learned).toBeUndefined();
+    expect(plain!.resumedAt).toBeUndefined();
+    expect(go!.learned?.how).toBe('timeout');
+    expect(go!.resumedAt).toBeDefined();
+  });
+
+  it('a host whose streams had no event before the fault is said, with why', () => {
+    const out = 'O plain 1000000000\nX plain 1001000000 error HTTP 404 on /watch\nO client-go 1000000000\nE client-go 1002000000 3 m2\n';
+    const records = parseRemoteStreams(out, 'w1', (ms) => ms - 1000);
+    expect(records[0]!.connections[0]).toEqual({ openedAt: 0, events: [], ended: { t: 1, how: 'error', detail: 'HTTP 404 on /watch' } });
+    expect(records[1]!.connections[0]).toEqual({ openedAt: 0, events: [2, 2, 2], master: 'm2' });
+    expect(whyNotFlowing({ records }, 10)).toBe('plain from w1 had no event before the fault (HTTP 404 on /watch)');
+    expect(whyNotFlowing({ records: [], error: 'connection lost' }, 10)).toBe('connection lost');
   });
 });
