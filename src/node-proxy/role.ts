@@ -1,3 +1,4 @@
+import type { Inventory } from '../inventory/model.js';
 import type { Change } from '../plan/changes.js';
 import type { TaskPlan } from '../plan/plan.js';
 import { renderNodeProxy } from '../render/render.js';
@@ -12,10 +13,13 @@ import { NODE_PROXY_TASKS, nodeProxyProbe, proxyRunning } from './tasks.js';
 /** The word playbooks name the proxy hosts by. */
 export const PROXY_HOSTS = 'proxy-hosts';
 
+const proxyHostNames = (inv: Inventory): string[] => proxyHosts(inv).map((h) => h.name);
+
 export const NODE_PROXY_ROLE: Role = {
   name: 'the local proxy',
-  hosts: (inv) => proxyHosts(inv).map((h) => h.name),
-  hostSets: new Map([[PROXY_HOSTS, async ({ inv }) => proxyHosts(inv).map((h) => h.name)]]),
+  hosts: proxyHostNames,
+  // Its one host set is every host it has.
+  hostSets: new Map([[PROXY_HOSTS, async ({ inv }) => proxyHostNames(inv)]]),
   tasks: new Set(NODE_PROXY_TASKS.keys()),
   gates: new Map([
     [
