@@ -5,9 +5,12 @@
 // drill instruments (a new TLS connection to the VIP every 50 ms, every load
 // balancer polled for the VIP), is restored, and the cluster settles again.
 // `--soak [MINUTES]` instead idles kha's defaults with both load balancers
-// under full CPU load and counts false failovers. Prints figures; asserts
-// nothing. Run as root after `npm run build`; leaves the lab down.
-//   node bench/failover.mjs [--only kha|guide] [--faults a,b] [--json]
+// under full CPU load and counts false failovers. `--streams` also holds the
+// drills' two long-lived streams (a plain client, one like client-go) through
+// each fault, for STREAM_HOLD_MS, so that what an unplanned loss leaves them
+// is seen: how long each stayed stuck and what told it. Prints figures;
+// asserts nothing. Run as root after `npm run build`; leaves the lab down.
+//   node bench/failover.mjs [--only kha|guide] [--faults a,b] [--streams] [--json]
 //   node bench/failover.mjs --soak [MINUTES] [--json]
 //
 // Two processes: this one, in the host's namespaces, brings the lab up and
@@ -26,6 +29,7 @@ import { readVrrpState } from '../dist/observe/keepalived-state.js';
 import { vipHolders } from '../dist/observe/vip.js';
 import { dualHolding, longestOutage, summarize } from '../dist/drill/timeline.js';
 import { PROBE_CONNECT_TIMEOUT_MS, PROBE_INTERVAL_MS, startClient, startDefaultClient, startVipWatch } from '../dist/drill/watch.js';
+import { CLIENT_GO_PING_TIMEOUT_MS, CLIENT_GO_READ_IDLE_MS, openStreams, summarizeStream } from '../dist/drill/streams.js';
 
 const self = fileURLToPath(import.meta.url);
 const kha = join(dirname(self), '..', 'bin', 'kha.js');
@@ -45,6 +49,8 @@ const HAPROXY_HOLD_CAP_MS = 60_000;
 const BACKEND_HOLD_MS = 10_000;
 const SETTLE_TIMEOUT_MS = 120_000;
 const CLEAN_WINDOW_MS = 2000;
+/** With --streams: past client-go's own give-up (a ping after 30 s idle, 15 s for its answer), so each kind's fate is seen. */
+const STREAM_HOLD_MS = CLIENT_GO_READ_IDLE_MS + CLIENT_GO_PING_TIMEOUT_MS + 5000;
 
 const onHost = (command) => async (ctx, host) => {
   const at = ctx.now();
@@ -67,10 +73,10 @@ const FAULTS = {
 
 // ------------------------------------------------------------ the orchestrator
 
-const USAGE = 'usage: node bench/failover.mjs [--only kha|guide] [--faults a,b] [--json] | --soak [MINUTES] [--json]';
+const USAGE = 'usage: node bench/failover.mjs [--only kha|guide] [--faults a,b] [--streams] [--json] | --soak [MINUTES] [--json]';
 
 function parseArgs(argv) {
-  const o = { configs: ['kha', 'guide'], faults: Object.keys(FAULTS), json: false, soakMinutes: undefined };
+  const o = { configs: ['kha', 'guide'], faults: Object.keys(FAULTS), json: false, streams: false, soakMinutes: undefined };
   const bad = (text) => {
     process.stderr.write(`${text}\n${USAGE}\n`);
     process.exit(2);
@@ -78,6 +84,7 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') o.json = true;
+    else if (a === '--streams') o.streams = true;
     else if (a === '--only') {
       const v = argv[++i];
       if (v !== 'kha' && v !== 'guide') bad('--only takes kha or guide');
@@ -174,7 +181,7 @@ async function orchestrate(opts) {
     for (const config of opts.configs) {
       const hosts = await freshLab(config === 'kha');
       inv = await requireInventory(hosts, process.env);
-      results.push(await runAgent({ config, hosts, faults: opts.faults }, inv.operatorNetns).catch((e) => ({ config, faults: [], error: e.message })));
+      results.push(await runAgent({ config, hosts, faults: opts.faults, streams: opts.streams }, inv.operatorNetns).catch((e) => ({ config, faults: [], error: e.message })));
     }
     printRun(results, opts, inv, (Date.now() - started) / 1000);
     return results.some((r) => r.error || r.faults.some((f) => f.error)) ? 1 : 0;
@@ -304,7 +311,8 @@ function figures(timeline, from, to) {
   const vip = timeline.vip.slice(Math.max(first, 0)).filter((o) => o.t < to);
   const before = (x) => x.t < to;
   const marks = [{ t: from, what: 'fault', text: '' }];
-  const s = summarize({ samples: timeline.samples.filter(before), defaultClient: timeline.defaultClient.filter(before), vip, marks }, to);
+  // Streams are summarized on their own (streamFigures): a Timeline's other parts are empty here.
+  const s = summarize({ samples: timeline.samples.filter(before), defaultClient: timeline.defaultClient.filter(before), vip, marks, states: [], streams: [] }, to);
   return {
     seconds: (to - from) / 1000,
     sent: s.sent,
@@ -333,6 +341,7 @@ async function runFault(ctx, name, holder) {
   const client = startClient(ctx.inv, t0);
   const defaultClient = startDefaultClient(ctx.inv, t0);
   const watch = startVipWatch(ctx.inv, ctx.watched, t0);
+  const streams = ctx.streams ? await openStreams(ctx.inv.vip.address, ctx.inv.port, t0) : undefined;
   const result = { fault: name, target, holder };
   let faultAt;
   let restoreAt;
@@ -340,7 +349,7 @@ async function runFault(ctx, name, holder) {
     await sleep(BASELINE_MS);
     faultAt = await f.inject(ctx, target);
     try {
-      await hold(ctx, f, holder);
+      await (streams ? sleep(STREAM_HOLD_MS) : hold(ctx, f, holder));
     } finally {
       restoreAt = await f.restore(ctx, target);
       if (f.reconnect) await reconnect(ctx, target);
@@ -349,14 +358,22 @@ async function runFault(ctx, name, holder) {
   } catch (e) {
     result.error = e.message;
   }
-  const [samples, slow, vip] = await Promise.all([client.stop(), defaultClient.stop(), watch.stop()]);
+  const [samples, slow, vip, records] = await Promise.all([client.stop(), defaultClient.stop(), watch.stop(), streams?.stop()]);
   const end = ctx.now();
   if (faultAt !== undefined && restoreAt !== undefined) {
     const timeline = { samples, defaultClient: slow, vip };
     result.failover = figures(timeline, faultAt, restoreAt);
     result.restore = figures(timeline, restoreAt, end);
+    if (streams?.unavailable) result.failover.streamsUnavailable = streams.unavailable;
+    else if (records) result.failover.streams = records.map((r) => streamFigures(summarizeStream(r, faultAt, restoreAt), faultAt));
   }
   return result;
+}
+
+/** A held stream through the fault, in seconds from the fault: when it knew its connection was dead, and how; when it flowed again. */
+function streamFigures(s, faultAt) {
+  const from = (t) => (t === undefined ? null : (t - faultAt) / 1000);
+  return { name: s.name, stalledS: s.stalledMs / 1000, knewS: from(s.learned?.t), how: s.learned?.how ?? null, resumedS: from(s.resumedAt) };
 }
 
 /** Until the VIP has moved and the client had time to recover, or the hold's cap; a fixed time when the VIP is not meant to move. */
@@ -501,7 +518,7 @@ async function agent(task) {
   const inv = await requireInventory(task.hosts, process.env);
   const sessions = await openSessions(inv);
   const latest = new Map();
-  const ctx = { inv, sessions, latest, watched: watchedSessions(inv, sessions, latest) };
+  const ctx = { inv, sessions, latest, watched: watchedSessions(inv, sessions, latest), streams: task.streams === true };
   const result = { config: task.config, faults: [] };
   try {
     if (task.config === 'guide') {
@@ -690,6 +707,17 @@ function printRun(results, opts, inv, seconds) {
   lines.push('', 'From the fault to its restore (s; VIP moved: from the injection to a new holder; +: still two holders at the restore;');
   lines.push('default client: a request every 500 ms without a connect timeout of its own, failed/sent and its slowest answer):');
   lines.push(...table('failover'));
+  const streamRows = configs.flatMap((c) =>
+    opts.faults.flatMap((fault) => {
+      const w = get(c, fault)?.failover;
+      if (w?.streamsUnavailable) return [[`${c} ${fault}`, `none: ${w.streamsUnavailable}`]];
+      return (w?.streams ?? []).map((x) => [`${c} ${fault}`, x.name, x.stalledS === 0 ? 'flowed throughout' : `stalled ${num(x.stalledS)}`, x.how ? `knew by ${x.how} at ${num(x.knewS)}` : 'never knew', x.resumedS === null ? 'still stuck at the restore' : `resumed at ${num(x.resumedS)}`]);
+    }),
+  );
+  if (streamRows.length > 0) {
+    lines.push('', `Held streams (s from the fault; held ${STREAM_HOLD_MS / 1000} s, then the fault was restored):`);
+    lines.push(...formatTable(streamRows));
+  }
   lines.push('', 'From the restore until settled again (s; VIP moved: a failback):');
   lines.push(...table('restore'));
   for (const c of configs) for (const r of results.find((x) => x.config === c).faults) if (r.error) lines.push(`${c} ${r.fault}: ${r.error}`);
