@@ -6,9 +6,12 @@
 // the timestamped lines apply prints in CI mode), and how much memory a lab
 // machine takes. Prints figures; asserts nothing (the machine is shared and
 // noisy). Leaves no lab running.
+// `--intervals 500,2000` also re-applies the large lab with each
+// node_proxy.check_inter_ms in turn and reads the machines' idle CPU at each:
+// what the proxies' health checks cost the apiservers.
 // Run as root after `npm run build`, holding the lab's lock:
-//   flock /tmp/kha-lab.lock node bench/nodes.mjs [--runs N] [--small 5] [--large 50] [--parallel 10] [--also-parallel 25]
-import { readFileSync } from 'node:fs';
+//   flock /tmp/kha-lab.lock node bench/nodes.mjs [--runs N] [--small 5] [--large 50] [--parallel 10] [--also-parallel 25] [--intervals MS,MS]
+import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,6 +29,9 @@ const large = flag('--large', 50);
 const parallel = flag('--parallel', 10);
 // A second cold apply of the large lab at another --parallel (a fresh lab: cold means cold).
 const alsoParallel = flag('--also-parallel', 0);
+const intervalsAt = process.argv.indexOf('--intervals');
+const intervals = intervalsAt > 0 ? process.argv[intervalsAt + 1].split(',').map(Number) : [];
+if (intervals.some((ms) => !Number.isInteger(ms) || ms < 100)) throw new Error('--intervals takes check intervals in ms (at least 100), comma-separated');
 const env = { ...process.env, CI: '1' };
 
 /** CPU seconds the lab machines have used so far (their cgroups, cgroup v2 or the hybrid's unified tree); 0 when unknown. */
@@ -161,6 +167,15 @@ function measure(workers) {
     reapplyAll: again.map((a) => a.s),
     reapplyMedian: again.find((a) => a.s === mid),
   };
+  if (intervals.length > 0 && workers === large) {
+    // The same lab, its proxies re-applied at each interval: the load balancers' haproxy is untouched.
+    result.byInterval = intervals.map((ms) => {
+      const file = lab.hosts.replace(/\.yaml$/, `-inter-${ms}.yaml`);
+      writeFileSync(file, readFileSync(lab.hosts, 'utf8').replace(/^node_proxy:\n/m, `node_proxy:\n  check_inter_ms: ${ms}\n`));
+      run(['apply', '--yes', '--parallel', String(parallel), file]);
+      return { ms, idleCpu: idleLabCpu(20) };
+    });
+  }
   if (alsoParallel > 0 && workers === large) {
     const other = labUp(workers);
     result.coldOther = cold(other.hosts, alsoParallel);
@@ -209,6 +224,12 @@ for (const r of results) {
   console.log(
     `  ${r.workers} workers: worker idle ${role(r.idle, 'worker')}, with its proxy ${role(r.proxied, 'worker')}; ` +
       `lb ${role(r.idle, 'lb')} idle, ${role(r.proxied, 'lb')} serving; master ${role(r.proxied, 'master')}`,
+  );
+}
+if (b.byInterval) {
+  console.log(
+    `lab machines idle with ${large} workers, by node_proxy.check_inter_ms:`,
+    b.byInterval.map((x) => `${x.ms} ms ${x.idleCpu.toFixed(2)} CPU-s per s`).join('; '),
   );
 }
 console.log(

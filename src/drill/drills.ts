@@ -1,4 +1,4 @@
-import type { HaproxySettings, Inventory, LoadBalancer, Master } from '../inventory/model.js';
+import { proxyCheckSettings, type HaproxySettings, type Inventory, type LoadBalancer, type Master } from '../inventory/model.js';
 import { readHaproxyStats } from '../observe/haproxy-stats.js';
 import { vipPresentCommand } from '../observe/vip.js';
 import type { ProxyHost } from '../topology/roles.js';
@@ -609,7 +609,7 @@ const nodeApiserverStop = nodeDrill({
   nginxCaveat: `${NGINX_KEEPS_NO_STATE}: a refused connection is passed to the next apiserver at once, so the requests are judged, and nothing tells when the master left rotation`,
   expectations: (ctx, p, node, m) => [
     noFailed(p, node),
-    ...(ctx.inv.nodeProxy?.software === 'nginx' ? [] : [outOfRotation(ctx, node, m, proxyMarkedDownMs(ctx.inv.haproxy, 'refusing'))]),
+    ...(ctx.inv.nodeProxy?.software === 'nginx' ? [] : [outOfRotation(ctx, node, m, proxyMarkedDownMs(proxyCheckSettings(ctx.inv), 'refusing'))]),
   ],
 });
 
@@ -650,7 +650,7 @@ export function defaultLimits(inv: Inventory): Record<DrillName, number> {
     reboot: Math.max(1000, silent),
     // A refused connection is retried on another apiserver at once (templates/partials/haproxy-defaults.ejs).
     'node-apiserver-stop': 0,
-    'node-master-crash': proxyMarkedDownMs(inv.haproxy, 'silent'),
+    'node-master-crash': proxyMarkedDownMs(proxyCheckSettings(inv), 'silent'),
   };
   return { ...derived, ...inv.drills.maxOutageMs };
 }

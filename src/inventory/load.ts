@@ -169,6 +169,7 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
     // run on is refused (semantic.ts), so here some host gets the proxy.
     const np = f.node_proxy ?? nodeProxyDefaults;
     inv.nodeProxy = { port: np.port, software: np.software, healthPort: np.health_port, masters: np.masters, kubelet: np.kubelet };
+    if (np.check_inter_ms !== undefined) inv.nodeProxy.checkInterMs = np.check_inter_ms;
     notes.push(
       np.kubelet
         ? "kha apply installs and runs the local proxy on these hosts and points each kubelet's kubeconfig at it (node_proxy.kubelet); verify-failover does not look at it yet (docs/node-proxy.md)"

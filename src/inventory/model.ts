@@ -53,6 +53,8 @@ export interface NodeProxySettings {
   masters: boolean;
   /** Each proxy host's kubelet (and host kube-proxy) is pointed at the proxy: its kubeconfig's server rewritten (node-proxy/kubelet.ts). */
   kubelet: boolean;
+  /** The proxy's own check interval, where hosts.yaml sets one (else the haproxy section's). */
+  checkInterMs?: number;
 }
 
 export interface Vrrp {
@@ -107,6 +109,12 @@ export interface Inventory {
   nodeProxy?: NodeProxySettings;
   /** Facts worth telling the user that are not errors (derived choices). */
   notes: string[];
+}
+
+/** The timings a node's local proxy checks the apiservers with: the haproxy section's, at the proxy's own interval where it has one. */
+export function proxyCheckSettings(inv: Inventory): HaproxySettings {
+  const inter = inv.nodeProxy?.checkInterMs;
+  return inter === undefined ? inv.haproxy : { ...inv.haproxy, check_inter_ms: inter };
 }
 
 /** The VIP as keepalived writes it: with the subnet's prefix, or /32. */

@@ -358,8 +358,9 @@ export const DEFAULT_NODE_PROXY_HEALTH_PORT = 8405;
 // The local proxy of source 001 (docs/node-proxy.md): on each node, a proxy
 // on 127.0.0.1 in front of every apiserver, so that its kubelet depends on no
 // single address. Its check timings are the haproxy section's (the same
-// apiservers, checked the same way); what is its own is only what differs on
-// a node: where it listens and which software runs it.
+// apiservers, checked the same way); what is its own is what differs on a
+// node: where it listens, which software runs it, and how often it checks,
+// since every node's proxy checks every apiserver.
 const nodeProxy = z
   .strictObject({
     port: port(
@@ -368,6 +369,10 @@ const nodeProxy = z
     software: z.enum(['haproxy', 'nginx']).default('haproxy').meta({
       description:
         'What runs the proxy: haproxy (default: checks every apiserver\'s /readyz itself, with the haproxy section\'s timings) or nginx (stream module: passive checks only, a dead apiserver is found by the client connections that fail on it)',
+    }),
+    check_inter_ms: z.number().int().min(100).max(60000).optional().meta({
+      description:
+        "Milliseconds between the proxy's checks of a healthy apiserver (default: haproxy.check_inter_ms). Each node's proxy checks every apiserver: N nodes make N × 1000 / check_inter_ms TLS handshakes a second on each apiserver, while a crashed master leaves a node's rotation only after about this long. haproxy only: nginx checks passively",
     }),
     health_port: port(
       `Local port (127.0.0.1) of the proxy's own health page, /kha-health; with haproxy it fails while no apiserver passes its check (default ${DEFAULT_NODE_PROXY_HEALTH_PORT}, beside the load balancers' 8404)`,
@@ -383,7 +388,7 @@ const nodeProxy = z
   })
   .meta({
     description:
-      'The proxy each node (and, with masters: true, each master) runs on 127.0.0.1 in front of every apiserver. Check timings come from the haproxy section. Optional: nodes alone get these defaults',
+      'The proxy each node (and, with masters: true, each master) runs on 127.0.0.1 in front of every apiserver. Check timings come from the haproxy section, but for check_inter_ms where set here. Optional: nodes alone get these defaults',
   });
 
 /** node_proxy as it is when hosts.yaml lists nodes and leaves the section out. */

@@ -309,6 +309,19 @@ function checkNodeProxy(f: HostsFile, out: Finding[]): void {
     { key: 'port', port: np.port },
     { key: 'health_port', port: np.health_port },
   ] as const;
+  if (np.check_inter_ms !== undefined && np.software === 'nginx') {
+    out.push({
+      path: ['node_proxy', 'check_inter_ms'],
+      atKey: true,
+      message: 'nginx checks no apiserver itself (its checks are passive: the connections that fail), so it has no check interval; remove check_inter_ms, or use software: haproxy',
+    });
+  } else if (np.check_inter_ms !== undefined && f.haproxy.check_fastinter_ms > np.check_inter_ms) {
+    out.push({
+      path: ['node_proxy', 'check_inter_ms'],
+      atKey: false,
+      message: `${np.check_inter_ms} ms is faster than haproxy.check_fastinter_ms (${f.haproxy.check_fastinter_ms} ms), the pace the proxy checks at while an apiserver changes state: use at least ${f.haproxy.check_fastinter_ms}`,
+    });
+  }
   if (np.port === np.health_port) {
     out.push({
       path: ['node_proxy', 'health_port'],

@@ -1,4 +1,4 @@
-import type { Inventory, NodeProxySettings } from '../inventory/model.js';
+import { proxyCheckSettings, type Inventory, type NodeProxySettings } from '../inventory/model.js';
 import type { FileSpec } from '../render/catalog.js';
 import { apiserverServers, header, MONITOR_URI, STATS_URI, type Header, type HaproxyContext } from '../render/context.js';
 import { HAPROXY_VALIDATE, NGINX_VALIDATE } from '../render/validators.js';
@@ -68,7 +68,7 @@ export function nodeProxyContext(inv: Inventory, host: ProxyHost): NodeProxyCont
     pidFile: '/run/kha-node-proxy.pid',
     maxconn: NODE_PROXY_MAXCONN,
     failTimeoutS: Math.ceil(inv.haproxy.check_downinter_ms / 1000),
-    settings: inv.haproxy,
+    settings: proxyCheckSettings(inv),
     servers: apiserverServers(inv),
   };
 }

@@ -7,6 +7,7 @@ import { summarize, type Sample, type Timeline } from '../../../src/drill/timeli
 import { parseInventory } from '../../../src/inventory/load.js';
 import type { Inventory } from '../../../src/inventory/model.js';
 import { packageRoot } from '../../../src/paths.js';
+import { renderLoadBalancer, renderNodeProxy } from '../../../src/render/render.js';
 import { DEDICATED } from '../../../src/topology/dedicated/index.js';
 import { ON_MASTERS } from '../../../src/topology/on-masters.js';
 import { proxyHosts } from '../../../src/topology/roles.js';
@@ -38,6 +39,17 @@ describe('how long a node proxy may take to drop a master, from the haproxy timi
     // 2000 + 3 × min(1000, 2000) + 2 × 200 + 300.
     expect(proxyMarkedDownMs(slow, 'silent')).toBe(5700);
     expect(proxyMarkedDownMs(slow, 'refusing')).toBe(2700);
+  });
+
+  it("the proxy's own check interval, where node_proxy sets one, and only for the proxy: the crash drill's limit and the proxy's file follow it, the load balancers' do not", () => {
+    const inv = withProxy((t) => t.replace('node_proxy:\n', 'node_proxy:\n  check_inter_ms: 2000\n'));
+    expect(inv.nodeProxy?.checkInterMs).toBe(2000);
+    // 2000 + 2 × min(1000, 2000) + 100 + 300.
+    expect(defaultLimits(inv)['node-master-crash']).toBe(4400);
+    const w1 = proxyHosts(inv).find((h) => h.name === 'w1')!;
+    expect(renderNodeProxy(inv, w1).find((f) => f.path.endsWith('haproxy.cfg'))!.content).toContain(' inter 2000ms ');
+    const lb1 = inv.lbs[0]!;
+    expect(renderLoadBalancer(inv, lb1, 'eth0').find((f) => f.path === '/etc/haproxy/haproxy.cfg')!.content).toContain(' inter 500ms ');
   });
 
   it('is the crash drill\'s outage limit, unless drills.max_outage says otherwise; a stopped apiserver may cost nothing', () => {
