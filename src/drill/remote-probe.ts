@@ -23,19 +23,22 @@ export interface RemoteProbe extends Recorder<Sample> {
   error?: string;
 }
 
+/** How every loop on a host begins: its stop file and target from argv, a TLS context that checks no certificate (a drill measures whether the endpoint answers, not whom it trusts), and a lock for its lines of output. */
+export const LOOP_HEAD = `import os, socket, ssl, sys, threading, time
+stop, host, port, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+lock = threading.Lock()
+`;
+
 /**
  * One Python process on the host makes the requests, each on a thread of its
  * own: a process per request (curl every 50 ms) costs a small host more CPU
  * than it has, and the probe would then measure its own load. Python 3 is
  * on every supported distribution (RHEL 8 minimal: platform-python).
  */
-export const LOOP = `import os, socket, ssl, sys, threading, time
-stop, host, port, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-interval, connect_timeout, timeout, most = (float(x) for x in sys.argv[5:9])
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-lock = threading.Lock()
+export const LOOP = `${LOOP_HEAD}interval, connect_timeout, timeout, most = (float(x) for x in sys.argv[5:9])
 def one():
     start = time.time_ns()
     status, error = 0, ''

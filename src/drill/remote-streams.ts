@@ -1,6 +1,6 @@
 import type { Clock } from '../observe/clock.js';
 import type { Session } from '../transport/session.js';
-import { startRemoteLoop } from './remote-probe.js';
+import { LOOP_HEAD, startRemoteLoop } from './remote-probe.js';
 import {
   CLIENT_GO_PING_TIMEOUT_MS,
   CLIENT_GO_READ_IDLE_MS,
@@ -24,13 +24,7 @@ import {
  * n master` when n events arrive, `X kind ns how detail` when it ends (not
  * when the loop is told to stop).
  */
-export const STREAM_LOOP = `import os, socket, ssl, sys, threading, time
-stop, host, port, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-idle, ping_timeout, reconnect, most = (float(x) for x in sys.argv[5:9])
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-lock = threading.Lock()
+export const STREAM_LOOP = `${LOOP_HEAD}idle, ping_timeout, reconnect, most = (float(x) for x in sys.argv[5:9])
 begin = time.monotonic()
 def out(*words):
     with lock:
