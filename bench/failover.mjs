@@ -29,7 +29,7 @@ import { readVrrpState } from '../dist/observe/keepalived-state.js';
 import { vipHolders } from '../dist/observe/vip.js';
 import { dualHolding, longestOutage, summarize } from '../dist/drill/timeline.js';
 import { PROBE_CONNECT_TIMEOUT_MS, PROBE_INTERVAL_MS, startClient, startDefaultClient, startVipWatch } from '../dist/drill/watch.js';
-import { CLIENT_GO_PING_TIMEOUT_MS, CLIENT_GO_READ_IDLE_MS, openStreams, summarizeStream } from '../dist/drill/streams.js';
+import { CLIENT_GO_PING_TIMEOUT_MS, CLIENT_GO_READ_IDLE_MS, openStreams, summarizeStream, watchTarget } from '../dist/drill/streams.js';
 
 const self = fileURLToPath(import.meta.url);
 const kha = join(dirname(self), '..', 'bin', 'kha.js');
@@ -341,7 +341,7 @@ async function runFault(ctx, name, holder) {
   const client = startClient(ctx.inv, t0);
   const defaultClient = startDefaultClient(ctx.inv, t0);
   const watch = startVipWatch(ctx.inv, ctx.watched, t0);
-  const streams = ctx.streams ? await openStreams(ctx.inv.vip.address, ctx.inv.port, t0) : undefined;
+  const streams = ctx.streams ? await openStreams(watchTarget(ctx.inv.vip.address, ctx.inv.port), t0) : undefined;
   const result = { fault: name, target, holder };
   let faultAt;
   let restoreAt;

@@ -12,7 +12,7 @@ import type { ProxyHost } from '../topology/roles.js';
 import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
 import { summarize, type Mark, type StateChange, type Timeline } from './timeline.js';
 import type { DrillResult, Expectation } from './types.js';
-import { openStreams, WATCH_PATH } from './streams.js';
+import { openStreams, watchTarget } from './streams.js';
 import { startRemoteStreams, whyNotFlowing } from './remote-streams.js';
 import { startClient, startDefaultClient, startVipWatch } from './watch.js';
 
@@ -170,10 +170,11 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   const remoteMs = BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS;
   const probeClock = env.probeFrom && env.clocks.get(env.probeFrom.host);
   const remote = env.probeFrom && probeClock && startRemoteClient(vipTarget(env.inv), env.probeFrom, probeClock, t0, remoteMs);
-  const remoteStreams = env.probeFrom && probeClock && startRemoteStreams({ host: env.inv.vip.address, port: env.inv.port, path: WATCH_PATH }, env.probeFrom, probeClock, t0, remoteMs);
+  const watched = watchTarget(env.inv.vip.address, env.inv.port);
+  const remoteStreams = env.probeFrom && probeClock && startRemoteStreams(watched, env.probeFrom, probeClock, t0, remoteMs);
   const nodeProbe = drill.from === 'node' ? startNodeProbe(env, t0, remoteMs) : undefined;
   // Opened first, and flowing before the baseline: the fault must find them established.
-  const streams = await openStreams(env.inv.vip.address, env.inv.port, t0);
+  const streams = await openStreams(watched, t0);
   const client = startClient(env.inv, t0);
   const defaultClient = startDefaultClient(env.inv, t0);
   const watch = startVipWatch(env.inv, env.sessions, t0);

@@ -186,7 +186,7 @@ export function summarizeStream(r: StreamRecord, fault: number, end: number): St
 }
 
 /** The lab's apiserver stand-in serves this; a real apiserver wants credentials for a watch (not built yet). */
-export const WATCH_PATH = '/watch';
+const WATCH_PATH = '/watch';
 const FLOWING_WITHIN_MS = 3000;
 
 /** The streams every drill holds from the operator's machine: one of each kind. */
@@ -196,8 +196,12 @@ export interface Streams {
   stop(): Promise<StreamRecord[]>;
 }
 
-export async function openStreams(vip: string, port: number, t0: number): Promise<Streams> {
-  const target = { host: vip, port, path: WATCH_PATH };
+/** Where every held stream reads, from whichever host holds it: the lab stand-in's watch through the VIP. */
+export function watchTarget(vip: string, port: number): StreamTarget {
+  return { host: vip, port, path: WATCH_PATH };
+}
+
+export async function openStreams(target: StreamTarget, t0: number): Promise<Streams> {
   const handles = (['plain', 'client-go'] as const).map((kind) => openStream(kind, kind, target, t0));
   const stopAll = () => Promise.all(handles.map((h) => h.stop()));
   let timer: NodeJS.Timeout | undefined;
@@ -207,5 +211,5 @@ export async function openStreams(vip: string, port: number, t0: number): Promis
   if (flowing !== 'late') return { stop: stopAll };
   const records = await stopAll();
   const why = records.flatMap((r) => r.connections.map((c) => c.ended?.detail)).find((d) => d !== undefined);
-  return { unavailable: `no event on ${vip}:${port}${WATCH_PATH} within ${FLOWING_WITHIN_MS / 1000} s (${why ?? 'nothing came'}): only the lab's apiserver stand-in streams there`, stop: async () => [] };
+  return { unavailable: `no event on ${target.host}:${target.port}${target.path} within ${FLOWING_WITHIN_MS / 1000} s (${why ?? 'nothing came'}): only the lab's apiserver stand-in streams there`, stop: async () => [] };
 }
