@@ -35,7 +35,11 @@ export function podStatusScript(inv: Inventory, manifestsDir: string): string {
   return [
     'LC_ALL=C; export LC_ALL',
     'ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)',
-    "boot=$(awk '/^btime/ {print $2}' /proc/stat)",
+    // Now, and the seconds since boot at the same moment: a process started
+    // `uptime - start/ticks` seconds ago. /proc/stat's btime would do in whole
+    // seconds only, and a pod that started in the second its manifest was
+    // written then read as older than it (lab: 0.52 s after the write).
+    "read -r up _ </proc/uptime; now=$(date +%s.%N)",
     'kubelet=no; ka=; hp=',
     'for d in /proc/[0-9]*; do',
     '  { read -r c <"$d/comm"; } 2>/dev/null || continue',
@@ -51,14 +55,14 @@ export function podStatusScript(inv: Inventory, manifestsDir: string): string {
     '  if [ "$name" = keepalived ]; then pids=$ka; else pids=$hp; fi',
     '  first=',
     "  for p in $pids; do s=$(awk '{print $22}' \"/proc/$p/stat\" 2>/dev/null) || continue; [ -n \"$s\" ] || continue; if [ -z \"$first\" ] || [ \"$s\" -lt \"$first\" ]; then first=$s; fi; done",
-    `  m=$(stat -c %Y ${q(manifestsDir)}/"$name.yaml" 2>/dev/null || echo 0)`,
-    '  if [ -n "$first" ]; then echo "$name running $((boot + first / ticks)) $m"; else echo "$name absent 0 $m"; fi',
+    `  m=$(date -r ${q(manifestsDir)}/"$name.yaml" +%s.%N 2>/dev/null || echo 0)`,
+    `  if [ -n "$first" ]; then echo "$name running $(awk -v now="$now" -v up="$up" -v s="$first" -v t="$ticks" 'BEGIN { printf "%.3f", now - up + s / t }') $m"; else echo "$name absent 0 $m"; fi`,
     'done',
     `if timeout 2 bash -c ${q(ask)} 2>/dev/null; then echo 'monitor yes'; else echo 'monitor no'; fi`,
   ].join('\n');
 }
 
-/** Pure: the script's output. A process started within the second its manifest was written counts as current (both are whole seconds). */
+/** Pure: the script's output. A process started after its manifest was written runs it (both times to the clock tick, 10 ms). */
 export function parsePodStatus(text: string): PodStatus {
   const lines = new Map(text.split('\n').map((l) => l.trim().split(/\s+/)).map((w) => [w[0] ?? '', w.slice(1)] as const));
   const proc = (name: string): PodProcess => {
