@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
 import { outputFor, type CliContext } from '../cli.js';
+import { proxyMarkedDownMs } from '../drill/drills.js';
+import { InputError } from '../errors.js';
 import { explain } from '../explain/explain.js';
 import { formatExplanation } from '../explain/format.js';
 import { requireInventory } from '../inventory/load.js';
+import { proxyCheckSettings } from '../inventory/model.js';
 import { runInOperatorNetns } from './netns.js';
 
 export function registerExplain(program: Command, ctx: CliContext): void {
@@ -20,6 +23,13 @@ export function registerExplain(program: Command, ctx: CliContext): void {
     )
     .action(async (file: string, flags: { offline?: boolean; json?: boolean }) => {
       const inv = await requireInventory(file, ctx.env);
+      if (!inv.vip) {
+        const proxy =
+          inv.nodeProxy?.software === 'nginx'
+            ? 'nginx leaves a master out once client connections to it fail (passive checks)'
+            : `haproxy stops sending to a silent master after about ${(proxyMarkedDownMs(proxyCheckSettings(inv), 'silent') / 1000).toFixed(1)} s (its checks)`;
+        throw new InputError(`${file} lists no load balancer and no VIP: there is no failover to explain. Each host's local proxy is its endpoint: ${proxy}; kha verify-failover ${file} measures it from a node`);
+      }
       if (!flags.offline) {
         const inner = await runInOperatorNetns(inv, ctx.argv, ctx.env);
         if (inner !== null) return ctx.exit(inner);

@@ -25,11 +25,14 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       }
       const inv = result.inventory;
       const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-      out.line(
-        `${file} is valid: ${plural(inv.lbs.length, 'load balancer')}, ${plural(inv.masters.length, 'master')}, ${inv.nodes.length > 0 ? `${plural(inv.nodes.length, 'node')}, ` : ''}VIP ${vipCidr(inv)} on port ${inv.port}`,
-      );
-      out.line(`  keepalived: VRRPv${inv.keepalived.version}, adverts every ${inv.keepalived.advertInt} s, ${inv.keepalived.unicast ? 'unicast' : 'multicast'}, router id ${inv.keepalived.routerId}`);
-      out.line(`  primary: ${inv.lbs.filter((h) => h.primary).map((h) => `${h.name} (priority ${h.priority})`).join(', ')}; backups: ${inv.lbs.filter((h) => !h.primary).map((h) => `${h.name} (${h.priority})`).join(', ')}`);
+      const nodes = inv.nodes.length > 0 ? `${plural(inv.nodes.length, 'node')}, ` : '';
+      if (inv.vip) {
+        out.line(`${file} is valid: ${plural(inv.lbs.length, 'load balancer')}, ${plural(inv.masters.length, 'master')}, ${nodes}VIP ${vipCidr(inv)} on port ${inv.port}`);
+        out.line(`  keepalived: VRRPv${inv.keepalived.version}, adverts every ${inv.keepalived.advertInt} s, ${inv.keepalived.unicast ? 'unicast' : 'multicast'}, router id ${inv.keepalived.routerId}`);
+        out.line(`  primary: ${inv.lbs.filter((h) => h.primary).map((h) => `${h.name} (priority ${h.priority})`).join(', ')}; backups: ${inv.lbs.filter((h) => !h.primary).map((h) => `${h.name} (${h.priority})`).join(', ')}`);
+      } else {
+        out.line(`${file} is valid: ${plural(inv.masters.length, 'master')}, ${nodes}no VIP: each host's local proxy is its endpoint`);
+      }
       if (inv.staticPods) {
         // The Pod manifests through the same in-process schema check as kha render (render/spec.ts);
         // an interface hosts.yaml leaves out does not change their shape, so any name does here.
@@ -61,10 +64,8 @@ export function registerValidate(program: Command, ctx: CliContext): void {
               hosts: proxyHosts(inv).map((h) => h.name),
             },
           }),
-          vip: vipCidr(inv),
-          port: inv.port,
-          vrrp_version: inv.keepalived.version,
-          advert_int: inv.keepalived.advertInt,
+          vip: inv.vip ? vipCidr(inv) : null,
+          ...(inv.vip && { port: inv.port, vrrp_version: inv.keepalived.version, advert_int: inv.keepalived.advertInt }),
         },
         notes: inv.notes,
       });

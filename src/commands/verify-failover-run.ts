@@ -72,13 +72,14 @@ function selectDrills(flags: VerifyFlags, topology: Topology, inv: Inventory): D
 }
 
 const TOPOLOGY_WORDS: Record<TopologyName, string> = {
-  dedicated: 'on load balancers of their own',
-  'on-masters': 'on the masters',
-  'static-pods': 'as static pods',
+  dedicated: 'keepalived and haproxy on load balancers of their own',
+  'on-masters': 'keepalived and haproxy on the masters',
+  'static-pods': 'keepalived and haproxy as static pods',
+  'proxy-only': 'a cluster with no VIP',
 };
 
 function doesNotApply(n: NotApplicable, topology: Topology, inv: Inventory): string {
-  return n.by === 'topology' ? `does not apply to keepalived and haproxy ${TOPOLOGY_WORDS[topology.name]}: ${n.why}` : `does not apply to ${inv.file}: ${n.why}`;
+  return n.by === 'topology' ? `does not apply to ${TOPOLOGY_WORDS[topology.name]}: ${n.why}` : `does not apply to ${inv.file}: ${n.why}`;
 }
 
 /**
@@ -138,11 +139,15 @@ interface Column {
   cell(r: DrillResult): string;
 }
 
-/** The summary table, its head first: a row per drill run, then one per drill that does not apply. */
-export function drillTable(results: readonly DrillResult[], notApplicable: readonly { name: string }[], remoteHost?: string, nodeName?: string): string[][] {
-  const columns: Column[] = [
-    { title: 'drill', cell: (r) => r.name },
-    { title: 'outcome', cell: (r) => (r.passed ? 'pass' : 'FAIL') },
+/** The summary table, its head first: a row per drill run, then one per drill that does not apply. Without a VIP, only the node's columns. */
+export function drillTable(
+  results: readonly DrillResult[],
+  notApplicable: readonly { name: string }[],
+  remoteHost?: string,
+  nodeName?: string,
+  withVip = true,
+): string[][] {
+  const vipColumns: Column[] = [
     { title: 'VIP moved in', cell: (r) => seconds(r.summary.vipMovedMs) },
     { title: 'longest outage', cell: (r) => seconds(r.summary.longestOutageMs) },
     { title: 'failed/sent', cell: (r) => `${r.summary.failed}/${r.summary.sent}` },
@@ -151,6 +156,11 @@ export function drillTable(results: readonly DrillResult[], notApplicable: reado
       title: 'longest stream stall',
       cell: (r) => (r.timeline.streamsUnavailable !== undefined ? '-' : seconds(Math.max(0, ...r.summary.streams.map((x) => x.stalledMs)))),
     },
+  ];
+  const columns: Column[] = [
+    { title: 'drill', cell: (r) => r.name },
+    { title: 'outcome', cell: (r) => (r.passed ? 'pass' : 'FAIL') },
+    ...(withVip ? vipColumns : []),
     ...(remoteHost
       ? [{ title: `outage from ${remoteHost}`, cell: (r: DrillResult) => (r.summary.remote?.error !== undefined ? 'no report' : seconds(r.summary.remote?.longestOutageMs)) }]
       : []),
@@ -177,6 +187,40 @@ function streamsLine(r: DrillResult): string {
   return `streams through the VIP: ${[...words, ...(missing !== undefined ? [`none ${missing}`] : [])].join('; ')}`;
 }
 
+/** What one drill showed, for people: the VIP's clients and streams where there is a VIP, the node's probe, the notes, what was not met. */
+function drillLines(result: DrillResult, withVip: boolean): string[] {
+  const s = result.summary;
+  const fault = result.timeline.marks.find((m) => m.what === 'fault')?.t ?? 0;
+  const outcome = result.passed ? 'pass' : 'FAIL';
+  const lines: string[] = [];
+  if (withVip) {
+    lines.push(`  ${outcome}: VIP moved in ${seconds(s.vipMovedMs)}, longest outage ${seconds(s.longestOutageMs)}, ${s.failed}/${s.sent} failed${s.dualHoldingMs ? `, two holders for ${seconds(s.dualHoldingMs)}` : ''}`);
+    const changes = result.timeline.states.map((c) => `${c.host} ${c.state} ${c.t >= fault ? '+' : ''}${((c.t - fault) / 1000).toFixed(2)} s`);
+    if (changes.length > 0) lines.push(`  keepalived (from the fault): ${changes.join(', ')}`);
+    lines.push(`  a client with default TCP settings: slowest request ${seconds(s.defaultClient.slowestMs)}, ${s.defaultClient.failed}/${s.defaultClient.sent} failed`);
+    lines.push(`  ${streamsLine(result)}`);
+  } else {
+    lines.push(`  ${outcome}`);
+  }
+  if (s.node) {
+    lines.push(
+      s.node.error !== undefined
+        ? `  through ${s.node.host}'s local proxy: no report (${s.node.error})`
+        : `  through ${s.node.host}'s local proxy (${s.node.url}): longest outage ${seconds(s.node.longestOutageMs)}, ${s.node.failed}/${s.node.sent} failed, slowest ${seconds(s.node.slowestMs)}`,
+    );
+  }
+  for (const m of result.timeline.marks.filter((x) => x.what === 'note')) lines.push(`  ${m.text}, ${seconds(m.t - fault)} after the fault`);
+  if (s.remote) {
+    lines.push(
+      s.remote.error !== undefined
+        ? `  from ${s.remote.host}: no report (${s.remote.error})`
+        : `  from ${s.remote.host}: longest outage ${seconds(s.remote.longestOutageMs)}, ${s.remote.failed}/${s.remote.sent} failed`,
+    );
+  }
+  for (const e of result.expectations.filter((x) => !x.held)) lines.push(`    not met: ${e.name}: ${e.detail}`);
+  return lines;
+}
+
 /** The verify-failover command once kha runs where it can reach the hosts. */
 export async function runVerifyFailover(inv: Inventory, file: string, flags: VerifyFlags, ctx: CliContext): Promise<void> {
   const out = outputFor(ctx, Boolean(flags.json));
@@ -188,6 +232,11 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   const probeHost = flags.probeFrom === undefined ? undefined : everyHost.find((h) => h.name === flags.probeFrom);
   if (flags.probeFrom !== undefined && !probeHost) {
     throw new InputError(`--probe-from ${flags.probeFrom}: no host of that name in ${file} (${everyHost.map((h) => h.name).join(', ')})`);
+  }
+  if (probeHost && !inv.vip && !proxyHosts(inv).some((h) => h.name === probeHost.name)) {
+    throw new InputError(
+      `--probe-from ${probeHost.name}: ${file} has no VIP to probe, so --probe-from names the host the drills measure through, and ${probeHost.name} has no local proxy (${proxyHosts(inv).map((h) => h.name).join(', ')} have)`,
+    );
   }
   const node = drillNode(inv, drills, flags.probeFrom);
   const extraHosts = drillHosts(inv, drills, node);
@@ -243,36 +292,13 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     };
     for (const n of notApplicable) out.line(`${n.name}: ${doesNotApply(n, topology, inv)}`);
     for (const drill of drills) {
-      const holder = await waitHealthy(env);
-      if (!holder) break;
-      const from = probeFrom();
-      const result = await runDrill(drill, from ? { ...env, probeFrom: from } : env, holder);
+      const whole = await waitHealthy(env);
+      if (!whole) break;
+      // Without a VIP, --probe-from only chose the node (drillNode): there is no VIP to probe from it.
+      const from = inv.vip && probeFrom();
+      const result = await runDrill(drill, from ? { ...env, probeFrom: from } : env, whole.holder);
       results.push(result);
-      const s = result.summary;
-      out.line(
-        `  ${result.passed ? 'pass' : 'FAIL'}: VIP moved in ${seconds(s.vipMovedMs)}, longest outage ${seconds(s.longestOutageMs)}, ${s.failed}/${s.sent} failed${s.dualHoldingMs ? `, two holders for ${seconds(s.dualHoldingMs)}` : ''}`,
-      );
-      const fault = result.timeline.marks.find((m) => m.what === 'fault')?.t ?? 0;
-      const changes = result.timeline.states.map((c) => `${c.host} ${c.state} ${c.t >= fault ? '+' : ''}${((c.t - fault) / 1000).toFixed(2)} s`);
-      if (changes.length > 0) out.line(`  keepalived (from the fault): ${changes.join(', ')}`);
-      out.line(`  a client with default TCP settings: slowest request ${seconds(s.defaultClient.slowestMs)}, ${s.defaultClient.failed}/${s.defaultClient.sent} failed`);
-      out.line(`  ${streamsLine(result)}`);
-      if (s.node) {
-        out.line(
-          s.node.error !== undefined
-            ? `  through ${s.node.host}'s local proxy: no report (${s.node.error})`
-            : `  through ${s.node.host}'s local proxy (${s.node.url}): longest outage ${seconds(s.node.longestOutageMs)}, ${s.node.failed}/${s.node.sent} failed, slowest ${seconds(s.node.slowestMs)}`,
-        );
-      }
-      for (const m of result.timeline.marks.filter((x) => x.what === 'note')) out.line(`  ${m.text}, ${seconds(m.t - fault)} after the fault`);
-      if (s.remote) {
-        out.line(
-          s.remote.error !== undefined
-            ? `  from ${s.remote.host}: no report (${s.remote.error})`
-            : `  from ${s.remote.host}: longest outage ${seconds(s.remote.longestOutageMs)}, ${s.remote.failed}/${s.remote.sent} failed`,
-        );
-      }
-      for (const e of result.expectations.filter((x) => !x.held)) out.line(`    not met: ${e.name}: ${e.detail}`);
+      for (const line of drillLines(result, inv.vip !== undefined)) out.line(line);
       // No further fault on a cluster that is not whole.
       notRestored.push(...result.notRestored);
       if (notRestored.length > 0) break;
@@ -283,12 +309,12 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     // Before the merge (a stop during the sweep), the extra sessions are not in `sessions` yet.
     await closeAll(new Map([...sessions, ...extra]));
   }
-  const [head = [], ...rows] = drillTable(results, notApplicable, probeHost?.name, node?.name);
+  const [head = [], ...rows] = drillTable(results, notApplicable, inv.vip && probeHost?.name, node?.name, inv.vip !== undefined);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   out.line('');
   for (const r of [head, ...rows]) out.line(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
   if (flags.report) {
-    await writeFile(flags.report, renderReport(results, { vip: `${inv.vip.address}:${inv.port}`, inventory: file, version: VERSION, when: new Date().toISOString() }));
+    await writeFile(flags.report, renderReport(results, { vip: inv.vip ? `${inv.vip.address}:${inv.port}` : null, inventory: file, version: VERSION, when: new Date().toISOString() }));
     out.line(`\nreport: ${flags.report}`);
   }
   if (notRestored.length > 0) out.error(`\nstopped: ${notRestored.join(', ')} not restored by kha; each host's own timer undoes its fault (see above)`);

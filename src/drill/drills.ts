@@ -1,3 +1,4 @@
+import { InternalError } from '../errors.js';
 import { proxyCheckSettings, type HaproxySettings, type Inventory, type LoadBalancer, type Master } from '../inventory/model.js';
 import { readHaproxyStats } from '../observe/haproxy-stats.js';
 import { vipPresentCommand } from '../observe/vip.js';
@@ -30,8 +31,8 @@ export const DESTRUCTIVE: ReadonlySet<DrillName> = new Set(['reboot']);
 export interface DrillContext {
   inv: Inventory;
   sessions: ReadonlyMap<string, Session>;
-  /** Holds the VIP when the drill starts; the usual target. */
-  holder: LoadBalancer;
+  /** Holds the VIP when the drill starts; the usual target. Absent without a VIP, where only the drills from a node run. */
+  holder?: LoadBalancer;
   /** The master a backend drill takes away. */
   master: Master;
   /** The host whose local proxy the drills from a node measure through; absent when no host has the proxy. */
@@ -47,6 +48,12 @@ export interface DrillContext {
   extra: Record<string, number | string | undefined>;
   /** A new session to a host that went away; the VIP watcher picks it up. */
   reconnect(host: string, timeoutMs: number): Promise<void>;
+}
+
+/** The holder, for a drill that breaks the VIP: such a drill runs only where there is one (topology/proxy-only.ts lists none). */
+export function holderOf(ctx: Pick<DrillContext, 'holder'>): LoadBalancer {
+  if (!ctx.holder) throw new InternalError('a drill of the VIP ran on a cluster with no VIP');
+  return ctx.holder;
 }
 
 export type Summary = ReturnType<typeof summarize>;
@@ -73,7 +80,7 @@ export interface Drill {
   expectations(ctx: DrillContext, s: Summary): Expectation[];
 }
 
-const holderSession = (ctx: DrillContext) => sessionOf(ctx, ctx.holder.name);
+const holderSession = (ctx: DrillContext) => sessionOf(ctx, holderOf(ctx).name);
 
 /** A stopped or killed service: started again, and running. */
 function serviceFault(host: string, unit: 'keepalived' | 'haproxy'): Fault {
@@ -93,7 +100,7 @@ function routeGone(type: 'prohibit' | 'blackhole', address: string): { heal: str
 
 /** The hosts that may take the VIP from the holder. */
 function peers(ctx: Pick<DrillContext, 'inv' | 'holder'>): LoadBalancer[] {
-  return ctx.inv.lbs.filter((lb) => lb !== ctx.holder);
+  return ctx.inv.lbs.filter((lb) => lb !== holderOf(ctx));
 }
 
 /**
@@ -129,7 +136,7 @@ async function peerTakesOver(ctx: DrillContext, timeoutMs: number): Promise<stri
     }
     await sleep(100);
   }
-  throw new Error(`no peer of ${ctx.holder.name} (${peerText(ctx)}) took the VIP within ${seconds(timeoutMs)}`);
+  throw new Error(`no peer of ${holderOf(ctx).name} (${peerText(ctx)}) took the VIP within ${seconds(timeoutMs)}`);
 }
 
 function outageWithin(ctx: DrillContext, s: Summary, name: DrillName): Expectation {
@@ -201,16 +208,16 @@ function onHolder(spec: {
 }): Drill {
   return {
     name: spec.name,
-    title: (ctx) => spec.title(ctx.holder.name),
-    faults: (ctx) => [serviceFault(ctx.holder.name, spec.service)],
+    title: (ctx) => spec.title(holderOf(ctx).name),
+    faults: (ctx) => [serviceFault(holderOf(ctx).name, spec.service)],
     injectMs: 0,
     async inject(ctx) {
-      ctx.mark('fault', `${spec.fault[0]} on ${ctx.holder.name}`);
+      ctx.mark('fault', `${spec.fault[0]} on ${holderOf(ctx).name}`);
       await on(holderSession(ctx), spec.fault[1]);
     },
     // Long enough for the failover the limit allows to happen and be seen.
     holdMs: (ctx) => Math.max(HOLD_MS, ctx.limits[spec.name] + 2000),
-    restoreText: (ctx) => `${spec.restored} on ${ctx.holder.name}`,
+    restoreText: (ctx) => `${spec.restored} on ${holderOf(ctx).name}`,
     expectations: (ctx, s) => [
       moved(ctx, s),
       outageWithin(ctx, s, spec.name),
@@ -414,16 +421,16 @@ export function partitionCommands(inv: Inventory, holder: LoadBalancer): Cut[] {
 export function partitionDrill(caveat?: (ctx: DrillContext) => string): Drill {
   return {
     name: 'partition',
-    title: (ctx) => `the holder ${ctx.holder.name} and its peers stop hearing each other for ${ctx.partitionSeconds} s (split brain)`,
+    title: (ctx) => `the holder ${holderOf(ctx).name} and its peers stop hearing each other for ${ctx.partitionSeconds} s (split brain)`,
     ...(caveat ? { caveat } : {}),
-    faults: (ctx) => partitionCommands(ctx.inv, ctx.holder),
+    faults: (ctx) => partitionCommands(ctx.inv, holderOf(ctx)),
     injectMs: 0,
     async inject(ctx) {
-      ctx.mark('fault', `${ctx.holder.name} cut off from its peers`);
-      await onEach(ctx, partitionCommands(ctx.inv, ctx.holder).map((p) => ({ host: p.host, command: p.cut })));
+      ctx.mark('fault', `${holderOf(ctx).name} cut off from its peers`);
+      await onEach(ctx, partitionCommands(ctx.inv, holderOf(ctx)).map((p) => ({ host: p.host, command: p.cut })));
     },
     holdMs: (ctx) => ctx.partitionSeconds * 1000,
-    restoreText: (ctx) => `${ctx.holder.name} and its peers hear each other again`,
+    restoreText: (ctx) => `${holderOf(ctx).name} and its peers hear each other again`,
     expectations: (ctx, s) => [moved(ctx, s), outageWithin(ctx, s, 'partition'), reported(s)],
   };
 }
@@ -435,26 +442,26 @@ const SETTLE_MS = 1000;
 const failback: Drill = {
   name: 'failback',
   title: (ctx) =>
-    `${ctx.holder.name} returns after losing the VIP: ${ctx.inv.keepalived.preempt ? `it takes the VIP back after ${ctx.inv.keepalived.preemptDelay} s` : 'it must stay backup (nopreempt)'}`,
-  faults: (ctx) => [serviceFault(ctx.holder.name, 'keepalived')],
+    `${holderOf(ctx).name} returns after losing the VIP: ${ctx.inv.keepalived.preempt ? `it takes the VIP back after ${ctx.inv.keepalived.preemptDelay} s` : 'it must stay backup (nopreempt)'}`,
+  faults: (ctx) => [serviceFault(holderOf(ctx).name, 'keepalived')],
   injectMs: TAKEOVER_WAIT_MS + SETTLE_MS,
   async inject(ctx) {
     await on(holderSession(ctx), 'systemctl stop keepalived');
-    ctx.progress(`  keepalived stopped on ${ctx.holder.name}, waiting for ${peerText(ctx)} to take the VIP`);
+    ctx.progress(`  keepalived stopped on ${holderOf(ctx).name}, waiting for ${peerText(ctx)} to take the VIP`);
     await peerTakesOver(ctx, TAKEOVER_WAIT_MS);
     await sleep(SETTLE_MS);
-    ctx.mark('fault', `keepalived back on ${ctx.holder.name}`);
+    ctx.mark('fault', `keepalived back on ${holderOf(ctx).name}`);
     await on(holderSession(ctx), 'systemctl start keepalived');
   },
   holdMs: (ctx) => (ctx.inv.keepalived.preempt ? ctx.inv.keepalived.preemptDelay * 1000 + 3000 : 4000),
   restoreText: () => 'end of the return',
   expectations: (ctx, s) => {
     const stays = !ctx.inv.keepalived.preempt;
-    const back = s.takeover?.to === ctx.holder.name;
+    const back = s.takeover?.to === holderOf(ctx).name;
     return [
       stays
         ? { name: `VIP stays on ${peerText(ctx)}`, held: !s.takeover, detail: s.takeover ? `${s.takeover.to} took it` : 'no move' }
-        : { name: `VIP back on ${ctx.holder.name}`, held: back, detail: back ? `after ${seconds(s.vipMovedMs ?? 0)}` : 'it did not come back' },
+        : { name: `VIP back on ${holderOf(ctx).name}`, held: back, detail: back ? `after ${seconds(s.vipMovedMs ?? 0)}` : 'it did not come back' },
       outageWithin(ctx, s, 'failback'),
       singleHolder(s),
       ...streamsResumed(s),
@@ -474,18 +481,18 @@ const REBOOT_BACK_MS = 180_000;
  */
 const reboot: Drill = {
   name: 'reboot',
-  title: (ctx) => `reboot the VIP holder ${ctx.holder.name} and wait for it to return`,
+  title: (ctx) => `reboot the VIP holder ${holderOf(ctx).name} and wait for it to return`,
   faults: () => [],
   injectMs: 0,
   async inject(ctx) {
-    ctx.mark('fault', `reboot of ${ctx.holder.name}`);
+    ctx.mark('fault', `reboot of ${holderOf(ctx).name}`);
     // systemctl returns once the reboot is queued; the connection may drop before it answers.
     await holderSession(ctx).exec('systemctl reboot', { timeoutMs: 10_000 }).catch(() => undefined);
   },
   holdMs: (ctx) => Math.max(HOLD_MS, ctx.limits.reboot + 2000),
   async recover(ctx) {
     const t = performance.now();
-    await ctx.reconnect(ctx.holder.name, REBOOT_BACK_MS);
+    await ctx.reconnect(holderOf(ctx).name, REBOOT_BACK_MS);
     const left = Math.max(10_000, REBOOT_BACK_MS - (performance.now() - t));
     await on(
       holderSession(ctx),
@@ -493,19 +500,19 @@ const reboot: Drill = {
       left + 5000,
     );
     ctx.extra.backAfterMs = performance.now() - t;
-    ctx.mark('restore', `${ctx.holder.name} back, keepalived and haproxy running`);
+    ctx.mark('restore', `${holderOf(ctx).name} back, keepalived and haproxy running`);
   },
   expectations: (ctx, s) => {
     const back = ctx.extra.backAfterMs;
     const expectations = [moved(ctx, s), outageWithin(ctx, s, 'reboot'), reported(s), ...streamsResumed(s)];
     expectations.push({
-      name: `${ctx.holder.name} back with both services`,
+      name: `${holderOf(ctx).name} back with both services`,
       held: typeof back === 'number',
       detail: typeof back === 'number' ? `answering with keepalived and haproxy running ${seconds(back)} after the hold` : 'it did not come back',
     });
     if (!ctx.inv.keepalived.preempt) {
-      const retaken = s.finalHolders.includes(ctx.holder.name);
-      expectations.push({ name: `VIP stays on ${peerText(ctx)}`, held: !retaken, detail: retaken ? `${ctx.holder.name} holds it at the end` : `held by ${s.finalHolders.join(', ') || 'nobody'} at the end` });
+      const retaken = s.finalHolders.includes(holderOf(ctx).name);
+      expectations.push({ name: `VIP stays on ${peerText(ctx)}`, held: !retaken, detail: retaken ? `${holderOf(ctx).name} holds it at the end` : `held by ${s.finalHolders.join(', ') || 'nobody'} at the end` });
     }
     return expectations;
   },

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HostError } from '../errors.js';
 import type { Clock } from '../observe/clock.js';
-import type { Inventory } from '../inventory/model.js';
+import { type Inventory, vipOf } from '../inventory/model.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../shell/quote.js';
 import type { Sample } from './timeline.js';
@@ -107,7 +107,7 @@ export interface ProbeTarget {
 
 /** The VIP, as the operator's own probe asks it (watch.ts). */
 export function vipTarget(inv: Inventory): ProbeTarget {
-  return { host: inv.vip.address, port: inv.port, path: '/healthz' };
+  return { host: vipOf(inv).address, port: inv.port, path: '/healthz' };
 }
 
 /** A node's local proxy, asked for the path its checks ask each apiserver: what the node's kubelet reaches. */

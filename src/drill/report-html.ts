@@ -71,8 +71,14 @@ function streamLane(d: DrillResult, i: number): ClientLane {
   return { name: `stream ${r.name}`, samples: [...events, ...stall], spans: stall.length > 0 };
 }
 
+/** A drill on a cluster with a VIP: its load balancers are lanes. Without one (no lb), the node's probe is all there is to draw. */
+function hasVip(d: DrillResult): boolean {
+  return d.lbs.length > 0;
+}
+
 function clientLanes(d: DrillResult): ClientLane[] {
   const t = d.timeline;
+  if (!hasVip(d)) return t.node ? [{ name: `${t.node.host} proxy`, samples: t.node.samples, spans: false }] : [];
   return [
     ...t.streams.map((_, i) => streamLane(d, i)),
     { name: 'default client', samples: t.defaultClient, spans: true },
@@ -128,7 +134,7 @@ function svg(d: DrillResult): string {
     }
   });
   const clientY = laneY(lanes.length - 1);
-  const worst = d.summary.outage;
+  const worst = hasVip(d) ? d.summary.outage : d.summary.node?.outage;
   if (worst) {
     const y = clientY + LANE + 2;
     parts.push(`<path d="M${x(worst.from)} ${y - 4} V${y} H${x(worst.to)} V${y - 4}" class="bracket"/>`);
@@ -150,14 +156,23 @@ function card(label: string, value: string, bad = false): string {
   return `<div class="card${bad ? ' bad' : ''}"><div class="v">${esc(value)}</div><div class="l">${esc(label)}</div></div>`;
 }
 
-function drillSection(d: DrillResult): string {
+function nodeCard(s: DrillResult['summary']): string {
+  if (!s.node) return '';
+  return card(`through ${s.node.host}'s proxy: longest outage, ${s.node.failed} / ${s.node.sent} failed`, s.node.error !== undefined ? 'no report' : seconds(s.node.longestOutageMs), s.node.error !== undefined || s.node.failed > 0);
+}
+
+function vipCards(d: DrillResult): string {
   const s = d.summary;
+  return `${card('VIP moved in', seconds(s.vipMovedMs))}${card('longest client outage', seconds(s.longestOutageMs), !d.passed && s.longestOutageMs > 0)}${card('requests failed / sent', `${s.failed} / ${s.sent}`)}${card('two holders at once', seconds(s.dualHoldingMs), s.dualHoldingMs > 0)}${card('default client: slowest request', seconds(s.defaultClient.slowestMs), s.defaultClient.failed > 0)}${s.remote ? card(`longest outage from ${s.remote.host}`, s.remote.error !== undefined ? 'no report' : seconds(s.remote.longestOutageMs), s.remote.error !== undefined) : ''}`;
+}
+
+function drillSection(d: DrillResult): string {
   const expectations = d.expectations
     .map((e) => `<li class="${e.held ? 'held' : 'broken'}">${e.held ? '✔' : '✘'} <b>${esc(e.name)}</b> — ${esc(e.detail)}</li>`)
     .join('');
   return `<section class="drill ${d.passed ? 'pass' : 'fail'}">
 <h2><span class="badge">${d.passed ? 'PASS' : 'FAIL'}</span> ${esc(d.name)} <small>${esc(d.title)}</small></h2>${d.caveat ? `<p class="caveat">Cannot show: ${esc(d.caveat)}</p>` : ''}
-<div class="cards">${card('VIP moved in', seconds(s.vipMovedMs))}${card('longest client outage', seconds(s.longestOutageMs), !d.passed && s.longestOutageMs > 0)}${card('requests failed / sent', `${s.failed} / ${s.sent}`)}${card('two holders at once', seconds(s.dualHoldingMs), s.dualHoldingMs > 0)}${card('default client: slowest request', seconds(s.defaultClient.slowestMs), s.defaultClient.failed > 0)}${s.remote ? card(`longest outage from ${s.remote.host}`, s.remote.error !== undefined ? 'no report' : seconds(s.remote.longestOutageMs), s.remote.error !== undefined) : ''}${s.node ? card(`through ${s.node.host}'s proxy: longest outage, ${s.node.failed} / ${s.node.sent} failed`, s.node.error !== undefined ? 'no report' : seconds(s.node.longestOutageMs), s.node.error !== undefined || s.node.failed > 0) : ''}</div>
+<div class="cards">${hasVip(d) ? vipCards(d) : ''}${nodeCard(d.summary)}</div>
 ${svg(d)}
 <ul class="expect">${expectations}</ul>
 </section>`;
@@ -184,21 +199,42 @@ svg text{font:11px system-ui,sans-serif;fill:#3b4452}.tick{text-anchor:middle;fi
 .legend span{display:inline-block;width:12px;height:10px;margin:0 4px 0 14px;vertical-align:-1px}
 `;
 
-export function renderReport(drills: readonly DrillResult[], meta: { vip: string; inventory: string; version: string; when: string }): string {
+/** The summary table's columns past drill and outcome: the VIP's clients, or without a VIP the node's probe. */
+function tableColumns(withVip: boolean): Array<{ title: string; cell: (d: DrillResult) => string }> {
+  if (!withVip) {
+    return [
+      { title: "longest outage through the node's proxy", cell: (d) => (d.summary.node?.error !== undefined ? 'no report' : seconds(d.summary.node?.longestOutageMs)) },
+      { title: 'failed / sent', cell: (d) => (d.summary.node ? `${d.summary.node.failed} / ${d.summary.node.sent}` : '–') },
+    ];
+  }
+  return [
+    { title: 'VIP moved in', cell: (d) => seconds(d.summary.vipMovedMs) },
+    { title: 'longest outage', cell: (d) => seconds(d.summary.longestOutageMs) },
+    { title: 'failed / sent', cell: (d) => `${d.summary.failed} / ${d.summary.sent}` },
+    { title: 'default client (slowest)', cell: (d) => seconds(d.summary.defaultClient.slowestMs) },
+  ];
+}
+
+/** `meta.vip`: VIP:port, or null for a cluster with no VIP (its drills are measured from a node through its local proxy). */
+export function renderReport(drills: readonly DrillResult[], meta: { vip: string | null; inventory: string; version: string; when: string }): string {
   const passed = drills.filter((d) => d.passed).length;
+  const columns = tableColumns(meta.vip !== null);
   const rows = drills
     .map(
       (d) =>
-        `<tr><td>${esc(d.name)}</td><td class="${d.passed ? 'pass' : 'fail'}">${d.passed ? 'pass' : 'FAIL'}</td><td>${seconds(d.summary.vipMovedMs)}</td><td>${seconds(d.summary.longestOutageMs)}</td><td>${d.summary.failed} / ${d.summary.sent}</td><td>${seconds(d.summary.defaultClient.slowestMs)}</td><td>${esc(d.expectations.filter((e) => !e.held).map((e) => e.name).join('; ') || '–')}</td></tr>`,
+        `<tr><td>${esc(d.name)}</td><td class="${d.passed ? 'pass' : 'fail'}">${d.passed ? 'pass' : 'FAIL'}</td>${columns.map((c) => `<td>${esc(c.cell(d))}</td>`).join('')}<td>${esc(d.expectations.filter((e) => !e.held).map((e) => e.name).join('; ') || '–')}</td></tr>`,
     )
     .join('');
+  const subject = meta.vip ?? 'the local proxies (no VIP)';
+  const probe = meta.vip === null ? "a new TLS connection through a node's local proxy every 50 ms" : 'a new TLS connection to the VIP every 50 ms';
+  const legend = meta.vip === null ? '' : '<span style="background:#2f6fdf"></span>holds the VIP<span style="background:#e8590c"></span>two holders';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>kha failover drills — ${esc(meta.vip)}</title><style>${CSS}</style></head>
-<body><header><h1>Failover drills for ${esc(meta.vip)}: ${passed} of ${drills.length} passed</h1>
-<p>${esc(meta.inventory)} · kha ${esc(meta.version)} · ${esc(meta.when)} · a new TLS connection to the VIP every 50 ms</p></header>
+<html lang="en"><head><meta charset="utf-8"><title>kha failover drills — ${esc(subject)}</title><style>${CSS}</style></head>
+<body><header><h1>Failover drills for ${esc(subject)}: ${passed} of ${drills.length} passed</h1>
+<p>${esc(meta.inventory)} · kha ${esc(meta.version)} · ${esc(meta.when)} · ${probe}</p></header>
 <main>
-<table><thead><tr><th>drill</th><th>outcome</th><th>VIP moved in</th><th>longest outage</th><th>failed / sent</th><th>default client (slowest)</th><th>expectations not met</th></tr></thead><tbody>${rows}</tbody></table>
-<p class="legend"><span style="background:#2f6fdf"></span>holds the VIP<span style="background:#e8590c"></span>two holders<span style="background:#2fb344"></span>request answered<span style="background:#f08c00"></span>answered after over 0.5 s<span style="background:#e03131"></span>request failed</p>
+<table><thead><tr><th>drill</th><th>outcome</th>${columns.map((c) => `<th>${esc(c.title)}</th>`).join('')}<th>expectations not met</th></tr></thead><tbody>${rows}</tbody></table>
+<p class="legend">${legend}<span style="background:#2fb344"></span>request answered<span style="background:#f08c00"></span>answered after over 0.5 s<span style="background:#e03131"></span>request failed</p>
 ${drills.map(drillSection).join('\n')}
 </main></body></html>
 `;

@@ -1,4 +1,4 @@
-import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { vipOf, type Inventory, type LoadBalancer, type Vip } from '../inventory/model.js';
 import { readHaproxyStats } from '../observe/haproxy-stats.js';
 import { probeHealthz } from '../probe/https.js';
 import { vipHolders } from '../observe/vip.js';
@@ -10,10 +10,10 @@ import type { Clock } from '../observe/clock.js';
 import { topologyOf } from '../topology/of.js';
 import type { ProxyHost } from '../topology/roles.js';
 import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
-import { summarize, type Mark, type StateChange, type Timeline } from './timeline.js';
+import { summarize, type Mark, type Sample, type StateChange, type Timeline, type VipObservation } from './timeline.js';
 import type { DrillResult, Expectation } from './types.js';
-import { openStreams, watchTarget } from './streams.js';
-import { startRemoteStreams, whyNotFlowing } from './remote-streams.js';
+import { openStreams, watchTarget, type StreamRecord } from './streams.js';
+import { startRemoteStreams, whyNotFlowing, type RemoteStreams } from './remote-streams.js';
 import { startClient, startDefaultClient, startVipWatch } from './watch.js';
 
 // One drill, start to finish: measure a baseline, break, hold, restore
@@ -58,15 +58,28 @@ function remoteWithin(r: NonNullable<ReturnType<typeof summarize>['remote']>, li
   };
 }
 
+/** The cluster whole again: who holds the VIP, absent when there is none (the drills from a node need no holder). */
+export interface Whole {
+  holder?: LoadBalancer;
+}
+
 /**
  * Every keepalived and haproxy running, exactly one holder, every apiserver
- * up: the state each drill starts from. Undefined once kha is asked to stop.
+ * up (without a VIP: up in the drill node's proxy): the state each drill
+ * starts from. Undefined once kha is asked to stop.
  */
-export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer | undefined> {
+export async function waitHealthy(env: DrillEnv): Promise<Whole | undefined> {
   const until = Date.now() + HEALTHY_TIMEOUT_MS;
   let why = '';
   while (Date.now() < until) {
     if (env.stop.aborted) return undefined;
+    if (!env.inv.vip) {
+      const nodeNotUp = await nodeProxyNotUp(env);
+      if (nodeNotUp === undefined) return {};
+      why = nodeNotUp;
+      await sleep(250, env.stop);
+      continue;
+    }
     const topology = topologyOf(env.inv);
     const services = await Promise.all(
       env.inv.lbs.map(async (lb) => {
@@ -83,7 +96,7 @@ export async function waitHealthy(env: DrillEnv): Promise<LoadBalancer | undefin
     // Clients must get through too: a stale ARP cache from the last drill would
     // otherwise be blamed on the next one.
     const client = down.length === 0 && holder && notUp.length === 0 && nodeNotUp === undefined ? await clientPathWorks(env.inv) : false;
-    if (client && holder && backends.length > 0) return holder;
+    if (client && holder && backends.length > 0) return { holder };
     why = down.length
       ? `keepalived or haproxy not running on ${down.join(', ')}`
       : !holder
@@ -118,7 +131,7 @@ async function nodeProxyNotUp(env: DrillEnv): Promise<string | undefined> {
 
 async function clientPathWorks(inv: Inventory): Promise<boolean> {
   for (let i = 0; i < 3; i++) {
-    if (!(await probeHealthz(inv.vip.address, inv.port, 1000, '/healthz', 200)).ok) return false;
+    if (!(await probeHealthz(vipOf(inv).address, inv.port, 1000, '/healthz', 200)).ok) return false;
   }
   return true;
 }
@@ -147,49 +160,74 @@ function startNodeProbe(env: DrillEnv, t0: number, maxMs: number): { probe: Remo
   return { probe: startRemoteClient(target, session, clock, t0, maxMs), url: targetUrl(target) };
 }
 
-export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer): Promise<DrillResult> {
+/** What a drill saw of the VIP: its clients and holders from here, and what --probe-from's host saw. */
+interface VipSeen {
+  samples: Sample[];
+  slow: Sample[];
+  vip: VipObservation[];
+  streamRecords: StreamRecord[];
+  streamsUnavailable?: string;
+  remote?: RemoteProbe;
+  remoteSamples?: Sample[];
+  remoteStreams?: RemoteStreams;
+  fromHost?: { records: StreamRecord[]; error?: string };
+}
+
+/** Starts everything that watches the VIP through a drill; the streams are flowing when it returns, before the baseline, so the fault finds them established. */
+async function watchVip(env: DrillEnv, vip: Vip, t0: number, remoteMs: number): Promise<{ stop(): Promise<VipSeen> }> {
+  const probeClock = env.probeFrom && env.clocks.get(env.probeFrom.host);
+  const remote = env.probeFrom && probeClock ? startRemoteClient(vipTarget(env.inv), env.probeFrom, probeClock, t0, remoteMs) : undefined;
+  const watched = watchTarget(vip.address, env.inv.port);
+  const remoteStreams = env.probeFrom && probeClock ? startRemoteStreams(watched, env.probeFrom, probeClock, t0, remoteMs) : undefined;
+  const streams = await openStreams(watched, t0);
+  const client = startClient(env.inv, t0);
+  const defaultClient = startDefaultClient(env.inv, t0);
+  const watch = startVipWatch(env.inv, env.sessions, t0);
+  return {
+    async stop() {
+      const [samples, slow, seen, remoteSamples, streamRecords, fromHost] = await Promise.all([
+        client.stop(),
+        defaultClient.stop(),
+        watch.stop(),
+        remote?.stop(),
+        streams.stop(),
+        remoteStreams?.stop(),
+      ]);
+      return { samples, slow, vip: seen, streamRecords, streamsUnavailable: streams.unavailable, remote, remoteSamples, remoteStreams, fromHost };
+    },
+  };
+}
+
+/** `holder`: absent without a VIP, where only drills from a node run and nothing watches a VIP. */
+export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer | undefined): Promise<DrillResult> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
   const marks: Mark[] = [];
   const ctx: DrillContext = {
     inv: env.inv,
     sessions: env.sessions,
-    holder,
+    ...(holder ? { holder } : {}),
     master: env.inv.masters[env.inv.masters.length - 1]!,
     ...(env.node ? { node: env.node } : {}),
     partitionSeconds: env.partitionSeconds,
     limits: env.limits,
     mark: (what, text) => marks.push({ t: performance.now() - t0, what, text }),
     progress: env.progress,
-    extra: { interface: env.interfaces.get(holder.name) },
+    extra: { interface: holder && env.interfaces.get(holder.name) },
     reconnect: env.reconnect,
   };
   env.progress(`${drill.name}: ${drill.title(ctx)}`);
   const caveat = drill.caveat?.(ctx);
   if (caveat) env.progress(`  cannot show: ${caveat}`);
   const remoteMs = BASELINE_MS + drill.holdMs(ctx) + RECOVERY_MS + REMOTE_SLACK_MS;
-  const probeClock = env.probeFrom && env.clocks.get(env.probeFrom.host);
-  const remote = env.probeFrom && probeClock && startRemoteClient(vipTarget(env.inv), env.probeFrom, probeClock, t0, remoteMs);
-  const watched = watchTarget(env.inv.vip.address, env.inv.port);
-  const remoteStreams = env.probeFrom && probeClock && startRemoteStreams(watched, env.probeFrom, probeClock, t0, remoteMs);
   const nodeProbe = drill.from === 'node' ? startNodeProbe(env, t0, remoteMs) : undefined;
-  // Opened first, and flowing before the baseline: the fault must find them established.
-  const streams = await openStreams(watched, t0);
-  const client = startClient(env.inv, t0);
-  const defaultClient = startDefaultClient(env.inv, t0);
-  const watch = startVipWatch(env.inv, env.sessions, t0);
+  // Without a VIP there is nothing else to watch: the node's probe is the drill's measure.
+  const vipSide = env.inv.vip ? await watchVip(env, env.inv.vip, t0, remoteMs) : undefined;
   await sleep(BASELINE_MS, env.stop);
   const { restored, notRestored, failure } = await exercise(drill, ctx, env);
   await sleep(RECOVERY_MS, env.stop);
-  const [samples, slow, vip, remoteSamples, nodeSamples, streamRecords, fromHost] = await Promise.all([
-    client.stop(),
-    defaultClient.stop(),
-    watch.stop(),
-    remote?.stop(),
-    nodeProbe?.probe.stop(),
-    streams.stop(),
-    remoteStreams?.stop(),
-  ]);
+  const [seen, nodeSamples] = await Promise.all([vipSide?.stop(), nodeProbe?.probe.stop()]);
+  const { samples = [], slow = [], vip = [], remote, remoteSamples, streamRecords = [], remoteStreams, fromHost, streamsUnavailable } = seen ?? {};
   const durationMs = performance.now() - t0;
   const states = await stateChanges(env, t0, durationMs);
   // A host's streams count only if they flowed before the fault, as the operator's must.
@@ -201,7 +239,7 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     marks,
     states,
     streams: [...streamRecords, ...(fromHost && notFlowing === undefined ? fromHost.records : [])],
-    ...(streams.unavailable !== undefined && { streamsUnavailable: streams.unavailable }),
+    ...(streamsUnavailable !== undefined && { streamsUnavailable }),
     ...(remoteStreams && notFlowing !== undefined && { remoteStreamsUnavailable: `from ${remoteStreams.host}: ${notFlowing}` }),
   };
   if (remote && remoteSamples) {
@@ -222,7 +260,7 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     name: drill.name,
     title: drill.title(ctx),
     ...(caveat ? { caveat } : {}),
-    target: holder.name,
+    target: holder?.name ?? env.node?.name ?? '-',
     startedAt,
     durationMs,
     timeline,

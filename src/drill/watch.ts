@@ -1,4 +1,4 @@
-import type { Inventory } from '../inventory/model.js';
+import { type Inventory, vipOf } from '../inventory/model.js';
 import { probeHealthz, type ProbeResult } from '../probe/https.js';
 import { vipPresentCommand } from '../observe/vip.js';
 import type { Session } from '../transport/session.js';
@@ -17,7 +17,7 @@ export const PROBE_CONNECT_TIMEOUT_MS = 200;
 export const PROBE_TIMEOUT_MS = 1000;
 
 export function startClient(inv: Inventory, t0: number): Recorder<Sample> {
-  return startLoop(PROBE_INTERVAL_MS, () => probeHealthz(inv.vip.address, inv.port, PROBE_TIMEOUT_MS, '/healthz', PROBE_CONNECT_TIMEOUT_MS), t0);
+  return startLoop(PROBE_INTERVAL_MS, () => probeHealthz(vipOf(inv).address, inv.port, PROBE_TIMEOUT_MS, '/healthz', PROBE_CONNECT_TIMEOUT_MS), t0);
 }
 
 /** A new request every `intervalMs`, whether or not the last one has answered. */
@@ -57,7 +57,7 @@ const DEFAULT_CLIENT_INTERVAL_MS = 500;
 const DEFAULT_CLIENT_TIMEOUT_MS = 15_000;
 
 export function startDefaultClient(inv: Inventory, t0: number): Recorder<Sample> {
-  return startLoop(DEFAULT_CLIENT_INTERVAL_MS, () => probeHealthz(inv.vip.address, inv.port, DEFAULT_CLIENT_TIMEOUT_MS), t0);
+  return startLoop(DEFAULT_CLIENT_INTERVAL_MS, () => probeHealthz(vipOf(inv).address, inv.port, DEFAULT_CLIENT_TIMEOUT_MS), t0);
 }
 
 const POLL_MS = 50;

@@ -1,5 +1,5 @@
 import { defaultLimits, type DrillName } from '../drill/drills.js';
-import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { type Inventory, type LoadBalancer, vipOf } from '../inventory/model.js';
 import type { VrrpState } from '../observe/keepalived-state.js';
 import { advertTraffic, garpSize, masterDownUs, seconds, skewUs, type AdvertTiming, type AdvertTraffic, type PacketSize } from './timing.js';
 
@@ -232,7 +232,7 @@ export function explain(inv: Inventory, live?: LiveState): Explanation {
     : ranked.find((lb) => lb !== holder);
   const h = inv.haproxy;
   const explanation: Explanation = {
-    vip: `${inv.vip.address}:${inv.port}`,
+    vip: `${vipOf(inv).address}:${inv.port}`,
     vrrp: {
       version: k.version,
       advertIntS: k.advertInt,

@@ -1,6 +1,6 @@
 import { parseCidr } from '../inventory/addresses.js';
 import { isInterfaceName } from '../inventory/interface-name.js';
-import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { type Inventory, type LoadBalancer, vipOf } from '../inventory/model.js';
 import type { HostFacts } from './types.js';
 
 // Answers drawn from a host's facts and the inventory together, shared by
@@ -8,7 +8,7 @@ import type { HostFacts } from './types.js';
 
 /** The VIP on an interface other than lo, where the release script only parks it (observe/vip.ts). */
 export function holdsVip(inv: Inventory, facts: HostFacts): boolean {
-  return facts.interfaces.some((i) => i.name !== 'lo' && i.addresses.some((a) => parseCidr(a).address === inv.vip.address));
+  return facts.interfaces.some((i) => i.name !== 'lo' && i.addresses.some((a) => parseCidr(a).address === vipOf(inv).address));
 }
 
 /**

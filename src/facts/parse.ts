@@ -58,6 +58,7 @@ export function parseProbe(host: string, output: string, req: ProbeRequest): Hos
   const interfaces = s.read(SECTION.addresses, undefined, (addresses) => parseInterfaces(links, addresses));
   const summary = s.read(SECTION.firewalld, undefined, parseFirewalldSummary);
   const running = summary.running;
+  const vip = req.vip;
 
   return {
     host,
@@ -76,7 +77,7 @@ export function parseProbe(host: string, output: string, req: ProbeRequest): Hos
       ufwRules: s.optional(SECTION.ufwAdded, parseUfwAdded) ?? null,
     }),
     interfaces,
-    routeToVip: s.read(SECTION.route, undefined, (l) => parseRoute(l, req.vip, interfaces)),
+    routeToVip: vip === undefined ? null : s.read(SECTION.route, undefined, (l) => parseRoute(l, vip, interfaces)),
     packages: {
       keepalived: s.read(SECTION.package, 'keepalived', parsePackageVersion),
       haproxy: s.read(SECTION.package, 'haproxy', parsePackageVersion),

@@ -213,7 +213,7 @@ export function probeScript(req: ProbeRequest): string {
   for (const p of req.ports ?? []) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`cannot probe port ${p}`);
   assertPrintable('sysctl', req.sysctls);
   assertPrintable('SELinux boolean', req.selinuxBooleans);
-  assertPrintable('VIP', [req.vip]);
+  if (req.vip !== undefined) assertPrintable('VIP', [req.vip]);
   assertPrintable('apiserver', req.apiservers.flatMap((a) => [a.name, a.address]));
   for (const a of req.apiservers) {
     // They go into a /dev/tcp path: an address and a port, nothing a shell could read otherwise.
@@ -223,7 +223,7 @@ export function probeScript(req: ProbeRequest): string {
     PREAMBLE,
     system(),
     selinux(req.selinuxBooleans),
-    route(req.vip),
+    ...(req.vip === undefined ? [] : [route(req.vip)]),
     firewall(),
     network(),
     `kha_packages ${[...new Set([...PROBED_PACKAGES, ...(req.packages ?? [])])].map(q).join(' ')}`,

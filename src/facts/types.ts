@@ -101,7 +101,8 @@ export interface HostFacts {
 
 /** What the probe needs to know to ask the right questions. */
 export interface ProbeRequest {
-  vip: string;
+  /** The VIP whose route the probe reads (the interface keepalived binds); none on a host of no load balancer's. */
+  vip?: string;
   files: string[];
   directories: string[];
   services: string[];

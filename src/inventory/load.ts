@@ -10,7 +10,7 @@ import { formatPath, Locator } from './locate.js';
 import type { Inventory, SshSettings } from './model.js';
 import { hostsFileSchema, nodeProxyDefaults, type HostsFile } from './schema.js';
 import { envValue } from './secrets.js';
-import { resolvePriorities, resolveVrrp, semanticFindings } from './semantic.js';
+import { lbList, resolvePriorities, resolveVrrp, semanticFindings } from './semantic.js';
 import { Anchors, entryLimitProblem, parseYaml, yamlProblems, type YamlProblem } from './yaml.js';
 
 /** hosts.yaml describes a handful of hosts; anything this large is a wrong file. */
@@ -77,7 +77,7 @@ function resolveSecret(value: string | undefined, env: NodeJS.ProcessEnv, file: 
   return new Secret(value, file);
 }
 
-function sshSettings(f: HostsFile, override: HostsFile['lb'][number]['ssh'], env: NodeJS.ProcessEnv, file: string): SshSettings {
+function sshSettings(f: HostsFile, override: NonNullable<HostsFile['nodes']>[number]['ssh'], env: NodeJS.ProcessEnv, file: string): SshSettings {
   const s = { ...f.ssh, ...Object.fromEntries(Object.entries(override ?? {}).filter(([, v]) => v !== undefined)) };
   const settings: SshSettings = {
     user: s.user,
@@ -100,22 +100,22 @@ function backupPriority(priorities: readonly number[]): number {
 
 function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Inventory {
   const { version, advertInt } = resolveVrrp(f.keepalived);
-  const priorities = resolvePriorities(f.lb);
+  const lbs = lbList(f);
+  const priorities = resolvePriorities(lbs);
   const top = Math.max(...priorities);
   const k = f.keepalived;
-  const vip = parseCidr(f.cluster.vip);
+  const vip = f.cluster.vip === undefined ? undefined : parseCidr(f.cluster.vip);
   const notes: string[] = [];
-  if (version === 2 && k.auth_pass !== undefined) {
+  if (version === 2 && k.auth_pass !== undefined && lbs.length > 0) {
     notes.push(
       `auth_pass is set, so VRRPv2 with whole-second adverts (advert_int ${advertInt} s): a crashed holder is replaced after about ${seconds(masterDownUs({ version: 2, advertIntS: advertInt }, backupPriority(priorities))).toFixed(2)} s. Without auth_pass kha uses VRRPv3 with 0.2 s adverts (about 0.7 s).`,
     );
   }
-  if (vip.prefix === null) {
+  if (vip?.prefix === null) {
     notes.push(`cluster.vip has no prefix: the VIP is added as ${vip.address}/32, and its subnet is checked on the hosts at apply time.`);
   }
   const inv: Inventory = {
     file,
-    vip,
     port: f.cluster.port,
     keepalived: {
       version,
@@ -137,7 +137,7 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
         Object.entries(f.drills.max_outage).flatMap(([k, v]) => (v === undefined ? [] : [[k, Math.round(v * 1000)]])),
       ),
     },
-    lbs: f.lb.map((h, i) => {
+    lbs: lbs.map((h, i) => {
       const lb = {
         name: h.name,
         address: h.address,
@@ -158,6 +158,7 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
   };
   const authPass = resolveSecret(k.auth_pass, env, file);
   if (authPass) inv.keepalived.authPass = authPass;
+  if (vip) inv.vip = vip;
   if (f.cluster.dns_name !== undefined) inv.dnsName = f.cluster.dns_name;
   if (f.operator?.netns !== undefined) inv.operatorNetns = f.operator.netns;
   if (f.static_pods !== undefined) {
@@ -172,11 +173,24 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
     if (np.check_inter_ms !== undefined) inv.nodeProxy.checkInterMs = np.check_inter_ms;
     notes.push(
       np.kubelet
-        ? "kha apply installs and runs the local proxy on these hosts and points each kubelet's kubeconfig at it (node_proxy.kubelet); verify-failover does not look at it yet (docs/node-proxy.md)"
-        : "kha apply installs and runs the local proxy on these hosts; the kubelet's kubeconfig is pointed at it only with node_proxy.kubelet: true, and verify-failover does not look at it yet (docs/node-proxy.md)",
+        ? "kha apply installs and runs the local proxy on these hosts and points each kubelet's kubeconfig at it (node_proxy.kubelet); verify-failover's node drills measure it from the first node (docs/node-proxy.md)"
+        : "kha apply installs and runs the local proxy on these hosts; the kubelet's kubeconfig is pointed at it only with node_proxy.kubelet: true (docs/node-proxy.md)",
     );
+    if (!vip) notes.push(...withoutVip(inv.masters[0]!.name, np));
   }
   return inv;
+}
+
+/**
+ * Source 001's pitfall: kubeadm points every kubelet at controlPlaneEndpoint,
+ * which without a VIP is one master (kha kubeadm's choice, kubeadm/handoff.ts),
+ * until each kubelet is pointed elsewhere.
+ */
+function withoutVip(first: string, np: HostsFile['node_proxy'] & object): string[] {
+  const single = `kubeadm points every kubelet at controlPlaneEndpoint, which without a VIP is ${first}'s apiserver: a single point of failure`;
+  if (!np.kubelet) return [`No VIP: ${single} until node_proxy.kubelet: true lets kha apply point each kubelet at its local proxy.`];
+  if (!np.masters) return [`No VIP: ${single} for the masters' kubelets, which only node_proxy.masters: true gives a local proxy to be pointed at.`];
+  return [];
 }
 
 /** Parses and checks hosts.yaml text; `file` is the name used in messages. */

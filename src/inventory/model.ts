@@ -1,3 +1,4 @@
+import { InternalError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import type { HostsFile } from './schema.js';
 
@@ -88,10 +89,17 @@ export interface StaticPodSettings {
   manifestsDir: string;
 }
 
+export interface Vip {
+  address: string;
+  prefix: number | null;
+}
+
 export interface Inventory {
   /** The file it came from, as the user named it (for messages). */
   file: string;
-  vip: { address: string; prefix: number | null };
+  /** The address the load balancers hold; absent when there are none and each host's local proxy is the only endpoint (source 001). */
+  vip?: Vip;
+  /** The VIP's port (meaningless without one). */
   port: number;
   dnsName?: string;
   keepalived: Vrrp;
@@ -117,8 +125,19 @@ export function proxyCheckSettings(inv: Inventory): HaproxySettings {
   return inter === undefined ? inv.haproxy : { ...inv.haproxy, check_inter_ms: inter };
 }
 
+/**
+ * The VIP, where only a cluster with load balancers gets (their files, their
+ * checks, their drills): the inventory's checks refuse load balancers without
+ * a VIP, so its absence here is kha's mistake, not the user's.
+ */
+export function vipOf(inv: Inventory): Vip {
+  if (!inv.vip) throw new InternalError(`${inv.file}: the VIP was asked for, and this cluster has none (no load balancers)`);
+  return inv.vip;
+}
+
 /** The VIP as keepalived writes it: with the subnet's prefix, or /32. */
 export function vipCidr(inv: Inventory): string {
-  return `${inv.vip.address}/${inv.vip.prefix ?? 32}`;
+  const vip = vipOf(inv);
+  return `${vip.address}/${vip.prefix ?? 32}`;
 }
 

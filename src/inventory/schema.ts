@@ -117,9 +117,9 @@ const sshOverride = z
 
 const cluster = z
   .strictObject({
-    vip: ipv4WithPrefix.meta({
+    vip: ipv4WithPrefix.optional().meta({
       description:
-        'The virtual IP clients use, with the prefix of the load balancers\' subnet (10.77.0.10/24). Without a prefix it is added as /32 and the subnet is checked only on the hosts',
+        'The virtual IP clients use, with the prefix of the load balancers\' subnet (10.77.0.10/24). Without a prefix it is added as /32 and the subnet is checked only on the hosts. Required with lb; left out with lb when the only endpoint is each host\'s local proxy (node_proxy)',
     }),
     port: port('Port clients use on the VIP; haproxy listens on it (default 6443)').default(6443),
     dns_name: z
@@ -130,7 +130,7 @@ const cluster = z
       .optional()
       .meta({ description: 'DNS name clients use for the VIP; checked against the apiserver certificate\'s SANs' }),
   })
-  .meta({ description: 'The endpoint clients see' });
+  .meta({ description: 'The endpoint clients see (with lb); without lb only cluster.port may be set, and it means nothing' });
 
 const keepalived = z
   .strictObject({
@@ -402,7 +402,7 @@ export const MAX_NODES = 500;
 export const hostsFileSchema = z
   .strictObject({
     $schema: z.string().optional().meta({ description: 'JSON Schema reference for editors' }),
-    cluster,
+    cluster: cluster.default({ port: 6443 }),
     ssh: sshDefaults.default(sshDefaults.parse({})).meta({ description: 'SSH defaults for every host; a host may override any' }),
     keepalived: keepalived.default(keepalived.parse({})),
     haproxy: haproxy.default(haproxy.parse({})),
@@ -426,7 +426,11 @@ export const hostsFileSchema = z
         error: (iss) =>
           `has ${Array.isArray(iss.input) ? iss.input.length : 'too many'} load balancers; kha supports at most ${MAX_LBS} in one VRRP group (every one sends adverts to every other)`,
       })
-      .meta({ description: 'Load balancers: each runs keepalived and haproxy' }),
+      .optional()
+      .meta({
+        description:
+          'Load balancers: each runs keepalived and haproxy, and they hold cluster.vip. Leave lb and cluster.vip out for a cluster with no VIP, whose kubelets reach the apiservers only through their local proxy (nodes, node_proxy)',
+      }),
     masters: z
       .array(masterHost)
       .min(1, { error: () => 'needs at least 1 master: list the hosts that run kube-apiserver' })

@@ -7,6 +7,13 @@ import { showText } from './show.js';
 // Checks that relate one value to another. They run on a file that already
 // has the right shape, and report every finding, not only the first.
 
+type LbEntry = NonNullable<HostsFile['lb']>[number];
+
+/** The load balancers hosts.yaml lists: none when it leaves lb out (a cluster with no VIP). */
+export function lbList(f: HostsFile): readonly LbEntry[] {
+  return f.lb ?? [];
+}
+
 /** Default priority of the i-th load balancer that has none: 150, 140, ... */
 export function defaultPriority(index: number, taken: ReadonlySet<number>): number {
   let p = 150 - 10 * index;
@@ -15,7 +22,7 @@ export function defaultPriority(index: number, taken: ReadonlySet<number>): numb
 }
 
 /** Priorities as they will be: explicit ones kept, the rest by order. */
-export function resolvePriorities(lbs: HostsFile['lb']): number[] {
+export function resolvePriorities(lbs: readonly LbEntry[]): number[] {
   const taken = new Set(lbs.flatMap((h) => (h.priority === undefined ? [] : [h.priority])));
   return lbs.map((h, i) => {
     if (h.priority !== undefined) return h.priority;
@@ -32,10 +39,48 @@ export function resolveVrrp(k: HostsFile['keepalived']): { version: 2 | 3; adver
   return { version, advertInt };
 }
 
+/**
+ * A VIP and its load balancers come together: load balancers need a VIP to
+ * hold, a VIP needs hosts to hold it. Without either, the local proxy is the
+ * only endpoint (source 001), so some host must get it.
+ */
+function checkEndpoint(f: HostsFile, out: Finding[]): void {
+  const proxied = f.nodes !== undefined || f.node_proxy?.masters === true;
+  if (f.lb !== undefined && f.cluster.vip === undefined) {
+    out.push({ path: ['cluster', 'vip'], atKey: false, message: "is missing; add it: the address the load balancers hold (like 10.77.0.10/24). A cluster with no VIP leaves out lb too, and its nodes reach the apiservers through their local proxy" });
+  }
+  if (f.lb === undefined) {
+    for (const [key, what] of [['vip', 'a VIP'], ['dns_name', 'a DNS name for the VIP']] as const) {
+      if (f.cluster[key] === undefined) continue;
+      out.push({
+        path: ['cluster', key],
+        atKey: true,
+        message: `${what} with no load balancer to hold it: list the load balancers under lb, or remove cluster.${key} for a cluster whose only endpoint is each host's local proxy`,
+      });
+    }
+    // node_proxy with no host to run on has its own finding (checkNodeProxy).
+    if (!proxied && f.node_proxy === undefined) {
+      out.push({
+        path: ['lb'],
+        atKey: false,
+        message: 'is missing, and no host gets the local proxy either: kha builds nothing. List the load balancers under lb (with cluster.vip), or the nodes that get the local proxy under nodes (or node_proxy.masters: true)',
+      });
+    }
+    if (f.static_pods !== undefined) {
+      out.push({
+        path: ['static_pods'],
+        atKey: true,
+        message: 'runs keepalived and haproxy for a VIP, and there is no load balancer (lb) to run them: remove static_pods, or list the masters that hold the VIP under lb with cluster.vip',
+      });
+    }
+  }
+}
+
 function checkVip(f: HostsFile, out: Finding[]): void {
+  if (f.cluster.vip === undefined) return;
   const { address, prefix } = parseCidr(f.cluster.vip);
   const hosts = [
-    ...f.lb.map((h, i) => ({ path: ['lb', i, 'address'] as const, h })),
+    ...lbList(f).map((h, i) => ({ path: ['lb', i, 'address'] as const, h })),
     ...f.masters.map((h, i) => ({ path: ['masters', i, 'address'] as const, h })),
     ...(f.nodes ?? []).map((h, i) => ({ path: ['nodes', i, 'address'] as const, h })),
   ];
@@ -61,7 +106,7 @@ function checkVip(f: HostsFile, out: Finding[]): void {
       });
     }
   }
-  f.lb.forEach((h, i) => {
+  lbList(f).forEach((h, i) => {
     if (!inSubnet(h.address, cidr)) {
       out.push({
         path: ['lb', i, 'address'],
@@ -74,14 +119,14 @@ function checkVip(f: HostsFile, out: Finding[]): void {
 
 function checkPriorities(f: HostsFile, out: Finding[]): void {
   const seen = new Map<number, number>();
-  f.lb.forEach((h, i) => {
+  lbList(f).forEach((h, i) => {
     if (h.priority === undefined) return;
     const first = seen.get(h.priority);
     if (first !== undefined) {
       out.push({
         path: ['lb', i, 'priority'],
         atKey: false,
-        message: `priority ${h.priority} is also lb[${first}]'s (${f.lb[first]?.name}); priorities must differ so that exactly one host is the primary: change one, or leave priority out to number them by order`,
+        message: `priority ${h.priority} is also lb[${first}]'s (${lbList(f)[first]?.name}); priorities must differ so that exactly one host is the primary: change one, or leave priority out to number them by order`,
       });
     } else seen.set(h.priority, i);
   });
@@ -146,7 +191,7 @@ function checkVrrp(f: HostsFile, out: Finding[]): void {
 
 function checkHaproxy(f: HostsFile, out: Finding[]): void {
   const h = f.haproxy;
-  if (h.monitor_port === f.cluster.port) {
+  if (f.lb !== undefined && h.monitor_port === f.cluster.port) {
     // Reported at cluster.port: monitor_port is usually the default, not written in the file.
     out.push({
       path: ['cluster', 'port'],
@@ -171,7 +216,7 @@ function checkHaproxy(f: HostsFile, out: Finding[]): void {
 function checkIdentity(f: HostsFile, out: Finding[]): void {
   type Entry = { list: 'lb' | 'masters' | 'nodes'; index: number; name: string; address: string };
   const entries: Entry[] = [
-    ...f.lb.map((h, index) => ({ list: 'lb' as const, index, name: h.name, address: h.address })),
+    ...lbList(f).map((h, index) => ({ list: 'lb' as const, index, name: h.name, address: h.address })),
     ...f.masters.map((h, index) => ({ list: 'masters' as const, index, name: h.name, address: h.address })),
     ...(f.nodes ?? []).map((h, index) => ({ list: 'nodes' as const, index, name: h.name, address: h.address })),
   ];
@@ -235,7 +280,7 @@ function checkNodeListedAsMaster(f: HostsFile, index: number, out: Finding[]): b
 function checkColocated(f: HostsFile, out: Finding[]): void {
   f.masters.forEach((m, i) => {
     // Same name but another address is a different mistake, reported by checkIdentity.
-    if (!f.lb.some((l) => l.name === m.name && l.address === m.address)) return;
+    if (!lbList(f).some((l) => l.name === m.name && l.address === m.address)) return;
     if (m.apiserver_port === f.cluster.port) {
       out.push({
         path: ['masters', i, 'apiserver_port'],
@@ -260,7 +305,7 @@ function checkColocated(f: HostsFile, out: Finding[]): void {
  */
 function checkStaticPods(f: HostsFile, out: Finding[]): void {
   if (f.static_pods === undefined) return;
-  f.lb.forEach((l, i) => {
+  lbList(f).forEach((l, i) => {
     if (f.masters.some((m) => m.address === l.address)) return;
     out.push({
       path: ['lb', i, 'name'],
@@ -348,7 +393,7 @@ function checkNodeProxy(f: HostsFile, out: Finding[]): void {
       }
     }
     // A host that is a load balancer too runs the endpoint's haproxy beside the proxy.
-    const both = f.lb.filter((l) => proxied.some((h) => h.name === l.name && h.address === l.address)).map((l) => l.name);
+    const both = lbList(f).filter((l) => proxied.some((h) => h.name === l.name && h.address === l.address)).map((l) => l.name);
     if (both.length === 0) continue;
     const lbKey =
       port === f.haproxy.monitor_port
@@ -370,7 +415,7 @@ function checkEnvSecrets(f: HostsFile, env: NodeJS.ProcessEnv, out: Finding[]): 
   const refs: { path: (string | number)[]; value: string | undefined }[] = [
     { path: ['keepalived', 'auth_pass'], value: f.keepalived.auth_pass },
     { path: ['ssh', 'sudo_password'], value: f.ssh.sudo_password },
-    ...f.lb.map((h, i) => ({ path: ['lb', i, 'ssh', 'sudo_password'], value: h.ssh?.sudo_password })),
+    ...lbList(f).map((h, i) => ({ path: ['lb', i, 'ssh', 'sudo_password'], value: h.ssh?.sudo_password })),
     ...f.masters.map((h, i) => ({ path: ['masters', i, 'ssh', 'sudo_password'], value: h.ssh?.sudo_password })),
     ...(f.nodes ?? []).map((h, i) => ({ path: ['nodes', i, 'ssh', 'sudo_password'], value: h.ssh?.sudo_password })),
   ];
@@ -395,6 +440,7 @@ function checkEnvSecrets(f: HostsFile, env: NodeJS.ProcessEnv, out: Finding[]): 
 export function semanticFindings(f: HostsFile, env: NodeJS.ProcessEnv): Finding[] {
   const out: Finding[] = [];
   checkIdentity(f, out);
+  checkEndpoint(f, out);
   checkVip(f, out);
   checkPriorities(f, out);
   checkVrrp(f, out);

@@ -56,11 +56,43 @@ export const LOCAL_PROXY_SAN = '127.0.0.1';
 
 /** The names the apiserver certificate must carry for clients of this endpoint, besides what kubeadm adds itself. */
 export function certSans(inv: Inventory): string[] {
-  return [inv.vip.address, ...(inv.dnsName ? [inv.dnsName] : []), ...(inv.nodeProxy?.kubelet ? [LOCAL_PROXY_SAN] : [])];
+  return [...(inv.vip ? [inv.vip.address] : []), ...(inv.dnsName ? [inv.dnsName] : []), ...(inv.nodeProxy?.kubelet ? [LOCAL_PROXY_SAN] : [])];
 }
 
+/**
+ * Where kubeadm sends kubelets and joining masters: the VIP, or without one
+ * the first master's apiserver, as source 001 does. That master is then a
+ * single point of failure until each kubelet is pointed at its local proxy
+ * (the inventory's notes say so).
+ */
 export function controlPlaneEndpoint(inv: Inventory): string {
+  if (!inv.vip) return `${inv.masters[0]!.address}:${inv.masters[0]!.apiserverPort}`;
   return `${inv.dnsName ?? inv.vip.address}:${inv.port}`;
+}
+
+/**
+ * Where kha reads the certificate clients get, to hold it to certSans: through
+ * the VIP, or without one from the first master's apiserver (kubeadm issues
+ * every master's with the same names). `through`: those words, for messages.
+ */
+export function certificateEndpoint(inv: Inventory): { address: string; port: number; through: string } {
+  if (inv.vip) return { address: inv.vip.address, port: inv.port, through: 'through the VIP' };
+  const first = inv.masters[0]!;
+  return { address: first.address, port: first.apiserverPort, through: `by ${first.name}'s apiserver` };
+}
+
+/** The configuration's opening words on where that endpoint leads. */
+function endpointComment(inv: Inventory, first: Master, endpoint: string): string[] {
+  if (!inv.vip) {
+    return [
+      `# No VIP: kubelets and joining masters reach ${first.name}'s apiserver at ${endpoint}, and nothing else,`,
+      "# until kha apply points each kubelet at its local proxy (node_proxy.kubelet), which reaches every master's.",
+    ];
+  }
+  return [
+    `# Clients, kubelets and joining masters reach the apiservers through ${endpoint}`,
+    `# (${inv.dnsName ? `${inv.dnsName}, which must resolve to the VIP ${inv.vip.address}` : 'the VIP'}); kha's load balancers forward it to every master's apiserver.`,
+  ];
 }
 
 export interface Handoff {
@@ -100,8 +132,7 @@ function configText(inv: Inventory, api: KubeadmApi, version: KubernetesVersion 
   const endpoint = controlPlaneEndpoint(inv);
   const lines = [
     `# For kubeadm init on ${first.name}, made by kha from ${inv.file}.`,
-    `# Clients, kubelets and joining masters reach the apiservers through ${endpoint}`,
-    `# (${inv.dnsName ? `${inv.dnsName}, which must resolve to the VIP ${inv.vip.address}` : 'the VIP'}); kha's load balancers forward it to every master's apiserver.`,
+    ...endpointComment(inv, first, endpoint),
     `apiVersion: ${api}`,
     'kind: InitConfiguration',
     'localAPIEndpoint:',
@@ -123,11 +154,14 @@ function configText(inv: Inventory, api: KubeadmApi, version: KubernetesVersion 
     'kind: ClusterConfiguration',
   ];
   if (version) lines.push(`kubernetesVersion: ${version.text}`);
+  lines.push(`controlPlaneEndpoint: "${endpoint}"`);
+  const sans = certSans(inv);
+  // No VIP and no kubelet pointed at 127.0.0.1: kubeadm's own names are all a client uses.
+  if (sans.length === 0) return `${lines.join('\n')}\n`;
   lines.push(
-    `controlPlaneEndpoint: "${endpoint}"`,
     'apiServer:',
     '  # Clients reach the apiservers by these names as well as their own addresses:',
-    '  # without them kubectl through the VIP fails with an x509 error.',
+    `  # without them kubectl through ${inv.vip ? 'the VIP' : 'the local proxy'} fails with an x509 error.`,
     ...(inv.nodeProxy?.kubelet
       ? [
           `  # ${LOCAL_PROXY_SAN}: node_proxy.kubelet points kubelets at https://${LOCAL_PROXY_SAN}:${inv.nodeProxy.port}, the local proxy.`,
@@ -136,7 +170,7 @@ function configText(inv: Inventory, api: KubeadmApi, version: KubernetesVersion 
         ]
       : []),
     '  certSANs:',
-    ...certSans(inv).map((s) => `    - "${s}"`),
+    ...sans.map((s) => `    - "${s}"`),
   );
   return `${lines.join('\n')}\n`;
 }

@@ -10,22 +10,26 @@ export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip
   const masters = machines.filter((m) => m.role === 'master');
   const lbs = endpointOnMasters ? masters : machines.filter((m) => m.role === 'lb');
   const workers = machines.filter((m) => m.role === 'worker');
+  // No load balancer (--lbs 0): no VIP either, each worker's local proxy is the endpoint (source 001).
+  const withVip = lbs.length > 0;
   const lines = [
     '# Written by `kha lab up` for the lab on this machine; `kha lab down` removes it.',
     '# kha runs its network side inside the controller namespace named under operator.netns.',
-    'cluster:',
-    `  vip: ${vip}/${PREFIX_LEN}`,
-    ...(endpointOnMasters
-      ? [`  port: ${ON_MASTERS_PORT}   # each master's apiserver holds 6443; haproxy on ${ON_MASTERS_PORT} spreads over all of them`]
-      : ['  port: 6443']),
+    ...(withVip
+      ? [
+          'cluster:',
+          `  vip: ${vip}/${PREFIX_LEN}`,
+          ...(endpointOnMasters
+            ? [`  port: ${ON_MASTERS_PORT}   # each master's apiserver holds 6443; haproxy on ${ON_MASTERS_PORT} spreads over all of them`]
+            : ['  port: 6443']),
+        ]
+      : ['# No load balancer, so no VIP and no cluster: section: each worker reaches the apiservers through its local proxy.']),
     'ssh:',
     '  user: root',
     '  port: 22',
     `  identity_file: ${files.key}`,
     `  known_hosts: ${files.knownHosts}`,
-    'keepalived:',
-    '  virtual_router_id: 51',
-    '  unicast: true',
+    ...(withVip ? ['keepalived:', '  virtual_router_id: 51', '  unicast: true'] : []),
     'security:',
     '  selinux: keep',
     '  firewall: auto',
@@ -40,8 +44,7 @@ export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip
           `  haproxy_image: ${staticPods.haproxyImage}`,
         ]
       : []),
-    'lb:',
-    ...lbs.flatMap((m) => [`  - name: ${m.name}`, `    address: ${m.address}`, '    interface: eth0']),
+    ...(withVip ? ['lb:', ...lbs.flatMap((m) => [`  - name: ${m.name}`, `    address: ${m.address}`, '    interface: eth0'])] : []),
     'masters:',
     ...masters.flatMap((m) => [`  - name: ${m.name}`, `    address: ${m.address}`, '    apiserver_port: 6443']),
   ];

@@ -53,6 +53,9 @@ export function checkSize(size: LabSize, endpointOnMasters = false): void {
   if (!Number.isInteger(size.masters) || size.masters < 0 || size.masters > LIMITS.masters) bad.push(`--masters must be 0..${LIMITS.masters}`);
   if (!Number.isInteger(size.workers) || size.workers < 0 || size.workers > LIMITS.workers) bad.push(`--workers must be 0..${LIMITS.workers}`);
   if (size.lbs + size.masters + size.workers === 0) bad.push('the lab needs at least one machine');
+  else if (!endpointOnMasters && size.lbs === 0 && size.workers === 0) {
+    bad.push('--lbs 0 without --workers: no VIP and no host for the local proxy, so nothing for kha to build; add --workers N, or load balancers, or --on-masters');
+  }
   if (bad.length > 0) throw new InputError(bad.join('; '));
 }
 

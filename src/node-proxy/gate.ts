@@ -18,8 +18,22 @@ const TIMEOUT_S = 20;
 
 export { healthCommand } from './health.js';
 
+function connectCommand(address: string, port: number): string {
+  return `timeout 3 bash -c ${q(`exec 3<>/dev/tcp/${address}/${port}`)} 2>/dev/null`;
+}
+
 function listeningCommand(port: number): string {
-  return `timeout 3 bash -c ${q(`exec 3<>/dev/tcp/127.0.0.1/${port}`)} 2>/dev/null`;
+  return connectCommand('127.0.0.1', port);
+}
+
+/**
+ * Whether some master's apiserver accepts connections from this host: what
+ * the gate expects of the proxy where no endpoint check ran before it (a
+ * cluster with no VIP). Before kubeadm init none does.
+ */
+export async function anApiserverAccepts(session: Session, inv: Inventory): Promise<boolean> {
+  const tries = inv.masters.map((m) => connectCommand(m.address, m.apiserverPort));
+  return (await session.exec(`${tries.map((t) => `${t} && exit 0`).join('; ')}; exit 1`, { timeoutMs: 10_000 + 3000 * tries.length })).code === 0;
 }
 
 /**
@@ -68,7 +82,7 @@ export async function proxyAnswers(
     throw new HostError(
       session.host,
       'proxy answers',
-      `the endpoint reaches an apiserver, but from this host the proxy's checks pass none within ${TIMEOUT_S} s (health ${code}): can this host reach the masters' apiserver ports?${putBack}`,
+      `${inv.vip ? 'the endpoint reaches an apiserver' : "a master's apiserver port accepts from this host"}, but from this host the proxy's checks pass none within ${TIMEOUT_S} s (health ${code}): can this host reach the masters' apiserver ports?${putBack}`,
     );
   }
   if ((await session.exec(listeningCommand(np.port), { timeoutMs: 10_000 })).code !== 0) {

@@ -1,4 +1,4 @@
-import { LOCAL_PROXY_SAN } from '../kubeadm/handoff.js';
+import { certificateEndpoint, LOCAL_PROXY_SAN } from '../kubeadm/handoff.js';
 import { readCertificate, type CertificateCheck } from '../observe/certificate.js';
 import type { Check, PreflightProblem } from '../preflight/checks.js';
 import { proxyHosts } from '../topology/roles.js';
@@ -66,15 +66,16 @@ export function kubeconfigsPointableWith(readCert: CertificateReader): Check {
         });
       });
       if (!pointing) return problems;
-      const endpoint = `${inv.vip.address}:${inv.port}`;
-      const cert = await readCert(inv.vip.address, inv.port, [LOCAL_PROXY_SAN], { dnsName: inv.dnsName, inventory: inv.file });
+      const { address, port, through } = certificateEndpoint(inv);
+      const endpoint = `${address}:${port}`;
+      const cert = await readCert(address, port, [LOCAL_PROXY_SAN], { dnsName: inv.dnsName, inventory: inv.file });
       if (cert.error) {
-        problems.push({ host: endpoint, check: 'node-proxy-kubelet', warning: true, message: `cannot read the apiserver certificate through the VIP (${cert.error}) to check it names ${LOCAL_PROXY_SAN}; each kubelet's gate still confirms it connects` });
+        problems.push({ host: endpoint, check: 'node-proxy-kubelet', warning: true, message: `cannot read the apiserver certificate ${through} (${cert.error}) to check it names ${LOCAL_PROXY_SAN}; each kubelet's gate still confirms it connects` });
       } else if (cert.missing.length > 0) {
         problems.push({
           host: endpoint,
           check: 'node-proxy-kubelet',
-          message: `the apiserver certificate served through the VIP (${cert.subject}) does not name ${LOCAL_PROXY_SAN}: a kubelet pointed at https://${LOCAL_PROXY_SAN}:${inv.nodeProxy.port} would fail with an x509 error. ${cert.advice ?? ''}`.trim(),
+          message: `the apiserver certificate served ${through} (${cert.subject}) does not name ${LOCAL_PROXY_SAN}: a kubelet pointed at https://${LOCAL_PROXY_SAN}:${inv.nodeProxy.port} would fail with an x509 error. ${cert.advice ?? ''}`.trim(),
         });
       }
       return problems;

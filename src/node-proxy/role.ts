@@ -4,7 +4,7 @@ import type { TaskPlan } from '../plan/plan.js';
 import { renderNodeProxy } from '../render/render.js';
 import type { Role } from '../role/role.js';
 import { proxyHosts } from '../topology/roles.js';
-import { PROXY_GATE, proxyAnswers } from './gate.js';
+import { anApiserverAccepts, PROXY_GATE, proxyAnswers } from './gate.js';
 import { NODE_PROXY_TASKS, nodeProxyProbe, proxyRunning } from './tasks.js';
 
 // The local proxy as a role (docs/node-proxy.md): beside any topology, on
@@ -25,9 +25,13 @@ export const NODE_PROXY_ROLE: Role = {
     [
       PROXY_GATE,
       // The endpoint's check ran earlier in this run when the playbook puts it first: an apiserver it found up must answer through the proxy too.
+      // Without a VIP no such check runs: an apiserver the host itself reaches must.
       // What the run did to the host: a kubelet it pointed at the proxy must be seen connected through it.
-      (view, host, progress) =>
-        proxyAnswers(view.sessions.get(host)!, view.inv, view.endpoint?.masters.some((m) => m.up) ?? false, progress, view.done?.get(host) ?? []),
+      async (view, host, progress) => {
+        const session = view.sessions.get(host)!;
+        const up = view.endpoint ? view.endpoint.masters.some((m) => m.up) : !view.inv.vip && (await anApiserverAccepts(session, view.inv));
+        await proxyAnswers(session, view.inv, up, progress, view.done?.get(host) ?? []);
+      },
     ],
   ]),
   probe: nodeProxyProbe,

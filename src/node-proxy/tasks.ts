@@ -47,7 +47,6 @@ export function nodeProxyProbe(inv: Inventory): ProbeRequest {
   // The kubelet's kubeconfig may hold its client key: read only when hosts.yaml asks kha to point it.
   const clients = inv.nodeProxy?.kubelet ? KUBECONFIG_TARGETS : [];
   return {
-    vip: inv.vip.address,
     files: [...files, markerPath(NODE_PROXY_SERVICE), ...clients.map((t) => t.path)],
     directories: [NODE_PROXY_DIR, STATE_DIR],
     services: [NODE_PROXY_SERVICE, 'haproxy', 'nginx', ...clients.map((t) => t.service)],

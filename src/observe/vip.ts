@@ -1,4 +1,4 @@
-import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { type Inventory, type LoadBalancer, vipOf } from '../inventory/model.js';
 import type { Session } from '../transport/session.js';
 
 // Where the VIP is right now, asked of the hosts themselves: the one check
@@ -10,7 +10,7 @@ import type { Session } from '../transport/session.js';
  * (templates/kha-release-connections.sh.ejs) without the host answering for it.
  */
 export function vipPresentCommand(inv: Inventory): string {
-  return `ip -o -4 addr show | grep -v '^[0-9]*: lo ' | grep -q ' inet ${inv.vip.address}/'`;
+  return `ip -o -4 addr show | grep -v '^[0-9]*: lo ' | grep -q ' inet ${vipOf(inv).address}/'`;
 }
 
 /** The load balancers holding the VIP now; a host that does not answer counts as not holding it. */

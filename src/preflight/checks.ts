@@ -1,6 +1,6 @@
 import type { HostFacts } from '../facts/types.js';
 import { inSubnet, parseCidr } from '../inventory/addresses.js';
-import type { Inventory, LoadBalancer, SshSettings } from '../inventory/model.js';
+import { type Inventory, type LoadBalancer, type SshSettings, vipOf } from '../inventory/model.js';
 import { kubeconfigsPointable, proxyPortsFree } from '../node-proxy/preflight.js';
 import { hostRoles } from '../topology/roles.js';
 import { holdsVip, interfaceFor } from '../facts/derived.js';
@@ -66,7 +66,7 @@ export function versionAtLeast(version: string, min: string): boolean {
 /** The keepalived configuration on the host is kha's, or one written by hand for this VIP. */
 export function configuredForVip(inv: Inventory, facts: HostFacts): boolean {
   const conf = facts.files.find((f) => f.path === '/etc/keepalived/keepalived.conf')?.content ?? '';
-  const mentions = new RegExp(`(^|[^\\d.])${inv.vip.address.replaceAll('.', '\\.')}([^\\d.]|$)`).test(conf);
+  const mentions = new RegExp(`(^|[^\\d.])${vipOf(inv).address.replaceAll('.', '\\.')}([^\\d.]|$)`).test(conf);
   return conf.startsWith('# Managed by kha') || mentions;
 }
 
@@ -138,7 +138,7 @@ const iface = perHost('interface', (inv, lb, f) => {
   if (name === undefined && f.routeToVip !== null) {
     return [`the route to the VIP goes through an interface named ${JSON.stringify(f.routeToVip)}, which kha does not write into keepalived.conf (${INTERFACE_NAME_RULE}); set lb[].interface in ${inv.file}`];
   }
-  if (name === undefined) return [`no route to the VIP ${inv.vip.address}; set lb[].interface in ${inv.file}`];
+  if (name === undefined) return [`no route to the VIP ${vipOf(inv).address}; set lb[].interface in ${inv.file}`];
   const found = f.interfaces.find((i) => i.name === name);
   if (!found) return [`interface ${name} does not exist (found: ${f.interfaces.map((i) => shown(i.name)).join(', ')}); fix lb[].interface in ${inv.file}`];
   const own = found.addresses.find((a) => parseCidr(a).address === lb.address);
@@ -146,8 +146,8 @@ const iface = perHost('interface', (inv, lb, f) => {
   const out: string[] = [];
   if (!found.up) out.push(`interface ${name} is down`);
   const { prefix } = parseCidr(own);
-  if (prefix !== null && !inSubnet(inv.vip.address, { address: lb.address, prefix })) {
-    out.push(`the VIP ${inv.vip.address} is outside ${name}'s subnet ${own}; it must be in the load balancers' subnet`);
+  if (prefix !== null && !inSubnet(vipOf(inv).address, { address: lb.address, prefix })) {
+    out.push(`the VIP ${vipOf(inv).address} is outside ${name}'s subnet ${own}; it must be in the load balancers' subnet`);
   }
   return out;
 });
@@ -173,7 +173,7 @@ export function vipCheck(kept: (inv: Inventory, facts: HostFacts) => boolean): C
       const problems = foreign.map((lb) => ({
         host: lb.name,
         check: 'vip',
-        message: `already holds the VIP ${inv.vip.address}, and no keepalived configured for this VIP runs there: remove the address (or stop what put it there) first`,
+        message: `already holds the VIP ${vipOf(inv).address}, and no keepalived configured for this VIP runs there: remove the address (or stop what put it there) first`,
       }));
       if (holders.length > 0) return problems;
       // Nobody of ours holds it: make the kernel resolve it from one load
@@ -181,7 +181,7 @@ export function vipCheck(kept: (inv: Inventory, facts: HostFacts) => boolean): C
       // attempt triggers ARP without needing ping, which minimal images lack.)
       const [first] = inv.lbs.filter((lb) => sessions.has(lb.name));
       if (!first) return problems;
-      const a = q(inv.vip.address);
+      const a = q(vipOf(inv).address);
       const r = await sessions
         .get(first.name)!
         .exec(`timeout 1 bash -c 'exec 3<>/dev/tcp/'${a}'/${inv.port}' >/dev/null 2>&1; sleep 0.2; ip neigh show ${a}`, { timeoutMs: 10_000 });
@@ -190,7 +190,7 @@ export function vipCheck(kept: (inv: Inventory, facts: HostFacts) => boolean): C
         problems.push({
           host: first.name,
           check: 'vip',
-          message: `the VIP ${inv.vip.address} already answers on the network (${neigh}); choose a free address or remove it from the machine that has it`,
+          message: `the VIP ${vipOf(inv).address} already answers on the network (${neigh}); choose a free address or remove it from the machine that has it`,
         });
       }
       return problems;

@@ -1,5 +1,5 @@
 import { InternalError } from '../errors.js';
-import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { type Inventory, type LoadBalancer, vipOf } from '../inventory/model.js';
 import { vipCidr } from '../inventory/model.js';
 import { VERSION } from '../version.js';
 
@@ -104,7 +104,7 @@ export function releaseContext(inv: Inventory, lb: LoadBalancer, iface: string):
   const advert = inv.keepalived.advertInt;
   return {
     header: header(lb.name),
-    vip: inv.vip.address,
+    vip: vipOf(inv).address,
     port: inv.port,
     interface: iface,
     handoverS: (advert + TAKEOVER_MARGIN_S).toFixed(2),
@@ -155,7 +155,7 @@ export function haproxyContext(inv: Inventory, lb: LoadBalancer): HaproxyContext
     header: header(lb.name),
     log: '/dev/log',
     port: inv.port,
-    bind: inv.haproxy.bind === 'vip' ? inv.vip.address : '*',
+    bind: inv.haproxy.bind === 'vip' ? vipOf(inv).address : '*',
     vip: vipCidr(inv),
     settings: inv.haproxy,
     monitorUri: MONITOR_URI,

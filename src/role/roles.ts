@@ -30,8 +30,9 @@ export function roleOfHostSet(roles: readonly Role[], word: string): Role | unde
 /** Two probe requests as one: every file, service and package either asks about. */
 function mergeProbes(a: ProbeRequest, b: ProbeRequest): ProbeRequest {
   const union = <T>(x: readonly T[], y: readonly T[]) => [...new Set([...x, ...y])];
+  const vip = a.vip ?? b.vip;
   return {
-    vip: a.vip,
+    ...(vip !== undefined && { vip }),
     files: union(a.files, b.files),
     directories: union(a.directories, b.directories),
     services: union(a.services, b.services),

@@ -1,9 +1,9 @@
-import type { TopologyName } from '../topology/topology.js';
+import type { EndpointTopologyName } from '../topology/topology.js';
 
 // What the wizard settled on, and why: every value that goes into hosts.yaml
 // carries the reason it was chosen, so the file explains itself.
 
-export const TOPOLOGIES: ReadonlyArray<{ value: TopologyName; name: string; description: string }> = [
+export const TOPOLOGIES: ReadonlyArray<{ value: EndpointTopologyName; name: string; description: string }> = [
   {
     value: 'dedicated',
     name: 'dedicated load balancers in front of the masters',
@@ -22,7 +22,7 @@ export const TOPOLOGIES: ReadonlyArray<{ value: TopologyName; name: string; desc
 ];
 
 /** Whether the masters carry the endpoint themselves (the load balancers are the masters). */
-export function onTheMasters(topology: TopologyName): boolean {
+export function onTheMasters(topology: EndpointTopologyName): boolean {
   return topology !== 'dedicated';
 }
 
@@ -47,7 +47,7 @@ export interface PlannedLb extends PlannedHost {
 export type SudoPassword = { kind: 'none' } | { kind: 'env'; variable: string } | { kind: 'literal'; value: string };
 
 export interface SetupPlan {
-  topology: TopologyName;
+  topology: EndpointTopologyName;
   vip: Chosen<{ address: string; prefix: number }>;
   port: Chosen<number>;
   ssh: { user: string; port: number; identityFile?: string; knownHosts: string; sudo: boolean; sudoPassword: SudoPassword };

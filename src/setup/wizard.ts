@@ -20,7 +20,7 @@ import { hostsYamlText } from './hosts-file.js';
 import type { PlannedHost, PlannedLb, SetupPlan, SudoPassword } from './plan.js';
 import { onTheMasters, TOPOLOGIES } from './plan.js';
 import { topologyNamed, topologyOf } from '../topology/of.js';
-import type { TopologyName } from '../topology/topology.js';
+import type { EndpointTopologyName } from '../topology/topology.js';
 import type { Prompter } from './prompter.js';
 import { reach, SetupStopped, type ReachDeps } from './reach.js';
 
@@ -54,7 +54,7 @@ export interface WizardResult {
 const CHECKS = ['privileges', 'os', 'interface', 'firewall', 'vip', 'router-id', 'vrrp-path'];
 const DEFAULT_ROUTER_ID = 51;
 // On the masters (as host services or static pods) haproxy shares each master with its apiserver, which keeps 6443.
-const PORTS: Record<TopologyName, number> = { dedicated: 6443, 'on-masters': 8443, 'static-pods': 8443 };
+const PORTS: Record<EndpointTopologyName, number> = { dedicated: 6443, 'on-masters': 8443, 'static-pods': 8443 };
 
 function defaultIdentity(): string | undefined {
   return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find((f) => existsSync(f));
@@ -66,7 +66,7 @@ function tilde(path: string): string {
 }
 
 interface Answers {
-  topology: TopologyName;
+  topology: EndpointTopologyName;
   lbAddresses: string[];
   masterAddresses: string[];
   /** static-pods only. */
@@ -143,7 +143,9 @@ function staticPodsPlan(sp: StaticPodSettings, was: Inventory | undefined): NonN
 }
 
 async function askAnswers(p: Prompter, was: Inventory | undefined): Promise<Answers> {
-  const topology = await p.select<TopologyName>({ message: 'What should kha build?', choices: TOPOLOGIES, default: was ? topologyOf(was).name : 'dedicated' });
+  // A file with no VIP offers no endpoint kind to keep: the wizard builds one with a VIP.
+  const wasKind = was && topologyOf(was).name;
+  const topology = await p.select<EndpointTopologyName>({ message: 'What should kha build?', choices: TOPOLOGIES, default: wasKind && wasKind !== 'proxy-only' ? wasKind : 'dedicated' });
   let lbAddresses: string[] = [];
   if (topology === 'dedicated') {
     lbAddresses = await askAddresses(p, { message: 'Addresses of the load balancers', min: 2, what: 'load balancers', taken: new Map(), defaults: was?.lbs.map((h) => h.address) });
@@ -218,7 +220,7 @@ const VIP_TRIES = 5;
 async function chooseVip(plan: SetupPlan, v: VipSearch): Promise<void> {
   v.deps.say("looking for a free VIP (an ARP probe from a load balancer, as apply's preflight does)");
   let proposal: string | undefined;
-  for (const candidate of [...(v.was ? [v.was.vip.address] : []), ...vipCandidates(v.subnet, v.used)].slice(0, VIP_TRIES)) {
+  for (const candidate of [...(v.was?.vip ? [v.was.vip.address] : []), ...vipCandidates(v.subnet, v.used)].slice(0, VIP_TRIES)) {
     if (!(await vipIsFree(plan, candidate, v))) {
       proposal = candidate;
       break;
@@ -328,7 +330,7 @@ export async function runWizard(file: string, was: Inventory | undefined, deps: 
     const port = PORTS[a.topology];
     // Every address the hosts hold, but the VIP of an existing file: its holder has it too.
     const used = [...a.lbAddresses, ...a.masterAddresses, ...[...found.values()].flatMap((f) => f.facts.interfaces.flatMap((i) => i.addresses.map((x) => x.split('/')[0]!)))].filter(
-      (x) => x !== was?.vip.address,
+      (x) => x !== was?.vip?.address,
     );
     const plan: SetupPlan = {
       topology: a.topology,

@@ -2,7 +2,7 @@ import { gatherFacts } from '../facts/gather.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Inventory } from '../inventory/model.js';
 import { effectivePriority } from '../explain/explain.js';
-import { certSans } from '../kubeadm/handoff.js';
+import { certificateEndpoint, certSans } from '../kubeadm/handoff.js';
 import { readCertificate, type CertificateCheck } from '../observe/certificate.js';
 import { foundByCheck, readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
 import type { VrrpState } from '../observe/keepalived-state.js';
@@ -46,17 +46,22 @@ export interface ProxyStatus {
   service: string;
   /** The status code of its health page (200 while an apiserver passes its check), or `closed`. */
   health: string;
+  /** What its haproxy's checks find of each master; none with nginx, which keeps no such state. */
+  backends: ServerStats[];
   drift: string[];
 }
 
 export interface ClusterStatus {
-  vip: string;
+  /** VIP:port; null when hosts.yaml has no VIP (the local proxies are the endpoint). */
+  vip: string | null;
   holders: string[];
   lbs: LbStatus[];
   /** Masters that only run their apiserver (reached through haproxy, not through SSH). */
   apiservers: Array<{ host: string; roles: string[] }>;
   proxies: ProxyStatus[];
   certificate: CertificateCheck;
+  /** Where the certificate was read, in words: "through the VIP", or from the first master without one. */
+  certificateRead: string;
   problems: string[];
   healthy: boolean;
 }
@@ -87,8 +92,30 @@ async function lbStatus(inv: Inventory, name: string, session: Session, facts: H
 async function proxyStatus(inv: Inventory, name: string, session: Session, facts: HostFacts): Promise<ProxyStatus> {
   const np = inv.nodeProxy!;
   const drift = NODE_PROXY_ROLE.plan(inv, name, facts, [...NODE_PROXY_ROLE.tasks], []).flatMap((t) => t.changes.map(describeChange));
-  const health = (await session.exec(healthCommand(np.healthPort), { timeoutMs: 10_000 })).stdout.trim() || 'closed';
-  return { host: name, service: facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown', health, drift };
+  const [health, backends] = await Promise.all([
+    session.exec(healthCommand(np.healthPort), { timeoutMs: 10_000 }).then((r) => r.stdout.trim() || 'closed'),
+    np.software === 'haproxy' ? readHaproxyStats(session, np.healthPort).catch(() => [] as ServerStats[]) : [],
+  ]);
+  return {
+    host: name,
+    service: facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown',
+    health,
+    backends: backends.filter((b) => b.backend === 'kube_apiserver'),
+    drift,
+  };
+}
+
+/** Each master some proxy does not count UP, once, with the hosts whose proxy says so (fifty nodes make one line, not fifty). */
+function proxiesMissing(proxies: readonly ProxyStatus[]): string[] {
+  const byMaster = new Map<string, { status: string; hosts: string[] }>();
+  for (const p of proxies) {
+    for (const b of p.backends.filter((x) => x.status !== 'UP')) {
+      const seen = byMaster.get(b.server) ?? byMaster.set(b.server, { status: `${b.status}: ${foundByCheck(b)}`, hosts: [] }).get(b.server)!;
+      seen.hosts.push(p.host);
+    }
+  }
+  const some = (hosts: readonly string[]) => (hosts.length <= 3 ? hosts.join(', ') : `${hosts.slice(0, 3).join(', ')} and ${hosts.length - 3} more`);
+  return [...byMaster].map(([master, { status, hosts }]) => `the local proxy of ${hosts.length} of ${proxies.length} hosts (${some(hosts)}) has ${master} ${status}`);
 }
 
 export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
@@ -100,7 +127,7 @@ export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
     const proxies = await Promise.all(
       proxyHosts(inv).map(async (h): Promise<ProxyStatus> => {
         const c = connected.find((x) => x.target.name === h.name)!;
-        const unreachable = (error: string): ProxyStatus => ({ host: h.name, error, service: 'unknown', health: '-', drift: [] });
+        const unreachable = (error: string): ProxyStatus => ({ host: h.name, error, service: 'unknown', health: '-', backends: [], drift: [] });
         if (!c.session) return unreachable(c.error.message);
         const session = c.session;
         return factsOf(h.name, session).then((facts) => proxyStatus(inv, h.name, session, facts)).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
@@ -117,11 +144,12 @@ export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
         return factsOf(lb.name, session).then((facts) => lbStatus(inv, lb.name, session, facts)).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
       }),
     );
-    const certificate = await readCertificate(inv.vip.address, inv.port, certSans(inv), { dnsName: inv.dnsName, inventory: inv.file });
+    const served = certificateEndpoint(inv);
+    const certificate = await readCertificate(served.address, served.port, certSans(inv), { dnsName: inv.dnsName, inventory: inv.file });
     const holders = lbs.filter((s) => s.holdsVip).map((s) => s.host);
     const problems: string[] = [];
-    if (holders.length === 0) problems.push(`no load balancer holds the VIP ${inv.vip.address}`);
-    if (holders.length > 1) problems.push(`SPLIT BRAIN: ${holders.join(' and ')} all hold the VIP ${inv.vip.address}; clients reach whichever answered ARP last`);
+    if (inv.vip && holders.length === 0) problems.push(`no load balancer holds the VIP ${inv.vip.address}`);
+    if (inv.vip && holders.length > 1) problems.push(`SPLIT BRAIN: ${holders.join(' and ')} all hold the VIP ${inv.vip.address}; clients reach whichever answered ARP last`);
     for (const s of lbs) {
       if (s.error) {
         problems.push(`${s.host}: unreachable (${s.error})`);
@@ -138,12 +166,13 @@ export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
       else if (p.health !== '200') problems.push(`${p.host}: its local proxy reaches no apiserver (health ${p.health}): can it reach the masters' apiserver ports?`);
       if (p.drift.length > 0) problems.push(`${p.host}: its local proxy differs from hosts.yaml (${p.drift.length} change${p.drift.length === 1 ? '' : 's'} kha apply would make)`);
     }
-    if (certificate.error) problems.push(`no TLS answer through the VIP: ${certificate.error}`);
+    problems.push(...proxiesMissing(proxies));
+    if (certificate.error) problems.push(`no TLS answer ${served.through}: ${certificate.error}`);
     else if (certificate.missing.length > 0) {
-      problems.push(`the apiserver certificate served through the VIP lacks ${certificate.missing.join(' and ')} of kha's certSANs: clients get an x509 error`);
+      problems.push(`the apiserver certificate served ${served.through} lacks ${certificate.missing.join(' and ')} of kha's certSANs: clients get an x509 error`);
     }
     const apiservers = inv.masters.filter((m) => !inv.lbs.some((lb) => lb.name === m.name)).map((m) => ({ host: m.name, roles: rolesOf(inv, m.name) }));
-    return { vip: `${inv.vip.address}:${inv.port}`, holders, lbs, apiservers, proxies, certificate, problems, healthy: problems.length === 0 };
+    return { vip: inv.vip ? `${inv.vip.address}:${inv.port}` : null, holders, lbs, apiservers, proxies, certificate, certificateRead: served.through, problems, healthy: problems.length === 0 };
   } finally {
     await Promise.allSettled(connected.map((c) => c.session?.close()));
   }

@@ -1,4 +1,4 @@
-import { apiserverPortCut, backendDrill, DRILLS, partitionDrill, type Drill } from '../drill/drills.js';
+import { apiserverPortCut, backendDrill, DRILLS, holderOf, partitionDrill, type Drill } from '../drill/drills.js';
 import { DEDICATED } from './dedicated/index.js';
 import type { Topology } from './topology.js';
 
@@ -21,7 +21,7 @@ const backendDown = backendDrill({
 // The drill judges the VIP and the clients only, and says so.
 const partition = partitionDrill(
   (ctx) =>
-    `${ctx.holder.name} is also an etcd member; cut off, it loses quorum and its apiserver stops being ready, so clients that reach the VIP on ${ctx.holder.name} get no apiserver while the partition lasts. This drill judges VRRP and the clients, not etcd`,
+    `${holderOf(ctx).name} is also an etcd member; cut off, it loses quorum and its apiserver stops being ready, so clients that reach the VIP on ${holderOf(ctx).name} get no apiserver while the partition lasts. This drill judges VRRP and the clients, not etcd`,
 );
 
 const DRILLS_ON_MASTERS: readonly Drill[] = DRILLS.map((d) => (d.name === 'backend-down' ? backendDown : d.name === 'partition' ? partition : d));

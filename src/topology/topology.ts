@@ -14,7 +14,10 @@ import type { EndpointCheck } from '../verify/endpoint.js';
 // stay the same when a kind is added. hosts.yaml stays the user's contract:
 // the topology is derived from it (of.ts), never written in it.
 
-export type TopologyName = 'dedicated' | 'on-masters' | 'static-pods';
+export type TopologyName = EndpointTopologyName | 'proxy-only';
+
+/** The kinds with a VIP: keepalived and haproxy somewhere (kha setup offers these). */
+export type EndpointTopologyName = 'dedicated' | 'on-masters' | 'static-pods';
 
 /** What a playbook's host sets and gates may look at while it runs. */
 export interface OrderView {

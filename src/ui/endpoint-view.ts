@@ -1,4 +1,4 @@
-import type { Inventory } from '../inventory/model.js';
+import { type Inventory, vipOf } from '../inventory/model.js';
 import { pendingLine } from '../topology/static-pods/running.js';
 import type { EndpointCheck } from '../verify/endpoint.js';
 
@@ -6,7 +6,7 @@ import type { EndpointCheck } from '../verify/endpoint.js';
 // build, that it is up and what to run next; on a cluster, who answers.
 
 export function formatEndpoint(inv: Inventory, c: EndpointCheck): string[] {
-  const vip = `${inv.vip.address}:${inv.port}`;
+  const vip = `${vipOf(inv).address}:${inv.port}`;
   const lines: string[] = [];
   if (c.podsPending !== undefined) {
     lines.push(

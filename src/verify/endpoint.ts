@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import type { Inventory } from '../inventory/model.js';
+import { type Inventory, vipOf } from '../inventory/model.js';
 import { foundByCheck, readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
 import type { Session } from '../transport/session.js';
 import { seenKey } from './apiservers-seen.js';
@@ -105,9 +105,9 @@ export function listens(address: string, port: number, timeoutMs = 3000): Promis
 export async function checkEndpoint(inv: Inventory, holderName: string, holder: Session, seen: ReadonlySet<string>): Promise<EndpointCheck> {
   const stats = await settledStats(inv, holder, seen);
   const verdict = judgeMasters(inv, stats, seen);
-  const listening = await listens(inv.vip.address, inv.port);
+  const listening = await listens(vipOf(inv).address, inv.port);
   const check: EndpointCheck = { holder: holderName, listening, ...verdict };
-  if (!listening) check.problems.unshift(`nothing accepts connections on ${inv.vip.address}:${inv.port}: haproxy on ${holderName} does not listen there`);
+  if (!listening) check.problems.unshift(`nothing accepts connections on ${vipOf(inv).address}:${inv.port}: haproxy on ${holderName} does not listen there`);
   const up = verdict.masters.filter((m) => m.up).map((m) => m.name);
   if (up.length > 0) {
     const requests = await checkThroughVip(inv, holder, up);

@@ -1,4 +1,4 @@
-import type { Inventory } from '../inventory/model.js';
+import { type Inventory, vipOf } from '../inventory/model.js';
 import { readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
 import { probeHealthz } from '../probe/https.js';
 import type { Session } from '../transport/session.js';
@@ -23,7 +23,7 @@ export async function checkThroughVip(inv: Inventory, holder: Session, up: reado
   const before = await readHaproxyStats(holder, inv.haproxy.monitor_port);
   const requests = Math.max(6, up.length * 4);
   const results = [];
-  for (let i = 0; i < requests; i++) results.push(await probeHealthz(inv.vip.address, inv.port, 3000));
+  for (let i = 0; i < requests; i++) results.push(await probeHealthz(vipOf(inv).address, inv.port, 3000));
   const after = await readHaproxyStats(holder, inv.haproxy.monitor_port);
   const perMaster = Object.fromEntries(up.map((m) => [m, sessionsOf(after, m) - sessionsOf(before, m)]));
   const failures = results.filter((r) => !r.ok).map((r) => r.error ?? `HTTP ${r.status}`);

@@ -77,6 +77,18 @@ describe('the handoff', () => {
     expect(h.config).toContain('haproxy on this host holds 8443');
   });
 
+  it('no VIP (source 001): the first master is the endpoint, as the source has it; certSANs only for the proxy, and none without the kubelet pointed', () => {
+    const proxyOnly = join(packageRoot, 'examples', 'proxy-only.yaml');
+    const h = kubeadmHandoff(load(proxyOnly));
+    expect(h.controlPlaneEndpoint).toBe('10.77.0.21:6443');
+    expect(h.certSans).toEqual(['127.0.0.1']);
+    expect(h.config).toContain("# No VIP: kubelets and joining masters reach m1's apiserver at 10.77.0.21:6443, and nothing else,");
+    expect(h.join[0]!.command).toMatch(/^kubeadm join 10\.77\.0\.21:6443 /);
+    const bare = kubeadmHandoff(load(proxyOnly, (t) => t.replace('kubelet: true', 'kubelet: false')));
+    const cluster = parseAllDocuments(bare.config).map((d) => d.toJS() as Record<string, unknown>)[1];
+    expect(cluster).toEqual({ apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'ClusterConfiguration', controlPlaneEndpoint: '10.77.0.21:6443' });
+  });
+
   it('a master on another port joins with --apiserver-bind-port', () => {
     const h = kubeadmHandoff(load(example, (t) => t.replace('address: 10.77.0.22', 'address: 10.77.0.22\n    apiserver_port: 7443')));
     expect(h.join[0]!.command).toContain('--apiserver-bind-port 7443');

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkSize } from '../../src/lab/lifecycle.js';
-import { bridgePort, CONTROLLER_ADDRESS, DEFAULT_VIP, LAST_HOST, LIMITS, machineNetns, planMachines, SUBNET_PREFIX } from '../../src/lab/state.js';
+import { hostsYaml } from '../../src/lab/hostsfile.js';
+import { bridgePort, CONTROLLER_ADDRESS, DEFAULT_VIP, LAST_HOST, LIMITS, labFiles, machineNetns, planMachines, SUBNET_PREFIX } from '../../src/lab/state.js';
+import { parseInventory } from '../../src/inventory/load.js';
+import { topologyOf } from '../../src/topology/of.js';
 
 // The lab's address plan at its largest: every machine on the /24, none on
 // the controller, the VIP or the address setup proposes, and names short
@@ -42,5 +45,25 @@ describe('the lab layout at its limits', () => {
   it('accepts the limits and refuses one worker more', () => {
     expect(() => checkSize(LIMITS)).not.toThrow();
     expect(() => checkSize({ ...LIMITS, workers: LIMITS.workers + 1 })).toThrow(`--workers must be 0..${LIMITS.workers}`);
+  });
+});
+
+// --lbs 0 with workers: the lab of source 001, no VIP, the workers' local proxy the only endpoint.
+describe('the lab without load balancers', () => {
+  const files = labFiles({ lab: '/var/lib/kha/lab', cache: '/c' });
+
+  it('writes a hosts.yaml with no VIP, no lb and no keepalived section, which kha loads as the proxy-only kind', () => {
+    const text = hostsYaml(files, planMachines({ lbs: 0, masters: 2, workers: 2 }), DEFAULT_VIP);
+    expect(text).not.toMatch(/^(cluster|lb|keepalived):/m);
+    const r = parseInventory(text, 'hosts.yaml', {});
+    if (!r.ok) throw new Error(r.problems.map((p) => p.message).join('\n'));
+    expect(r.inventory.vip).toBeUndefined();
+    expect(topologyOf(r.inventory).name).toBe('proxy-only');
+    expect(r.inventory.nodes.map((n) => n.name)).toEqual(['w1', 'w2']);
+  });
+
+  it('refuses --lbs 0 without workers (nothing to build), but not on the masters', () => {
+    expect(() => checkSize({ lbs: 0, masters: 3, workers: 0 })).toThrow('--lbs 0 without --workers');
+    expect(() => checkSize({ lbs: 0, masters: 3, workers: 0 }, true)).not.toThrow();
   });
 });

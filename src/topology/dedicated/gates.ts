@@ -1,5 +1,5 @@
 import { HostError } from '../../errors.js';
-import type { Inventory } from '../../inventory/model.js';
+import { type Inventory, vipOf } from '../../inventory/model.js';
 import { vipPresentCommand } from '../../observe/vip.js';
 import type { Session } from '../../transport/session.js';
 
@@ -16,7 +16,7 @@ export async function waitForVip(session: Session, inv: Inventory): Promise<numb
   });
   if (r.code !== 0) {
     const log = await session.exec('journalctl -u keepalived -n 6 --no-pager -o cat 2>/dev/null');
-    throw new HostError(session.host, 'wait for the VIP', `did not take the VIP ${inv.vip.address} within ${VIP_TIMEOUT_S} s:\n${log.stdout.trim()}`);
+    throw new HostError(session.host, 'wait for the VIP', `did not take the VIP ${vipOf(inv).address} within ${VIP_TIMEOUT_S} s:\n${log.stdout.trim()}`);
   }
   return Date.now() - started;
 }

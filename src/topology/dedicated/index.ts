@@ -1,5 +1,5 @@
 import { DRILLS } from '../../drill/drills.js';
-import type { Inventory } from '../../inventory/model.js';
+import { type Inventory, vipOf } from '../../inventory/model.js';
 import { CHECKS } from '../../preflight/checks.js';
 import type { Task } from '../../tasks/context.js';
 import { requiredDirectories } from '../../tasks/directories.js';
@@ -40,7 +40,7 @@ export const DEDICATED: Topology = {
   ),
   services: SERVICES,
   probe: (inv: Inventory) => ({
-    vip: inv.vip.address,
+    vip: vipOf(inv).address,
     files: [...FILES.map((f) => f.path), ...SERVICES.map(markerPath), SEEN_PATH, SELINUX_CONFIG, UFW_BEFORE_RULES],
     directories: requiredDirectories(inv.haproxy.stats_socket),
     services: [...SERVICES],

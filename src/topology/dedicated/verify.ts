@@ -1,3 +1,4 @@
+import { vipOf } from '../../inventory/model.js';
 import { HostError } from '../../errors.js';
 import { vipHolders } from '../../observe/vip.js';
 import { readSeen, SEEN_PATH, seenAfter } from '../../verify/apiservers-seen.js';
@@ -19,8 +20,8 @@ async function recordSeen(view: FinalView, seen: ReadonlySet<string>, check: End
 /** The VIP holder's haproxy is asked about every apiserver, and the VIP itself is asked for /healthz. */
 export const vipReachesEveryMaster: FinalCheck = async (view, stage, progress) => {
   const holder = (await vipHolders(view.inv, view.sessions))[0];
-  if (!holder) throw new HostError('cluster', 'verify', `no load balancer holds the VIP ${view.inv.vip.address}`);
-  progress(`asking haproxy on ${holder.name} about every apiserver; requests to https://${view.inv.vip.address}:${view.inv.port}/healthz`);
+  if (!holder) throw new HostError('cluster', 'verify', `no load balancer holds the VIP ${vipOf(view.inv).address}`);
+  progress(`asking haproxy on ${holder.name} about every apiserver; requests to https://${vipOf(view.inv).address}:${view.inv.port}/healthz`);
   const seen = readSeen(view.facts.values());
   const check = await checkEndpoint(view.inv, holder.name, view.sessions.get(holder.name)!, seen);
   await recordSeen(view, seen, check);

@@ -1,5 +1,5 @@
 import type { IPod } from 'kubernetes-models/v1/Pod';
-import type { Inventory, StaticPodSettings } from '../../inventory/model.js';
+import { type Inventory, type StaticPodSettings, vipOf } from '../../inventory/model.js';
 import type { FileSpec, RenderedFile } from '../../render/catalog.js';
 import { endpointSysctls, haproxyContext, keepalivedContext } from '../../render/context.js';
 import { renderSpec } from '../../render/spec.js';
@@ -86,7 +86,7 @@ export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
     manifest(
       'keepalived',
       (inv) => [
-        `keepalived as a static pod of this master's kubelet: it holds the VIP ${inv.vip.address} on the host's network,`,
+        `keepalived as a static pod of this master's kubelet: it holds the VIP ${vipOf(inv).address} on the host's network,`,
         'with only the capabilities VRRP needs (NET_ADMIN, NET_BROADCAST, NET_RAW), and tracks haproxy through kha-check-haproxy.sh.',
         'The config-hash annotation changes with keepalived.conf and the script, so the kubelet restarts keepalived on a new configuration.',
       ],

@@ -1,5 +1,5 @@
 import type { HostFacts } from '../../facts/types.js';
-import type { Inventory, StaticPodSettings } from '../../inventory/model.js';
+import { type Inventory, type StaticPodSettings, vipOf } from '../../inventory/model.js';
 import { CHECKS, configuredForVip, osCheck, vipCheck } from '../../preflight/checks.js';
 import type { Task } from '../../tasks/context.js';
 import { directoriesTask, requiredDirectories } from '../../tasks/directories.js';
@@ -69,7 +69,7 @@ function build(sp: StaticPodSettings): Topology {
     tasks: new Map<string, Task>([directoriesTask, firewallTask, configTask, sysctlTask, manifestsTask].map((t) => [t.name, t])),
     services: [],
     probe: (inv: Inventory) => ({
-      vip: inv.vip.address,
+      vip: vipOf(inv).address,
       files: [...files.map((f) => f.path), SEEN_PATH, UFW_BEFORE_RULES],
       directories: requiredDirectories(inv.haproxy.stats_socket),
       services: [],

@@ -117,6 +117,38 @@ describe('split brain on the timeline', () => {
   });
 });
 
+/** A drill from a node on a cluster with no VIP: the node's probe is its only lane. */
+function nodeOnly(): DrillResult {
+  const samples = [];
+  for (let t = 0; t < 4000; t += 50) samples.push({ t, ms: 9, ok: t !== 1100 });
+  const timeline: Timeline = {
+    samples: [], defaultClient: [], vip: [], states: [], streams: [],
+    node: { host: 'w1', url: 'https://127.0.0.1:6443/readyz', samples, clockUncertaintyMs: 1 },
+    marks: [{ t: 1000, what: 'fault', text: 'm2 silent for w1' }],
+  };
+  const summary = summarize(timeline, 4000);
+  return { name: 'node-master-crash', title: 'm2 falls silent', target: 'w1', startedAt: 'now', durationMs: 4000, timeline, summary, lbs: [], notRestored: [], passed: true, expectations: [] };
+}
+
+describe('without a VIP', () => {
+  it("the report draws the node's lane and its outage, no VIP lanes, cards or columns", () => {
+    const page = renderReport([nodeOnly()], { vip: null, inventory: 'hosts.yaml', version: '0.1.0', when: 'now' });
+    expect(page).toContain('Failover drills for the local proxies (no VIP): 1 of 1 passed');
+    expect(page).toContain('<th>longest outage through the node&#39;s proxy</th><th>failed / sent</th>');
+    expect(page).toContain('<td>0.05 s</td><td>1 / 60</td>');
+    expect(page).toContain('>w1 proxy</text>');
+    expect(page).toContain('longest outage 0.05 s');
+    expect(page).not.toMatch(/VIP moved|holds the VIP|default client|probe 50 ms/);
+  });
+
+  it("the summary table has the node's column only", () => {
+    const [head, run, na] = drillTable([nodeOnly()], [{ name: 'keepalived-stop' }], undefined, 'w1', false);
+    expect(head).toEqual(['drill', 'outcome', "outage through w1's proxy"]);
+    expect(run).toEqual(['node-master-crash', 'pass', '0.05 s']);
+    expect(na).toEqual(['keepalived-stop', 'n/a', '-']);
+  });
+});
+
 describe('the summary table', () => {
   it('has a cell under every title, for drills run and drills that do not apply, with or without the extra probes', () => {
     for (const extra of [[], ['m1'], ['m1', 'w1']] as const) {

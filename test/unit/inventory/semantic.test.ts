@@ -20,17 +20,17 @@ const lbs = (...priorities: (number | undefined)[]) =>
 
 describe('priorities', () => {
   it('default by order: 150, 140, 130, ...', () => {
-    expect(resolvePriorities(file({ lb: lbs(undefined, undefined, undefined, undefined) }).lb)).toEqual([150, 140, 130, 120]);
+    expect(resolvePriorities(file({ lb: lbs(undefined, undefined, undefined, undefined) }).lb!)).toEqual([150, 140, 130, 120]);
   });
 
   it('keep explicit ones and step a default down past them', () => {
-    expect(resolvePriorities(file({ lb: lbs(undefined, 150, undefined) }).lb)).toEqual([149, 150, 130]);
-    expect(resolvePriorities(file({ lb: lbs(140, undefined) }).lb)).toEqual([140, 139]);
-    expect(resolvePriorities(file({ lb: lbs(undefined, 150, 149) }).lb)).toEqual([148, 150, 149]);
+    expect(resolvePriorities(file({ lb: lbs(undefined, 150, undefined) }).lb!)).toEqual([149, 150, 130]);
+    expect(resolvePriorities(file({ lb: lbs(140, undefined) }).lb!)).toEqual([140, 139]);
+    expect(resolvePriorities(file({ lb: lbs(undefined, 150, 149) }).lb!)).toEqual([148, 150, 149]);
   });
 
   it('never give two hosts one priority, so there is exactly one primary', () => {
-    const resolved = resolvePriorities(file({ lb: lbs(undefined, 140, undefined, 130, undefined, 150) }).lb);
+    const resolved = resolvePriorities(file({ lb: lbs(undefined, 140, undefined, 130, undefined, 150) }).lb!);
     expect(new Set(resolved).size).toBe(resolved.length);
     expect(resolved.filter((p) => p === Math.max(...resolved))).toHaveLength(1);
     expect(resolved).toEqual([149, 140, 129, 130, 110, 150]);

@@ -1,0 +1,143 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labDown, labUp } from '../../src/lab/lifecycle.js';
+import { labDirs } from '../../src/lab/state.js';
+import { onHost, runKha } from './harness.js';
+
+// Issue 14, point 1: a cluster with no load balancer and no VIP (source 001).
+// Each worker's local proxy is the whole endpoint: built before kubeadm,
+// kubeadm pointed at the first master as the source does, the workers'
+// kubelets then pointed at their proxy, so the first master is no longer a
+// single point of failure; verify-failover runs the drills from a node and
+// says why the others do not apply. Two masters, two workers, no lb.
+
+const M1 = '10.77.0.21';
+const W = { w1: '10.77.0.31', w2: '10.77.0.32' };
+const CONF = '/etc/kubernetes/kubelet.conf';
+let hostsYaml = '';
+
+const kha = (args: string[]) => runKha([...args, hostsYaml]);
+const lab = (...args: string[]) => runKha(['lab', ...args], undefined, 300_000);
+
+function timed(args: string[]) {
+  const t0 = Date.now();
+  const r = kha(args);
+  console.log(`kha ${args.join(' ')}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return r;
+}
+
+const server = (node: string) => onHost(node, `grep -o 'server: .*' ${CONF}`).trim();
+/** 20 requests, as the node's kubelet would make them: through its proxy, or straight to an address. */
+const answered = (node: string, url: string) =>
+  Number(onHost(node, `n=0; for i in $(seq 1 20); do curl -sk -o /dev/null --max-time 2 ${url} && n=$((n+1)); done; echo $n`).trim());
+
+beforeAll(async () => {
+  if (process.getuid?.() !== 0) throw new Error('the lab tests need root');
+  await labDown(process.env, () => undefined);
+  hostsYaml = (await labUp({ lbs: 0, masters: 2, workers: 2 }, process.env, () => undefined, { beforeKubeadm: true })).hostsYaml;
+  writeFileSync(hostsYaml, readFileSync(hostsYaml, 'utf8').replace(/^ {2}kubelet: false.*$/m, '  kubelet: true'));
+}, 600_000);
+
+afterAll(async () => {
+  await labDown(process.env, () => undefined);
+}, 300_000);
+
+describe('no VIP: the local proxy is the endpoint', () => {
+  it("lab up --lbs 0 writes no VIP; validate says so, and that kubeadm's first master stays a single point until the kubelets are pointed", () => {
+    expect(readFileSync(hostsYaml, 'utf8')).not.toMatch(/^(cluster|lb|keepalived):/m);
+    const r = kha(['validate']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('is valid: 2 masters, 2 nodes, no VIP: each host\'s local proxy is its endpoint');
+    expect(r.stdout).toContain("No VIP: kubeadm points every kubelet at controlPlaneEndpoint, which without a VIP is m1's apiserver: a single point of failure for the masters' kubelets");
+    const e = kha(['explain', '--offline']);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain('lists no load balancer and no VIP: there is no failover to explain');
+  });
+
+  it('before kubeadm: apply builds the proxies, and the gate says no apiserver answers yet', () => {
+    const r = timed(['apply', '--yes']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain('node proxies: 2/2 done, 0 failed');
+    expect(r.stdout).toContain('w1: the proxy runs and accepts on 127.0.0.1:6443; no apiserver answers yet, as before kubeadm init');
+    expect(r.stdout).not.toMatch(/VIP|keepalived/);
+  });
+
+  it("kha kubeadm points kubeadm at the first master with 127.0.0.1 in certSANs; the masters and workers join through it", () => {
+    const config = join(labDirs(process.env).lab, 'kubeadm-config.yaml');
+    const k = kha(['kubeadm', '--out', config]);
+    expect(k.code, k.stderr).toBe(0);
+    const text = readFileSync(config, 'utf8');
+    expect(text).toContain(`controlPlaneEndpoint: "${M1}:6443"`);
+    expect(text).toContain("# No VIP: kubelets and joining masters reach m1's apiserver at 10.77.0.21:6443, and nothing else,");
+    expect(text).toMatch(/certSANs:\n {4}- "127\.0\.0\.1"\n/);
+    expect(lab('kubeadm', 'init', 'm1', '--config', config).code).toBe(0);
+    const m2 = lab('kubeadm', 'join', 'm2');
+    expect(m2.code, m2.stderr).toBe(0);
+    for (const w of ['w1', 'w2']) {
+      const j = lab('kubeadm', 'join', w);
+      expect(j.code, j.stderr).toBe(0);
+      expect(j.stdout).toContain(`${w}: joined; ${CONF} says server https://${M1}:6443; kubelet started`);
+    }
+  });
+
+  it('apply points each kubelet at its proxy; a second apply says No changes', () => {
+    const r = timed(['apply', '--yes']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    for (const [name, w] of Object.entries(W)) {
+      expect(r.stdout).toMatch(new RegExp(`${name}: kubelet came back through the proxy \\(pid \\d+, connected from 127\\.0\\.0\\.1:\\d+ to 127\\.0\\.0\\.1:6443\\)`));
+      expect(server(w)).toBe('server: https://127.0.0.1:6443');
+    }
+    const again = timed(['apply', '--yes']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('No changes');
+  });
+
+  it('status: no VIP, every proxy serving with both masters UP, the certificate read from m1; --json says vip null', () => {
+    const r = kha(['status']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain("No VIP (hosts.yaml lists no lb): each host's local proxy is its endpoint");
+    expect(r.stdout).toContain('local proxies (haproxy on 127.0.0.1:6443): 2 of 2 serving an apiserver');
+    expect(r.stdout).toContain('w1: kha-node-proxy active, health 200, backends m1:UP m2:UP, drift none');
+    expect(r.stdout).toMatch(/certificate by m1's apiserver: CN=kube-apiserver-m1, SANs .*127\.0\.0\.1/);
+    expect(r.stdout.trimEnd().endsWith('healthy')).toBe(true);
+    const j = JSON.parse(kha(['status', '--json']).stdout) as { vip: unknown; healthy: boolean };
+    expect(j).toMatchObject({ vip: null, healthy: true });
+    const w = kha(['status', '--wait', '30']);
+    expect(w.stdout).toContain('waiting up to 30 s for every master to be UP in every local proxy');
+    expect(w.code).toBe(0);
+  });
+
+  it("m1, kubeadm's only endpoint, refusing its apiserver port: the workers still reach the cluster through their proxy, which a kubelet left on m1 would not", () => {
+    onHost(M1, 'iptables -I INPUT -p tcp --dport 6443 -j REJECT --reject-with tcp-reset');
+    try {
+      for (const w of Object.values(W)) {
+        expect(answered(w, 'https://127.0.0.1:6443/readyz')).toBe(20);
+        expect(answered(w, `https://${M1}:6443/readyz`)).toBe(0);
+      }
+      // By now both proxies' checks have failed m1 many times: status says so once, for both hosts.
+      const s = kha(['status']);
+      expect(s.code).toBe(1);
+      expect(s.stdout).toContain('  - the local proxy of 2 of 2 hosts (w1, w2) has m1 DOWN: connection refused');
+    } finally {
+      onHost(M1, 'iptables -D INPUT -p tcp --dport 6443 -j REJECT --reject-with tcp-reset');
+    }
+  });
+
+  it('verify-failover: the drills from a node run and pass; those of the VIP say why they do not apply; the report has no VIP', () => {
+    const report = join(labDirs(process.env).lab, 'no-vip-report.html');
+    const r = timed(['verify-failover', '--report', report]);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain('keepalived-stop: does not apply to a cluster with no VIP: it breaks the VIP, and hosts.yaml lists no lb to hold one');
+    expect(r.stdout).toMatch(/^drill {16}outcome {2}outage through w1's proxy$/m);
+    expect(r.stdout).toMatch(/^node-apiserver-stop {2}pass/m);
+    expect(r.stdout).toMatch(/^node-master-crash {4}pass/m);
+    expect(r.stdout).not.toContain('VIP moved');
+    const html = readFileSync(report, 'utf8');
+    expect(html).toContain('Failover drills for the local proxies (no VIP): 2 of 2 passed');
+    expect(html).not.toContain('holds the VIP');
+    const bad = kha(['verify-failover', '--drill', 'keepalived-stop']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--drill keepalived-stop does not apply to a cluster with no VIP');
+  });
+});
