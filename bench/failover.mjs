@@ -5,13 +5,19 @@
 // drill instruments (a new TLS connection to the VIP every 50 ms, every load
 // balancer polled for the VIP), is restored, and the cluster settles again.
 // `--soak [MINUTES]` instead idles kha's defaults with both load balancers
-// under full CPU load and counts false failovers. `--streams` also holds the
+// under full CPU load and counts false failovers. `--adverts 0.2,0.1,0.05`
+// runs kha's defaults once per advert interval: the unplanned faults (crash,
+// link down, haproxy dead), then the soak with both load balancers under full
+// CPU load and losing `--loss` percent of their packets (1 by default), so the
+// interval is chosen from figures: how fast each fault is over against how
+// many false failovers it costs. `--streams` also holds the
 // drills' two long-lived streams (a plain client, one like client-go) through
 // each fault, for STREAM_HOLD_MS, so that what an unplanned loss leaves them
 // is seen: how long each stayed stuck and what told it. Prints figures;
 // asserts nothing. Run as root after `npm run build`; leaves the lab down.
 //   node bench/failover.mjs [--only kha|guide] [--faults a,b] [--streams] [--json]
 //   node bench/failover.mjs --soak [MINUTES] [--json]
+//   node bench/failover.mjs --adverts 0.2,0.1,0.05 [--soak MINUTES] [--loss PERCENT] [--json]
 //
 // Two processes: this one, in the host's namespaces, brings the lab up and
 // down; for each configuration an agent (this file with --agent) runs in the
@@ -20,7 +26,7 @@
 // under `ip netns exec` /sys is remounted without the cgroup hierarchies that
 // `kha lab fault poweron` needs to boot a machine.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeAll, openSessions } from '../dist/execute/apply.js';
@@ -73,10 +79,14 @@ const FAULTS = {
 
 // ------------------------------------------------------------ the orchestrator
 
-const USAGE = 'usage: node bench/failover.mjs [--only kha|guide] [--faults a,b] [--streams] [--json] | --soak [MINUTES] [--json]';
+const USAGE =
+  'usage: node bench/failover.mjs [--only kha|guide] [--faults a,b] [--streams] [--json] | --soak [MINUTES] [--json] | --adverts S,S,.. [--soak MINUTES] [--loss PERCENT] [--json]';
+
+/** The faults an advert interval decides: those where nobody hands the VIP over, and a backup must notice silence (haproxy dead: the check, then a handover). */
+const ADVERT_FAULTS = ['crash', 'link-down', 'haproxy-down'];
 
 function parseArgs(argv) {
-  const o = { configs: ['kha', 'guide'], faults: Object.keys(FAULTS), json: false, streams: false, soakMinutes: undefined };
+  const o = { configs: ['kha', 'guide'], faults: Object.keys(FAULTS), json: false, streams: false, soakMinutes: undefined, adverts: undefined, lossPercent: undefined };
   const bad = (text) => {
     process.stderr.write(`${text}\n${USAGE}\n`);
     process.exit(2);
@@ -93,6 +103,12 @@ function parseArgs(argv) {
       o.faults = (argv[++i] ?? '').split(',');
       const unknown = o.faults.filter((f) => !FAULTS[f]);
       if (unknown.length > 0) bad(`unknown fault ${unknown.join(', ')}; one of ${Object.keys(FAULTS).join(', ')}`);
+    } else if (a === '--adverts') {
+      o.adverts = (argv[++i] ?? '').split(',').map(Number);
+      if (o.adverts.length === 0 || o.adverts.some((x) => !(x >= 0.01 && x <= 255))) bad('--adverts takes seconds from 0.01 to 255, separated by commas, like 0.2,0.1,0.05');
+    } else if (a === '--loss') {
+      o.lossPercent = Number(argv[++i]);
+      if (!(o.lossPercent >= 0 && o.lossPercent < 100)) bad('--loss takes a percentage from 0 to below 100');
     } else if (a === '--soak') {
       o.soakMinutes = /^\d+(\.\d+)?$/.test(argv[i + 1] ?? '') ? Number(argv[++i]) : 10;
       if (!(o.soakMinutes > 0)) bad('--soak takes a number of minutes above 0');
@@ -125,11 +141,12 @@ async function khaJson(args) {
   return JSON.parse(await runKha([...args, '--json']));
 }
 
-/** A fresh lab, with kha's defaults applied or not; returns its hosts.yaml. */
-async function freshLab(apply) {
+/** A fresh lab, with kha's defaults applied or not (with `advertS`, that advert interval instead of the default); returns its hosts.yaml. */
+async function freshLab(apply, advertS) {
   say('lab: down, then up (2 load balancers, 3 masters)');
   await runKha(['lab', 'down']);
   const { hostsYaml } = await khaJson(['lab', 'up', '--lbs', '2', '--masters', '3']);
+  if (advertS !== undefined) writeFileSync(hostsYaml, readFileSync(hostsYaml, 'utf8').replace(/^keepalived:\n/m, `keepalived:\n  advert_int: ${advertS}\n`));
   if (apply) {
     say('kha apply --yes');
     await runKha(['apply', '--yes', hostsYaml]);
@@ -169,10 +186,23 @@ async function orchestrate(opts) {
   }
   const started = Date.now();
   try {
+    if (opts.adverts !== undefined) {
+      const runs = [];
+      let inv;
+      for (const advertS of opts.adverts) {
+        const hosts = await freshLab(true, advertS);
+        inv = await requireInventory(hosts, process.env);
+        say(`advert_int ${advertS} s (VRRPv${inv.keepalived.version})`);
+        const task = { config: 'kha', hosts, faults: ADVERT_FAULTS, soakMinutes: opts.soakMinutes ?? 10, lossPercent: opts.lossPercent ?? 1 };
+        runs.push({ advertS, ...(await runAgent(task, inv.operatorNetns).catch((e) => ({ config: 'kha', faults: [], error: e.message }))) });
+      }
+      printAdverts(runs, opts, inv, (Date.now() - started) / 1000);
+      return runs.some((r) => r.error || r.faults.some((f) => f.error)) ? 1 : 0;
+    }
     if (opts.soakMinutes !== undefined) {
       const hosts = await freshLab(true);
       const inv = await requireInventory(hosts, process.env);
-      const soak = await runAgent({ config: 'kha', hosts, soakMinutes: opts.soakMinutes }, inv.operatorNetns);
+      const soak = await runAgent({ config: 'kha', hosts, soakMinutes: opts.soakMinutes, lossPercent: opts.lossPercent ?? 0 }, inv.operatorNetns);
       printSoak(soak, inv, opts.json);
       return soak.error ? 1 : 0;
     }
@@ -530,7 +560,8 @@ async function agent(task) {
     }
     result.packages = (await exec(sessions.get(inv.lbs[0].name), "dpkg-query -W -f='${Package} ${Version}\\n' keepalived haproxy")).trim().split('\n');
     let holder = await settle(ctx);
-    if (task.soakMinutes !== undefined) return Object.assign(result, await soak(ctx, task.soakMinutes));
+    // A soak alone, or (advert intervals) after the faults.
+    if (task.soakMinutes !== undefined && task.faults === undefined) return Object.assign(result, await soak(ctx, task.soakMinutes, task.lossPercent ?? 0));
     for (const name of task.faults) {
       say(`${task.config}: ${name} (VIP on ${holder})`);
       const r = await runFault(ctx, name, holder);
@@ -545,6 +576,7 @@ async function agent(task) {
       }
       holder = r.nextHolder;
     }
+    if (task.soakMinutes !== undefined && !result.faults.some((f) => f.error)) result.soak = await soak(ctx, task.soakMinutes, task.lossPercent ?? 0);
   } catch (e) {
     result.error = e.message;
   } finally {
@@ -578,18 +610,27 @@ function vipMoves(vip) {
   return moves;
 }
 
-async function soak(ctx, minutes) {
+const LOSS = 'kha-bench-loss';
+
+/** iptables rules that drop this share of every packet a load balancer receives and sends (the kernel here has no netem); `-D` takes them out. */
+function lossRules(verb, percent) {
+  const rule = (chain) => `iptables ${verb} ${chain} -m statistic --mode random --probability ${percent / 100} -m comment --comment ${LOSS} -j DROP`;
+  return `${rule('INPUT')} && ${rule('OUTPUT')}`;
+}
+
+async function soak(ctx, minutes, lossPercent = 0) {
   const { inv, sessions } = ctx;
   const ms = Math.round(minutes * 60_000);
   const since = Math.floor(Date.now() / 1000) - 1;
   const all = (command) => Promise.all(inv.lbs.map(async (lb) => [lb.name, await exec(sessions.get(lb.name), command)]));
+  if (lossPercent > 0) await all(lossRules('-I', lossPercent));
   // One busy loop per core, as units with a run-time limit: they end even if this bench dies with the lab up.
   const started = await all(
     `n=$(nproc); for i in $(seq "$n"); do systemd-run --quiet --unit=${BURN}-$i --property=RuntimeMaxSec=${Math.ceil(ms / 1000) + 300} /bin/sh -c 'while :; do :; done'; done; echo "$n"`,
   );
-  const out = { busyLoopsPerLb: Object.fromEntries(started.map(([h, n]) => [h, Number(n.trim())])) };
+  const out = { busyLoopsPerLb: Object.fromEntries(started.map(([h, n]) => [h, Number(n.trim())])), lossPercent };
   try {
-    say(`soak: ${minutes} min, both load balancers under full CPU load, client and VIP watch running`);
+    say(`soak: ${minutes} min, both load balancers under full CPU load${lossPercent > 0 ? `, losing ${lossPercent} % of their packets` : ''}, client and VIP watch running`);
     const t0 = performance.now();
     // The watcher's own sessions: no host is cut off here, and under load a slow answer must not read as a lost VIP.
     const client = startClient(inv, t0);
@@ -619,6 +660,8 @@ async function soak(ctx, minutes) {
     });
   } finally {
     await all(`systemctl stop '${BURN}-*'`);
+    // Each host's session may itself lose a packet: tried on each, whatever the other says.
+    if (lossPercent > 0) await Promise.allSettled(inv.lbs.map((lb) => exec(sessions.get(lb.name), lossRules('-D', lossPercent))));
   }
   // keepalived's own account of the soak: state changes and failed checks, or every line after a move.
   const journal = await all(`journalctl -u keepalived --since @${since} -o short-iso-precise --no-pager`);
@@ -728,12 +771,60 @@ function printRun(results, opts, inv, seconds) {
   console.log(lines.join('\n'));
 }
 
+/** Issue 15's target for the advert interval: crash and link down over within this, and no false failover in the soak. */
+const ADVERT_TARGET_S = 0.5;
+
+function printAdverts(runs, opts, inv, seconds) {
+  const outage = (r, fault) => r.faults.find((f) => f.fault === fault)?.failover?.longestOutageS;
+  const verdict = (r) => {
+    const fast = ['crash', 'link-down'].every((f) => (outage(r, f) ?? Infinity) <= ADVERT_TARGET_S);
+    const quiet = r.soak?.vipMoves === 0 && r.soak.twoHoldersS === 0;
+    return fast && quiet ? 'meets' : `misses (${[...(fast ? [] : ['a fault too slow']), ...(quiet ? [] : ['false failover in the soak'])].join(', ')})`;
+  };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ seconds, lossPercent: opts.lossPercent ?? 1, targetS: ADVERT_TARGET_S, runs: runs.map((r) => ({ ...r, verdict: verdict(r) })) }, null, 2)}\n`);
+    return;
+  }
+  const rows = [['advert_int', ...ADVERT_FAULTS.map((f) => `${f} outage`), 'soak VIP moves', '2 holders', 'no holder', 'soak failed/sent', 'soak longest outage', 'target']];
+  for (const r of runs) {
+    const s = r.soak;
+    rows.push([
+      `${r.advertS} s`,
+      ...ADVERT_FAULTS.map((f) => num(outage(r, f))),
+      s ? String(s.vipMoves) : '-',
+      s ? num(s.twoHoldersS) : '-',
+      s ? num(s.zeroHoldersS) : '-',
+      s ? `${s.failed}/${s.sent}` : '-',
+      s ? num(s.longestOutageS) : '-',
+      r.error ? `error: ${r.error}` : verdict(r),
+    ]);
+  }
+  const lines = [
+    `Advert intervals on the lab (2 load balancers, 3 masters; kha's defaults otherwise), the run took ${(seconds / 60).toFixed(1)} min`,
+    `faults: longest outage (s) of a new TLS connection to ${inv.vip.address}:${inv.port} every ${PROBE_INTERVAL_MS} ms, from the fault to its restore`,
+    `soak: ${opts.soakMinutes ?? 10} min idle, both load balancers under full CPU load and dropping ${opts.lossPercent ?? 1} % of the packets they receive and send`,
+    `target: crash and link-down ≤ ${ADVERT_TARGET_S} s, and no false failover (no VIP move, no two holders) in the soak`,
+    '',
+    ...formatTable(rows),
+  ];
+  for (const r of runs) for (const f of r.faults) if (f.error) lines.push(`${r.advertS} s ${f.fault}: ${f.error}`);
+  for (const r of runs) {
+    for (const [h, j] of Object.entries(r.soak?.keepalivedJournal ?? {})) {
+      if (j.shown.length === 0) continue;
+      lines.push(`${r.advertS} s: keepalived journal on ${h} during the soak (${j.lines} lines):`);
+      for (const l of j.shown.slice(0, 20)) lines.push(`  ${l}`);
+    }
+  }
+  console.log(lines.join('\n'));
+}
+
 function printSoak(s, inv, json) {
   if (json) {
     process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     return;
   }
-  const lines = [`Soak: kha's defaults idle for ${num(s.seconds / 60, 1)} min, both load balancers under full CPU load (${s.packages?.join(', ') ?? ''})`];
+  const loss = s.lossPercent > 0 ? `, dropping ${s.lossPercent} % of their packets` : '';
+  const lines = [`Soak: kha's defaults idle for ${num(s.seconds / 60, 1)} min, both load balancers under full CPU load${loss} (${s.packages?.join(', ') ?? ''})`];
   if (s.error) lines.push(`ERROR: ${s.error}`);
   if (s.busyLoopsPerLb) lines.push(`busy loops: ${Object.entries(s.busyLoopsPerLb).map(([h, n]) => `${h} ${n}`).join(', ')}; their CPU time: ${Object.entries(s.cpuSecondsPerLb ?? {}).map(([h, c]) => `${h} ${c} s`).join(', ')}; host load average ${s.loadAverage?.join(' ')}`);
   if (s.sent !== undefined) {

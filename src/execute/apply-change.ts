@@ -261,7 +261,9 @@ export async function applyChange(session: Session, c: Change, rollback: Rollbac
       await run(session, 'systemd', 'systemctl daemon-reload');
       return;
     case 'service.enable':
-      await run(session, `enable ${c.service}`, `systemctl enable --quiet ${c.service}`);
+      // --no-reload: enabling only links the unit for the next boot, which reads the links itself; the reload
+      // systemctl would do here costs systemd a re-read of every unit (a changed unit got its own daemon-reload).
+      await run(session, `enable ${c.service}`, `systemctl enable --no-reload --quiet ${c.service}`);
       return;
     case 'service.start':
       // restart, not start: a package install may have started the service
@@ -278,7 +280,7 @@ export async function applyChange(session: Session, c: Change, rollback: Rollbac
       await serviceAction(session, c.service, 'restart', undefined, rollback);
       return;
     case 'service.disable':
-      await run(session, `disable ${c.service}`, `systemctl disable --now --quiet ${c.service}`, SERVICE_TIMEOUT_MS);
+      await run(session, `disable ${c.service}`, `systemctl disable --no-reload --now --quiet ${c.service}`, SERVICE_TIMEOUT_MS);
       return;
   }
 }

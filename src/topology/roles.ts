@@ -55,8 +55,8 @@ export function hostNames(inv: Inventory): string[] {
 
 /**
  * What one host does for the endpoint, in the words `status` prints: the VIP's
- * port it serves, the apiserver port it runs. Not the local proxy yet: status
- * does not look at it (docs/node-proxy.md), and would name a role it cannot show.
+ * port it serves, the apiserver port it runs. Not the local proxy: status
+ * shows the proxies in lines of their own.
  */
 export function rolesOf(inv: Inventory, name: string): string[] {
   const { lb, master } = hostRoles(inv, name);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp } from '../../src/lab/lifecycle.js';
 import { labDirs } from '../../src/lab/state.js';
-import { onHost, runKha } from './harness.js';
+import { onHost, runKha, timedKha } from './harness.js';
 
 // Issue 14, point 1: a cluster with no load balancer and no VIP (source 001).
 // Each worker's local proxy is the whole endpoint: built before kubeadm,
@@ -20,12 +20,7 @@ let hostsYaml = '';
 const kha = (args: string[]) => runKha([...args, hostsYaml]);
 const lab = (...args: string[]) => runKha(['lab', ...args], undefined, 300_000);
 
-function timed(args: string[]) {
-  const t0 = Date.now();
-  const r = kha(args);
-  console.log(`kha ${args.join(' ')}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return r;
-}
+const timed = (args: string[]) => timedKha(args, hostsYaml);
 
 const server = (node: string) => onHost(node, `grep -o 'server: .*' ${CONF}`).trim();
 /** 20 requests, as the node's kubelet would make them: through its proxy, or straight to an address. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp } from '../../src/lab/lifecycle.js';
 import { labDirs } from '../../src/lab/state.js';
-import { onHost, runKha } from './harness.js';
+import { onHost, runKha, timedKha } from './harness.js';
 
 // Issue 14, point 3: node_proxy.kubelet points each worker's kubelet at its
 // local proxy. The first build in the guides' order (the proxies before
@@ -19,12 +19,7 @@ let hostsYaml = '';
 const kha = (args: string[]) => runKha([...args, hostsYaml]);
 const lab = (...args: string[]) => runKha(['lab', ...args], undefined, 300_000);
 
-function timed(args: string[]) {
-  const t0 = Date.now();
-  const r = kha(args);
-  console.log(`kha ${args.join(' ')}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return r;
-}
+const timed = (args: string[]) => timedKha(args, hostsYaml);
 
 const server = (node: string, file = CONF) => onHost(node, `grep -o 'server: .*' ${file}`).trim();
 const kubeletPid = (node: string) => onHost(node, 'systemctl show -p MainPID --value kubelet').trim();

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp } from '../../src/lab/lifecycle.js';
-import { inventoryOf, onHost, runKha } from './harness.js';
+import { inventoryOf, onHost, runKha, timedKha } from './harness.js';
 
 // Issue 14, point 2: apply converges the local proxy on every node (source
 // 001): 127.0.0.1:6443 in front of every apiserver, haproxy by default,
@@ -59,13 +59,7 @@ function nodeDrill(name: string, ...flags: string[]): DrillJson['drills'][number
   return d;
 }
 
-function timed(args: string[]): { code: number; stdout: string; stderr: string; seconds: number } {
-  const t0 = Date.now();
-  const r = kha(args);
-  const seconds = (Date.now() - t0) / 1000;
-  console.log(`kha ${args.join(' ')}: ${seconds.toFixed(1)} s`);
-  return { ...r, seconds };
-}
+const timed = (args: string[]) => timedKha(args, hostsYaml);
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error('the lab tests need root');
@@ -143,7 +137,7 @@ describe('the local proxy on the nodes', () => {
     const proxyProblems = (out: string) => out.split('\n').filter((l) => l.startsWith('  - ') && /local proxy/.test(l));
     const st = kha(['status']);
     expect(st.stdout).toContain('local proxies (haproxy on 127.0.0.1:6443): 2 of 2 serving an apiserver, as hosts.yaml says');
-    expect(st.stdout).toContain('  w1: kha-node-proxy active, health 200, drift none');
+    expect(st.stdout).toContain('  w1: kha-node-proxy active, health 200, backends m1:UP m2:UP m3:UP, drift none');
     expect(proxyProblems(st.stdout)).toEqual([]);
     onHost(W.w2, 'systemctl stop kha-node-proxy');
     const stopped = kha(['status']);

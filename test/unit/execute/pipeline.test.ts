@@ -82,9 +82,9 @@ describe('carrying out the plan', () => {
     const r = await run(playbook(['prepare', ['directories']], ['start the services', ['services']]), facts, [
       { command: /^install -d / },
       { command: probeCommand(probeRequest(inv)), result: { stdout: debian } },
-      { command: 'systemctl enable --quiet haproxy' },
+      { command: 'systemctl enable --no-reload --quiet haproxy' },
       { command: /^systemctl restart haproxy / },
-      { command: 'systemctl enable --quiet keepalived' },
+      { command: 'systemctl enable --no-reload --quiet keepalived' },
       { command: /^systemctl restart keepalived / },
     ]);
     const outcome = await r.result;
@@ -100,7 +100,7 @@ describe('carrying out the plan', () => {
     const facts = fixtureFacts('ubuntu-22.04', 'lb1');
     const r = await run(playbook(['start the services', ['services']]), facts, [
       { command: /systemctl reload haproxy/ },
-      { command: 'systemctl enable --quiet keepalived' },
+      { command: 'systemctl enable --no-reload --quiet keepalived' },
       { command: /^systemctl restart keepalived / },
     ]);
     await r.result;
