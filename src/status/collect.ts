@@ -16,6 +16,7 @@ import { applyTargets } from '../execute/targets.js';
 import { healthCommand } from '../node-proxy/gate.js';
 import { NODE_PROXY_ROLE } from '../node-proxy/role.js';
 import { NODE_PROXY_SERVICE } from '../node-proxy/tasks.js';
+import { proxyPodState, proxyPodStatus } from '../node-proxy/pod-status.js';
 import type { Session } from '../transport/session.js';
 import { connectAll } from '../transport/ssh.js';
 
@@ -88,7 +89,10 @@ async function proxyStatus(inv: Inventory, name: string, session: Session, facts
   const np = inv.nodeProxy!;
   const drift = NODE_PROXY_ROLE.plan(inv, name, facts, [...NODE_PROXY_ROLE.tasks], []).flatMap((t) => t.changes.map(describeChange));
   const health = (await session.exec(healthCommand(np.healthPort), { timeoutMs: 10_000 })).stdout.trim() || 'closed';
-  return { host: name, service: facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown', health, drift };
+  const service = np.staticPod
+    ? proxyPodState(await proxyPodStatus(session, np, np.staticPod))
+    : (facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown');
+  return { host: name, service, health, drift };
 }
 
 export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
