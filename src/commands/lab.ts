@@ -51,10 +51,14 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
       '--static-pods',
       'implies --on-masters: keepalived and haproxy as static pods (source 002); the masters get podman and a kubelet stand-in (podman kube play), and images built from Debian\'s packages',
     )
+    .option(
+      '--proxy-pods',
+      "the workers' local proxy as a static pod (node_proxy.static_pod): they get podman, their kubelet stand-in plays manifests too, and the lab's haproxy image",
+    )
     .option('--json', 'print the result as JSON')
     .action(
       async (
-        opts: { lbs: number; masters: number; workers: number; beforeKubeadm?: boolean; onMasters?: boolean; staticPods?: boolean; json?: boolean },
+        opts: { lbs: number; masters: number; workers: number; beforeKubeadm?: boolean; onMasters?: boolean; staticPods?: boolean; proxyPods?: boolean; json?: boolean },
         command: Command,
       ) => {
       const out = outputFor(ctx, Boolean(opts.json));
@@ -65,6 +69,7 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
         beforeKubeadm: Boolean(opts.beforeKubeadm),
         endpointOnMasters: onMasters,
         staticPods: Boolean(opts.staticPods),
+        proxyPods: Boolean(opts.proxyPods),
       });
       out.line(
         `root fs: ${report.rootfs.built ? `built in ${report.rootfs.seconds.toFixed(1)} s` : 'from cache'}; ` +

@@ -5,6 +5,7 @@ import { redactRemote } from '../secret.js';
 import type { Session } from '../transport/session.js';
 import { shellQuote as q } from '../shell/quote.js';
 import { markerPath, NOT_LOADED } from '../tasks/services.js';
+import { podProcess, podProcessLines, podProcessScript } from '../observe/pod-processes.js';
 
 // The one way each kind of change is carried out. Every step is atomic on
 // the host (rename, a single systemctl call), so an interruption leaves a
@@ -61,6 +62,20 @@ export async function putBackPending(session: Session, rollback: Rollback): Prom
 }
 
 export const BACKUP_SUFFIX = '.kha-bak';
+
+/**
+ * Where a file's previous version is kept: beside it, or, in a kubelet's
+ * staticPodPath, as a dotfile beside it: the kubelet takes every other file
+ * there for a Pod, and would run the old one too.
+ */
+export function backupPath(path: string, hidden = false): string {
+  if (!hidden) return `${path}${BACKUP_SUFFIX}`;
+  const slash = path.lastIndexOf('/');
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}${BACKUP_SUFFIX}`;
+}
+
+/** How long the kubelet has to stop a pod whose manifest went: it watches the directory, and looks again every 20 s at most. */
+const POD_STOP_TIMEOUT_MS = 60_000;
 const PACKAGE_TIMEOUT_MS = 15 * 60_000;
 const SERVICE_TIMEOUT_MS = 90_000;
 /** A validator may pull the image that checks the file (static pods) before it runs: minutes on a slow link. */
@@ -140,7 +155,7 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
     }
     for (const reason of uncheckedReasons(r.stdout)) unchecked(c.path, redactRemote(reason));
   }
-  const backup = c.previous === null ? null : `${c.path}${BACKUP_SUFFIX}`;
+  const backup = c.previous === null ? null : backupPath(c.path, c.hiddenBackup);
   const keep = backup ? `${backupCommand(c, backup)} && ` : '';
   // The service has not loaded this file yet: forget the digest it had
   // loaded, so that if kha stops before the reload, the next run still
@@ -151,6 +166,35 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
   const forget = marker ? `{ [ ! -f ${marker} ] || sed -i '1c ${NOT_LOADED}' ${marker}; } && ` : '';
   await run(session, `install ${c.path}`, `${keep}${forget}mv -f ${q(candidate)} ${q(c.path)}`);
   if ((HELD_BACK as readonly string[]).includes(c.service)) rollback.record(c.service, c.path, backup);
+}
+
+/** Moved aside, never deleted: `<file>.kha-bak` (or its hidden form) holds it, as a replaced file's backup does. */
+function moveAside(path: string, backup: string): string {
+  return `if [ -e ${q(path)} ]; then rm -f ${q(backup)} && mv -f ${q(path)} ${q(backup)}; fi`;
+}
+
+/**
+ * A static pod's manifest moved aside, then wait until the kubelet has
+ * stopped the pod: whatever runs next on the host (the proxy as a service)
+ * would find its ports taken, or, with haproxy's SO_REUSEPORT, share them
+ * unseen. Not stopped in time: the manifest is put back and the host fails.
+ */
+async function removePod(session: Session, c: Extract<Change, { kind: 'pod.remove' }>): Promise<void> {
+  const backup = backupPath(c.manifest, true);
+  await run(session, `remove ${c.manifest}`, moveAside(c.manifest, backup));
+  const until = Date.now() + POD_STOP_TIMEOUT_MS;
+  for (;;) {
+    const lines = podProcessLines((await session.exec(podProcessScript(c.pods), { timeoutMs: 15_000 })).stdout);
+    if (!c.pods.some((p) => podProcess(lines, p.key).running)) return;
+    if (Date.now() > until) break;
+    await new Promise((done) => setTimeout(done, 500));
+  }
+  await session.exec(`[ -e ${q(c.manifest)} ] || mv -f ${q(backup)} ${q(c.manifest)}`);
+  throw new HostError(
+    session.host,
+    `remove ${c.manifest}`,
+    `${c.name} still runs ${POD_STOP_TIMEOUT_MS / 1000} s after kha moved its manifest aside, so kha put it back: is the kubelet running (systemctl status kubelet; crictl ps)?`,
+  );
 }
 
 async function writeMarker(session: Session, marker: Marker): Promise<void> {
@@ -253,6 +297,12 @@ export async function applyChange(session: Session, c: Change, rollback: Rollbac
       return;
     case 'file.write':
       await writeFile(session, c, rollback, unchecked);
+      return;
+    case 'file.remove':
+      await run(session, `remove ${c.path}`, moveAside(c.path, backupPath(c.path)));
+      return;
+    case 'pod.remove':
+      await removePod(session, c);
       return;
     case 'sysctl.load':
       await run(session, 'sysctl', `sysctl -q -p ${q(c.path)}`);

@@ -125,8 +125,8 @@ export function parseSysctl(lines: readonly string[]): string | null {
 export function parseListeners(lines: readonly string[]): ListenerFacts[] | null {
   if (lines.includes('unavailable')) return null;
   return lines.map((l) => {
-    const [word, address, unit] = l.split(' ');
+    const [word, address, unit, own] = l.split(' ');
     if (word !== 'listen' || !address || !unit) throw new SectionError(`unexpected line "${l}"`);
-    return { address, unit: unit === '-' ? null : unit };
+    return { address, unit: unit === '-' ? null : unit, own: own === 'own' };
   });
 }

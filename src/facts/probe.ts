@@ -69,21 +69,24 @@ kha_sysctl() {
   section ${SECTION.sysctl} "$1"
   if kha_v=$(sysctl -n "$1" 2>/dev/null); then printf 'value %s\\n' "$kha_v"; else echo missing; fi
 }
-# What listens on TCP port $1, with the systemd unit of the process (from its cgroup).
+# What listens on TCP port $1, with the systemd unit of the process (from its
+# cgroup), and \`own\` when its command line names $2 (a static pod has no unit).
 kha_listener() {
   section ${SECTION.listener} "$1"
   has ss || { echo unavailable; return; }
   ss -ltnp "sport = :$1" 2>/dev/null | while read -r kha_state kha_rq kha_sq kha_local kha_peer kha_procs; do
     [ "$kha_state" = LISTEN ] || continue
     kha_unit=-
+    kha_own=-
     case $kha_procs in
       *pid=*)
         kha_pid=\${kha_procs#*pid=}; kha_pid=\${kha_pid%%,*}
         if [ -r "/proc/$kha_pid/cgroup" ]; then
           while IFS= read -r kha_c; do case $kha_c in *.service) kha_unit=\${kha_c##*/} ;; esac; done <"/proc/$kha_pid/cgroup"
-        fi ;;
+        fi
+        if [ -n "$2" ] && tr '\\0' ' ' <"/proc/$kha_pid/cmdline" 2>/dev/null | grep -qF -- "$2"; then kha_own=own; fi ;;
     esac
-    printf 'listen %s %s\n' "$kha_local" "$kha_unit"
+    printf 'listen %s %s %s\n' "$kha_local" "$kha_unit" "$kha_own"
   done
 }
 kha_packages() {
@@ -214,6 +217,7 @@ export function probeScript(req: ProbeRequest): string {
   assertPrintable('sysctl', req.sysctls);
   assertPrintable('SELinux boolean', req.selinuxBooleans);
   if (req.vip !== undefined) assertPrintable('VIP', [req.vip]);
+  assertPrintable('owner', req.portsOwner === undefined ? [] : [req.portsOwner]);
   assertPrintable('apiserver', req.apiservers.flatMap((a) => [a.name, a.address]));
   for (const a of req.apiservers) {
     // They go into a /dev/tcp path: an address and a port, nothing a shell could read otherwise.
@@ -231,7 +235,7 @@ export function probeScript(req: ProbeRequest): string {
     ...req.directories.map((d) => `kha_directory ${q(d)}`),
     ...(req.services.length > 0 ? [`kha_services ${req.services.map(q).join(' ')}`] : []),
     ...req.sysctls.map((k) => `kha_sysctl ${q(k)}`),
-    ...(req.ports ?? []).map((p) => `kha_listener ${p}`),
+    ...(req.ports ?? []).map((p) => `kha_listener ${p} ${q(req.portsOwner ?? '')}`),
     apiservers(req.apiservers),
     header(SECTION.end),
     '',

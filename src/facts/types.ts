@@ -113,10 +113,14 @@ export interface ProbeRequest {
   packages?: string[];
   /** TCP ports whose listeners to report (HostFacts.listeners): the local proxy's. */
   ports?: number[];
+  /** A path: a listener whose command line names it is the requester's own (ListenerFacts.own), as a static pod is known without a unit. */
+  portsOwner?: string;
 }
 
-/** A socket listening on a port: its local address as ss prints it (127.0.0.1:6443, *:6443, [::]:6443), and the systemd unit of its process when known. */
+/** A socket listening on a port: its local address as ss prints it (127.0.0.1:6443, *:6443, [::]:6443), the systemd unit of its process when known, and whether it is the requester's own. */
 export interface ListenerFacts {
   address: string;
   unit: string | null;
+  /** Its command line names the request's portsOwner. */
+  own: boolean;
 }

@@ -8,7 +8,7 @@ import { parseCidr } from './addresses.js';
 import { describeIssues, GENERIC, type Finding } from './describe.js';
 import { formatPath, Locator } from './locate.js';
 import type { Inventory, SshSettings } from './model.js';
-import { hostsFileSchema, nodeProxyDefaults, type HostsFile } from './schema.js';
+import { DEFAULT_HAPROXY_IMAGE, hostsFileSchema, nodeProxyDefaults, type HostsFile } from './schema.js';
 import { envValue } from './secrets.js';
 import { lbList, resolvePriorities, resolveVrrp, semanticFindings } from './semantic.js';
 import { Anchors, entryLimitProblem, parseYaml, yamlProblems, type YamlProblem } from './yaml.js';
@@ -171,10 +171,13 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
     const np = f.node_proxy ?? nodeProxyDefaults;
     inv.nodeProxy = { port: np.port, software: np.software, healthPort: np.health_port, masters: np.masters, kubelet: np.kubelet };
     if (np.check_inter_ms !== undefined) inv.nodeProxy.checkInterMs = np.check_inter_ms;
+    // nginx has no default image (semantic.ts refuses it without one): here it has one.
+    if (np.static_pod !== undefined) inv.nodeProxy.staticPod = { image: np.static_pod.image ?? DEFAULT_HAPROXY_IMAGE, manifestsDir: np.static_pod.manifests_dir };
+    const how = np.static_pod ? "kha apply writes the local proxy's static pod on these hosts, for their kubelets to run," : 'kha apply installs and runs the local proxy on these hosts';
     notes.push(
       np.kubelet
-        ? "kha apply installs and runs the local proxy on these hosts and points each kubelet's kubeconfig at it (node_proxy.kubelet); verify-failover's node drills measure it from the first node (docs/node-proxy.md)"
-        : "kha apply installs and runs the local proxy on these hosts; the kubelet's kubeconfig is pointed at it only with node_proxy.kubelet: true (docs/node-proxy.md)",
+        ? `${how} and points each kubelet's kubeconfig at it (node_proxy.kubelet); verify-failover's node drills measure it from the first node (docs/node-proxy.md)`
+        : `${how}; the kubelet's kubeconfig is pointed at it only with node_proxy.kubelet: true (docs/node-proxy.md)`,
     );
     if (!vip) notes.push(...withoutVip(inv.masters[0]!.name, np));
   }

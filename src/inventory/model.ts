@@ -56,6 +56,14 @@ export interface NodeProxySettings {
   kubelet: boolean;
   /** The proxy's own check interval, where hosts.yaml sets one (else the haproxy section's). */
   checkInterMs?: number;
+  /** Present when the proxy runs as a static pod of each host's kubelet (hosts.yaml node_proxy.static_pod), not as a service. */
+  staticPod?: NodeProxyPod;
+}
+
+/** The proxy as a static pod: the image (defaults applied) and the kubelet's staticPodPath. */
+export interface NodeProxyPod {
+  image: string;
+  manifestsDir: string;
 }
 
 export interface Vrrp {

@@ -280,6 +280,16 @@ export function imageReferenceVerdict(text: string): true | string {
   return r.success ? true : (r.error.issues[0]?.message ?? 'not an image reference');
 }
 
+/** The kubelet's staticPodPath, as static_pods and node_proxy.static_pod take it. */
+const manifestsDir = (description: string) =>
+  z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_.-]+$/, {
+      error: (iss) => `${quote(String(iss.input))} is not an absolute path; write the kubelet's staticPodPath from /, like ${DEFAULT_MANIFESTS_DIR}`,
+    })
+    .default(DEFAULT_MANIFESTS_DIR)
+    .meta({ description });
+
 const staticPods = z
   .strictObject({
     keepalived_image: imageRef(
@@ -288,13 +298,7 @@ const staticPods = z
     haproxy_image: imageRef(
       `haproxy image the pod runs (default ${DEFAULT_HAPROXY_IMAGE}, the official image; a private registry's copy or a preloaded image works offline)`,
     ).default(DEFAULT_HAPROXY_IMAGE),
-    manifests_dir: z
-      .string()
-      .regex(/^\/[A-Za-z0-9/_.-]+$/, {
-        error: (iss) => `${quote(String(iss.input))} is not an absolute path; write the kubelet's staticPodPath from /, like ${DEFAULT_MANIFESTS_DIR}`,
-      })
-      .default(DEFAULT_MANIFESTS_DIR)
-      .meta({ description: `The kubelet's staticPodPath, where the two Pod manifests go (default ${DEFAULT_MANIFESTS_DIR}, kubeadm's)` }),
+    manifests_dir: manifestsDir(`The kubelet's staticPodPath, where the two Pod manifests go (default ${DEFAULT_MANIFESTS_DIR}, kubeadm's)`),
   })
   .meta({
     description:
@@ -381,6 +385,18 @@ const nodeProxy = z
       description:
         'Put the proxy on every master too, so that their kubelets stop depending on the VIP (default false). Its port must then differ from each master\'s apiserver_port',
     }),
+    static_pod: z
+      .strictObject({
+        image: imageRef(
+          `Image the pod runs: haproxy's by default ${DEFAULT_HAPROXY_IMAGE}, the one static_pods uses; required with software: nginx (its stream module must be in the image: built in, as in the official docker.io/library/nginx, or the distribution's module package installed in it). Tagged or by digest, so an offline site can preload it`,
+        ).optional(),
+        manifests_dir: manifestsDir(`The kubelet's staticPodPath, where the proxy's Pod manifest kha-node-proxy.yaml goes (default ${DEFAULT_MANIFESTS_DIR}, kubeadm's); with static_pods and node_proxy.masters, the same as static_pods.manifests_dir`),
+      })
+      .optional()
+      .meta({
+        description:
+          "Run the proxy as a static pod of each host's kubelet instead of a systemd service: no package is installed and no unit made; kha writes the configuration (checked by the image) and the Pod manifest, and the kubelet runs it. Switching either way stops the other first, so one proxy runs",
+      }),
     kubelet: z.boolean().default(false).meta({
       description:
         "Point each proxy host's kubelet at the proxy (default false): apply rewrites the server: of /etc/kubernetes/kubelet.conf (and of /var/lib/kube-proxy/kubeconfig.conf where kube-proxy runs from the host) to https://127.0.0.1:<port>, keeps a backup, restarts the kubelet only when the file changed and confirms it came back through the proxy. The apiservers' certificate must name 127.0.0.1 (kha kubeadm adds it to certSANs)",

@@ -1,8 +1,10 @@
 import { describeSubnet, inSubnet, ipv4ToInt, networkOf, parseCidr } from './addresses.js';
 import type { Finding } from './describe.js';
-import { nodeProxyDefaults, type HostsFile } from './schema.js';
+import { DEFAULT_MANIFESTS_DIR, nodeProxyDefaults, type HostsFile } from './schema.js';
 import { AUTH_PASS_MAX_BYTES, byteLength, envSecretComplaint, envValue } from './secrets.js';
 import { showText } from './show.js';
+import { NODE_PROXY_DIR } from '../node-proxy/paths.js';
+import { STATE_DIR } from '../tasks/directories.js';
 
 // Checks that relate one value to another. They run on a file that already
 // has the right shape, and report every finding, not only the first.
@@ -411,6 +413,49 @@ function checkNodeProxy(f: HostsFile, out: Finding[]): void {
   }
 }
 
+/**
+ * The proxy as a static pod (node_proxy.static_pod): an image kha can name
+ * (nginx has no default: its stream module is in some images and not in
+ * others), and a manifests directory that is the kubelet's alone. The kubelet
+ * reads every file there but dotfiles as a Pod, so kha's own directories
+ * would feed it haproxy.cfg and markers; and a master has one kubelet, with
+ * one staticPodPath, which static_pods names too.
+ */
+function checkNodeProxyPod(f: HostsFile, out: Finding[]): void {
+  const pod = f.node_proxy?.static_pod;
+  if (pod === undefined) return;
+  if (f.node_proxy!.software === 'nginx' && pod.image === undefined) {
+    out.push({
+      path: ['node_proxy', 'static_pod'],
+      atKey: true,
+      message:
+        "software: nginx has no default image: name it in static_pod.image, tagged or by digest: one whose nginx has the stream module (built in, as in the official docker.io/library/nginx:<version>, or your distribution's nginx with its stream module package)",
+    });
+  }
+  const dir = pod.manifests_dir.replace(/\/+$/, '') || '/';
+  const own = new Map([
+    [NODE_PROXY_DIR, "the proxy's own configuration"],
+    [STATE_DIR, "kha's records of what each service loaded"],
+  ]);
+  const kubeletOwns = `the kubelet reads every file in its staticPodPath as a Pod, so it must be a directory of its own (kubeadm's is ${DEFAULT_MANIFESTS_DIR})`;
+  const why = dir.split('/').some((part) => part === '.' || part === '..')
+    ? "has . or .. in it, so kha cannot tell which directory it is: write the kubelet's staticPodPath as its configuration names it"
+    : dir === '/'
+      ? `is the root directory; ${kubeletOwns}`
+      : own.has(dir)
+        ? `is where kha keeps ${own.get(dir)}; ${kubeletOwns}`
+        : undefined;
+  if (why !== undefined) {
+    out.push({ path: ['node_proxy', 'static_pod', 'manifests_dir'], atKey: false, message: `${pod.manifests_dir} ${why}` });
+  } else if (f.static_pods !== undefined && f.node_proxy!.masters && f.static_pods.manifests_dir.replace(/\/+$/, '') !== dir) {
+    out.push({
+      path: ['node_proxy', 'static_pod', 'manifests_dir'],
+      atKey: false,
+      message: `${pod.manifests_dir} is not static_pods.manifests_dir (${f.static_pods.manifests_dir}), and node_proxy.masters puts this pod on the masters, whose kubelet has one staticPodPath: use the same directory in both`,
+    });
+  }
+}
+
 function checkEnvSecrets(f: HostsFile, env: NodeJS.ProcessEnv, out: Finding[]): void {
   const refs: { path: (string | number)[]; value: string | undefined }[] = [
     { path: ['keepalived', 'auth_pass'], value: f.keepalived.auth_pass },
@@ -448,6 +493,7 @@ export function semanticFindings(f: HostsFile, env: NodeJS.ProcessEnv): Finding[
   checkColocated(f, out);
   checkStaticPods(f, out);
   checkNodeProxy(f, out);
+  checkNodeProxyPod(f, out);
   checkEnvSecrets(f, env, out);
   return out;
 }

@@ -6,7 +6,14 @@ import { CONTROLLER_NS, PREFIX_LEN, type LabFiles, type MachineSpec, type Static
 /** The VIP's port when the masters carry the endpoint: their apiservers hold 6443 (source 004). */
 export const ON_MASTERS_PORT = 8443;
 
-export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip: string, endpointOnMasters = false, staticPods?: StaticPodsLab): string {
+export function hostsYaml(
+  files: LabFiles,
+  machines: readonly MachineSpec[],
+  vip: string,
+  endpointOnMasters = false,
+  staticPods?: StaticPodsLab,
+  proxyPods?: StaticPodsLab,
+): string {
   const masters = machines.filter((m) => m.role === 'master');
   const lbs = endpointOnMasters ? masters : machines.filter((m) => m.role === 'lb');
   const workers = machines.filter((m) => m.role === 'worker');
@@ -60,6 +67,13 @@ export function hostsYaml(files: LabFiles, machines: readonly MachineSpec[], vip
       '  software: haproxy   # or nginx',
       '  health_port: 8405',
       "  kubelet: false      # true: apply points each worker's kubelet (the lab's stand-in, after kha lab kubeadm join) at the proxy",
+      ...(proxyPods
+        ? [
+            "  # As a static pod of each worker's kubelet stand-in (kha lab up --proxy-pods), with the lab's haproxy image.",
+            '  static_pod:',
+            `    image: ${proxyPods.haproxyImage}`,
+          ]
+        : []),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -10,7 +10,8 @@ import { ensureImages } from './images.js';
 import { cgroupRoots, removeLabCgroups } from './cgroups.js';
 import { raiseInotifyInstances } from './host-limits.js';
 import { ensureHostTools, requireRoot } from './hosttools.js';
-import { hostsYaml } from './hostsfile.js';
+import { hostsYaml, ON_MASTERS_PORT } from './hostsfile.js';
+import { installKubeletConf } from './kubelet-node.js';
 import { alive, boot, installPodmanConfig, machineExec, nspawnPid, podmanBoot, poweroff, prepareMachine, strayNspawns, waitForSsh } from './machine.js';
 import { mountsUnder, removeTree, unmountUnder } from './mounts.js';
 import { createBridge, createMachineNet, deleteNamespace, labNamespaces } from './network.js';
@@ -23,6 +24,7 @@ import {
   labDirs,
   labFiles,
   LIMITS,
+  machinePaths,
   PREFIX,
   planMachines,
   readState,
@@ -84,6 +86,12 @@ export interface UpOptions {
    * boot with what podman needs inside nspawn, install podman, and get the kubelet stand-in.
    */
   staticPods?: boolean;
+  /**
+   * The workers run static pods (node_proxy.static_pod): they boot and install podman as the
+   * static-pods masters do, their kubelet stand-in plays manifests too, and hosts.yaml names the
+   * lab's haproxy image for the proxy. Without beforeKubeadm they are as after kubeadm join.
+   */
+  proxyPods?: boolean;
 }
 
 /**
@@ -113,7 +121,7 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
   if (options.staticPods) options = { ...options, endpointOnMasters: true };
   checkSize(size, options.endpointOnMasters);
   const started = Date.now();
-  await ensureHostTools(env, say, { staticPods: Boolean(options.staticPods) });
+  await ensureHostTools(env, say, { staticPods: Boolean(options.staticPods || options.proxyPods) });
   const dirs = labDirs(env);
   const files = labFiles(dirs);
   if ((await readState(dirs)) || (await labNamespaces()).length > 0 || (await strayNspawns()).length > 0) {
@@ -123,8 +131,10 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
   const aptStarted = Date.now();
   const apt = await ensureAptRepo(dirs.cache, rootfs.dir, env, say);
   const aptSeconds = (Date.now() - aptStarted) / 1000;
-  const images = options.staticPods ? await ensureImages(dirs.cache, apt.dir, env, say) : undefined;
-  const staticPods: StaticPodsLab | undefined = images && { store: images.store, keepalivedImage: images.keepalived, haproxyImage: images.haproxy };
+  const images = options.staticPods || options.proxyPods ? await ensureImages(dirs.cache, apt.dir, env, say) : undefined;
+  const labImages: StaticPodsLab | undefined = images && { store: images.store, keepalivedImage: images.keepalived, haproxyImage: images.haproxy };
+  const staticPods = options.staticPods ? labImages : undefined;
+  const proxyPods = options.proxyPods ? labImages : undefined;
 
   await mkdir(dirs.lab, { recursive: true, mode: 0o700 });
   await chmod(dirs.lab, 0o700);
@@ -138,6 +148,7 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
     machines,
     endpointOnMasters: Boolean(options.endpointOnMasters),
     ...(staticPods ? { staticPods } : {}),
+    ...(proxyPods ? { proxyPods } : {}),
   };
   await writeState(dirs, state);
   await ensureClientKey(files);
@@ -177,7 +188,12 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
         const t1 = Date.now();
         await installPodman(dirs, m.name);
         podmanSeconds = (Date.now() - t1) / 1000;
-        // Without --before-kubeadm the cluster is as after kubeadm: the kubelet runs, from boot on.
+        // Without --before-kubeadm the cluster is as after kubeadm: the kubelet runs, from boot on;
+        // a worker's as after kubeadm join, its kubeconfig naming the endpoint (lab kubeadm join writes the same).
+        if (!options.beforeKubeadm && m.role === 'worker') {
+          const port = options.endpointOnMasters ? ON_MASTERS_PORT : 6443;
+          await installKubeletConf(machinePaths(dirs, m.name).merged, `https://${DEFAULT_VIP}:${port}`, caCert);
+        }
         if (!options.beforeKubeadm) await machineExec(dirs, m.name, ['systemctl', 'enable', '--now', '--quiet', 'kubelet.service']);
       }
       if (m.role === 'master' && !options.beforeKubeadm) await waitForApiserver(files.caCert, m, 60_000);
@@ -185,7 +201,7 @@ async function bringUp(size: LabSize, env: NodeJS.ProcessEnv, say: (line: string
       return { ...m, bootToSshSeconds, ...(podmanSeconds === undefined ? {} : { podmanSeconds }) };
     }),
   );
-  await writeFile(files.hostsYaml, hostsYaml(files, machines, DEFAULT_VIP, options.endpointOnMasters, staticPods));
+  await writeFile(files.hostsYaml, hostsYaml(files, machines, DEFAULT_VIP, options.endpointOnMasters, staticPods, proxyPods));
   return {
     hostsYaml: files.hostsYaml,
     rootfs,

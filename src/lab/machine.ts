@@ -23,7 +23,7 @@ import {
   machineNetns,
   machinePaths,
   PREFIX_LEN,
-  runsPods,
+  podImages,
   type LabDirs,
   type LabFiles,
   type LabState,
@@ -31,6 +31,8 @@ import {
 } from './state.js';
 
 const labTemplates = join(templatesDir, 'lab');
+/** Where a proxy-pods worker gets the static-pods stand-in (templates/lab/kubelet), which its kubelet stand-in starts. */
+const WORKER_PODS_STAND_IN = 'usr/local/lib/kha-lab/kubelet-pods';
 
 async function put(root: string, path: string, body: string, mode = 0o644): Promise<void> {
   const file = join(root, path);
@@ -58,7 +60,7 @@ export interface MachineIdentity {
   authorizedKey: string;
   cert?: ServerCert | undefined;
   caCert?: string | undefined;
-  /** A static-pods master: the kubelet stand-in is installed (not enabled: kubeadm starts it, see kubeadm.ts). */
+  /** A machine that runs static pods (a static-pods master, a proxy-pods worker): the stand-in that plays them is installed (not enabled: kubeadm starts it, see kubeadm.ts). */
   kubeletStandIn?: boolean;
 }
 
@@ -104,10 +106,15 @@ export async function prepareMachine(dirs: LabDirs, rootfs: string, id: MachineI
     await put(root, 'usr/local/bin/kubelet', await readFile(join(labTemplates, 'kubelet-node'), 'utf8'), 0o755);
     await put(root, 'etc/systemd/system/kubelet.service', await readFile(join(labTemplates, 'kubelet-node.service'), 'utf8'));
   }
-  if (id.kubeletStandIn) {
+  if (id.kubeletStandIn && m.role === 'worker') {
+    // The worker's stand-in (kubelet-node) starts this beside its connection when it is there: one kubelet, both jobs.
+    await put(root, WORKER_PODS_STAND_IN, await readFile(join(labTemplates, 'kubelet'), 'utf8'), 0o755);
+  } else if (id.kubeletStandIn) {
     // A script's process is named after its file: kha's pod check sees `kubelet` here, as on a real master.
     await put(root, 'usr/local/bin/kubelet', await readFile(join(labTemplates, 'kubelet'), 'utf8'), 0o755);
     await put(root, 'etc/systemd/system/kubelet.service', await readFile(join(labTemplates, 'kubelet.service'), 'utf8'));
+  }
+  if (id.kubeletStandIn) {
     await mkdir(join(root, 'etc/kubernetes/manifests'), { recursive: true });
     await mkdir(p.containers, { recursive: true });
   }
@@ -200,7 +207,8 @@ export interface PodmanBoot {
 }
 
 export function podmanBoot(state: LabState, m: MachineSpec): PodmanBoot | undefined {
-  return runsPods(state, m) && state.staticPods ? { store: state.staticPods.store } : undefined;
+  const images = podImages(state, m);
+  return images ? { store: images.store } : undefined;
 }
 
 export async function boot(dirs: LabDirs, m: MachineSpec, aptRepo: string, podman?: PodmanBoot): Promise<number> {

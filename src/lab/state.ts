@@ -139,6 +139,8 @@ export interface LabState {
   endpointOnMasters?: boolean;
   /** `up --static-pods`: the masters run podman and a kubelet stand-in, with the lab's images (images.ts). */
   staticPods?: StaticPodsLab;
+  /** `up --proxy-pods`: the workers run podman, and their kubelet stand-in runs static pods too (node_proxy.static_pod). */
+  proxyPods?: StaticPodsLab;
 }
 
 export interface StaticPodsLab {
@@ -148,9 +150,14 @@ export interface StaticPodsLab {
   haproxyImage: string;
 }
 
-/** Whether this machine runs podman and the kubelet stand-in: the masters of a static-pods lab. */
-export function runsPods(state: Pick<LabState, 'staticPods'>, m: MachineSpec): boolean {
-  return state.staticPods !== undefined && m.role === 'master';
+/** The lab's images where this machine runs static pods: the masters of a static-pods lab, the workers of a proxy-pods lab. */
+export function podImages(state: Pick<LabState, 'staticPods' | 'proxyPods'>, m: MachineSpec): StaticPodsLab | undefined {
+  return m.role === 'master' ? state.staticPods : m.role === 'worker' ? state.proxyPods : undefined;
+}
+
+/** Whether this machine runs podman and a kubelet stand-in that plays static pods. */
+export function runsPods(state: Pick<LabState, 'staticPods' | 'proxyPods'>, m: MachineSpec): boolean {
+  return podImages(state, m) !== undefined;
 }
 
 export async function readState(dirs: LabDirs): Promise<LabState | undefined> {

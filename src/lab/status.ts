@@ -30,6 +30,7 @@ function unitsOf(state: LabState, role: string): readonly string[] {
   const units = UNITS[role] ?? [];
   // Static pods: no keepalived or haproxy unit; the kubelet stand-in runs them (see `pods`).
   if (role === 'master' && state.staticPods) return [...units, 'kubelet'];
+  if (role === 'worker' && state.proxyPods) return [...units, 'kubelet'];
   return role === 'master' && state.endpointOnMasters ? [...units, ...(UNITS.lb ?? [])] : units;
 }
 

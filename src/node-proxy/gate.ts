@@ -6,6 +6,7 @@ import { MONITOR_URI } from '../render/context.js';
 import { healthCommand } from './health.js';
 import type { Change } from '../plan/changes.js';
 import { confirmPointed, confirmStillThrough, pointedIn, putBackPointed } from './kubelet-gate.js';
+import { waitForProxyPod } from './pod-status.js';
 
 // The gate after each proxy host (playbooks: `then: proxy-answers`): the
 // proxy answers on the node itself. Asked on the host, with bash's /dev/tcp
@@ -56,6 +57,8 @@ export async function proxyAnswers(
   changes: readonly Change[] = [],
 ): Promise<void> {
   const np = inv.nodeProxy!;
+  // A static pod answers only once its kubelet runs it; before kubeadm join none does, and there is nothing to ask.
+  if (np.staticPod && !(await waitForProxyPod(session, np, np.staticPod, progress))) return;
   const pointed = pointedIn(changes);
   // A client pointed in this run went in while an apiserver passed (its validator): one must pass now.
   const expectUp = apiserversUp || pointed.length > 0;

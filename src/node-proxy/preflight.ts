@@ -27,7 +27,8 @@ export const proxyPortsFree: Check = {
         if (found === null || found === undefined) {
           return [{ host: host.name, check: 'node-proxy-ports', warning: true, message: `cannot tell what listens on ${port} (no ss on the host)` }];
         }
-        const others = found.filter((l) => covers127(l.address) && l.unit !== `${NODE_PROXY_SERVICE}.service`);
+        // Its own: the service, or the static pod, whose process names the proxy's configuration (the probe's portsOwner).
+        const others = found.filter((l) => covers127(l.address) && l.unit !== `${NODE_PROXY_SERVICE}.service` && !l.own);
         if (others.length === 0) return [];
         const who = [...new Set(others.map((l) => (l.unit ? `${l.unit} (${l.address})` : `a process kha cannot name (${l.address})`)))].join(', ');
         return [{ host: host.name, check: 'node-proxy-ports', message: `127.0.0.1:${port} (${key}) is taken by ${who}: stop it, or choose another ${key}` }];

@@ -5,6 +5,7 @@ import { renderNodeProxy } from '../render/render.js';
 import type { Role } from '../role/role.js';
 import { proxyHosts } from '../topology/roles.js';
 import { anApiserverAccepts, PROXY_GATE, proxyAnswers } from './gate.js';
+import { proxyPodStatus } from './pod-status.js';
 import { NODE_PROXY_TASKS, nodeProxyProbe, proxyRunning } from './tasks.js';
 
 // The local proxy as a role (docs/node-proxy.md): beside any topology, on
@@ -51,5 +52,8 @@ export const NODE_PROXY_ROLE: Role = {
     }
     return result;
   },
-  serving: async (_inv, _host, _session, facts) => proxyRunning(facts),
+  serving: async (inv, _host, session, facts) => {
+    const pod = inv.nodeProxy?.staticPod;
+    return pod ? (await proxyPodStatus(session, inv.nodeProxy!, pod)).running : proxyRunning(facts);
+  },
 };

@@ -6,7 +6,9 @@ import { STATE_DIR } from '../tasks/directories.js';
 import { planFiles } from '../tasks/files.js';
 import { markerPath, planService } from '../tasks/services.js';
 import type { ProxyHost } from '../topology/roles.js';
-import { NODE_PROXY_DIR, NODE_PROXY_FILES, NODE_PROXY_UNIT } from './files.js';
+import { isPodFile, NODE_PROXY_POD_RECORD, NODE_PROXY_UNIT } from './files.js';
+import { NODE_PROXY_DIR } from './paths.js';
+import { NODE_PROXY_CONFIG, proxyManifestPath, proxyPodProcess } from './pod.js';
 import { KUBECONFIG_TARGETS, kubeletTask } from './kubelet.js';
 
 // The local proxy's tasks (docs/node-proxy.md): what apply does on a host
@@ -43,7 +45,9 @@ function proxyPorts(inv: Inventory): number[] {
 
 /** What the probe reads on a proxy host for these tasks to decide. */
 export function nodeProxyProbe(inv: Inventory): ProbeRequest {
-  const files = [...new Set(Object.values(NODE_PROXY_FILES).flatMap((specs) => specs.map((f) => f.path)))];
+  // Every file of either way to run it, and the record of a manifest written before: a switch is planned from facts.
+  const pod = inv.nodeProxy?.staticPod;
+  const files = [...Object.values(NODE_PROXY_CONFIG), NODE_PROXY_UNIT, NODE_PROXY_POD_RECORD, ...(pod ? [proxyManifestPath(pod.manifestsDir)] : [])];
   // The kubelet's kubeconfig may hold its client key: read only when hosts.yaml asks kha to point it.
   const clients = inv.nodeProxy?.kubelet ? KUBECONFIG_TARGETS : [];
   return {
@@ -55,6 +59,7 @@ export function nodeProxyProbe(inv: Inventory): ProbeRequest {
     apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
     packages: PROBED,
     ports: proxyPorts(inv),
+    portsOwner: `${NODE_PROXY_DIR}/`,
   };
 }
 
@@ -83,6 +88,8 @@ const packages: ProxyTask = {
   name: 'node-proxy-packages',
   purpose: "the proxy's software is installed from the host's own repositories; a distribution service the install started is stopped and disabled",
   plan({ inv, facts, planned, alsoLoadBalancer }) {
+    // As a static pod the image carries the software; kha never removes a package it installed before.
+    if (inv.nodeProxy!.staticPod) return [];
     const software = inv.nodeProxy!.software;
     // A load balancer's own packages task may install haproxy in this run already.
     const coming = new Set(planned.flatMap((c) => (c.kind === 'package.install' ? c.packages : [])));
@@ -118,7 +125,7 @@ const files: ProxyTask = {
     const dirs: Change[] = [NODE_PROXY_DIR, STATE_DIR]
       .filter((path) => !facts.directories.find((d) => d.path === path)?.exists)
       .map((path) => ({ kind: 'directory.create', path, mode: 0o755, owner: 'root', group: 'root' }));
-    const writes = planFiles(facts, rendered);
+    const writes = planFiles(facts, rendered.filter((f) => !isPodFile(f)));
     // A running proxy whose unit changes stops first, under the unit that
     // started it: systemd stops a service the way its current unit says
     // (nginx's SIGQUIT means nothing to haproxy, which would then be killed
@@ -130,11 +137,44 @@ const files: ProxyTask = {
   },
 };
 
+/** The manifest kha wrote last (its record), when it is not `keep`: removed, and the kubelet seen to stop it, before anything else runs the proxy. */
+function podRemoval(facts: HostFacts, keep: string | undefined, why: string): Change[] {
+  const recorded = facts.files.find((f) => f.path === NODE_PROXY_POD_RECORD);
+  const manifest = recorded?.exists ? recorded.content?.trim() : undefined;
+  if (!manifest || manifest === keep) return [];
+  // Either software: the pod may run the one hosts.yaml named before.
+  const pods = (['haproxy', 'nginx'] as const).map((software) => proxyPodProcess(software, manifest));
+  const removal: Change[] = [{ kind: 'pod.remove', manifest, name: NODE_PROXY_SERVICE, pods, why }];
+  // The record goes with it; a pod that stays (static_pod kept, another manifests_dir) writes its own below.
+  return keep === undefined ? [...removal, { kind: 'file.remove', path: NODE_PROXY_POD_RECORD, why: 'no static pod of the proxy is left' }] : removal;
+}
+
+/**
+ * As a static pod: the service stopped and its unit gone first, so that one
+ * proxy runs (the pod would find its ports taken, or with haproxy's
+ * SO_REUSEPORT share them unseen); a manifest left in another directory
+ * removed; then the record and the manifest, which the kubelet starts.
+ */
+function planPod(ctx: ProxyTaskContext, manifestsDir: string): Change[] {
+  const { facts, files: rendered } = ctx;
+  const unit = facts.services.find((s) => s.name === NODE_PROXY_SERVICE);
+  const why = 'the proxy runs as a static pod (node_proxy.static_pod)';
+  const stop: Change[] = unit && (unit.active === 'active' || unit.enabled === 'enabled') ? [{ kind: 'service.disable', service: NODE_PROXY_SERVICE, why }] : [];
+  const unitFile = facts.files.find((f) => f.path === NODE_PROXY_UNIT)?.exists
+    ? ([{ kind: 'file.remove', path: NODE_PROXY_UNIT, why }, { kind: 'systemd.daemon-reload' }] satisfies Change[])
+    : [];
+  const manifest = proxyManifestPath(manifestsDir);
+  return [...stop, ...unitFile, ...podRemoval(facts, manifest, 'node_proxy.static_pod.manifests_dir names another directory'), ...planFiles(facts, rendered.filter(isPodFile))];
+}
+
 const service: ProxyTask = {
   name: 'node-proxy-service',
-  purpose: `${NODE_PROXY_SERVICE} is enabled and runs the configuration on disk; only what changed is reloaded`,
+  purpose: `${NODE_PROXY_SERVICE} runs the configuration on disk: as a service (enabled; only what changed is reloaded) or as a static pod (the manifest written, the service gone)`,
   plan(ctx) {
-    const changes = planService(ctx, NODE_PROXY_SERVICE);
+    const pod = ctx.inv.nodeProxy!.staticPod;
+    if (pod) return planPod(ctx, pod.manifestsDir);
+    const removal = podRemoval(ctx.facts, undefined, 'the proxy runs as a service (no node_proxy.static_pod)');
+    const changes = [...removal, ...planService(ctx, NODE_PROXY_SERVICE)];
     // Stopped above for a new unit (haproxy <-> nginx): it starts, not
     // reloads. The old configuration file stays on disk, read by nothing, and
     // the old package stays installed, as kha never removes packages.

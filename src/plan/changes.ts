@@ -1,4 +1,5 @@
 import type { PackageManager } from '../facts/types.js';
+import type { PodProcessSpec } from '../observe/pod-processes.js';
 import type { KubeClient, Service } from '../render/catalog.js';
 
 // The closed set of things kha ever changes on a host. A task's plan is a
@@ -38,7 +39,13 @@ export type Change =
       validate?: string;
       secret: boolean;
       service: Service;
+      /** In a kubelet's staticPodPath: the backup is a dotfile, which the kubelet does not read (render/catalog.ts kubeletReads). */
+      hiddenBackup?: true;
     }
+  /** A file kha wrote and no longer runs anything from (the proxy's unit once it is a static pod): moved aside to its backup. */
+  | { kind: 'file.remove'; path: string; why: string }
+  /** A static pod's manifest moved aside to a hidden backup; done once the kubelet has stopped the pod (the processes of every form it may run gone). */
+  | { kind: 'pod.remove'; manifest: string; name: string; pods: PodProcessSpec[]; why: string }
   | { kind: 'sysctl.load'; path: string }
   | { kind: 'systemd.daemon-reload' }
   | { kind: 'service.enable'; service: ServiceName }
@@ -85,6 +92,10 @@ export function describeChange(c: Change): string {
     case 'file.write':
       if (c.previous === null) return `create ${c.path} (${c.mode.toString(8).padStart(4, '0')})`;
       return c.modeOnly ? `chmod ${c.mode.toString(8).padStart(4, '0')} ${c.path}` : `update ${c.path}`;
+    case 'file.remove':
+      return `remove ${c.path} (${c.why})`;
+    case 'pod.remove':
+      return `remove ${c.manifest} and wait until the kubelet has stopped ${c.name} (${c.why})`;
     case 'sysctl.load':
       return `load sysctl settings from ${c.path}`;
     case 'systemd.daemon-reload':

@@ -26,6 +26,11 @@ export interface FileKind {
   check?: (content: string) => string[];
   /** Files with secrets are never shown in diffs unredacted. */
   secret?: boolean;
+  /**
+   * In a kubelet's staticPodPath, which takes every file there but dotfiles
+   * for a Pod: its backup must be a dotfile too (execute/apply-change.ts backupPath).
+   */
+  kubeletReads?: boolean;
 }
 
 /**

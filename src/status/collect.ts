@@ -16,6 +16,7 @@ import { applyTargets } from '../execute/targets.js';
 import { healthCommand } from '../node-proxy/gate.js';
 import { NODE_PROXY_ROLE } from '../node-proxy/role.js';
 import { NODE_PROXY_SERVICE } from '../node-proxy/tasks.js';
+import { proxyPodState, proxyPodStatus } from '../node-proxy/pod-status.js';
 import type { Session } from '../transport/session.js';
 import { connectAll } from '../transport/ssh.js';
 
@@ -96,13 +97,10 @@ async function proxyStatus(inv: Inventory, name: string, session: Session, facts
     session.exec(healthCommand(np.healthPort), { timeoutMs: 10_000 }).then((r) => r.stdout.trim() || 'closed'),
     np.software === 'haproxy' ? readHaproxyStats(session, np.healthPort).catch(() => [] as ServerStats[]) : [],
   ]);
-  return {
-    host: name,
-    service: facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown',
-    health,
-    backends: backends.filter((b) => b.backend === 'kube_apiserver'),
-    drift,
-  };
+  const service = np.staticPod
+    ? proxyPodState(await proxyPodStatus(session, np, np.staticPod))
+    : (facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown');
+  return { host: name, service, health, backends: backends.filter((b) => b.backend === 'kube_apiserver'), drift };
 }
 
 /** Each master some proxy does not count UP, once, with the hosts whose proxy says so (fifty nodes make one line, not fifty). */

@@ -37,6 +37,7 @@ export function planFiles(facts: HostFacts, files: readonly RenderedFile[]): Cha
       service: f.spec.service,
     };
     if (f.spec.validate !== undefined && !sameContent) change.validate = f.spec.validate;
+    if (f.spec.kubeletReads) change.hiddenBackup = true;
     changes.push(change);
   }
   // systemd reads a changed unit or drop-in only on daemon-reload: done

@@ -70,6 +70,7 @@ export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
     mode: 0o600,
     service,
     check: podSchemaProblems,
+    kubeletReads: true,
     context: (inv, lb, iface) => manifestContext(lb, about(inv), pod(inv, hash(service)(inv, lb, iface))),
   });
   return [

@@ -37,7 +37,8 @@ export interface ManifestContext {
   pod: IPod;
 }
 
-function metadata(name: string, hash: string): IPod['metadata'] {
+/** A static pod's metadata as kha writes it: kube-system, kha's labels, the hash of what it reads. */
+export function podMetadata(name: string, hash: string): IPod['metadata'] {
   return {
     name,
     namespace: 'kube-system',
@@ -50,7 +51,7 @@ export function keepalivedPod(sp: StaticPodSettings, hash: string): IPod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: metadata('keepalived', hash),
+    metadata: podMetadata('keepalived', hash),
     spec: {
       hostNetwork: true,
       priorityClassName: 'system-node-critical',
@@ -76,7 +77,7 @@ export function haproxyPod(inv: Inventory, sp: StaticPodSettings, hash: string):
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: metadata('haproxy', hash),
+    metadata: podMetadata('haproxy', hash),
     spec: {
       hostNetwork: true,
       priorityClassName: 'system-node-critical',

@@ -7,6 +7,8 @@ import { readSeen } from '../../verify/apiservers-seen.js';
 import type { EndpointCheck } from '../../verify/endpoint.js';
 import { vipReachesEveryMaster } from '../dedicated/verify.js';
 import type { FinalCheck, Gate } from '../topology.js';
+import { kubeletRuns, podProcess, podProcessLines, podProcessScript, type PodProcess, type PodProcessSpec } from '../../observe/pod-processes.js';
+import { HAPROXY_DIR, KEEPALIVED_DIR } from './manifests.js';
 
 // Whether the pods run, and run the manifests kha wrote, read from what any
 // pod runner leaves on the host: processes in the host's /proc (a container's
@@ -14,12 +16,6 @@ import type { FinalCheck, Gate } from '../topology.js';
 // manifest's, and haproxy's own health page on 127.0.0.1 (host network). No
 // crictl: the same facts hold when podman (`kube play`) runs the pods instead
 // of a kubelet. Nothing here changes the host.
-
-export interface PodProcess {
-  running: boolean;
-  /** A process started after its manifest was last written: the pod runs this manifest. */
-  current: boolean;
-}
 
 export interface PodStatus {
   kubelet: boolean;
@@ -29,48 +25,27 @@ export interface PodStatus {
   monitor: boolean;
 }
 
+/** The two pods, each known by the file its command line names (a proxy's haproxy on the same master is not the endpoint's). */
+function endpointPods(manifestsDir: string): PodProcessSpec[] {
+  return [
+    { key: 'keepalived', comm: 'keepalived', names: `${KEEPALIVED_DIR}/keepalived.conf`, manifest: `${manifestsDir}/keepalived.yaml` },
+    { key: 'haproxy', comm: 'haproxy', names: `${HAPROXY_DIR}/haproxy.cfg`, manifest: `${manifestsDir}/haproxy.yaml` },
+  ];
+}
+
 export function podStatusScript(inv: Inventory, manifestsDir: string): string {
   const port = inv.haproxy.monitor_port;
   const ask = `exec 3<>/dev/tcp/127.0.0.1/${port}; printf 'GET ${MONITOR_URI} HTTP/1.0\\r\\n\\r\\n' >&3; IFS= read -r l <&3; case $l in "HTTP/1."?" 200"*) exit 0 ;; esac; exit 1`;
   return [
-    'LC_ALL=C; export LC_ALL',
-    'ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)',
-    // Now, and the seconds since boot at the same moment: a process started
-    // `uptime - start/ticks` seconds ago. /proc/stat's btime would do in whole
-    // seconds only, and a pod that started in the second its manifest was
-    // written then read as older than it (lab: 0.52 s after the write).
-    "read -r up _ </proc/uptime; now=$(date +%s.%N)",
-    'kubelet=no; ka=; hp=',
-    'for d in /proc/[0-9]*; do',
-    '  { read -r c <"$d/comm"; } 2>/dev/null || continue',
-    '  case $c in',
-    '    kubelet) kubelet=yes ;;',
-    '    keepalived) ka="$ka ${d#/proc/}" ;;',
-    '    haproxy) hp="$hp ${d#/proc/}" ;;',
-    '  esac',
-    'done',
-    'echo "kubelet $kubelet"',
-    // The oldest process of each (keepalived's parent, haproxy's master) says when the pod started.
-    'for name in keepalived haproxy; do',
-    '  if [ "$name" = keepalived ]; then pids=$ka; else pids=$hp; fi',
-    '  first=',
-    "  for p in $pids; do s=$(awk '{print $22}' \"/proc/$p/stat\" 2>/dev/null) || continue; [ -n \"$s\" ] || continue; if [ -z \"$first\" ] || [ \"$s\" -lt \"$first\" ]; then first=$s; fi; done",
-    `  m=$(date -r ${q(manifestsDir)}/"$name.yaml" +%s.%N 2>/dev/null || echo 0)`,
-    `  if [ -n "$first" ]; then echo "$name running $(awk -v now="$now" -v up="$up" -v s="$first" -v t="$ticks" 'BEGIN { printf "%.3f", now - up + s / t }') $m"; else echo "$name absent 0 $m"; fi`,
-    'done',
+    podProcessScript(endpointPods(manifestsDir)),
     `if timeout 2 bash -c ${q(ask)} 2>/dev/null; then echo 'monitor yes'; else echo 'monitor no'; fi`,
   ].join('\n');
 }
 
-/** Pure: the script's output. A process started after its manifest was written runs it (both times to the clock tick, 10 ms). */
+/** Pure: the script's output. */
 export function parsePodStatus(text: string): PodStatus {
-  const lines = new Map(text.split('\n').map((l) => l.trim().split(/\s+/)).map((w) => [w[0] ?? '', w.slice(1)] as const));
-  const proc = (name: string): PodProcess => {
-    const [state, started, written] = lines.get(name) ?? [];
-    const running = state === 'running';
-    return { running, current: running && Number(started) >= Number(written) };
-  };
-  return { kubelet: lines.get('kubelet')?.[0] === 'yes', keepalived: proc('keepalived'), haproxy: proc('haproxy'), monitor: lines.get('monitor')?.[0] === 'yes' };
+  const lines = podProcessLines(text);
+  return { kubelet: kubeletRuns(lines), keepalived: podProcess(lines, 'keepalived'), haproxy: podProcess(lines, 'haproxy'), monitor: lines.get('monitor')?.[0] === 'yes' };
 }
 
 /** A pod's state in status' words: `active` when it runs its current manifest. */

@@ -276,20 +276,25 @@ describe("preflight: the proxy's ports on 127.0.0.1", () => {
   const withListeners = (listeners: HostFacts['listeners']) => new Map([['w1', { ...fresh(inv, 'w1'), listeners }]]);
 
   it('parses what ss reported, the unit from the cgroup', () => {
-    expect(parseListeners(['listen 127.0.0.1:6443 kha-node-proxy.service', 'listen *:8405 -'])).toEqual([
-      { address: '127.0.0.1:6443', unit: 'kha-node-proxy.service' },
-      { address: '*:8405', unit: null },
+    expect(parseListeners(['listen 127.0.0.1:6443 kha-node-proxy.service -', 'listen *:8405 - -', 'listen 127.0.0.1:8405 - own'])).toEqual([
+      { address: '127.0.0.1:6443', unit: 'kha-node-proxy.service', own: false },
+      { address: '*:8405', unit: null, own: false },
+      { address: '127.0.0.1:8405', unit: null, own: true },
     ]);
     expect(parseListeners(['unavailable'])).toBeNull();
   });
 
   it('free, or held by kha-node-proxy itself, or on another address: fine', async () => {
-    const facts = withListeners({ 6443: [{ address: '127.0.0.1:6443', unit: 'kha-node-proxy.service' }, { address: '10.77.1.31:6443', unit: 'other.service' }], 8405: [] });
+    const facts = withListeners({
+      6443: [{ address: '127.0.0.1:6443', unit: 'kha-node-proxy.service', own: true }, { address: '10.77.1.31:6443', unit: 'other.service', own: false }],
+      // The proxy as a static pod: no unit of its own, its command line names the proxy's configuration.
+      8405: [{ address: '127.0.0.1:8405', unit: null, own: true }],
+    });
     expect(await proxyPortsFree.run({ inv, facts, sessions: new Map() })).toEqual([]);
   });
 
   it('taken by another service (or a wildcard listener): a problem naming it and the key to change', async () => {
-    const facts = withListeners({ 6443: [{ address: '0.0.0.0:6443', unit: 'haproxy.service' }], 8405: [{ address: '[::]:8405', unit: null }] });
+    const facts = withListeners({ 6443: [{ address: '0.0.0.0:6443', unit: 'haproxy.service', own: false }], 8405: [{ address: '[::]:8405', unit: null, own: false }] });
     expect((await proxyPortsFree.run({ inv, facts, sessions: new Map() })).map((p) => p.message)).toEqual([
       '127.0.0.1:6443 (node_proxy.port) is taken by haproxy.service (0.0.0.0:6443): stop it, or choose another node_proxy.port',
       '127.0.0.1:8405 (node_proxy.health_port) is taken by a process kha cannot name ([::]:8405): stop it, or choose another node_proxy.health_port',

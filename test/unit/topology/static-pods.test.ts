@@ -248,8 +248,8 @@ describe('whether the pods run', () => {
   it('reads a process started after its manifest as running that manifest', () => {
     expect(parsePodStatus(status('yes', 'running 1000 999', 'running 1000 1001', 'yes'))).toEqual({
       kubelet: true,
-      keepalived: { running: true, current: true },
-      haproxy: { running: true, current: false },
+      keepalived: { running: true, current: true, startedAfterS: 1 },
+      haproxy: { running: true, current: false, startedAfterS: -1 },
       monitor: true,
     });
     expect(parsePodStatus(status('no', 'absent 0 1000', 'absent 0 0', 'no'))).toEqual({
