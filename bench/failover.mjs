@@ -25,7 +25,7 @@
 // reachable. The agent enters only that network namespace (nsenter --net):
 // under `ip netns exec` /sys is remounted without the cgroup hierarchies that
 // `kha lab fault poweron` needs to boot a machine.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,7 @@ import { closeAll, openSessions } from '../dist/execute/apply.js';
 import { requireInventory } from '../dist/inventory/load.js';
 import { readVrrpState } from '../dist/observe/keepalived-state.js';
 import { vipHolders } from '../dist/observe/vip.js';
+import { machineNetns } from '../dist/lab/state.js';
 import { dualHolding, longestOutage, summarize } from '../dist/drill/timeline.js';
 import { PROBE_CONNECT_TIMEOUT_MS, PROBE_INTERVAL_MS, startClient, startDefaultClient, startVipWatch } from '../dist/drill/watch.js';
 import { CLIENT_GO_PING_TIMEOUT_MS, CLIENT_GO_READ_IDLE_MS, openStreams, summarizeStream, watchTarget } from '../dist/drill/streams.js';
@@ -612,10 +613,20 @@ function vipMoves(vip) {
 
 const LOSS = 'kha-bench-loss';
 
-/** iptables rules that drop this share of every packet a load balancer receives and sends (the kernel here has no netem); `-D` takes them out. */
-function lossRules(verb, percent) {
-  const rule = (chain) => `iptables ${verb} ${chain} -m statistic --mode random --probability ${percent / 100} -m comment --comment ${LOSS} -j DROP`;
-  return `${rule('INPUT')} && ${rule('OUTPUT')}`;
+/**
+ * Drops this share of every packet a load balancer receives and sends, with
+ * iptables' statistic match in the machine's network namespace, set from this
+ * host (the kernel here has no netem, and the lab's load balancers no
+ * iptables); `-D` takes the rules out.
+ */
+function setLoss(inv, verb, percent) {
+  for (const lb of inv.lbs) {
+    for (const chain of ['INPUT', 'OUTPUT']) {
+      const args = ['netns', 'exec', machineNetns(lb.name), 'iptables', verb, chain, '-m', 'statistic', '--mode', 'random', '--probability', String(percent / 100), '-m', 'comment', '--comment', LOSS, '-j', 'DROP'];
+      const r = spawnSync('ip', args, { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`${lb.name}: ip ${args.join(' ')}: ${r.stderr.trim()}`);
+    }
+  }
 }
 
 async function soak(ctx, minutes, lossPercent = 0) {
@@ -623,7 +634,7 @@ async function soak(ctx, minutes, lossPercent = 0) {
   const ms = Math.round(minutes * 60_000);
   const since = Math.floor(Date.now() / 1000) - 1;
   const all = (command) => Promise.all(inv.lbs.map(async (lb) => [lb.name, await exec(sessions.get(lb.name), command)]));
-  if (lossPercent > 0) await all(lossRules('-I', lossPercent));
+  if (lossPercent > 0) setLoss(inv, '-I', lossPercent);
   // One busy loop per core, as units with a run-time limit: they end even if this bench dies with the lab up.
   const started = await all(
     `n=$(nproc); for i in $(seq "$n"); do systemd-run --quiet --unit=${BURN}-$i --property=RuntimeMaxSec=${Math.ceil(ms / 1000) + 300} /bin/sh -c 'while :; do :; done'; done; echo "$n"`,
@@ -660,8 +671,7 @@ async function soak(ctx, minutes, lossPercent = 0) {
     });
   } finally {
     await all(`systemctl stop '${BURN}-*'`);
-    // Each host's session may itself lose a packet: tried on each, whatever the other says.
-    if (lossPercent > 0) await Promise.allSettled(inv.lbs.map((lb) => exec(sessions.get(lb.name), lossRules('-D', lossPercent))));
+    if (lossPercent > 0) setLoss(inv, '-D', lossPercent);
   }
   // keepalived's own account of the soak: state changes and failed checks, or every line after a move.
   const journal = await all(`journalctl -u keepalived --since @${since} -o short-iso-precise --no-pager`);
