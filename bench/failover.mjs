@@ -614,15 +614,17 @@ function vipMoves(vip) {
 const LOSS = 'kha-bench-loss';
 
 /**
- * Drops this share of every packet a load balancer receives and sends, with
+ * Drops this share of every packet a load balancer receives and sends on its
+ * network (eth0: not loopback, where keepalived's check asks haproxy), with
  * iptables' statistic match in the machine's network namespace, set from this
  * host (the kernel here has no netem, and the lab's load balancers no
- * iptables); `-D` takes the rules out.
+ * iptables); `-D` takes the rules out. A dropped outgoing packet is an EPERM
+ * to its sender (keepalived logs "Cant send advert"), a lost one on the wire.
  */
 function setLoss(inv, verb, percent) {
   for (const lb of inv.lbs) {
-    for (const chain of ['INPUT', 'OUTPUT']) {
-      const args = ['netns', 'exec', machineNetns(lb.name), 'iptables', verb, chain, '-m', 'statistic', '--mode', 'random', '--probability', String(percent / 100), '-m', 'comment', '--comment', LOSS, '-j', 'DROP'];
+    for (const [chain, side] of [['INPUT', '-i'], ['OUTPUT', '-o']]) {
+      const args = ['netns', 'exec', machineNetns(lb.name), 'iptables', verb, chain, side, 'eth0', '-m', 'statistic', '--mode', 'random', '--probability', String(percent / 100), '-m', 'comment', '--comment', LOSS, '-j', 'DROP'];
       const r = spawnSync('ip', args, { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`${lb.name}: ip ${args.join(' ')}: ${r.stderr.trim()}`);
     }

@@ -154,7 +154,7 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
   const sayIssued = (out: ReturnType<typeof outputFor>, verb: string, r: KubeadmReport) => {
     out.line(
       `${r.master}: ${verb}; apiserver certificate SANs ${[...r.sans.dns, ...r.sans.ip].join(', ')}; apiserver up` +
-        (r.kubelet ? '; kubelet started (it runs the static pods)' : ''),
+        (r.kubelet ? '; kubelet started (it runs the static pods)' : r.kubeletServer ? `; kubelet started, its kubelet.conf says server ${r.kubeletServer}` : ''),
     );
     out.result({ ok: true, ...r });
   };

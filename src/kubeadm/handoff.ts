@@ -70,15 +70,35 @@ export function controlPlaneEndpoint(inv: Inventory): string {
   return `${inv.dnsName ?? inv.vip.address}:${inv.port}`;
 }
 
+export interface CertificateSource {
+  address: string;
+  port: number;
+  /** Where it was read, in words for messages. */
+  through: string;
+}
+
 /**
- * Where kha reads the certificate clients get, to hold it to certSans: through
- * the VIP, or without one from the first master's apiserver (kubeadm issues
- * every master's with the same names). `through`: those words, for messages.
+ * Where kha reads the certificate clients get, to hold it to certSans, in
+ * the order to try: through the VIP, or without one each master's apiserver
+ * (kubeadm issues them with the same names), so that one master down does
+ * not hide it.
  */
-export function certificateEndpoint(inv: Inventory): { address: string; port: number; through: string } {
-  if (inv.vip) return { address: inv.vip.address, port: inv.port, through: 'through the VIP' };
-  const first = inv.masters[0]!;
-  return { address: first.address, port: first.apiserverPort, through: `by ${first.name}'s apiserver` };
+export function certificateSources(inv: Inventory): CertificateSource[] {
+  if (inv.vip) return [{ address: inv.vip.address, port: inv.port, through: 'through the VIP' }];
+  return inv.masters.map((m) => ({ address: m.address, port: m.apiserverPort, through: `by ${m.name}'s apiserver` }));
+}
+
+/** The certificate from the first source that answers, or the last one's error. */
+export async function firstCertificate<T extends { error?: string }>(
+  inv: Inventory,
+  read: (source: CertificateSource) => Promise<T>,
+): Promise<{ source: CertificateSource; certificate: T }> {
+  let last: { source: CertificateSource; certificate: T } | undefined;
+  for (const source of certificateSources(inv)) {
+    last = { source, certificate: await read(source) };
+    if (last.certificate.error === undefined) return last;
+  }
+  return last!;
 }
 
 /** The configuration's opening words on where that endpoint leads. */

@@ -63,7 +63,8 @@ export function hostsYaml(
       ...workers.flatMap((w) => [`  - name: ${w.name}`, `    address: ${w.address}`]),
       '# The local proxy on every node: 127.0.0.1:<port> in front of every apiserver, health on 127.0.0.1:<health_port>/kha-health.',
       'node_proxy:',
-      '  port: 6443',
+      // Without a VIP the masters' kubelets need the proxy too (source 001), beside their apiserver's 6443.
+      ...(withVip ? ['  port: 6443'] : ['  port: 7443          # the masters get the proxy too, and their apiservers hold 6443', '  masters: true']),
       '  software: haproxy   # or nginx',
       '  health_port: 8405',
       "  kubelet: false      # true: apply points each worker's kubelet (the lab's stand-in, after kha lab kubeadm join) at the proxy",

@@ -166,6 +166,24 @@ export interface KubeadmReport {
   sans: Sans;
   /** The kubelet (the lab's stand-in) was started: a static-pods lab. */
   kubelet: boolean;
+  /** Elsewhere, the server the master's own kubelet.conf names, as kubeadm writes it: https://<controlPlaneEndpoint>. */
+  kubeletServer?: string;
+}
+
+/**
+ * kubeadm init and join write the master's kubelet.conf too, naming
+ * controlPlaneEndpoint (or, without one, the master's own apiserver), and
+ * start its kubelet: the connection stand-in (kubelet-node.ts) on a master
+ * that plays no static pods, so that node_proxy.masters and .kubelet point
+ * the masters' kubelets as they do the workers'.
+ */
+async function startMasterKubelet(env: NodeJS.ProcessEnv, m: MachineSpec, endpoint: string): Promise<string> {
+  const dirs = labDirs(env);
+  const server = `https://${endpoint}`;
+  await installKubeletConf(machinePaths(dirs, m.name).merged, server, await readFile(labFiles(dirs).caCert, 'utf8'));
+  await machineExec(dirs, m.name, ['systemctl', 'enable', '--quiet', 'kubelet.service']);
+  await machineExec(dirs, m.name, ['systemctl', 'restart', 'kubelet.service']);
+  return server;
 }
 
 /** `kubeadm init --config FILE` on a master of the lab. */
@@ -182,7 +200,9 @@ export async function kubeadmInit(env: NodeJS.ProcessEnv, host: string, configFi
   const sans = await startApiserver(env, m, cfg, { name: m.name, address: m.address });
   await mkdir(join(labDirs(env).lab, 'kubeadm'), { recursive: true });
   await writeFile(record, text);
-  return { master: m.name, sans, kubelet };
+  if (kubelet) return { master: m.name, sans, kubelet };
+  const kubeletServer = await startMasterKubelet(env, m, cfg.controlPlaneEndpoint ?? `${cfg.advertiseAddress ?? m.address}:${cfg.bindPort}`);
+  return { master: m.name, sans, kubelet, kubeletServer };
 }
 
 /** The configuration `kubeadm init` recorded, for a join: it must name the endpoint every node joins through. */
@@ -230,7 +250,8 @@ export async function kubeadmJoin(env: NodeJS.ProcessEnv, host: string): Promise
   // After discovery through the endpoint, kubeadm join starts the kubelet (and with it this master's static pods).
   const kubelet = await startKubelet(env, m);
   const sans = await startApiserver(env, m, { ...joining, bindPort: STAND_IN_PORT }, { name: m.name, address: m.address });
-  return { master: m.name, sans, kubelet };
+  if (kubelet) return { master: m.name, sans, kubelet };
+  return { master: m.name, sans, kubelet, kubeletServer: await startMasterKubelet(env, m, cfg.controlPlaneEndpoint) };
 }
 
 /** The host names a worker of the lab (by name or address). */

@@ -101,8 +101,9 @@ export async function prepareMachine(dirs: LabDirs, rootfs: string, id: MachineI
       await enable(root, 'kha-apiserver.service');
     }
   }
-  if (m.role === 'worker') {
-    // A worker's kubelet stand-in: off until `kha lab kubeadm join` writes its kubeconfig (kubeadm.ts).
+  if (m.role === 'worker' || (m.role === 'master' && !id.kubeletStandIn)) {
+    // The kubelet stand-in of a worker, or of a master that plays no static pods: off until
+    // `kha lab kubeadm init` or `join` writes its kubeconfig (kubeadm.ts).
     await put(root, 'usr/local/bin/kubelet', await readFile(join(labTemplates, 'kubelet-node'), 'utf8'), 0o755);
     await put(root, 'etc/systemd/system/kubelet.service', await readFile(join(labTemplates, 'kubelet-node.service'), 'utf8'));
   }

@@ -1,4 +1,4 @@
-import { certificateEndpoint, LOCAL_PROXY_SAN } from '../kubeadm/handoff.js';
+import { firstCertificate, LOCAL_PROXY_SAN } from '../kubeadm/handoff.js';
 import { readCertificate, type CertificateCheck } from '../observe/certificate.js';
 import type { Check, PreflightProblem } from '../preflight/checks.js';
 import { proxyHosts } from '../topology/roles.js';
@@ -67,9 +67,9 @@ export function kubeconfigsPointableWith(readCert: CertificateReader): Check {
         });
       });
       if (!pointing) return problems;
-      const { address, port, through } = certificateEndpoint(inv);
-      const endpoint = `${address}:${port}`;
-      const cert = await readCert(address, port, [LOCAL_PROXY_SAN], { dnsName: inv.dnsName, inventory: inv.file });
+      const { source, certificate: cert } = await firstCertificate(inv, (s) => readCert(s.address, s.port, [LOCAL_PROXY_SAN], { dnsName: inv.dnsName, inventory: inv.file }));
+      const { through } = source;
+      const endpoint = `${source.address}:${source.port}`;
       if (cert.error) {
         problems.push({ host: endpoint, check: 'node-proxy-kubelet', warning: true, message: `cannot read the apiserver certificate ${through} (${cert.error}) to check it names ${LOCAL_PROXY_SAN}; each kubelet's gate still confirms it connects` });
       } else if (cert.missing.length > 0) {

@@ -2,7 +2,7 @@ import { gatherFacts } from '../facts/gather.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Inventory } from '../inventory/model.js';
 import { effectivePriority } from '../explain/explain.js';
-import { certificateEndpoint, certSans } from '../kubeadm/handoff.js';
+import { certSans, firstCertificate } from '../kubeadm/handoff.js';
 import { readCertificate, type CertificateCheck } from '../observe/certificate.js';
 import { foundByCheck, readHaproxyStats, type ServerStats } from '../observe/haproxy-stats.js';
 import type { VrrpState } from '../observe/keepalived-state.js';
@@ -142,8 +142,7 @@ export async function collectStatus(inv: Inventory): Promise<ClusterStatus> {
         return factsOf(lb.name, session).then((facts) => lbStatus(inv, lb.name, session, facts)).catch((e: unknown) => unreachable(e instanceof Error ? e.message : String(e)));
       }),
     );
-    const served = certificateEndpoint(inv);
-    const certificate = await readCertificate(served.address, served.port, certSans(inv), { dnsName: inv.dnsName, inventory: inv.file });
+    const { source: served, certificate } = await firstCertificate(inv, (s) => readCertificate(s.address, s.port, certSans(inv), { dnsName: inv.dnsName, inventory: inv.file }));
     const holders = lbs.filter((s) => s.holdsVip).map((s) => s.host);
     const problems: string[] = [];
     if (inv.vip && holders.length === 0) problems.push(`no load balancer holds the VIP ${inv.vip.address}`);

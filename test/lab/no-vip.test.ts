@@ -6,14 +6,17 @@ import { labDirs } from '../../src/lab/state.js';
 import { onHost, runKha, timedKha } from './harness.js';
 
 // Issue 14, point 1: a cluster with no load balancer and no VIP (source 001).
-// Each worker's local proxy is the whole endpoint: built before kubeadm,
-// kubeadm pointed at the first master as the source does, the workers'
-// kubelets then pointed at their proxy, so the first master is no longer a
-// single point of failure; verify-failover runs the drills from a node and
-// says why the others do not apply. Two masters, two workers, no lb.
+// Each host's local proxy is the whole endpoint: built before kubeadm on the
+// workers and the masters (on 7443: their apiservers hold 6443), kubeadm
+// pointed at the first master as the source does, then every kubelet, the
+// masters' included, pointed at its own proxy, so the first master is no
+// longer a single point of failure; verify-failover runs the drills from a
+// node and says why the others do not apply. Two masters, two workers, no lb.
 
 const M1 = '10.77.0.21';
+const M = { m1: M1, m2: '10.77.0.22' };
 const W = { w1: '10.77.0.31', w2: '10.77.0.32' };
+const PROXY = 'https://127.0.0.1:7443';
 const CONF = '/etc/kubernetes/kubelet.conf';
 let hostsYaml = '';
 
@@ -44,7 +47,8 @@ describe('no VIP: the local proxy is the endpoint', () => {
     const r = kha(['validate']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('is valid: 2 masters, 2 nodes, no VIP: each host\'s local proxy is its endpoint');
-    expect(r.stdout).toContain("No VIP: kubeadm points every kubelet at controlPlaneEndpoint, which without a VIP is m1's apiserver: a single point of failure for the masters' kubelets");
+    expect(r.stdout).toContain('node proxy: haproxy on 127.0.0.1:7443 to every apiserver, health on 127.0.0.1:8405, on every master and 2 nodes (4 hosts)');
+    expect(r.stdout).not.toContain('single point of failure');
     const e = kha(['explain', '--offline']);
     expect(e.code).toBe(2);
     expect(e.stderr).toContain('lists no load balancer and no VIP: there is no failover to explain');
@@ -53,12 +57,12 @@ describe('no VIP: the local proxy is the endpoint', () => {
   it('before kubeadm: apply builds the proxies, and the gate says no apiserver answers yet', () => {
     const r = timed(['apply', '--yes']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(r.stdout).toContain('node proxies: 2/2 done, 0 failed');
-    expect(r.stdout).toContain('w1: the proxy runs and accepts on 127.0.0.1:6443; no apiserver answers yet, as before kubeadm init');
+    expect(r.stdout).toContain('node proxies: 4/4 done, 0 failed');
+    expect(r.stdout).toContain('w1: the proxy runs and accepts on 127.0.0.1:7443; no apiserver answers yet, as before kubeadm init');
     expect(r.stdout).not.toMatch(/VIP|keepalived/);
   });
 
-  it("kha kubeadm points kubeadm at the first master with 127.0.0.1 in certSANs; the masters and workers join through it", () => {
+  it("kha kubeadm points kubeadm at the first master with 127.0.0.1 in certSANs; the masters and workers join through it, every kubelet on m1", () => {
     const config = join(labDirs(process.env).lab, 'kubeadm-config.yaml');
     const k = kha(['kubeadm', '--out', config]);
     expect(k.code, k.stderr).toBe(0);
@@ -66,9 +70,11 @@ describe('no VIP: the local proxy is the endpoint', () => {
     expect(text).toContain(`controlPlaneEndpoint: "${M1}:6443"`);
     expect(text).toContain("# No VIP: kubelets and joining masters reach m1's apiserver at 10.77.0.21:6443, and nothing else,");
     expect(text).toMatch(/certSANs:\n {4}- "127\.0\.0\.1"\n/);
-    expect(lab('kubeadm', 'init', 'm1', '--config', config).code).toBe(0);
+    const m1 = lab('kubeadm', 'init', 'm1', '--config', config);
+    expect(m1.stdout).toContain(`kubelet started, its kubelet.conf says server https://${M1}:6443`);
     const m2 = lab('kubeadm', 'join', 'm2');
     expect(m2.code, m2.stderr).toBe(0);
+    expect(m2.stdout).toContain(`kubelet started, its kubelet.conf says server https://${M1}:6443`);
     for (const w of ['w1', 'w2']) {
       const j = lab('kubeadm', 'join', w);
       expect(j.code, j.stderr).toBe(0);
@@ -76,12 +82,12 @@ describe('no VIP: the local proxy is the endpoint', () => {
     }
   });
 
-  it('apply points each kubelet at its proxy; a second apply says No changes', () => {
+  it("apply points each kubelet at its proxy, the masters' too; a second apply says No changes", () => {
     const r = timed(['apply', '--yes']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-    for (const [name, w] of Object.entries(W)) {
-      expect(r.stdout).toMatch(new RegExp(`${name}: kubelet came back through the proxy \\(pid \\d+, connected from 127\\.0\\.0\\.1:\\d+ to 127\\.0\\.0\\.1:6443\\)`));
-      expect(server(w)).toBe('server: https://127.0.0.1:6443');
+    for (const [name, host] of Object.entries({ ...M, ...W })) {
+      expect(r.stdout).toMatch(new RegExp(`${name}: kubelet came back through the proxy \\(pid \\d+, connected from 127\\.0\\.0\\.1:\\d+ to 127\\.0\\.0\\.1:7443\\)`));
+      expect(server(host)).toBe(`server: ${PROXY}`);
     }
     const again = timed(['apply', '--yes']);
     expect(again.code, again.stderr).toBe(0);
@@ -92,7 +98,7 @@ describe('no VIP: the local proxy is the endpoint', () => {
     const r = kha(['status']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain("No VIP (hosts.yaml lists no lb): each host's local proxy is its endpoint");
-    expect(r.stdout).toContain('local proxies (haproxy on 127.0.0.1:6443): 2 of 2 serving an apiserver');
+    expect(r.stdout).toContain('local proxies (haproxy on 127.0.0.1:7443): 4 of 4 serving an apiserver');
     expect(r.stdout).toContain('w1: kha-node-proxy active, health 200, backends m1:UP m2:UP, drift none');
     expect(r.stdout).toMatch(/certificate by m1's apiserver: CN=kube-apiserver-m1, SANs .*127\.0\.0\.1/);
     expect(r.stdout.trimEnd().endsWith('healthy')).toBe(true);
@@ -103,17 +109,18 @@ describe('no VIP: the local proxy is the endpoint', () => {
     expect(w.code).toBe(0);
   });
 
-  it("m1, kubeadm's only endpoint, refusing its apiserver port: the workers still reach the cluster through their proxy, which a kubelet left on m1 would not", () => {
+  it("m1, kubeadm's only endpoint, refusing its apiserver port: every host still reaches the cluster through its proxy, which a kubelet left on m1 would not", () => {
     onHost(M1, 'iptables -I INPUT -p tcp --dport 6443 -j REJECT --reject-with tcp-reset');
     try {
-      for (const w of Object.values(W)) {
-        expect(answered(w, 'https://127.0.0.1:6443/readyz')).toBe(20);
-        expect(answered(w, `https://${M1}:6443/readyz`)).toBe(0);
+      for (const host of Object.values({ ...M, ...W })) {
+        expect(answered(host, `${PROXY}/readyz`)).toBe(20);
+        expect(answered(host, `https://${M1}:6443/readyz`)).toBe(0);
       }
-      // By now both proxies' checks have failed m1 many times: status says so once, for both hosts.
+      // By now every proxy's checks have failed m1 many times: status says so once, for all of them; the certificate is read from m2.
       const s = kha(['status']);
       expect(s.code).toBe(1);
-      expect(s.stdout).toContain('  - the local proxy of 2 of 2 hosts (w1, w2) has m1 DOWN: connection refused');
+      expect(s.stdout).toContain('  - the local proxy of 4 of 4 hosts (m1, m2, w1 and 1 more) has m1 DOWN: connection refused');
+      expect(s.stdout).toContain("certificate by m2's apiserver: CN=kube-apiserver-m2");
     } finally {
       onHost(M1, 'iptables -D INPUT -p tcp --dport 6443 -j REJECT --reject-with tcp-reset');
     }
@@ -121,7 +128,7 @@ describe('no VIP: the local proxy is the endpoint', () => {
 
   it('verify-failover: the drills from a node run and pass; those of the VIP say why they do not apply; the report has no VIP', () => {
     const report = join(labDirs(process.env).lab, 'no-vip-report.html');
-    const r = timed(['verify-failover', '--report', report]);
+    const r = timed(['verify-failover', '--probe-from', 'w1', '--report', report]);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain('keepalived-stop: does not apply to a cluster with no VIP: it breaks the VIP, and hosts.yaml lists no lb to hold one');
     expect(r.stdout).toMatch(/^drill {16}outcome {2}outage through w1's proxy$/m);

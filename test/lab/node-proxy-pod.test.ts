@@ -118,8 +118,8 @@ describe('the local proxy as a static pod', () => {
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain('No changes');
     const st = kha(['status']);
-    expect(st.stdout).toContain('w1: kha-node-proxy active, health 200, drift none');
-    expect(st.stdout).toContain('w2: kha-node-proxy active, health 200, drift none');
+    expect(st.stdout).toContain('w1: kha-node-proxy active, health 200, backends m1:UP m2:UP, drift none');
+    expect(st.stdout).toContain('w2: kha-node-proxy active, health 200, backends m1:UP m2:UP, drift none');
   });
 
   it("verify-failover node-apiserver-stop through w1's pod: no failed request", () => {
