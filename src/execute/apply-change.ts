@@ -164,7 +164,8 @@ async function writeFile(session: Session, c: Extract<Change, { kind: 'file.writ
   // one in an unknown group and stop it, which the plan shown did not do.
   const marker = (MARKED as readonly string[]).includes(c.service) ? q(markerPath(c.service as ServiceName)) : undefined;
   const forget = marker ? `{ [ ! -f ${marker} ] || sed -i '1c ${NOT_LOADED}' ${marker}; } && ` : '';
-  await run(session, `install ${c.path}`, `${keep}${forget}mv -f ${q(candidate)} ${q(c.path)}`);
+  const owe = c.restartPending ? `touch ${q(c.restartPending)} && ` : '';
+  await run(session, `install ${c.path}`, `${keep}${forget}${owe}mv -f ${q(candidate)} ${q(c.path)}`);
   if ((HELD_BACK as readonly string[]).includes(c.service)) rollback.record(c.service, c.path, backup);
 }
 
@@ -328,6 +329,7 @@ export async function applyChange(session: Session, c: Change, rollback: Rollbac
       return;
     case 'service.restart':
       await serviceAction(session, c.service, 'restart', undefined, rollback);
+      if (c.pending) await run(session, `restart ${c.service}`, `rm -f ${q(c.pending)}`);
       return;
     case 'service.disable':
       await run(session, `disable ${c.service}`, `systemctl disable --no-reload --now --quiet ${c.service}`, SERVICE_TIMEOUT_MS);

@@ -6,6 +6,7 @@ import { shellQuote as q } from '../shell/quote.js';
 import { MONITOR_URI } from '../render/context.js';
 import { healthCommand } from './health.js';
 import { readKubeconfig, withServer } from './kubeconfig.js';
+import { STATE_DIR } from '../tasks/directories.js';
 import type { ProxyTask } from './tasks.js';
 
 // node_proxy.kubelet (issue 14 point 3): the kubelet of each proxy host, and
@@ -34,6 +35,17 @@ export const KUBECONFIG_TARGETS: readonly KubeconfigTarget[] = [
   { path: KUBE_PROXY_CONF, service: 'kube-proxy' },
 ];
 
+/**
+ * Where a client's restart is owed: made in the same step that renames its
+ * pointed kubeconfig into place, removed once the client has restarted. A
+ * run killed between the two (not a Ctrl-C, which puts the file back) leaves
+ * a client still on its old server and a file that already says the proxy:
+ * this file tells the next run to restart it.
+ */
+export function restartPendingPath(service: KubeClient): string {
+  return `${STATE_DIR}/${service}.restart-pending`;
+}
+
 /** What clients on a proxy host are pointed at. */
 export function proxyUrl(inv: Inventory): string {
   return `https://127.0.0.1:${inv.nodeProxy!.port}`;
@@ -48,6 +60,8 @@ export type TargetState =
   /** Not a file kha rewrites, or a client it cannot confirm: preflight refuses the run. */
   | { kind: 'refuse'; reason: string }
   | { kind: 'pointed' }
+  /** Pointed by a run that stopped before it restarted the client (restartPendingPath). */
+  | { kind: 'restart' }
   | { kind: 'point'; from: string; content: string; previous: string; mode: number };
 
 function serviceOf(facts: HostFacts, name: string) {
@@ -72,7 +86,10 @@ export function targetState(inv: Inventory, facts: HostFacts, target: Kubeconfig
   const reading = readKubeconfig(file.content);
   if (!reading.ok) return { kind: 'refuse', reason: `${target.path}: ${reading.reason}` };
   const url = proxyUrl(inv);
-  if (reading.server === url) return { kind: 'pointed' };
+  if (reading.server === url) {
+    const owed = facts.files.find((f) => f.path === restartPendingPath(target.service))?.exists === true;
+    return owed && running ? { kind: 'restart' } : { kind: 'pointed' };
+  }
   // Confirming the client came back through the proxy needs it running before.
   if (!running) {
     return { kind: 'refuse', reason: `${target.service}.service is ${unit?.active ?? 'not there'}: kha restarts it on the new ${target.path} and confirms it connects through the proxy, so it must run first` };
@@ -104,6 +121,10 @@ export const kubeletTask: ProxyTask = {
   plan({ inv, facts }) {
     return KUBECONFIG_TARGETS.flatMap((target): Change[] => {
       const state = targetState(inv, facts, target);
+      const pending = restartPendingPath(target.service);
+      if (state.kind === 'restart') {
+        return [{ kind: 'service.restart', service: target.service, pending, why: `a run stopped after it pointed ${target.path} at the local proxy and before it restarted ${target.service}, which may still use its old server` }];
+      }
       if (state.kind !== 'point') return [];
       return [
         {
@@ -117,8 +138,9 @@ export const kubeletTask: ProxyTask = {
           // A kubeconfig may embed a client key: the backup is private from its first byte.
           secret: true,
           service: target.service,
+          restartPending: pending,
         },
-        { kind: 'service.restart', service: target.service, why: `it reads ${target.path} only at start: the local proxy, not ${state.from}` },
+        { kind: 'service.restart', service: target.service, pending, why: `it reads ${target.path} only at start: the local proxy, not ${state.from}` },
       ];
     });
   },

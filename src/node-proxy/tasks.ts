@@ -9,7 +9,7 @@ import type { ProxyHost } from '../topology/roles.js';
 import { isPodFile, NODE_PROXY_POD_RECORD, NODE_PROXY_UNIT } from './files.js';
 import { NODE_PROXY_DIR } from './paths.js';
 import { NODE_PROXY_CONFIG, proxyManifestPath, proxyPodProcess } from './pod.js';
-import { KUBECONFIG_TARGETS, kubeletTask } from './kubelet.js';
+import { KUBECONFIG_TARGETS, kubeletTask, restartPendingPath } from './kubelet.js';
 
 // The local proxy's tasks (docs/node-proxy.md): what apply does on a host
 // that gets the proxy, beside the tasks of any other role it has. Pure, as
@@ -51,7 +51,7 @@ export function nodeProxyProbe(inv: Inventory): ProbeRequest {
   // The kubelet's kubeconfig may hold its client key: read only when hosts.yaml asks kha to point it.
   const clients = inv.nodeProxy?.kubelet ? KUBECONFIG_TARGETS : [];
   return {
-    files: [...files, markerPath(NODE_PROXY_SERVICE), ...clients.map((t) => t.path)],
+    files: [...files, markerPath(NODE_PROXY_SERVICE), ...clients.flatMap((t) => [t.path, restartPendingPath(t.service)])],
     directories: [NODE_PROXY_DIR, STATE_DIR],
     services: [NODE_PROXY_SERVICE, 'haproxy', 'nginx', ...clients.map((t) => t.service)],
     sysctls: [],

@@ -41,6 +41,8 @@ export type Change =
       service: Service;
       /** In a kubelet's staticPodPath: the backup is a dotfile, which the kubelet does not read (render/catalog.ts kubeletReads). */
       hiddenBackup?: true;
+      /** Made in the step that renames the file into place: a restart of its service is owed until that restart removes it (node-proxy/kubelet.ts restartPendingPath). */
+      restartPending?: string;
     }
   /** A file kha wrote and no longer runs anything from (the proxy's unit once it is a static pod): moved aside to its backup. */
   | { kind: 'file.remove'; path: string; why: string }
@@ -53,7 +55,13 @@ export type Change =
   | { kind: 'service.reload'; service: ServiceName; why: string; marker: Marker }
   | { kind: 'service.stop'; service: ServiceName; why: string }
   /** A service that reads what changed only when it starts (a kubelet's kubeconfig): restarted, and put back with its files when it does not come up. */
-  | { kind: 'service.restart'; service: ServiceName; why: string }
+  | {
+      kind: 'service.restart';
+      service: ServiceName;
+      why: string;
+      /** A file that says this restart is owed (the kubeconfig's write made it): removed once the service has restarted. */
+      pending?: string;
+    }
   /** Stopped now and not started at boot: a distribution's unit that a package install brought up beside kha's own. */
   | { kind: 'service.disable'; service: ServiceName; why: string };
 

@@ -94,6 +94,20 @@ describe('no VIP: the local proxy is the endpoint', () => {
     expect(again.stdout).toContain('No changes');
   });
 
+  it('a run killed between pointing the kubeconfig and restarting the kubelet: the next apply restarts it, and it comes back through the proxy', () => {
+    // What such a run leaves on w1: the kubelet on its old server (m1), the file already pointed, the restart owed.
+    onHost(W.w1, `cp -p ${CONF} /root/pointed.conf && cp -p ${CONF}.kha-bak ${CONF} && systemctl restart kubelet`);
+    onHost(W.w1, `touch /var/lib/kha/kubelet.restart-pending && cp -p /root/pointed.conf ${CONF}`);
+    const before = onHost(W.w1, 'systemctl show -p MainPID --value kubelet').trim();
+    const r = timed(['apply', '--yes']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain(`w1: restart kubelet (a run stopped after it pointed ${CONF} at the local proxy and before it restarted kubelet, which may still use its old server)`);
+    expect(r.stdout).toMatch(/w1: kubelet is connected through the proxy \(pid \d+, from 127\.0\.0\.1:\d+\)/);
+    expect(onHost(W.w1, 'systemctl show -p MainPID --value kubelet').trim()).not.toBe(before);
+    expect(onHost(W.w1, 'ls /var/lib/kha/kubelet.restart-pending 2>/dev/null || echo gone').trim()).toBe('gone');
+    expect(timed(['apply', '--yes']).stdout).toContain('No changes');
+  });
+
   it('status: no VIP, every proxy serving with both masters UP, the certificate read from m1; --json says vip null', () => {
     const r = kha(['status']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);

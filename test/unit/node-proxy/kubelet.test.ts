@@ -9,7 +9,7 @@ import { certSans, kubeadmHandoff } from '../../../src/kubeadm/handoff.js';
 import { proxyAnswers } from '../../../src/node-proxy/gate.js';
 import { kubeletConf } from '../../../src/lab/kubelet-node.js';
 import { readKubeconfig, withServer } from '../../../src/node-proxy/kubeconfig.js';
-import { KUBE_PROXY_CONF, KUBELET_CONF } from '../../../src/node-proxy/kubelet.js';
+import { KUBE_PROXY_CONF, KUBELET_CONF, restartPendingPath } from '../../../src/node-proxy/kubelet.js';
 import { pointedIn, usesProxyCommand } from '../../../src/node-proxy/kubelet-gate.js';
 import { kubeconfigsPointableWith, type CertificateReader } from '../../../src/node-proxy/preflight.js';
 import { missingSans, sanAdvice } from '../../../src/observe/certificate.js';
@@ -78,12 +78,13 @@ function inventory(kubelet = true): Inventory {
 }
 
 /** A node whose proxy runs as apply leaves it; the kubelet's state and kubeconfig as given. */
-function node(inv: Inventory, kubelet: { conf?: string | null; active?: string; kubeProxyConf?: string; kubeProxyUnit?: boolean } = {}): HostFacts {
+function node(inv: Inventory, kubelet: { conf?: string | null; active?: string; kubeProxyConf?: string; kubeProxyUnit?: boolean; restartOwed?: boolean } = {}): HostFacts {
   const req = probeFor(inv, 'w1');
   const conf = kubelet.conf === undefined ? JOINED : kubelet.conf;
   const files = req.files.map((path) => {
     if (path === KUBELET_CONF && conf !== null) return { path, exists: true, mode: 0o600, owner: 'root', group: 'root', content: conf };
     if (path === KUBE_PROXY_CONF && kubelet.kubeProxyConf !== undefined) return { path, exists: true, mode: 0o600, owner: 'root', group: 'root', content: kubelet.kubeProxyConf };
+    if (path === restartPendingPath('kubelet') && kubelet.restartOwed) return { path, exists: true, mode: 0o644, owner: 'root', group: 'root', content: '' };
     return { path, exists: false, mode: null, owner: null, group: null, content: null };
   });
   const unit = (name: string, active: string, present = true) => ({ name, present, active, enabled: present ? 'enabled' : 'disabled', mainPid: 0, startedAtMonotonicUs: 0 });
@@ -201,6 +202,23 @@ describe('node-proxy-kubelet: the plan', () => {
     expect(kubeletChanges(inv, pointed)).toEqual([]);
   });
 
+  it('the write owes the restart (a file made in the same step as the rename, removed by the restart): the kubeconfig and the owed restart are read', () => {
+    const inv = inventory();
+    expect(probeFor(inv, 'w1').files).toContain('/var/lib/kha/kubelet.restart-pending');
+    const [write, restart] = kubeletChanges(inv, node(inv));
+    expect(write).toMatchObject({ kind: 'file.write', restartPending: '/var/lib/kha/kubelet.restart-pending' });
+    expect(restart).toMatchObject({ kind: 'service.restart', pending: '/var/lib/kha/kubelet.restart-pending' });
+  });
+
+  it('pointed by a run killed before the restart: the restart alone, said why; with the kubelet stopped, nothing (preflight refuses a stopped kubelet only when it must point one)', () => {
+    const inv = inventory();
+    const conf = JOINED.replace('https://10.77.0.10:6443', 'https://127.0.0.1:6443');
+    expect(kubeletChanges(inv, node(inv, { conf, restartOwed: true })).map(describeChange)).toEqual([
+      `restart kubelet (a run stopped after it pointed ${KUBELET_CONF} at the local proxy and before it restarted kubelet, which may still use its old server)`,
+    ]);
+    expect(kubeletChanges(inv, node(inv, { conf, restartOwed: true, active: 'inactive' }))).toEqual([]);
+  });
+
   it('--dry-run shows the diff of the server line, no key', () => {
     const inv = inventory();
     const f = node(inv, { conf: INIT.replace('users:\n', 'users:\n- name: extra\n  user:\n    token: abcdef.0123456789abcdef\n') });
@@ -309,6 +327,19 @@ describe('carrying it out', () => {
       { command: `mv -f ${KUBELET_CONF}.kha-bak ${KUBELET_CONF} && { systemctl restart kubelet && sleep 0.3 && systemctl is-active --quiet kubelet; }` },
     ]);
     await expect(applyChange(session, restart, rollback)).rejects.toThrow(`kha put back ${KUBELET_CONF}: kubelet runs on the previous files again`);
+  });
+
+  it('the write makes the owed-restart file in the step that renames the kubeconfig in; the restart removes it once the kubelet runs', async () => {
+    const session = new FakeSession('w1', [
+      { command: /^mkdir -p / },
+      { command: /healthz|kha-health|for i in/ },
+      { command: /&& touch \/var\/lib\/kha\/kubelet\.restart-pending && mv -f \/etc\/kubernetes\/\.kha-new\.kubelet\.conf \/etc\/kubernetes\/kubelet\.conf$/ },
+      { command: 'systemctl restart kubelet && sleep 0.3 && systemctl is-active --quiet kubelet' },
+      { command: "rm -f /var/lib/kha/kubelet.restart-pending" },
+    ]);
+    const rollback = new Rollback();
+    for (const c of changes) await applyChange(session, c, rollback);
+    session.assertDone();
   });
 
   it('the gate confirms what this run pointed, only that', () => {
