@@ -19,6 +19,7 @@ import { describeChange, type Change } from '../../../src/plan/changes.js';
 import { planRoles, probeFor } from '../../../src/role/roles.js';
 import { FakeSession } from '../../../src/transport/fake.js';
 import { formatPlan } from '../../../src/ui/plan-view.js';
+import { debianNode } from './host.js';
 
 // node_proxy.kubelet (issue 14 point 3): the kubelet's kubeconfig pointed at
 // the local proxy, explicitly; a file kha does not understand refused.
@@ -89,15 +90,7 @@ function node(inv: Inventory, kubelet: { conf?: string | null; active?: string; 
   });
   const unit = (name: string, active: string, present = true) => ({ name, present, active, enabled: present ? 'enabled' : 'disabled', mainPid: 0, startedAtMonotonicUs: 0 });
   return {
-    host: 'w1',
-    os: { family: 'debian', id: 'debian', versionId: '12', prettyName: '' },
-    uid: 0,
-    systemd: true,
-    packageManager: 'apt',
-    selinux: { mode: 'absent', booleans: {} },
-    firewall: { backend: 'none', active: false },
-    interfaces: [],
-    routeToVip: 'eth0',
+    ...debianNode('w1'),
     packages: { keepalived: null, haproxy: null },
     packageVersions: {},
     files,
@@ -107,8 +100,6 @@ function node(inv: Inventory, kubelet: { conf?: string | null; active?: string; 
       if (s === 'kube-proxy') return unit(s, kubelet.kubeProxyUnit ? 'active' : 'inactive', kubelet.kubeProxyUnit ?? false);
       return unit(s, 'inactive', false);
     }),
-    sysctls: {},
-    apiserversReachable: [],
   };
 }
 

@@ -14,6 +14,7 @@ import { renderNodeProxy } from '../../../src/render/render.js';
 import { planRoles, probeFor } from '../../../src/role/roles.js';
 import { podSchemaProblems } from '../../../src/topology/static-pods/manifests.js';
 import { proxyHosts } from '../../../src/topology/roles.js';
+import { debianNode } from './host.js';
 
 // The local proxy as a static pod (node_proxy.static_pod), planned from
 // facts: what a node gets, what a switch either way does first so that one
@@ -36,15 +37,7 @@ function facts(inv: Inventory, like?: Inventory): HostFacts {
   const rendered = like ? renderNodeProxy(like, proxyHosts(like).find((h) => h.name === 'w1')!) : [];
   const service = like !== undefined && !like.nodeProxy?.staticPod;
   return {
-    host: 'w1',
-    os: { family: 'debian', id: 'debian', versionId: '12', prettyName: '' },
-    uid: 0,
-    systemd: true,
-    packageManager: 'apt',
-    selinux: { mode: 'absent', booleans: {} },
-    firewall: { backend: 'none', active: false },
-    interfaces: [],
-    routeToVip: 'eth0',
+    ...debianNode('w1'),
     packages: { keepalived: null, haproxy: service ? '2.6.12-1' : null },
     packageVersions: Object.fromEntries((req.packages ?? []).map((p) => [p, p === 'haproxy' && service ? '2.6.12-1' : null])),
     files: req.files.map((path) => {
@@ -60,8 +53,6 @@ function facts(inv: Inventory, like?: Inventory): HostFacts {
       mainPid: 0,
       startedAtMonotonicUs: 0,
     })),
-    sysctls: {},
-    apiserversReachable: [],
   };
 }
 
