@@ -41,6 +41,15 @@ export class Rollback {
     this.saved.delete(service);
   }
 
+  /**
+   * The host passed its gate: what it runs now is accepted, files no service
+   * reloads included (a static pod's, which its kubelet reads), so a stop
+   * later in the run leaves them in place.
+   */
+  commitAll(): void {
+    this.saved.clear();
+  }
+
   /** Every file written in this run that no service has loaded yet. */
   pending(): { path: string; backup: string | null }[] {
     return [...this.saved.values()].flat();

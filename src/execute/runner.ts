@@ -124,6 +124,8 @@ async function convergeHost(state: RunState, stage: Stage, host: string, report:
 async function passGate(state: RunState, stage: Stage, host: string, report: Reporter): Promise<void> {
   if (stage.then === undefined) return;
   await stageRole(state, stage).gates.get(stage.then)!(state, host, (text) => report.progress(text));
+  // Confirmed: a stop later in the run leaves this host as it is now, static pods' files included.
+  state.rollbacks.get(host)?.commitAll();
 }
 
 /** What a host's converge and gate changed: nothing, or something (its gate then confirmed it). */

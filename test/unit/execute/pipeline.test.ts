@@ -33,8 +33,8 @@ function playbook(...stages: [string, string[]][]): Playbook {
 }
 
 /** Runs `book` on lb1 from `facts`; `onEvent` may act on events (a stop at a progress line). */
-async function run(book: Playbook, facts: HostFacts, script: ScriptStep[], onEvent: (e: ApplyEvent, stop: () => void) => void = () => undefined) {
-  const session = new FakeSession('lb1', script);
+async function run(book: Playbook, facts: HostFacts, script: ScriptStep[], onEvent: (e: ApplyEvent, stop: () => void) => void = () => undefined, order: 'strict' | 'any' = 'strict') {
+  const session = new FakeSession('lb1', script, { order });
   const tasks = book.stages.flatMap((s) => s.tasks ?? []);
   const plans = [planHost(inv, lb1, facts, tasks)];
   const events: ApplyEvent[] = [];
@@ -58,6 +58,13 @@ async function run(book: Playbook, facts: HostFacts, script: ScriptStep[], onEve
   return { result, events, session, plans, stillListening: () => listening };
 }
 
+/**
+ * A fresh Debian 12 as the probe reads it now. The recording predates
+ * apiservers.seen (a fresh host has none), the release script and the ARP
+ * settings: what the probe now also asks, as a fresh host answers.
+ */
+const DEBIAN_NOW = `${readFileSync(join(packageRoot, 'test', 'unit', 'facts', 'fixtures', 'debian-12.txt'), 'utf8')}\n@@kha:file /var/lib/kha/apiservers.seen@@\nmissing\n@@kha:file /etc/keepalived/kha-release-connections.sh@@\nmissing\n@@kha:sysctl net.ipv4.conf.all.arp_ignore@@\nvalue 0\n@@kha:sysctl net.ipv4.conf.all.arp_announce@@\nvalue 0\n@@kha:file /etc/systemd/system/haproxy.service.d/kha-release.conf@@\nmissing\n`;
+
 const kinds = (events: readonly ApplyEvent[]) => events.map((e) => (e.kind === 'stage-started' || e.kind === 'progress' ? `${e.kind}: ${'title' in e ? e.title : e.text}` : e.kind));
 
 describe('carrying out the plan', () => {
@@ -76,12 +83,9 @@ describe('carrying out the plan', () => {
     // Shown from Ubuntu 22.04's facts (haproxy running: reload it); by the
     // services stage the host reads as Debian 12 (haproxy not running: start it).
     const facts = fixtureFacts('ubuntu-22.04', 'lb1');
-    // (recorded before the probe read apiservers.seen: a fresh host has none)
-    // The recording predates the release script and the ARP settings: what the probe now also asks, as a fresh host answers.
-    const debian = `${readFileSync(join(packageRoot, 'test', 'unit', 'facts', 'fixtures', 'debian-12.txt'), 'utf8')}\n@@kha:file /var/lib/kha/apiservers.seen@@\nmissing\n@@kha:file /etc/keepalived/kha-release-connections.sh@@\nmissing\n@@kha:sysctl net.ipv4.conf.all.arp_ignore@@\nvalue 0\n@@kha:sysctl net.ipv4.conf.all.arp_announce@@\nvalue 0\n@@kha:file /etc/systemd/system/haproxy.service.d/kha-release.conf@@\nmissing\n`;
     const r = await run(playbook(['prepare', ['directories']], ['start the services', ['services']]), facts, [
       { command: /^install -d / },
-      { command: probeCommand(probeRequest(inv)), result: { stdout: debian } },
+      { command: probeCommand(probeRequest(inv)), result: { stdout: DEBIAN_NOW } },
       { command: 'systemctl enable --no-reload --quiet haproxy' },
       { command: /^systemctl restart haproxy / },
       { command: 'systemctl enable --no-reload --quiet keepalived' },
@@ -128,6 +132,31 @@ describe('carrying out the plan', () => {
     expect(r.events.filter((e) => e.kind === 'put-back')).toEqual([{ kind: 'put-back', host: 'lb1', paths: ['/etc/keepalived/kha-check-haproxy.sh'] }]);
     expect(r.events.map((e) => e.kind)).not.toContain('stage-finished');
     expect(r.stillListening()).toBe(false);
+  });
+
+  it('a stop after a host passed its gate leaves what that gate confirmed: nothing of it is put back', async () => {
+    const facts = fixtureFacts('ubuntu-22.04', 'lb1');
+    const book: Playbook = {
+      name: 'test',
+      stages: [
+        { name: 'prepare', tasks: ['files'], on: 'lb', then: 'holds-vip' },
+        { name: 'start', tasks: ['services'], on: 'lb' },
+      ],
+    };
+    const r = await run(
+      book,
+      facts,
+      // The next stage reads the host again; every other command (the files written and checked, the gate's wait for the VIP) succeeds.
+      [{ command: probeCommand(probeRequest(inv)), result: { stdout: DEBIAN_NOW } }, ...Array.from({ length: 80 }, () => ({ command: /./ }))],
+      (e, stop) => {
+        if (e.kind === 'stage-started' && e.title === 'start') stop();
+      },
+      'any',
+    );
+    const outcome = await r.result;
+    expect(outcome.kind).toBe('interrupted');
+    expect(r.session.commands().some((c) => c.startsWith('for i in $(seq 1 200)'))).toBe(true);
+    expect(r.events.filter((e) => e.kind === 'put-back')).toEqual([]);
   });
 
   it('a failure: the stage is said to have failed, then the error is thrown', async () => {
