@@ -1,5 +1,6 @@
 import { defaultLimits, type DrillName } from '../drill/drills.js';
 import { type Inventory, type LoadBalancer, vipOf } from '../inventory/model.js';
+import { DEFAULT_V2_ADVERT_S, DEFAULT_V3_ADVERT_S } from '../inventory/semantic.js';
 import type { VrrpState } from '../observe/keepalived-state.js';
 import { advertTraffic, garpSize, masterDownUs, seconds, skewUs, type AdvertTiming, type AdvertTraffic, type PacketSize } from './timing.js';
 
@@ -79,7 +80,7 @@ export interface TrafficExplained {
   wireBytesPerS: number;
 }
 
-/** The other VRRP version kha would use: VRRPv2 at whole seconds when auth_pass is set, VRRPv3 at 0.2 s without. */
+/** The other VRRP version kha would use: VRRPv2 at whole seconds when auth_pass is set, VRRPv3 at its default interval without. */
 export interface AlternativeExplained {
   version: 2 | 3;
   advertIntS: number;
@@ -115,9 +116,6 @@ export interface Explanation {
   live?: LiveExplained;
 }
 
-/** kha's defaults on either side of auth_pass (inventory/semantic.ts resolveVrrp). */
-const V2_ADVERT_S = 1;
-const V3_ADVERT_S = 0.2;
 
 const byPriority = (a: { priority: number }, b: { priority: number }) => b.priority - a.priority;
 
@@ -208,7 +206,7 @@ function traffic(inv: Inventory, holder: LoadBalancer): TrafficExplained {
 }
 
 function alternative(inv: Inventory, successor: LoadBalancer | undefined, copies: number): AlternativeExplained {
-  const t: AdvertTiming = inv.keepalived.version === 3 ? { version: 2, advertIntS: V2_ADVERT_S } : { version: 3, advertIntS: V3_ADVERT_S };
+  const t: AdvertTiming = inv.keepalived.version === 3 ? { version: 2, advertIntS: DEFAULT_V2_ADVERT_S } : { version: 3, advertIntS: DEFAULT_V3_ADVERT_S };
   const priority = successor?.priority ?? inv.lbs.filter((lb) => !lb.primary).sort(byPriority)[0]!.priority;
   return {
     ...t,

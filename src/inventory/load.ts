@@ -10,7 +10,7 @@ import { formatPath, Locator } from './locate.js';
 import type { Inventory, SshSettings } from './model.js';
 import { DEFAULT_HAPROXY_IMAGE, hostsFileSchema, nodeProxyDefaults, type HostsFile } from './schema.js';
 import { envValue } from './secrets.js';
-import { lbList, resolvePriorities, resolveVrrp, semanticFindings } from './semantic.js';
+import { DEFAULT_V3_ADVERT_S, lbList, resolvePriorities, resolveVrrp, semanticFindings } from './semantic.js';
 import { Anchors, entryLimitProblem, parseYaml, yamlProblems, type YamlProblem } from './yaml.js';
 
 /** hosts.yaml describes a handful of hosts; anything this large is a wrong file. */
@@ -108,7 +108,7 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
   const notes: string[] = [];
   if (version === 2 && k.auth_pass !== undefined && lbs.length > 0) {
     notes.push(
-      `auth_pass is set, so VRRPv2 with whole-second adverts (advert_int ${advertInt} s): a crashed holder is replaced after about ${seconds(masterDownUs({ version: 2, advertIntS: advertInt }, backupPriority(priorities))).toFixed(2)} s. Without auth_pass kha uses VRRPv3 with 0.2 s adverts (about 0.7 s).`,
+      `auth_pass is set, so VRRPv2 with whole-second adverts (advert_int ${advertInt} s): a crashed holder is replaced after about ${seconds(masterDownUs({ version: 2, advertIntS: advertInt }, backupPriority(priorities))).toFixed(2)} s. Without auth_pass kha uses VRRPv3 with ${DEFAULT_V3_ADVERT_S} s adverts (about ${seconds(masterDownUs({ version: 3, advertIntS: DEFAULT_V3_ADVERT_S }, backupPriority(priorities))).toFixed(2)} s).`,
     );
   }
   if (vip?.prefix === null) {

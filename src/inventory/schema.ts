@@ -148,7 +148,7 @@ const keepalived = z
       .optional()
       .meta({
         description:
-          'Seconds between VRRP adverts. Below 1 s means VRRPv3. Default 0.2 (VRRPv3), or 1 when auth_pass is set (VRRPv2)',
+          'Seconds between VRRP adverts. Below 1 s means VRRPv3. Default 0.1 (VRRPv3), or 1 when auth_pass is set (VRRPv2)',
       }),
     vrrp_version: z
       .union([z.literal(2), z.literal(3)])

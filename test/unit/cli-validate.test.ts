@@ -122,7 +122,7 @@ describe('kha validate on good input', () => {
     const r = await validate(file);
     expect(r.stdout).toBe(
       `${file} is valid: 2 load balancers, 1 master, VIP 10.77.0.10/24 on port 6443\n` +
-        '  keepalived: VRRPv3, adverts every 0.2 s, unicast, router id 51\n' +
+        '  keepalived: VRRPv3, adverts every 0.1 s, unicast, router id 51\n' +
         '  primary: lb1 (priority 150); backups: lb2 (140)\n',
     );
     expect(r.code).toBe(0);
@@ -177,7 +177,7 @@ describe('kha validate on good input', () => {
         vip: '10.77.0.10/32',
         port: 6443,
         vrrp_version: 3,
-        advert_int: 0.2,
+        advert_int: 0.1,
       },
       notes: ['cluster.vip has no prefix: the VIP is added as 10.77.0.10/32, and its subnet is checked on the hosts at apply time.'],
     });

@@ -21,7 +21,7 @@ describe('kha explain', () => {
     const r = await kha('explain', example, '--offline');
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toContain('VIP 10.77.0.10:6443 on 2 load balancers: VRRPv3, adverts every 0.2 s, unicast, nopreempt.');
+    expect(r.stdout).toContain('VIP 10.77.0.10:6443 on 2 load balancers: VRRPv3, adverts every 0.1 s, unicast, nopreempt.');
     expect(r.stdout).toContain('lb1 is the primary: priority 150, the highest');
     expect(r.stdout).not.toContain('Right now');
   });
@@ -36,7 +36,7 @@ describe('kha explain', () => {
     expect(j).toMatchObject({ ok: true, vip: '10.77.0.10:6443', primary: 'lb1', holder: 'lb1', successor: 'lb2' });
     expect(j.faults).toEqual(
       expect.arrayContaining([
-        { kind: 'holder-silent', holderAfter: 'lb2', vipMovedS: 0.690625, drills: [{ name: 'keepalived-kill', maxOutageS: 1.1 }, { name: 'partition', maxOutageS: 1.1 }] },
+        { kind: 'holder-silent', holderAfter: 'lb2', vipMovedS: 0.345312, drills: [{ name: 'keepalived-kill', maxOutageS: 1 }, { name: 'partition', maxOutageS: 1 }] },
       ]),
     );
   });

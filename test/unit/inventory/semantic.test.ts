@@ -56,8 +56,8 @@ describe('priorities', () => {
 describe('resolveVrrp', () => {
   const k = (keepalived: HostsFileInput['keepalived']) => file({ keepalived }).keepalived;
 
-  it('defaults to VRRPv3 with 0.2 s adverts', () => {
-    expect(resolveVrrp(k({}))).toEqual({ version: 3, advertInt: 0.2 });
+  it('defaults to VRRPv3 with 0.1 s adverts (bench/failover.mjs --adverts, README "How fast")', () => {
+    expect(resolveVrrp(k({}))).toEqual({ version: 3, advertInt: 0.1 });
   });
 
   it('auth_pass means VRRPv2 with 1 s adverts', () => {

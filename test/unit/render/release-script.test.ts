@@ -62,9 +62,9 @@ describe('the release script', () => {
   });
 
   it('as the VIP leaves (stop, FAULT): on lo for one advert and the margin, then every connection on it reset, then off lo', () => {
-    expect(run(['leaving'], { vipOnEth0: false, sockets: true }, DETACHED)).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
+    expect(run(['leaving'], { vipOnEth0: false, sockets: true }, DETACHED)).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.20', ...RELEASE.slice(1)]);
     // No connection (haproxy died with them): the moment on lo still answers SYNs sent before the new holder's ARP arrived.
-    expect(run(['leaving'], { vipOnEth0: false, sockets: false }, DETACHED)).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.30', ...RELEASE.slice(1)]);
+    expect(run(['leaving'], { vipOnEth0: false, sockets: false }, DETACHED)).toEqual(['ip -4 -o addr show dev eth0', RELEASE[0], 'sleep 0.20', ...RELEASE.slice(1)]);
   });
 
   it('BACKUP, where every start goes too: only with connections left on the VIP', () => {
@@ -73,7 +73,7 @@ describe('the release script', () => {
       'ip -4 -o addr show dev eth0',
       'ss -tn state established ( sport = :6443 )',
       RELEASE[0],
-      'sleep 0.30',
+      'sleep 0.20',
       ...RELEASE.slice(1),
     ]);
   });
@@ -87,7 +87,7 @@ describe('the release script', () => {
       'ip -4 -o addr show dev eth0',
       'ss -tn state established ( sport = :6443 )',
       RELEASE[0],
-      'sleep 0.90',
+      'sleep 0.50',
       ...RELEASE.slice(1),
     ]);
   });

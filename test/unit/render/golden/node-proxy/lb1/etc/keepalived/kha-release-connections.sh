@@ -43,9 +43,9 @@ fi
 
 case "${1:-}" in
   # keepalived said goodbye with a priority-0 advert: a backup takes over within one advert.
-  leaving|backup) wait=0.30 ;;
+  leaving|backup) wait=0.20 ;;
   # keepalived was killed (SERVICE_RESULT is systemd's): the backup waits out its master-down interval.
-  stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.90 ;;
+  stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.50 ;;
   *) echo "usage: $0 leaving|backup|stopped|haproxy-stopped|haproxy-started" >&2; exit 2 ;;
 esac
 
