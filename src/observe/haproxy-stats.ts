@@ -12,6 +12,8 @@ export interface ServerStats {
   status: string;
   /** Sessions sent to this server since haproxy started. */
   totalSessions: number;
+  /** Sessions open to this server now (a kubelet's watch is one for hours). */
+  currentSessions: number;
   /** Result of the last health check, e.g. L7OK, L4CON, L7STS. */
   checkStatus: string;
   /** The HTTP status of the last check, when it got one. */
@@ -59,7 +61,7 @@ export function parseStatsCsv(csv: string): ServerStats[] {
   if (!header) throw new Error('haproxy statistics: no CSV header');
   const cols = header.slice(2).split(',');
   const at = (name: string) => cols.indexOf(name);
-  const [px, sv, status, stot, check, code, checkDesc] = ['pxname', 'svname', 'status', 'stot', 'check_status', 'check_code', 'last_chk'].map(at);
+  const [px, sv, status, stot, scur, check, code, checkDesc] = ['pxname', 'svname', 'status', 'stot', 'scur', 'check_status', 'check_code', 'last_chk'].map(at);
   return lines
     .filter((l) => !l.startsWith('#'))
     .map((l) => l.split(','))
@@ -69,6 +71,7 @@ export function parseStatsCsv(csv: string): ServerStats[] {
       server: f[sv!] ?? '',
       status: f[status!] ?? '',
       totalSessions: Number(f[stot!] ?? 0),
+      currentSessions: Number(f[scur!] ?? 0),
       checkStatus: f[check!] ?? '',
       checkCode: f[code!] ?? '',
       checkDescription: f[checkDesc!] ?? '',

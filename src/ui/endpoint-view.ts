@@ -1,6 +1,6 @@
 import { type Inventory, vipOf } from '../inventory/model.js';
 import { pendingLine } from '../topology/static-pods/running.js';
-import type { EndpointCheck } from '../verify/endpoint.js';
+import { reached, type EndpointCheck } from '../verify/endpoint.js';
 
 // What apply says about the endpoint at its end, for people: on a first
 // build, that it is up and what to run next; on a cluster, who answers.
@@ -28,8 +28,10 @@ export function formatEndpoint(inv: Inventory, c: EndpointCheck): string[] {
   const r = c.requests;
   if (r) {
     const spread = Object.entries(r.perMaster).map(([m, n]) => `${m} ${n}`).join(', ');
-    const everyone = c.masters.every((m) => m.up);
-    lines.push(`VIP ${vip} (held by ${c.holder}) answers: ${r.succeeded}/${r.requests} requests, ${everyone ? 'every master reached' : 'connections per master'} (${spread})`);
+    const everyone = c.masters.every((m) => m.up && reached(r, m.name));
+    const held = Object.entries(r.perMaster).filter(([m, n]) => n === 0 && (r.holding[m] ?? 0) > 0).map(([m]) => `${m} holds ${r.holding[m]}`);
+    const heldWords = held.length > 0 ? `; ${held.join(', ')} held already, which leastconn weighs` : '';
+    lines.push(`VIP ${vip} (held by ${c.holder}) answers: ${r.succeeded}/${r.requests} requests, ${everyone ? 'every master reached' : 'connections per master'} (${spread})${heldWords}`);
   }
   if (c.warnings.length > 0 && c.problems.length === 0) {
     lines.push(`Next: join the masters that have not answered yet (kha kubeadm ${inv.file} shows how), then kha status ${inv.file} --wait.`);

@@ -102,6 +102,11 @@ export function listens(address: string, port: number, timeoutMs = 3000): Promis
   });
 }
 
+/** A master took some of the check's requests, or serves connections held through the VIP (which leastconn weighs first). */
+export function reached(requests: VipCheck, master: string): boolean {
+  return (requests.perMaster[master] ?? 0) > 0 || (requests.holding[master] ?? 0) > 0;
+}
+
 export async function checkEndpoint(inv: Inventory, holderName: string, holder: Session, seen: ReadonlySet<string>): Promise<EndpointCheck> {
   const stats = await settledStats(inv, holder, seen);
   const verdict = judgeMasters(inv, stats, seen);
@@ -115,7 +120,7 @@ export async function checkEndpoint(inv: Inventory, holderName: string, holder: 
     if (requests.failures.length > 0) {
       check.problems.push(`${requests.failures.length} of ${requests.requests} requests through the VIP failed (${[...new Set(requests.failures)].join(', ')})`);
     }
-    for (const m of up.filter((name) => (requests.perMaster[name] ?? 0) === 0)) check.problems.push(`${m} is UP in haproxy but received no connection through the VIP`);
+    for (const m of up.filter((name) => !reached(requests, name))) check.problems.push(`${m} is UP in haproxy but received no connection through the VIP and holds none`);
   }
   return check;
 }

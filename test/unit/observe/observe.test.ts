@@ -6,7 +6,7 @@ import { parseVrrpState } from '../../../src/observe/keepalived-state.js';
 // haproxy 2.6's CSV, cut to the first columns that matter plus a few after.
 const CSV = `# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last_chk,
 kha_monitor,FRONTEND,,,0,1,4000,3,0,0,0,0,0,,,,,OPEN,,,,,,,,,1,2,0,,,,0,0,0,1,,,,0,0,0,0,0,0,,0,1,3,,,0,0,0,0,,,
-kube_apiserver,m1,0,0,0,1,,12,1,2,,0,,0,0,0,0,UP,1,1,0,0,0,40,0,,1,3,1,,12,,2,0,,1,L7OK,200,3,,,,,,,,,,,0,0,,,,,2,OK,
+kube_apiserver,m1,0,0,2,3,,12,1,2,,0,,0,0,0,0,UP,1,1,0,0,0,40,0,,1,3,1,,12,,2,0,,1,L7OK,200,3,,,,,,,,,,,0,0,,,,,2,OK,
 kube_apiserver,m2,0,0,0,1,,0,1,2,,0,,0,0,0,0,DOWN,1,1,0,3,1,5,5,,1,3,2,,0,,2,0,,1,L4CON,,0,,,,,,,,,,,0,0,,,,,-1,Connection refused,
 kube_apiserver,BACKEND,0,0,0,1,400,12,1,2,0,0,,0,0,0,0,UP,1,1,0,,0,40,0,,1,3,0,,12,,1,0,,1,,,,,,,,,,,,,,0,0,0,0,0,0,2,,
 `;
@@ -14,8 +14,8 @@ kube_apiserver,BACKEND,0,0,0,1,400,12,1,2,0,0,,0,0,0,0,UP,1,1,0,,0,40,0,,1,3,0,,
 describe('haproxy statistics', () => {
   it('reads each server with its state, sessions and last check', () => {
     expect(parseStatsCsv(CSV)).toEqual([
-      { backend: 'kube_apiserver', server: 'm1', status: 'UP', totalSessions: 12, checkStatus: 'L7OK', checkCode: '200', checkDescription: 'OK' },
-      { backend: 'kube_apiserver', server: 'm2', status: 'DOWN', totalSessions: 0, checkStatus: 'L4CON', checkCode: '', checkDescription: 'Connection refused' },
+      { backend: 'kube_apiserver', server: 'm1', status: 'UP', totalSessions: 12, currentSessions: 2, checkStatus: 'L7OK', checkCode: '200', checkDescription: 'OK' },
+      { backend: 'kube_apiserver', server: 'm2', status: 'DOWN', totalSessions: 0, currentSessions: 0, checkStatus: 'L4CON', checkCode: '', checkDescription: 'Connection refused' },
     ]);
   });
 
@@ -27,7 +27,7 @@ describe('haproxy statistics', () => {
     ['* L7STS', '500', 'HTTP status check returned code <3C>500<3E>', 'answers /readyz with HTTP 500: not ready (HTTP status check returned code <3C>500<3E>)'],
     ['INI', '', '', 'not checked yet'],
   ])('says what a %s check found', (checkStatus, checkCode, checkDescription, found) => {
-    expect(foundByCheck({ backend: 'kube_apiserver', server: 'm1', status: 'DOWN', totalSessions: 0, checkStatus, checkCode, checkDescription })).toBe(found);
+    expect(foundByCheck({ backend: 'kube_apiserver', server: 'm1', status: 'DOWN', totalSessions: 0, currentSessions: 0, checkStatus, checkCode, checkDescription })).toBe(found);
   });
 
   it('refuses text that is not haproxy CSV', () => {

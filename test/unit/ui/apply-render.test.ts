@@ -40,7 +40,7 @@ const cluster: EndpointCheck = {
     { name: 'm2', up: true, found: 'UP', seenBefore: true },
   ],
   listening: true,
-  requests: { requests: 24, succeeded: 24, failures: [], perMaster: { m1: 12, m2: 12 } },
+  requests: { requests: 24, succeeded: 24, failures: [], perMaster: { m1: 12, m2: 12 }, holding: { m1: 0, m2: 0 } },
   firstBuild: false,
   problems: [],
   warnings: [],
@@ -92,6 +92,12 @@ describe('the plain renderer (CI=1, a pipe)', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it("a master that leastconn passed over for the connections it holds already: reached, and said why it took none of the check's", async () => {
+    const held: EndpointCheck = { ...cluster, requests: { requests: 24, succeeded: 24, failures: [], perMaster: { m1: 0, m2: 24 }, holding: { m1: 3, m2: 0 } } };
+    const { stdout } = await render('plain', [{ kind: 'finished', outcome: { kind: 'applied', plans, changed: new Map(), endpoint: held, ok: true } }]);
+    expect(stdout).toContain('answers: 24/24 requests, every master reached (m1 0, m2 24); m1 holds 3 held already, which leastconn weighs');
   });
 
   it('a problem of the endpoint: its warnings and errors on stderr', async () => {
