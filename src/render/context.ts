@@ -88,9 +88,9 @@ export interface ReleaseContext {
   /** haproxy's frontend port: the connections clients hold through the VIP. */
   port: number;
   interface: string;
-  /** After a goodbye advert, a backup takes over within one advert; then the connections are reset. */
+  /** Made a backup by a higher priority: the new holder took over already; then the connections are reset. */
   handoverS: string;
-  /** After a killed keepalived, the backup waits three adverts and its skew (under one more). */
+  /** After a killed keepalived, or a goodbye advert a backup missed, the backup waits three adverts and its skew (under one more). */
   silentS: string;
 }
 

@@ -42,8 +42,12 @@ if [ "${1:-}" = leaving ] && [ -z "${KHA_RELEASE_DETACHED:-}" ]; then
 fi
 
 case "${1:-}" in
-  # keepalived said goodbye with a priority-0 advert: a backup takes over within one advert.
-  leaving|backup) wait=0.20 ;;
+  # A higher priority's advert made this host a backup: the new holder holds the VIP already.
+  backup) wait=0.20 ;;
+  # keepalived said goodbye with a priority-0 advert, and a backup that hears it takes over
+  # within one advert; one that missed it (a lost packet) waits out its master-down interval,
+  # and a VIP taken off lo before then leaves clients' SYNs unanswered for a second.
+  leaving) wait=0.50 ;;
   # keepalived was killed (SERVICE_RESULT is systemd's): the backup waits out its master-down interval.
   stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.50 ;;
   *) echo "usage: $0 leaving|backup|stopped|haproxy-stopped|haproxy-started" >&2; exit 2 ;;
