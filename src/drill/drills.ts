@@ -1,5 +1,5 @@
 import { InternalError } from '../errors.js';
-import { proxyCheckSettings, type HaproxySettings, type Inventory, type LoadBalancer, type Master } from '../inventory/model.js';
+import { haproxyDeathNoticedMs, proxyCheckSettings, type HaproxySettings, type Inventory, type LoadBalancer, type Master } from '../inventory/model.js';
 import { readHaproxyStats } from '../observe/haproxy-stats.js';
 import { vipPresentCommand } from '../observe/vip.js';
 import type { ProxyHost } from '../topology/roles.js';
@@ -639,18 +639,18 @@ export const DRILLS: readonly Drill[] = [keepalivedStop, keepalivedKill, haproxy
 /**
  * Outage limits: hosts.yaml's drills.max_outage, else from the timing settings: a graceful stop hands over
  * within about one advert; a silent holder is replaced after three adverts
- * and the skew; a dead haproxy is noticed by the check (interval × fall) and
+ * and the skew; a dead haproxy is noticed by the check (haproxyDeathNoticedMs) and
  * then handed over like a stop; a node's proxy stops sending to a silent
  * master once its checks mark it down.
  */
 export function defaultLimits(inv: Inventory): Record<DrillName, number> {
   const advert = inv.keepalived.advertInt * 1000;
   const silent = 3 * advert + advert + 300;
-  const check = inv.keepalived.check.interval * inv.keepalived.check.fall * 1000 + advert + 300;
+  const check = haproxyDeathNoticedMs(inv.keepalived.check) + advert + 300;
   const derived: Record<DrillName, number> = {
     'keepalived-stop': Math.max(200, advert),
     'keepalived-kill': Math.max(1000, silent),
-    'haproxy-down': Math.max(1500, check),
+    'haproxy-down': Math.max(500, check),
     'backend-down': 0,
     partition: Math.max(1000, silent),
     failback: inv.keepalived.preempt ? Math.max(1000, silent) : 0,

@@ -1,5 +1,5 @@
 import { defaultLimits, type DrillName } from '../drill/drills.js';
-import { type Inventory, type LoadBalancer, vipOf } from '../inventory/model.js';
+import { checkWatchCs, haproxyDeathNoticedMs, type Inventory, type LoadBalancer, vipOf } from '../inventory/model.js';
 import { DEFAULT_V2_ADVERT_S, DEFAULT_V3_ADVERT_S } from '../inventory/semantic.js';
 import type { VrrpState } from '../observe/keepalived-state.js';
 import { advertTraffic, garpSize, masterDownUs, seconds, skewUs, type AdvertTiming, type AdvertTraffic, type PacketSize } from './timing.js';
@@ -99,7 +99,8 @@ export interface Explanation {
     preempt: boolean;
     preemptDelayS: number;
     authPass: boolean;
-    check: { intervalS: number; timeoutS: number; fall: number; rise: number };
+    /** `watchS`: how long each run keeps asking haproxy; `noticedS`: the longest a dead haproxy goes unnoticed. */
+    check: { intervalS: number; timeoutS: number; watchS: number; noticedS: number; fall: number; rise: number };
   };
   /** Highest priority first: the order in which they take the VIP. */
   hosts: HostExplained[];
@@ -177,7 +178,7 @@ function faults(inv: Inventory, holder: LoadBalancer, successor: LoadBalancer | 
   // A returning holder takes the VIP back only with preempt and a priority above the one holding it.
   const takesBack = k.preempt && successor !== undefined && holder.priority > successor.priority;
   return [
-    { kind: 'haproxy-down', holderAfter: to, vipMovedS: skew === null ? null : k.check.interval * k.check.fall + skew, drills: drills('haproxy-down') },
+    { kind: 'haproxy-down', holderAfter: to, vipMovedS: skew === null ? null : haproxyDeathNoticedMs(k.check) / 1000 + skew, drills: drills('haproxy-down') },
     { kind: 'keepalived-stop', holderAfter: to, vipMovedS: skew, drills: drills('keepalived-stop') },
     { kind: 'holder-silent', holderAfter: to, vipMovedS: down, drills: drills('keepalived-kill', 'partition') },
     {
@@ -238,7 +239,14 @@ export function explain(inv: Inventory, live?: LiveState): Explanation {
       preempt: k.preempt,
       preemptDelayS: k.preemptDelay,
       authPass: k.authPass !== undefined,
-      check: { intervalS: k.check.interval, timeoutS: k.check.timeout, fall: k.check.fall, rise: k.check.rise },
+      check: {
+        intervalS: k.check.interval,
+        timeoutS: k.check.timeout,
+        watchS: checkWatchCs(k.check) / 100,
+        noticedS: haproxyDeathNoticedMs(k.check) / 1000,
+        fall: k.check.fall,
+        rise: k.check.rise,
+      },
     },
     hosts: ranked.map((lb) => hostExplained(lb, t)),
     primary: primary.name,

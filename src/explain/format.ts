@@ -1,3 +1,4 @@
+import { CHECK_PACE } from '../inventory/model.js';
 import type { Explanation, FaultExplained, HostExplained, LiveExplained, LiveHostExplained } from './explain.js';
 import type { AdvertTraffic } from './timing.js';
 
@@ -47,7 +48,7 @@ function election(e: Explanation): string[] {
     rest.length === 1
       ? `${withPriority(e, rest[0]!.name)} is its backup.`
       : `Its backups, in the order they would take over: ${list(rest.map((h) => withPriority(e, h.name)))}.`,
-    'The highest priority wins. kha gives a load balancer without a priority 150, 140, 130, ... by its place in hosts.yaml and keeps the priorities set there; ' +
+    'The highest priority wins. kha gives a load balancer without a priority 150, 100, 50 by its place in hosts.yaml (closer beyond three; far apart, so that after a goodbye the advert of the first backup silences the others before their own timers run out) and keeps the priorities set there; ' +
       'two equal priorities are refused, because VRRP would then let the higher IP address win, a choice nobody made.',
     `Every keepalived starts as BACKUP and kha apply starts ${first!.name} first, so a host that restarts never seizes the VIP by declaring itself MASTER.`,
   ];
@@ -69,10 +70,11 @@ function faultLine(e: Explanation, f: FaultExplained): string {
   const nobody = 'and no other load balancer can take the VIP now, so it is gone until a load balancer recovers';
   switch (f.kind) {
     case 'haproxy-down': {
-      const detect = `kha's check runs every ${c.intervalS} s and gives up after ${plural(c.fall, 'failure')}, so it fails within ${duration(c.intervalS * c.fall)}`;
+      const runs = c.fall === 1 ? 'its first failed run' : `${c.fall} failed runs`;
+      const detect = `kha's check starts every ${c.intervalS} s and asks haproxy every ${duration(CHECK_PACE.pauseMs / 1000)} for ${duration(c.watchS)} of it, failing at the second refused answer; keepalived gives up after ${runs}, so within ${duration(c.noticedS)}`;
       const fault = 'its track_script has weight 0, so keepalived enters FAULT rather than lowering its priority, and sends a priority-0 advert';
       const after = next
-        ? `${next.name} takes over after its skew time, ${duration(next.skewS)}: ${duration(f.vipMovedS!)} at most in all. A hung haproxy adds up to the check timeout (${c.timeoutS} s)`
+        ? `${next.name} takes over after its skew time, ${duration(next.skewS)}: ${duration(f.vipMovedS!)} at most in all. A hung haproxy takes two unanswered questions of ${duration(CHECK_PACE.answerMs / 1000)} more`
         : nobody;
       return `haproxy dies on ${holder}: ${detect}; ${fault}; ${after}.`;
     }
@@ -86,7 +88,7 @@ function faultLine(e: Explanation, f: FaultExplained): string {
         : nobody;
       return (
         `${holder} goes silent (power loss, a crash, a cable or switch port, keepalived killed, a network partition): nobody says goodbye, so ${wait}. ` +
-        `A killed keepalived leaves the VIP on ${holder} until systemd restarts it, and a partition leaves it on both sides until it heals; then the higher priority keeps it, preempt or not.`
+        `systemd takes a killed keepalived's VIP off ${holder} as it ends (kha's drop-in; a keepalived pod leaves it there until the kubelet restarts it), and a partition leaves it on both sides until it heals; then the higher priority keeps it, preempt or not.`
       );
     }
     case 'holder-returns': {
@@ -106,6 +108,9 @@ function faultLine(e: Explanation, f: FaultExplained): string {
   }
 }
 
+/** Below this gap between two backups' timers, the first one's advert may not silence the second in time (lab figures: README, "How fast"). */
+const SAFE_TIMER_GAP_S = 0.01;
+
 function arithmetic(e: Explanation): string[] {
   const v = e.vrrp;
   const skew =
@@ -118,9 +123,12 @@ function arithmetic(e: Explanation): string[] {
   ];
   const [first, second] = e.hosts.filter((h) => h.name !== e.holder);
   if (first && second) {
+    const gapS = second.masterDownS - first.masterDownS;
     lines.push(
-      `When ${e.holder} goes silent, ${first.name}'s timer runs out ${duration(second.masterDownS - first.masterDownS)} before ${second.name}'s, ` +
-        `and on one LAN its first advert reaches ${second.name} sooner than that, so exactly one takes over.`,
+      `When ${e.holder} goes silent or says goodbye, ${first.name}'s timer runs out ${duration(gapS)} before ${second.name}'s, ` +
+        (gapS >= SAFE_TIMER_GAP_S
+          ? `and on one LAN its first advert reaches ${second.name} sooner than that, so exactly one takes over.`
+          : `too little for a busy host, whose timers can slip by as much: both may take over for a moment, and ${second.name}'s gratuitous ARP then points clients at a host that gives the VIP up at once, until ${first.name}'s next one (lab: 1 s of outage). Set their priorities further apart (kha's defaults are 50 apart).`),
     );
   }
   return lines;

@@ -128,6 +128,30 @@ export interface Inventory {
 }
 
 /** The timings a node's local proxy checks the apiservers with: the haproxy section's, at the proxy's own interval where it has one. */
+/**
+ * How long each run of keepalived's check keeps asking haproxy
+ * (templates/kha-check-haproxy.sh.ejs), in centiseconds: its timeout less a
+ * margin for the script's own start and end, so that keepalived never kills
+ * a healthy check and counts a failure.
+ */
+export function checkWatchCs(check: Vrrp['check']): number {
+  return check.timeout * 100 - CHECK_MARGIN_CS;
+}
+const CHECK_MARGIN_CS = 25;
+/** The check's pace within a run: the pause between two answered questions, the shorter one before asking again after a failure, and how long a question waits for its answer (a hung haproxy fails after two). */
+export const CHECK_PACE = { pauseMs: 100, retryMs: 50, answerMs: 300 } as const;
+
+/**
+ * The longest a dead haproxy (its port refused) goes unnoticed by keepalived:
+ * a death between two runs waits for the next run, one during a run for the
+ * next question; then the second question, 50 ms later, fails the run; and
+ * each further failure `fall` needs is a run one interval later.
+ */
+export function haproxyDeathNoticedMs(check: Vrrp['check']): number {
+  const gap = check.interval * 1000 - checkWatchCs(check) * 10;
+  return Math.max(gap, CHECK_PACE.pauseMs) + CHECK_PACE.retryMs + (check.fall - 1) * check.interval * 1000;
+}
+
 export function proxyCheckSettings(inv: Inventory): HaproxySettings {
   const inter = inv.nodeProxy?.checkInterMs;
   return inter === undefined ? inv.haproxy : { ...inv.haproxy, check_inter_ms: inter };

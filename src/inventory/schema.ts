@@ -176,10 +176,10 @@ const keepalived = z
         'Seconds between gratuitous ARP refreshes while master, 0 to disable (default 1: after a split brain heals, clients still pointed at the host that stepped down are corrected within a second)',
     }),
     check_interval: z.number().int().min(1).max(60).default(1).meta({
-      description: 'Seconds between runs of the haproxy check script (keepalived 2.2 takes whole seconds; default 1)',
+      description: 'Seconds between runs of the haproxy check script (keepalived takes whole seconds; each run keeps asking haproxy until shortly before check_timeout; default 1)',
     }),
     check_timeout: z.number().int().min(1).max(60).default(1).meta({
-      description: 'Seconds before a hanging check counts as failed (default 1)',
+      description: 'Seconds keepalived lets a check run before it counts as failed; each run keeps asking haproxy until shortly before then (default 1)',
     }),
     check_fall: z.number().int().min(1).max(20).default(1).meta({
       description: 'Failed checks before the host gives up the VIP (default 1)',
@@ -338,7 +338,7 @@ const lbHost = z.strictObject({
   address: ipv4.meta({ description: 'IPv4 address kha connects to and keepalived speaks VRRP from' }),
   interface: interfaceName.optional(),
   priority: z.number().int().min(1).max(254).optional().meta({
-    description: 'VRRP priority 1-254; the highest is the primary. Default by order: 150, 140, ...',
+    description: 'VRRP priority 1-254; the highest is the primary. Default by order: 150, 100, 50 (closer beyond three: after a goodbye the first backup must silence the others before their own timers run out)',
   }),
   ssh: sshOverride.optional(),
 });

@@ -1,5 +1,5 @@
 import { InternalError } from '../errors.js';
-import { type Inventory, type LoadBalancer, vipOf } from '../inventory/model.js';
+import { CHECK_PACE, checkWatchCs, type Inventory, type LoadBalancer, vipOf } from '../inventory/model.js';
 import { vipCidr } from '../inventory/model.js';
 import { VERSION } from '../version.js';
 
@@ -37,7 +37,8 @@ export interface KeepalivedContext {
     /** Revealed only here, into a 0600 file; never into output. */
     authPass: string | null;
   };
-  check: { script: string; monitorPort: number; user: string; interval: number; timeout: number; fall: number; rise: number };
+  /** `watchCs`: how long each run keeps asking haproxy (the script's second argument). */
+  check: { script: string; monitorPort: number; watchCs: number; user: string; interval: number; timeout: number; fall: number; rise: number };
   /** Resets clients' connections when the VIP leaves this host alive (the release script); null where keepalived runs in a pod without it. */
   release: string | null;
   lbCount: number;
@@ -46,6 +47,8 @@ export interface KeepalivedContext {
 export interface CheckScriptContext {
   header: Header;
   monitorUri: string;
+  /** In centiseconds, as the script counts. */
+  pace: { pauseCs: number; retryCs: number; answerCs: number };
 }
 
 export interface HaproxyContext {
@@ -134,14 +137,15 @@ export function keepalivedContext(inv: Inventory, lb: LoadBalancer, iface: strin
       garpMasterRefresh: k.garpMasterRefresh,
       authPass: k.version === 2 && k.authPass ? k.authPass.reveal() : null,
     },
-    check: { script: CHECK_SCRIPT_PATH, monitorPort: inv.haproxy.monitor_port, user: SCRIPT_USER, ...k.check },
+    check: { script: CHECK_SCRIPT_PATH, monitorPort: inv.haproxy.monitor_port, watchCs: checkWatchCs(k.check), user: SCRIPT_USER, ...k.check },
     release: RELEASE_SCRIPT_PATH,
     lbCount: inv.lbs.length,
   };
 }
 
 export function checkScriptContext(_inv: Inventory, lb: LoadBalancer): CheckScriptContext {
-  return { header: header(lb.name), monitorUri: MONITOR_URI };
+  const cs = (ms: number) => ms / 10;
+  return { header: header(lb.name), monitorUri: MONITOR_URI, pace: { pauseCs: cs(CHECK_PACE.pauseMs), retryCs: cs(CHECK_PACE.retryMs), answerCs: cs(CHECK_PACE.answerMs) } };
 }
 
 /** Every master's apiserver, as haproxy and nginx name their servers. */

@@ -316,7 +316,7 @@ export async function runWizard(file: string, was: Inventory | undefined, deps: 
     const taken = new Set<number>();
     const lbs: PlannedLb[] = ordered.map((t, i) => {
       const f = found.get(t.name)!;
-      const priority = defaultPriority(i, taken);
+      const priority = defaultPriority(i, ordered.length, taken);
       taken.add(priority);
       return {
         name: t.name,

@@ -123,7 +123,7 @@ describe('kha validate on good input', () => {
     expect(r.stdout).toBe(
       `${file} is valid: 2 load balancers, 1 master, VIP 10.77.0.10/24 on port 6443\n` +
         '  keepalived: VRRPv3, adverts every 0.1 s, unicast, router id 51\n' +
-        '  primary: lb1 (priority 150); backups: lb2 (140)\n',
+        '  primary: lb1 (priority 150); backups: lb2 (100)\n',
     );
     expect(r.code).toBe(0);
   });
@@ -170,7 +170,7 @@ describe('kha validate on good input', () => {
       summary: {
         load_balancers: [
           { name: 'lb1', address: '10.77.0.11', priority: 150, primary: true },
-          { name: 'lb2', address: '10.77.0.12', priority: 140, primary: false },
+          { name: 'lb2', address: '10.77.0.12', priority: 100, primary: false },
         ],
         masters: [{ name: 'm1', address: '10.77.0.21', apiserver_port: 6443 }],
         nodes: [],

@@ -19,26 +19,27 @@ const lbs = (...priorities: (number | undefined)[]) =>
   priorities.map((priority, i) => ({ name: `lb${i + 1}`, address: `10.77.0.${11 + i}`, ...(priority === undefined ? {} : { priority }) }));
 
 describe('priorities', () => {
-  it('default by order: 150, 140, 130, ...', () => {
-    expect(resolvePriorities(file({ lb: lbs(undefined, undefined, undefined, undefined) }).lb!)).toEqual([150, 140, 130, 120]);
+  it('default by order: 150, 100, 50 (closer beyond three)', () => {
+    expect(resolvePriorities(file({ lb: lbs(undefined, undefined, undefined) }).lb!)).toEqual([150, 100, 50]);
+    expect(resolvePriorities(file({ lb: lbs(undefined, undefined, undefined, undefined, undefined) }).lb!)).toEqual([150, 120, 90, 60, 30]);
   });
 
   it('keep explicit ones and step a default down past them', () => {
-    expect(resolvePriorities(file({ lb: lbs(undefined, 150, undefined) }).lb!)).toEqual([149, 150, 130]);
-    expect(resolvePriorities(file({ lb: lbs(140, undefined) }).lb!)).toEqual([140, 139]);
+    expect(resolvePriorities(file({ lb: lbs(undefined, 150, undefined) }).lb!)).toEqual([149, 150, 50]);
+    expect(resolvePriorities(file({ lb: lbs(100, undefined) }).lb!)).toEqual([100, 99]);
     expect(resolvePriorities(file({ lb: lbs(undefined, 150, 149) }).lb!)).toEqual([148, 150, 149]);
   });
 
   it('never give two hosts one priority, so there is exactly one primary', () => {
-    const resolved = resolvePriorities(file({ lb: lbs(undefined, 140, undefined, 130, undefined, 150) }).lb!);
+    const resolved = resolvePriorities(file({ lb: lbs(undefined, 125, undefined, 100, undefined, 150) }).lb!);
     expect(new Set(resolved).size).toBe(resolved.length);
     expect(resolved.filter((p) => p === Math.max(...resolved))).toHaveLength(1);
-    expect(resolved).toEqual([149, 140, 129, 130, 110, 150]);
+    expect(resolved).toEqual([149, 125, 99, 100, 50, 150]);
   });
 
   it('defaultPriority skips what is taken', () => {
-    expect(defaultPriority(0, new Set())).toBe(150);
-    expect(defaultPriority(2, new Set([130, 129]))).toBe(128);
+    expect(defaultPriority(0, 3, new Set())).toBe(150);
+    expect(defaultPriority(2, 3, new Set([50, 49]))).toBe(48);
   });
 
   it('explicit duplicates are an error at the second one', () => {

@@ -123,7 +123,7 @@ describe('kha setup, dedicated load balancers from nothing', () => {
     expect(readFileSync(knownHosts, 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['10.0.0.11 ssh-ed25519', '10.0.0.12 ssh-ed25519']);
     expect(r.text).toBe(EXPECTED_FRESH(knownHosts));
     const inv = load(r.text);
-    expect(inv.lbs.map((l) => [l.name, l.priority, l.interface])).toEqual([['lb1', 150, 'ens3'], ['lb2', 140, 'ens3']]);
+    expect(inv.lbs.map((l) => [l.name, l.priority, l.interface])).toEqual([['lb1', 150, 'ens3'], ['lb2', 100, 'ens3']]);
     expect(r.firstBuild).toBe(true);
     expect(f.said).toContain('  found on lb1: ens3 10.0.0.11/24, Debian GNU/Linux 12 (bookworm)');
   });
@@ -483,7 +483,7 @@ lb:
     # carries 10.0.0.12, so it will carry the VIP
     interface: ens3
     # a backup: takes the VIP when lb1 cannot hold it
-    priority: 140
+    priority: 100
 masters:
   - name: m1
     address: 10.0.0.21
