@@ -317,7 +317,7 @@ const drills = z
       .strictObject({
         'keepalived-stop': outageLimit('stopping keepalived on the holder', 'one advert interval, at least 0.2 s'),
         'keepalived-kill': outageLimit('killing keepalived on the holder', 'four advert intervals + 0.3 s, at least 1 s'),
-        'haproxy-down': outageLimit('stopping haproxy on the holder', 'the check interval × fall + one advert + 0.3 s, at least 1.5 s'),
+        'haproxy-down': outageLimit('stopping haproxy on the holder', 'the notice of the check (0.3 s with the defaults) + one advert + 0.3 s, at least 1 s'),
         'backend-down': outageLimit('one master becoming unreachable', '0: retries and redispatch hide it'),
         partition: outageLimit('cutting the holder off the network', 'as keepalived-kill'),
         failback: outageLimit('the old holder returning', '0 without preempt, as keepalived-kill with it'),

@@ -106,7 +106,7 @@ describe('from the inventory alone', () => {
     ]);
     const t = text(inv);
     expect(t).toContain('(kha verify-failover: keepalived-kill at most 1.1 s of client outage, partition at most 2.5 s of client outage)');
-    expect(t).toContain("(kha verify-failover's drill haproxy-down: at most 800 ms of client outage)");
+    expect(t).toContain("(kha verify-failover's drill haproxy-down: at most 1 s of client outage)");
     // Every expected move stays within what the drill allows.
     for (const f of e.faults) for (const d of f.drills) expect(f.vipMovedS ?? 0).toBeLessThanOrEqual(d.maxOutageS);
   });
