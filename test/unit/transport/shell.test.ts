@@ -106,7 +106,8 @@ describe('timeLimited', () => {
     const started = Date.now();
     const result = sh(timeLimited(`sleep 30 & echo $! > ${pidFile}; wait`, 300));
     expect(result.code).toBe(TIMED_OUT_CODE);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // Stopped at the limit, not after the 30 s sleep: the bound is loose because a loaded machine (a benchmark on both cores) once took over 5 s.
+    expect(Date.now() - started).toBeLessThan(20_000);
     expect(alive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
   });
 
