@@ -10,7 +10,7 @@ import { labDown, labUp } from '../lab/lifecycle.js';
 import { netnsExists } from '../lab/network.js';
 import { ON_MASTERS_PORT } from '../lab/hostsfile.js';
 import { CONTROLLER_NS, LIMITS } from '../lab/state.js';
-import { defaultVip, labStatus } from '../lab/status.js';
+import { defaultVip, labStatus, type LabStatus } from '../lab/status.js';
 
 function count(max: number) {
   return (value: string): number => {
@@ -110,7 +110,7 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
       requireRoot();
       const state = await requireLab(ctx.env);
       const vip = opts.vip ?? (await defaultVip(ctx.env, state));
-      if (!/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(vip)) throw new InputError(`--vip '${vip}' is not an IPv4 address`);
+      if (vip !== null && !/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(vip)) throw new InputError(`--vip '${vip}' is not an IPv4 address`);
       const s = await labStatus(ctx.env, state, vip);
       out.line(`${'machine'.padEnd(8)}${'role'.padEnd(8)}${'address'.padEnd(13)}${'state'.padEnd(9)}${'link'.padEnd(10)}${'memory'.padEnd(11)}${'vip'.padEnd(6)}services`);
       for (const m of s.machines) {
@@ -123,11 +123,7 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
             ].join(' '),
         );
       }
-      out.line(
-        s.holders.length === 0
-          ? `VIP ${s.vip}: nobody holds it`
-          : `VIP ${s.vip}: held by ${s.holders.join(', ')}${s.holders.length > 1 ? ' (more than one holder: split brain)' : ''}`,
-      );
+      out.line(vipLine(s));
       out.result({ ok: true, ...s });
     });
 
@@ -203,3 +199,9 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
       }
     });
 };
+
+function vipLine(s: LabStatus): string {
+  if (s.vip === null) return "no VIP: the lab's hosts.yaml has none, and each host's local proxy is its endpoint";
+  if (s.holders.length === 0) return `VIP ${s.vip}: nobody holds it`;
+  return `VIP ${s.vip}: held by ${s.holders.join(', ')}${s.holders.length > 1 ? ' (more than one holder: split brain)' : ''}`;
+}

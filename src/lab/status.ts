@@ -55,24 +55,25 @@ async function serviceStates(env: NodeJS.ProcessEnv, name: string, units: readon
 }
 
 export interface LabStatus {
-  vip: string;
+  /** null: the lab's hosts.yaml has no VIP (`lab up --lbs 0`), each host's local proxy is its endpoint. */
+  vip: string | null;
   holders: string[];
   machines: MachineStatus[];
 }
 
-/** The VIP from the lab's hosts.yaml (the user may have edited it), else the one up chose. */
-export async function defaultVip(env: NodeJS.ProcessEnv, state: LabState): Promise<string> {
+/** The VIP from the lab's hosts.yaml (the user may have edited it; null when it has none), else the one up chose. */
+export async function defaultVip(env: NodeJS.ProcessEnv, state: LabState): Promise<string | null> {
   const file = labFiles(labDirs(env)).hostsYaml;
   if (existsSync(file)) {
     const m = /^\s*vip:\s*([0-9.]+)/m.exec(await readFile(file, 'utf8'));
-    if (m?.[1]) return m[1];
+    return m?.[1] ?? null;
   }
   return state.vip;
 }
 
-export async function labStatus(env: NodeJS.ProcessEnv, state: LabState, vip: string): Promise<LabStatus> {
+export async function labStatus(env: NodeJS.ProcessEnv, state: LabState, vip: string | null): Promise<LabStatus> {
   const dirs = labDirs(env);
-  const bare = vip.split('/')[0] ?? vip;
+  const bare = vip === null ? null : (vip.split('/')[0] ?? vip);
   const machines = await Promise.all(
     state.machines.map(async (m): Promise<MachineStatus> => {
       const pid = await nspawnPid(dirs, m.name);
@@ -85,7 +86,7 @@ export async function labStatus(env: NodeJS.ProcessEnv, state: LabState, vip: st
         state: init ? 'running' : 'stopped',
         link: link.eth0 === 'up' && !link.bridged ? 'isolated' : link.eth0,
         memoryMiB: init ? Math.round(((await memoryKiB(m.name, init)) / 1024) * 10) / 10 : null,
-        holdsVip: link.addresses.some((a) => a.split('/')[0] === bare),
+        holdsVip: bare !== null && link.addresses.some((a) => a.split('/')[0] === bare),
         services: init ? await serviceStates(env, m.name, unitsOf(state, m.role)) : {},
         ...(runsPods(state, m) ? { pods: init ? await podStates(env, m.name) : {} } : {}),
       };

@@ -52,6 +52,11 @@ describe('no VIP: the local proxy is the endpoint', () => {
     const e = kha(['explain', '--offline']);
     expect(e.code).toBe(2);
     expect(e.stderr).toContain('lists no load balancer and no VIP: there is no failover to explain');
+    const st = lab('status');
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stdout).toContain("no VIP: the lab's hosts.yaml has none, and each host's local proxy is its endpoint");
+    const j = JSON.parse(lab('status', '--json').stdout) as { vip: string | null; holders: string[] };
+    expect(j).toMatchObject({ vip: null, holders: [] });
   });
 
   it('before kubeadm: apply builds the proxies, and the gate says no apiserver answers yet', () => {
