@@ -38,8 +38,10 @@ function run(args: string[], world: { vipOnEth0: boolean; sockets: boolean }, en
   stub('setsid', 'true');
   writeFileSync(join(dir, 'release.sh'), script);
   const result = spawnSync(join(bin, 'sh'), [join(dir, 'release.sh'), ...args], { encoding: 'utf8', env: { PATH: bin, ...env } });
-  // A detached copy records its call after the script has returned.
-  for (let i = 0; waitForCalls && i < 50 && !existsSync(calls); i++) spawnSync('sleep', ['0.02']);
+  // A detached copy records its call after the script has returned: wait for the whole line, not only the file
+  // (`>>` creates it before writing, and a busy machine can show it empty).
+  const recorded = () => existsSync(calls) && readFileSync(calls, 'utf8').endsWith('\n');
+  for (let i = 0; waitForCalls && i < 250 && !recorded(); i++) spawnSync('sleep', ['0.02']);
   let out: string[] = [];
   try {
     out = readFileSync(calls, 'utf8').trim().split('\n');
