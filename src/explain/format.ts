@@ -128,7 +128,7 @@ function arithmetic(e: Explanation): string[] {
       `When ${e.holder} goes silent or says goodbye, ${first.name}'s timer runs out ${duration(gapS)} before ${second.name}'s, ` +
         (gapS >= SAFE_TIMER_GAP_S
           ? `and on one LAN its first advert reaches ${second.name} sooner than that, so exactly one takes over.`
-          : `too little for a busy host, whose timers can slip by as much: both may take over for a moment, and ${second.name}'s gratuitous ARP then points clients at a host that gives the VIP up at once, until ${first.name}'s next one (lab: 1 s of outage). Set their priorities further apart (kha's defaults are 50 apart).`),
+          : `too little for a busy host, whose timers can slip by as much: both may take over for a moment, and ${second.name}'s gratuitous ARP then points clients at a host that gives the VIP up at once, until ${first.name}'s next one (lab: 1 s of outage). Set their priorities further apart (kha's defaults for up to three are 50 apart).`),
     );
   }
   return lines;

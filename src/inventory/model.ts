@@ -127,7 +127,6 @@ export interface Inventory {
   notes: string[];
 }
 
-/** The timings a node's local proxy checks the apiservers with: the haproxy section's, at the proxy's own interval where it has one. */
 /**
  * How long each run of keepalived's check keeps asking haproxy
  * (templates/kha-check-haproxy.sh.ejs), in centiseconds: its timeout less a
@@ -152,6 +151,7 @@ export function haproxyDeathNoticedMs(check: Vrrp['check']): number {
   return Math.max(gap, CHECK_PACE.pauseMs) + CHECK_PACE.retryMs + (check.fall - 1) * check.interval * 1000;
 }
 
+/** The timings a node's local proxy checks the apiservers with: the haproxy section's, at the proxy's own interval where it has one. */
 export function proxyCheckSettings(inv: Inventory): HaproxySettings {
   const inter = inv.nodeProxy?.checkInterMs;
   return inter === undefined ? inv.haproxy : { ...inv.haproxy, check_inter_ms: inter };

@@ -53,16 +53,18 @@ async function stop(): Promise<void> {
 afterEach(stop);
 
 /** Runs the check with WATCH centiseconds; resolves with its exit code and how long it ran. */
-function check(port: number, watchCs: number): Promise<{ code: number | null; ms: number }> {
+function check(port: number, watchCs: number): Promise<{ code: number | null; ms: number; stderr: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'kha-check-'));
   const path = join(dir, 'check.sh');
   writeFileSync(path, script);
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn('bash', [path, String(port), String(watchCs)], { stdio: 'ignore' });
-    child.on('exit', (code) => {
+    const child = spawn('bash', [path, String(port), String(watchCs)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => {
       rmSync(dir, { recursive: true, force: true });
-      resolve({ code, ms: performance.now() - started });
+      resolve({ code, ms: performance.now() - started, stderr });
     });
   });
 }
@@ -78,11 +80,13 @@ describe("keepalived's check of haproxy", () => {
     expect(new Set(paths)).toEqual(new Set([MONITOR_URI]));
   });
 
-  it('fails at the second refused question: nothing listening', async () => {
+  it('fails at the second refused question, not the first: nothing listening', async () => {
     const port = await healthPage(() => 'ok');
     await stop();
-    const { code, ms } = await check(port, 500);
+    const { code, ms, stderr } = await check(port, 500);
     expect(code).toBe(1);
+    // bash says each refused connection on stderr (keepalived discards it): two, so the first did not end the run.
+    expect(stderr.match(/connect: Connection refused/g)).toHaveLength(2);
     // Long before the 5 s watch would have ended.
     expect(ms).toBeLessThan(4000);
   });

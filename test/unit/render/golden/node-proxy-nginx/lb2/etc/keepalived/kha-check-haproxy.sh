@@ -15,8 +15,9 @@
 # (keepalived.conf: the check's timeout less a margin, so that it always ends
 # before keepalived's timeout would kill it and count a failure), and fails
 # at the second failed answer in a row: a refused connection fails within
-# 0.05 s, one reload's blip does not. A question that reaches the end of the
-# watch unanswered says nothing; the next run asks again.
+# 0.05 s, one reload's blip does not. An answer not there after 0.3 s
+# is a failed one, but a question that reaches the end of the watch
+# unanswered says nothing; the next run asks again.
 port=${1:?usage: kha-check-haproxy.sh PORT WATCH}
 watch=${2:?usage: kha-check-haproxy.sh PORT WATCH}
 
