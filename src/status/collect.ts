@@ -93,13 +93,13 @@ async function lbStatus(inv: Inventory, name: string, session: Session, facts: H
 async function proxyStatus(inv: Inventory, name: string, session: Session, facts: HostFacts): Promise<ProxyStatus> {
   const np = inv.nodeProxy!;
   const drift = NODE_PROXY_ROLE.plan(inv, name, facts, [...NODE_PROXY_ROLE.tasks], []).flatMap((t) => t.changes.map(describeChange));
-  const [health, backends] = await Promise.all([
+  const [health, backends, service] = await Promise.all([
     session.exec(healthCommand(np.healthPort), { timeoutMs: 10_000 }).then((r) => r.stdout.trim() || 'closed'),
     np.software === 'haproxy' ? readHaproxyStats(session, np.healthPort).catch(() => [] as ServerStats[]) : [],
+    np.staticPod
+      ? proxyPodStatus(session, np, np.staticPod).then(proxyPodState)
+      : (facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown'),
   ]);
-  const service = np.staticPod
-    ? proxyPodState(await proxyPodStatus(session, np, np.staticPod))
-    : (facts.services.find((s) => s.name === NODE_PROXY_SERVICE)?.active ?? 'unknown');
   return { host: name, service, health, backends: backends.filter((b) => b.backend === 'kube_apiserver'), drift };
 }
 
