@@ -9,6 +9,7 @@ import { vipReachesEveryMaster } from '../dedicated/verify.js';
 import type { FinalCheck, Gate } from '../topology.js';
 import { kubeletRuns, podProcess, podProcessLines, podProcessScript, type PodProcess, type PodProcessSpec } from '../../observe/pod-processes.js';
 import { HAPROXY_DIR, KEEPALIVED_DIR } from './manifests.js';
+import { readPodVrrpState } from '../../observe/keepalived-state.js';
 
 // Whether the pods run, and run the manifests kha wrote, read from what any
 // pod runner leaves on the host: processes in the host's /proc (a container's
@@ -77,12 +78,16 @@ export function podsCurrentGate(manifestsDir: string): Gate {
       return;
     }
     progress(`${lb.name}: waiting for the kubelet to run keepalived and haproxy on the new manifests`);
-    for (const until = Date.now() + POD_START_TIMEOUT_S * 1000; !(s.keepalived.current && s.haproxy.current && s.monitor); ) {
+    // A restarted haproxy pod puts keepalived in FAULT (its check asks every 0.1 s) until the check has passed
+    // `rise` times: the host is not whole, nor a holder the VIP can move to, before then.
+    const fault = async () => s.keepalived.current && s.haproxy.current && s.monitor && (await readPodVrrpState(session)) === 'FAULT';
+    for (const until = Date.now() + POD_START_TIMEOUT_S * 1000; !(s.keepalived.current && s.haproxy.current && s.monitor) || (await fault()); ) {
       if (Date.now() > until) {
         const missing = [
           ...(s.keepalived.current ? [] : [`keepalived ${s.keepalived.running ? 'runs an older manifest' : 'does not run'}`]),
           ...(s.haproxy.current ? [] : [`haproxy ${s.haproxy.running ? 'runs an older manifest' : 'does not run'}`]),
           ...(s.monitor ? [] : [`haproxy's health page on 127.0.0.1:${view.inv.haproxy.monitor_port} does not answer`]),
+          ...((await fault()) ? ["keepalived stays in FAULT: its check of haproxy's health page fails"] : []),
         ];
         throw new HostError(
           lb.name,
