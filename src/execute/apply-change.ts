@@ -64,10 +64,15 @@ export class Rollback {
 export async function putBackPending(session: Session, rollback: Rollback): Promise<string[]> {
   const files = rollback.pending();
   if (files.length === 0) return [];
-  const cmd = files.map((e) => (e.backup ? `mv -f ${q(e.backup)} ${q(e.path)}` : `rm -f ${q(e.path)}`)).join(' && ');
-  await run(session, 'put back unloaded files', cmd);
+  await run(session, 'put back unloaded files', putBackCommand(files));
   for (const s of HELD_BACK) rollback.take(s);
   return files.map((e) => e.path);
+}
+
+/** Each file's previous version back in place (a new file removed); systemd reads a unit's drop-ins again only when told. */
+export function putBackCommand(files: readonly { path: string; backup: string | null }[]): string {
+  const moves = files.map((e) => (e.backup ? `mv -f ${q(e.backup)} ${q(e.path)}` : `rm -f ${q(e.path)}`)).join(' && ');
+  return files.some((e) => e.path.startsWith('/etc/systemd/')) ? `${moves} && systemctl daemon-reload` : moves;
 }
 
 export const BACKUP_SUFFIX = '.kha-bak';
@@ -265,8 +270,7 @@ async function serviceAction(
   if (restored.length === 0) {
     throw new HostError(session.host, `${verb} ${service}`, `systemctl ${verb} ${service} failed; nothing of this run to put back:\n${why}`);
   }
-  const putBack = restored.map((e) => (e.backup ? `mv -f ${q(e.backup)} ${q(e.path)}` : `rm -f ${q(e.path)}`)).join(' && ');
-  const back = await session.exec(`${putBack} && { ${serviceCommand(service, verb)}; }`, { timeoutMs: SERVICE_TIMEOUT_MS });
+  const back = await session.exec(`${putBackCommand(restored)} && { ${serviceCommand(service, verb)}; }`, { timeoutMs: SERVICE_TIMEOUT_MS });
   const outcome = back.code === 0 ? `${service} runs on the previous files again` : `${service} did not take the previous files either: check it now`;
   throw new HostError(
     session.host,

@@ -9,6 +9,7 @@ import { describeIssues, GENERIC, type Finding } from './describe.js';
 import { formatPath, Locator } from './locate.js';
 import type { Inventory, SshSettings } from './model.js';
 import { DEFAULT_HAPROXY_IMAGE, hostsFileSchema, nodeProxyDefaults, type HostsFile } from './schema.js';
+import { kubeletHosts } from '../topology/roles.js';
 import { envValue } from './secrets.js';
 import { DEFAULT_V3_ADVERT_S, lbList, resolvePriorities, resolveVrrp, semanticFindings } from './semantic.js';
 import { Anchors, entryLimitProblem, parseYaml, yamlProblems, type YamlProblem } from './yaml.js';
@@ -165,6 +166,7 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
     const sp = f.static_pods;
     inv.staticPods = { keepalivedImage: sp.keepalived_image, haproxyImage: sp.haproxy_image, manifestsDir: sp.manifests_dir };
   }
+  if (f.kubelet !== undefined) inv.kubelet = { http2ReadIdleTimeoutS: f.kubelet.http2_read_idle_timeout_s, http2PingTimeoutS: f.kubelet.http2_ping_timeout_s };
   if (f.nodes !== undefined || f.node_proxy !== undefined) {
     // nodes without node_proxy take its defaults; node_proxy without a host to
     // run on is refused (semantic.ts), so here some host gets the proxy.
@@ -181,7 +183,23 @@ function toInventory(f: HostsFile, file: string, env: NodeJS.ProcessEnv): Invent
     );
     if (!vip) notes.push(...withoutVip(inv.masters[0]!.name, np));
   }
+  if (inv.kubelet) notes.push(...kubeletNotes(inv, inv.kubelet));
   return inv;
+}
+
+/** The node controller marks a node NotReady after this long without its status (kube-controller-manager's default before 1.32). */
+const NODE_MONITOR_GRACE_S = 40;
+
+function kubeletNotes(inv: Inventory, k: NonNullable<Inventory['kubelet']>): string[] {
+  const names = kubeletHosts(inv).map((h) => h.name);
+  const total = k.http2ReadIdleTimeoutS + k.http2PingTimeoutS;
+  const notes = [
+    `kha apply sets client-go's HTTP/2 health check for the kubelets of ${names.join(', ')} (a drop-in of kubelet.service, each running kubelet restarted once): a watch on a dead path is closed after ${k.http2ReadIdleTimeoutS} s + ${k.http2PingTimeoutS} s (client-go's own defaults: 30 s + 15 s; docs/live-connections.md)`,
+  ];
+  if (total >= NODE_MONITOR_GRACE_S) {
+    notes.push(`kubelet: ${k.http2ReadIdleTimeoutS} s + ${k.http2PingTimeoutS} s is not under the node controller's grace period (${NODE_MONITOR_GRACE_S} s by default): a kubelet stuck that long is marked NotReady before it reconnects`);
+  }
+  return notes;
 }
 
 /**

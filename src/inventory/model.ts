@@ -60,6 +60,12 @@ export interface NodeProxySettings {
   staticPod?: NodeProxyPod;
 }
 
+/** client-go's HTTP/2 health check, as a kubelet reads it from its environment. */
+export interface KubeletSettings {
+  http2ReadIdleTimeoutS: number;
+  http2PingTimeoutS: number;
+}
+
 /** The proxy as a static pod: the image (defaults applied) and the kubelet's staticPodPath. */
 export interface NodeProxyPod {
   image: string;
@@ -123,6 +129,8 @@ export interface Inventory {
   nodes: Node[];
   /** Present when some host gets the local proxy (nodes listed, or node_proxy.masters): the settings, defaults applied. */
   nodeProxy?: NodeProxySettings;
+  /** Present when hosts.yaml asks kha to set client-go's HTTP/2 health check for the kubelets it manages (src/kubelet). */
+  kubelet?: KubeletSettings;
   /** Facts worth telling the user that are not errors (derived choices). */
   notes: string[];
 }

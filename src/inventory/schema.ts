@@ -407,6 +407,27 @@ const nodeProxy = z
       'The proxy each node (and, with masters: true, each master) runs on 127.0.0.1 in front of every apiserver. Check timings come from the haproxy section, but for check_inter_ms where set here. Optional: nodes alone get these defaults',
   });
 
+export const DEFAULT_HTTP2_READ_IDLE_S = 5;
+export const DEFAULT_HTTP2_PING_TIMEOUT_S = 3;
+
+// client-go's HTTP/2 health check, for the kubelets of the hosts kha manages
+// (docs/live-connections.md): a watch whose load balancer vanished hears
+// nothing until the check fires, 30 s + 15 s by default. Asked for, never
+// set unasked: it takes a kubelet drop-in and a kubelet restart.
+const kubelet = z
+  .strictObject({
+    http2_read_idle_timeout_s: z.number().int().min(1).max(600).default(DEFAULT_HTTP2_READ_IDLE_S).meta({
+      description: `Seconds without a frame on a kubelet's connection to the apiserver before client-go sends an HTTP/2 PING (HTTP2_READ_IDLE_TIMEOUT_SECONDS; client-go's own default is 30, kha's ${DEFAULT_HTTP2_READ_IDLE_S}). 0, which turns the check off, is refused`,
+    }),
+    http2_ping_timeout_s: z.number().int().min(1).max(600).default(DEFAULT_HTTP2_PING_TIMEOUT_S).meta({
+      description: `Seconds client-go waits for the PING's answer before it closes the connection and reconnects (HTTP2_PING_TIMEOUT_SECONDS; client-go's default 15, kha's ${DEFAULT_HTTP2_PING_TIMEOUT_S})`,
+    }),
+  })
+  .meta({
+    description:
+      "Shorten how long a kubelet's watches hang after an unplanned loss of the path to the apiserver (a load balancer powered off, a link cut): kha apply writes these as environment variables in a kubelet drop-in on every host it manages that runs a kubelet (masters that are also load balancers, and every host with the local proxy), restarts each kubelet once, and confirms it runs with them. Leave the section out to change nothing; remove it and the next apply takes the drop-in away again",
+  });
+
 /** node_proxy as it is when hosts.yaml lists nodes and leaves the section out. */
 export const nodeProxyDefaults = nodeProxy.parse({});
 
@@ -463,6 +484,7 @@ export const hostsFileSchema = z
       .optional()
       .meta({ description: 'Worker nodes that get a local proxy to every apiserver (see node_proxy); each takes the top-level ssh settings and may override them' }),
     node_proxy: nodeProxy.optional(),
+    kubelet: kubelet.optional(),
   })
   .meta({
     title: 'kha hosts.yaml',

@@ -504,6 +504,24 @@ function checkEnvSecrets(f: HostsFile, env: NodeJS.ProcessEnv, out: Finding[]): 
   }
 }
 
+/**
+ * kubelet: kha sets it where it manages a kubelet: a master that is also a
+ * load balancer (it reaches that host anyway), and a host with the local
+ * proxy. Masters behind dedicated load balancers are not kha's to reach.
+ */
+function checkKubelet(f: HostsFile, out: Finding[]): void {
+  if (f.kubelet === undefined) return;
+  const onMasters = lbList(f).some((l) => f.masters.some((m) => m.name === l.name && m.address === l.address));
+  const proxied = f.nodes !== undefined || f.node_proxy?.masters === true;
+  if (onMasters || proxied) return;
+  out.push({
+    path: ['kubelet'],
+    atKey: true,
+    message:
+      'has no kubelet to go to: kha sets it on the hosts it manages that run a kubelet, the masters listed under lb too and the hosts with the local proxy (nodes, node_proxy.masters), and this file has none. Remove kubelet, or list those hosts',
+  });
+}
+
 export function semanticFindings(f: HostsFile, env: NodeJS.ProcessEnv): Finding[] {
   const out: Finding[] = [];
   checkIdentity(f, out);
@@ -516,6 +534,7 @@ export function semanticFindings(f: HostsFile, env: NodeJS.ProcessEnv): Finding[
   checkStaticPods(f, out);
   checkNodeProxy(f, out);
   checkNodeProxyPod(f, out);
+  checkKubelet(f, out);
   checkEnvSecrets(f, env, out);
   return out;
 }

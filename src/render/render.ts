@@ -1,8 +1,9 @@
 import { InputError } from '../errors.js';
 import type { Inventory, LoadBalancer } from '../inventory/model.js';
+import { kubeletFiles } from '../kubelet/files.js';
 import { nodeProxyFiles } from '../node-proxy/files.js';
 import { topologyOf } from '../topology/of.js';
-import { hostNames, hostRoles, type ProxyHost } from '../topology/roles.js';
+import { hostNames, hostRoles, kubeletHosts, type KubeletHost, type ProxyHost } from '../topology/roles.js';
 import type { FileSpec, RenderedFile } from './catalog.js';
 import { renderSpec } from './spec.js';
 
@@ -27,11 +28,17 @@ export function renderNodeProxy(inv: Inventory, host: ProxyHost): RenderedFile[]
   return renderCatalogue(nodeProxyFiles(inv), inv, host, '');
 }
 
+/** What kha writes for a kubelet it manages (hosts.yaml kubelet): nothing without the section. */
+export function renderKubelet(inv: Inventory, host: KubeletHost): RenderedFile[] {
+  return renderCatalogue(kubeletFiles, inv, host, '');
+}
+
 /**
  * Every host's files, with the interfaces hosts.yaml names (render has no
  * SSH to discover them; apply renders per host with the discovered one).
  * A host gets the files of each role it has: its topology's as a load
- * balancer, the local proxy's when it gets one; a master with neither gets none.
+ * balancer, the local proxy's when it gets one, its kubelet's drop-in when
+ * hosts.yaml asks for one; a master with none of these gets none.
  */
 export function renderAll(inv: Inventory): RenderedHost[] {
   const missing = inv.lbs.filter((lb) => lb.interface === undefined);
@@ -43,6 +50,10 @@ export function renderAll(inv: Inventory): RenderedHost[] {
   }
   return hostNames(inv).map((name) => {
     const { lb, proxy } = hostRoles(inv, name);
-    return { host: name, files: [...(lb ? renderLoadBalancer(inv, lb, lb.interface!) : []), ...(proxy ? renderNodeProxy(inv, proxy) : [])] };
+    const kubelet = kubeletHosts(inv).find((h) => h.name === name);
+    return {
+      host: name,
+      files: [...(lb ? renderLoadBalancer(inv, lb, lb.interface!) : []), ...(proxy ? renderNodeProxy(inv, proxy) : []), ...(kubelet ? renderKubelet(inv, kubelet) : [])],
+    };
   });
 }

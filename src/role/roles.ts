@@ -1,5 +1,6 @@
 import type { HostFacts, ProbeRequest } from '../facts/types.js';
 import type { Inventory } from '../inventory/model.js';
+import { KUBELET_ROLE } from '../kubelet/role.js';
 import { NODE_PROXY_ROLE } from '../node-proxy/role.js';
 import type { Change } from '../plan/changes.js';
 import type { HostPlan } from '../plan/plan.js';
@@ -15,7 +16,7 @@ import type { Role } from './role.js';
 
 /** The roles of a cluster of this topology, in the order their tasks plan on a host that has several. */
 export function rolesWith(topology: Topology): readonly Role[] {
-  return [endpointRole(topology), NODE_PROXY_ROLE];
+  return [endpointRole(topology), NODE_PROXY_ROLE, KUBELET_ROLE];
 }
 
 export function rolesFor(inv: Inventory): readonly Role[] {

@@ -30,6 +30,28 @@ export function proxyHosts(inv: Inventory): ProxyHost[] {
   return [...masters, ...inv.nodes.map((n) => ({ name: n.name, address: n.address, ssh: n.ssh, kind: 'node' as const }))];
 }
 
+/** A host whose kubelet kha manages: one it reaches for another role anyway. */
+export interface KubeletHost {
+  name: string;
+  address: string;
+  ssh: SshSettings;
+}
+
+/**
+ * Every host kha reaches that runs a kubelet, in hosts.yaml's order: a
+ * master that is also a load balancer, and every host with the local proxy.
+ * A dedicated load balancer runs none, and a master behind one kha never
+ * reaches.
+ */
+export function kubeletHosts(inv: Inventory): KubeletHost[] {
+  const endpointMasters = inv.masters.filter((m) => carriesEndpoint(inv, m));
+  const hosts = [...endpointMasters, ...proxyHosts(inv)];
+  return hostNames(inv).flatMap((name) => {
+    const h = hosts.find((x) => x.name === name);
+    return h ? [{ name: h.name, address: h.address, ssh: h.ssh }] : [];
+  });
+}
+
 /** Each role one host has, as hosts.yaml gives it (a host may have several: see the inventory's identity checks). */
 export interface HostRoles {
   lb?: LoadBalancer;

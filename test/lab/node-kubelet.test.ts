@@ -124,3 +124,55 @@ describe("the kubelet pointed at the node's proxy", () => {
     }
   });
 });
+
+// Issue 15, point 5: client-go's HTTP/2 health check for the kubelets kha
+// manages, when hosts.yaml asks. The stand-in is not client-go: this proves
+// the drop-in, the restart and what the kubelet's process receives; what
+// client-go does with it is bench/client-go-health.mjs's, with real kubectl.
+describe("the kubelet's HTTP/2 health check (hosts.yaml kubelet)", () => {
+  const DROP_IN = '/etc/systemd/system/kubelet.service.d/20-kha-http2-health.conf';
+  const env = (node: string) => onHost(node, "tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value kubelet)/environ | grep ^HTTP2_ | sort || true").trim();
+  const withSection = () => writeFileSync(hostsYaml, `${readFileSync(hostsYaml, 'utf8')}kubelet:\n  http2_read_idle_timeout_s: 5\n  http2_ping_timeout_s: 3\n`);
+
+  it('--dry-run lists the drop-in and one restart per kubelet, and changes nothing', () => {
+    withSection();
+    const r = kha(['apply', '--dry-run']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain(`kubelet-settings     ~ create ${DROP_IN} (0644)`);
+    expect(r.stdout).toContain('~ restart kubelet (it reads HTTP2_READ_IDLE_TIMEOUT_SECONDS and HTTP2_PING_TIMEOUT_SECONDS only when it starts)');
+    expect(onHost(W.w1, `test -e ${DROP_IN} && echo there || echo absent`).trim()).toBe('absent');
+  });
+
+  it("apply writes it, restarts each kubelet once, and the gate reads the variables from the kubelet's own process", () => {
+    const before = kubeletPid(W.w2);
+    const r = timed(['apply', '--yes']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    for (const [name, w] of Object.entries(W)) {
+      expect(r.stdout).toMatch(new RegExp(`${name}: the kubelet runs with HTTP2_PING_TIMEOUT_SECONDS=3 HTTP2_READ_IDLE_TIMEOUT_SECONDS=5 \\(pid \\d+\\)`));
+      expect(env(w)).toBe('HTTP2_PING_TIMEOUT_SECONDS=3\nHTTP2_READ_IDLE_TIMEOUT_SECONDS=5');
+      expect(onHost(w, `stat -c %a ${DROP_IN}`).trim()).toBe('644');
+      expect(Number(throughProxy(w))).toBeGreaterThanOrEqual(1);
+    }
+    expect(kubeletPid(W.w2)).not.toBe(before);
+    expect(r.stdout).toContain('kubelet settings: 2/2 done, 0 failed');
+  });
+
+  it('a second apply: No changes, and no kubelet restarted', () => {
+    const before = kubeletPid(W.w1);
+    const r = timed(['apply', '--yes']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain('No changes');
+    expect(kubeletPid(W.w1)).toBe(before);
+  });
+
+  it("without the section: the drop-in is taken away, and each kubelet runs on client-go's defaults again", () => {
+    writeFileSync(hostsYaml, readFileSync(hostsYaml, 'utf8').replace(/^kubelet:\n(?: {2}.*\n)*/m, ''));
+    const r = timed(['apply', '--yes']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    for (const [name, w] of Object.entries(W)) {
+      expect(r.stdout).toContain(`${name}: the kubelet runs with client-go's defaults`);
+      expect(env(w)).toBe('');
+      expect(onHost(w, `test -e ${DROP_IN} && echo there || echo absent`).trim()).toBe('absent');
+    }
+  });
+});

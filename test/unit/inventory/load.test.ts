@@ -156,7 +156,7 @@ describe('input made to be slow or to exhaust the parser', () => {
     expect(r.stage).toBe('shape');
     expect(r.lines).toHaveLength(9_000);
     expect(r.lines[8_999]).toBe(
-      "9011:1 k8999: unknown key 'k8999'; keys allowed here: $schema, cluster, ssh, keepalived, haproxy, security, drills, static_pods, operator, lb, masters, nodes, node_proxy",
+      "9011:1 k8999: unknown key 'k8999'; keys allowed here: $schema, cluster, ssh, keepalived, haproxy, security, drills, static_pods, operator, lb, masters, nodes, node_proxy, kubelet",
     );
   });
 
@@ -206,7 +206,7 @@ describe('input made to be slow or to exhaust the parser', () => {
     ]);
     // A long key needs the explicit form: YAML allows 1,024 characters before an implicit key's colon.
     expect(refused(`${GOOD}? ${long}\n: 1\n`).lines).toEqual([
-      `12:3 ${'x'.repeat(60)}…: unknown key '${shown}'; keys allowed here: $schema, cluster, ssh, keepalived, haproxy, security, drills, static_pods, operator, lb, masters, nodes, node_proxy`,
+      `12:3 ${'x'.repeat(60)}…: unknown key '${shown}'; keys allowed here: $schema, cluster, ssh, keepalived, haproxy, security, drills, static_pods, operator, lb, masters, nodes, node_proxy, kubelet`,
     ]);
   });
 });

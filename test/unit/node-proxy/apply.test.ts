@@ -138,8 +138,8 @@ describe('apply on a node: the local proxy', () => {
   it("every playbook names the proxy's stage, after the endpoint's check", () => {
     const inv = inventory();
     const stages = loadPlaybook(topologyOf(inv)).stages;
-    expect(stages.at(-1)).toMatchObject({ on: 'proxy-hosts', parallel: 'from-flag', then: 'proxy-answers' });
-    expect(stages.findIndex((s) => s.on === 'operator')).toBe(stages.length - 2);
+    expect(stages.at(-2)).toMatchObject({ on: 'proxy-hosts', parallel: 'from-flag', then: 'proxy-answers' });
+    expect(stages.findIndex((s) => s.on === 'operator')).toBe(stages.length - 3);
   });
 });
 

@@ -53,6 +53,8 @@ describe('roles: every stage, task, gate and probe belongs to exactly one', () =
     expect(rolesFor(inv).map((r) => r.hosts(inv))).toEqual([
       ['lb1', 'lb2'],
       ['lb1', 'w1', 'w2', 'w3'],
+      // The kubelet's: every host with the proxy; a dedicated load balancer runs none.
+      ['lb1', 'w1', 'w2', 'w3'],
     ]);
   });
 });
