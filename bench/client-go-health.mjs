@@ -328,7 +328,7 @@ async function watchCase(c, kubectl, port, dir) {
 function cause(said) {
   const text = said.find((s) => /error|unable|lost|reset|EOF|timeout/i.test(s)) ?? said[0];
   if (!text) return '';
-  return /(http2: [a-z ]+[a-z]|connection reset by peer|unexpected EOF|i\/o timeout|broken pipe)/.exec(text)?.[1] ?? text.slice(0, 60);
+  return /(http2: [a-z ]+[a-z]|connection reset by peer|connection timed out|unexpected EOF|i\/o timeout|broken pipe)/.exec(text)?.[1] ?? text.slice(0, 60);
 }
 
 // ------------------------------------------------------------ the run
@@ -399,7 +399,7 @@ function print(results, opts, seconds) {
       same ? '' : r.kubectl,
       same ? '' : (r.userAgent?.split(' ')[0] ?? '?'),
       r.label,
-      r.expectedS === null ? '?' : r.fault === 'rst' ? `<${r.expectedS}` : String(r.expectedS),
+      r.expectedS === null ? 'keepalive' : r.fault === 'rst' ? `<${r.expectedS}` : String(r.expectedS),
       noticed,
       ...(many ? [num(r.minS), num(r.medianS), num(r.maxS)] : []),
       [...new Set(r.runs.map((x) => (x.error ? '' : cause(x.said))).filter(Boolean))].join('; '),

@@ -14,6 +14,7 @@ import ssl
 import sys
 import threading
 import time
+from urllib.parse import parse_qs
 
 import h2.config
 import h2.connection
@@ -69,9 +70,9 @@ class Connection:
         self.watches = set()
         self.rv = 1000
 
-    def respond(self, stream_id, status, data, end=True):
+    def respond(self, stream_id, status, data):
         self.h2.send_headers(stream_id, [(':status', str(status)), ('content-type', 'application/json')])
-        self.h2.send_data(stream_id, data, end_stream=end)
+        self.h2.send_data(stream_id, data, end_stream=True)
 
     def request(self, event):
         headers = dict(event.headers)
@@ -79,7 +80,7 @@ class Connection:
         sid = event.stream_id
         if path in STATIC:
             self.respond(sid, 200, body(STATIC[path]))
-        elif path == LIST_PATH and 'watch=' in query and 'watch=false' not in query:
+        elif path == LIST_PATH and parse_qs(query).get('watch') in (['true'], ['1']):
             tell(port=self.port, watch=True, userAgent=headers.get('user-agent', ''))
             self.h2.send_headers(sid, [(':status', '200'), ('content-type', 'application/json')])
             self.watches.add(sid)

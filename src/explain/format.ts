@@ -1,4 +1,5 @@
 import { CHECK_PACE } from '../inventory/model.js';
+import { DEFAULT_HTTP2_PING_TIMEOUT_S, DEFAULT_HTTP2_READ_IDLE_S } from '../inventory/schema.js';
 import type { Explanation, FaultExplained, HostExplained, LiveExplained, LiveHostExplained } from './explain.js';
 import type { AdvertTraffic } from './timing.js';
 
@@ -235,6 +236,23 @@ function liveLines(e: Explanation, l: LiveExplained): string[] {
   return lines;
 }
 
+/** client-go's own defaults (HTTP2_READ_IDLE_TIMEOUT_SECONDS, HTTP2_PING_TIMEOUT_SECONDS). */
+const CLIENT_GO_DEFAULT = { readIdleS: 30, pingTimeoutS: 15 };
+
+/** What a watch held through the VIP lives through: told at once when the VIP leaves a live host, its own check otherwise. */
+function held(e: Explanation): string[] {
+  const d = CLIENT_GO_DEFAULT;
+  const k = e.held.kubelet;
+  const planned = e.held.released
+    ? "The VIP leaves a host that lives on (keepalived stopped, haproxy dead, a reboot): once the backup has taken over, kha's release script resets every connection through the old holder, and clients reconnect to the new one at once."
+    : 'keepalived stopped or a reboot: nothing resets the connections through the old holder (the static-pods topology has no release script: an image need not carry ip and ss), so clients wait as after a silent holder. A dead haproxy closes its own.';
+  const silent = `The holder goes silent (power loss, a cut link): nothing reaches a client that waits for its next event. client-go learns from its own HTTP/2 check: it sends a PING after ${d.readIdleS} s without a frame, which the new holder answers with a reset (${d.readIdleS} s), and gives up ${d.pingTimeoutS} s later when nothing answers (${d.readIdleS + d.pingTimeoutS} s), about the node controller's grace period (40 s).`;
+  const kubelets = k
+    ? `kha sets ${k.readIdleS} s and ${k.pingTimeoutS} s for the kubelets of ${k.hosts.length > 4 ? `${k.hosts.slice(0, 3).join(', ')} and ${k.hosts.length - 3} more` : list(k.hosts)} (hosts.yaml kubelet): ${k.readIdleS} s or ${k.readIdleS + k.pingTimeoutS} s there.`
+    : `hosts.yaml's kubelet section makes kha set shorter ones (${DEFAULT_HTTP2_READ_IDLE_S} s and ${DEFAULT_HTTP2_PING_TIMEOUT_S} s) for the kubelets it manages; other clients read HTTP2_READ_IDLE_TIMEOUT_SECONDS and HTTP2_PING_TIMEOUT_SECONDS from their environment.`;
+  return [planned, `${silent} ${kubelets}`, 'A client with no check of its own and no TCP keepalive waits until it sends something.'];
+}
+
 /** The explanation as lines for people, with this inventory's numbers. */
 export function formatExplanation(e: Explanation): string[] {
   const v = e.vrrp;
@@ -252,6 +270,9 @@ export function formatExplanation(e: Explanation): string[] {
     '',
     'The timers',
     ...arithmetic(e).map((l) => `  ${l}`),
+    '',
+    'Connections held through the VIP (a kubelet\'s watches)',
+    ...held(e).map((l) => `  - ${l}`),
     '',
     'What it costs on the network',
     ...network(e).map((l) => `  ${l}`),

@@ -154,6 +154,36 @@ describe('from the inventory alone', () => {
   });
 });
 
+describe('connections held through the VIP', () => {
+  const colocated = readFileSync(join(packageRoot, 'examples', 'colocated.yaml'), 'utf8');
+  const parse = (t: string) => {
+    const r = parseInventory(t, 'hosts.yaml', {});
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    return r.inventory;
+  };
+
+  it("say what resets them on a planned move, and client-go's own check after a silent holder, with its defaults", () => {
+    const inv = load();
+    expect(explain(inv).held).toEqual({ released: true });
+    const t = text(inv);
+    expect(t).toContain("kha's release script resets every connection through the old holder");
+    expect(t).toContain('it sends a PING after 30 s without a frame, which the new holder answers with a reset (30 s), and gives up 15 s later when nothing answers (45 s)');
+    expect(t).toContain("hosts.yaml's kubelet section makes kha set shorter ones (5 s and 3 s)");
+  });
+
+  it("with a kubelet section: the values kha sets, and on whose kubelets", () => {
+    const inv = parse(`${colocated}kubelet: { http2_read_idle_timeout_s: 4, http2_ping_timeout_s: 2 }\n`);
+    expect(explain(inv).held.kubelet).toEqual({ readIdleS: 4, pingTimeoutS: 2, hosts: ['cp1', 'cp2', 'cp3'] });
+    expect(text(inv)).toContain('kha sets 4 s and 2 s for the kubelets of cp1, cp2 and cp3 (hosts.yaml kubelet): 4 s or 6 s there.');
+  });
+
+  it('static pods: nothing resets them, and it says why', () => {
+    const inv = parse(readFileSync(join(packageRoot, 'examples', 'static-pods.yaml'), 'utf8'));
+    expect(explain(inv).held.released).toBe(false);
+    expect(text(inv)).toContain('the static-pods topology has no release script');
+  });
+});
+
 describe('with the live state', () => {
   it('a backup in FAULT advertises 0, so the next one takes the VIP next', () => {
     const inv = load(thirdLb);
