@@ -184,7 +184,8 @@ function streamsLine(r: DrillResult): string {
     const knew = s.learned ? `knew by ${LEARNED_BY[s.learned.how]} ${seconds(s.learned.t - (s.stoppedAt ?? s.learned.t))} after its last event` : 'never knew its connection was dead';
     return `${s.name} stalled ${seconds(s.stalledMs)} (${knew}${s.resumedAt === undefined ? ', still stuck at the end' : ''})`;
   });
-  return `streams through the VIP: ${[...words, ...(missing !== undefined ? [`none ${missing}`] : [])].join('; ')}`;
+  const kubectl = r.timeline.kubectlLeftOut;
+  return `streams through the VIP: ${[...words, ...(kubectl !== undefined ? [`no kubectl stream (${kubectl})`] : []), ...(missing !== undefined ? [`none ${missing}`] : [])].join('; ')}`;
 }
 
 /** What one drill showed, for people: the VIP's clients and streams where there is a VIP, the node's probe, the notes, what was not met. */

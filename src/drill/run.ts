@@ -12,7 +12,8 @@ import type { ProxyHost } from '../topology/roles.js';
 import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
 import { summarize, type Mark, type Sample, type StateChange, type Timeline, type VipObservation } from './timeline.js';
 import type { DrillResult, Expectation } from './types.js';
-import { openStreams, watchTarget, type StreamRecord } from './streams.js';
+import { openStreams, watchTarget } from './operator-streams.js';
+import type { StreamRecord } from './streams.js';
 import { startRemoteStreams, whyNotFlowing, type RemoteStreams } from './remote-streams.js';
 import { startClient, startDefaultClient, startVipWatch } from './watch.js';
 
@@ -167,6 +168,7 @@ interface VipSeen {
   vip: VipObservation[];
   streamRecords: StreamRecord[];
   streamsUnavailable?: string;
+  kubectlLeftOut?: string;
   remote?: RemoteProbe;
   remoteSamples?: Sample[];
   remoteStreams?: RemoteStreams;
@@ -193,7 +195,7 @@ async function watchVip(env: DrillEnv, vip: Vip, t0: number, remoteMs: number): 
         streams.stop(),
         remoteStreams?.stop(),
       ]);
-      return { samples, slow, vip: seen, streamRecords, streamsUnavailable: streams.unavailable, remote, remoteSamples, remoteStreams, fromHost };
+      return { samples, slow, vip: seen, streamRecords, streamsUnavailable: streams.unavailable, kubectlLeftOut: streams.kubectlLeftOut, remote, remoteSamples, remoteStreams, fromHost };
     },
   };
 }
@@ -227,7 +229,7 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
   const { restored, notRestored, failure } = await exercise(drill, ctx, env);
   await sleep(RECOVERY_MS, env.stop);
   const [seen, nodeSamples] = await Promise.all([vipSide?.stop(), nodeProbe?.probe.stop()]);
-  const { samples = [], slow = [], vip = [], remote, remoteSamples, streamRecords = [], remoteStreams, fromHost, streamsUnavailable } = seen ?? {};
+  const { samples = [], slow = [], vip = [], remote, remoteSamples, streamRecords = [], remoteStreams, fromHost, streamsUnavailable, kubectlLeftOut } = seen ?? {};
   const durationMs = performance.now() - t0;
   const states = await stateChanges(env, t0, durationMs);
   // A host's streams count only if they flowed before the fault, as the operator's must.
@@ -240,6 +242,7 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     states,
     streams: [...streamRecords, ...(fromHost && notFlowing === undefined ? fromHost.records : [])],
     ...(streamsUnavailable !== undefined && { streamsUnavailable }),
+    ...(kubectlLeftOut !== undefined && { kubectlLeftOut }),
     ...(remoteStreams && notFlowing !== undefined && { remoteStreamsUnavailable: `from ${remoteStreams.host}: ${notFlowing}` }),
   };
   if (remote && remoteSamples) {

@@ -16,7 +16,9 @@ export type StreamKind =
    * ping (HTTP/2 PING; here a few bytes, which is what reaches the other end)
    * and gives up PING_TIMEOUT_MS later if still nothing came.
    */
-  | 'client-go';
+  | 'client-go'
+  /** The operator's own kubectl (drill/kubectl-stream.ts): client-go itself, over HTTP/2 where the server offers it. */
+  | 'kubectl';
 
 export const CLIENT_GO_READ_IDLE_MS = 30_000;
 export const CLIENT_GO_PING_TIMEOUT_MS = 15_000;
@@ -58,68 +60,31 @@ export function endedHow(error: NodeJS.ErrnoException): EndedHow {
   return error.code === 'ECONNRESET' ? 'rst' : 'error';
 }
 
-/** Opens one stream and keeps it open, reconnecting, until stopped. */
-export function openStream(name: string, kind: StreamKind, target: StreamTarget, t0: number, limits = { idleMs: CLIENT_GO_READ_IDLE_MS, pingTimeoutMs: CLIENT_GO_PING_TIMEOUT_MS }): StreamHandle {
+/** One connection of a stream, as it goes: events go into its record; `ended` resolves once it has ended, however. */
+export interface Connection {
+  ended: Promise<void>;
+  /** The drill is over: end it now. */
+  close(): void;
+}
+
+/** Opens one connection and records into `c`; `event` is called on each event's arrival. */
+export type Connector = (c: StreamConnection, now: () => number, event: () => void) => Connection;
+
+/** Keeps a stream open through `connect`, a new connection RECONNECT_DELAY_MS after each ends, until stopped. */
+export function runStream(name: string, kind: StreamKind, t0: number, connect: Connector): StreamHandle {
   const record: StreamRecord = { name, kind, connections: [] };
   const now = () => performance.now() - t0;
   let running = true;
-  let socket: TLSSocket | undefined;
+  let current: Connection | undefined;
   let firstEvent: () => void = () => undefined;
   const flowing = new Promise<void>((resolve) => (firstEvent = resolve));
 
-  const once = () =>
-    new Promise<void>((done) => {
-      const c: StreamConnection = { openedAt: now(), events: [] };
-      record.connections.push(c);
-      let head: string | undefined = '';
-      let idle: NodeJS.Timeout | undefined;
-      const end = (how: EndedHow, detail?: string) => {
-        if (!c.ended) c.ended = { t: now(), how, ...(detail ? { detail } : {}) };
-        clearTimeout(idle);
-        s.destroy();
-        done();
-      };
-      // client-go's health check: silent for idleMs, then bytes out, then pingTimeoutMs for any answer.
-      const arm = () => {
-        if (kind !== 'client-go') return;
-        clearTimeout(idle);
-        idle = setTimeout(() => {
-          s.write('\r\n');
-          idle = setTimeout(() => end('timeout', `no answer ${limits.pingTimeoutMs / 1000} s after a ping`), limits.pingTimeoutMs);
-        }, limits.idleMs);
-      };
-      const s = connect({ host: target.host, port: target.port, rejectUnauthorized: false, timeout: CONNECT_TIMEOUT_MS });
-      socket = s;
-      s.setEncoding('utf8');
-      s.once('secureConnect', () => {
-        s.setTimeout(0);
-        s.write(`GET ${target.path} HTTP/1.1\r\nHost: ${target.host}\r\nAccept: application/json\r\n\r\n`);
-        arm();
-      });
-      s.once('timeout', () => end('error', 'connect timed out'));
-      s.on('data', (chunk: string) => {
-        arm();
-        if (head !== undefined) {
-          head += chunk;
-          if (!head.includes('\r\n\r\n')) return;
-          const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
-          const master = /x-kha-lab-master: *(\S+)/i.exec(head)?.[1];
-          if (master) c.master = master;
-          head = undefined;
-          if (status !== '200') return end('error', `HTTP ${status ?? '?'} on ${target.path}`);
-        }
-        const t = now();
-        for (let n = chunk.split('"seq"').length - 1; n > 0; n--) c.events.push(t);
-        if (c.events.length > 0) firstEvent();
-      });
-      s.once('end', () => end('fin'));
-      s.once('error', (e: NodeJS.ErrnoException) => end(endedHow(e), e.code ?? e.message));
-      s.once('close', () => end('error', 'closed'));
-    });
-
   const loop = (async () => {
     while (running) {
-      await once();
+      const c: StreamConnection = { openedAt: now(), events: [] };
+      record.connections.push(c);
+      current = connect(c, now, firstEvent);
+      await current.ended;
       if (running) await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
     }
   })();
@@ -129,13 +94,77 @@ export function openStream(name: string, kind: StreamKind, target: StreamTarget,
     async stop() {
       running = false;
       const last = record.connections[record.connections.length - 1];
-      socket?.destroy();
+      current?.close();
       await loop;
       // The drill ended it, not the network: the open connection did not end.
-      if (last?.ended && last.ended.detail === 'closed' && last.ended.how === 'error') delete last.ended;
+      if (last?.ended && last.ended.detail === CLOSED_BY_DRILL && last.ended.how === 'error') delete last.ended;
       return record;
     },
   };
+}
+
+/** What a connection the drill itself closed says of how it ended; the stop takes it back. */
+export const CLOSED_BY_DRILL = 'closed';
+
+/** A TLS client of the stand-in's /watch, as the drill's own `plain` and `client-go` kinds are. */
+function tlsConnector(kind: StreamKind, target: StreamTarget, limits: { idleMs: number; pingTimeoutMs: number }): Connector {
+  return (c, now, event) => {
+    let done: () => void = () => undefined;
+    const ended = new Promise<void>((r) => (done = r));
+    let head: string | undefined = '';
+    let idle: NodeJS.Timeout | undefined;
+    const end = (how: EndedHow, detail?: string) => {
+      if (!c.ended) c.ended = { t: now(), how, ...(detail ? { detail } : {}) };
+      clearTimeout(idle);
+      s.destroy();
+      done();
+    };
+    // client-go's health check: silent for idleMs, then bytes out, then pingTimeoutMs for any answer.
+    const arm = () => {
+      if (kind !== 'client-go') return;
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        s.write('\r\n');
+        idle = setTimeout(() => end('timeout', `no answer ${limits.pingTimeoutMs / 1000} s after a ping`), limits.pingTimeoutMs);
+      }, limits.idleMs);
+    };
+    const s: TLSSocket = connect({ host: target.host, port: target.port, rejectUnauthorized: false, timeout: CONNECT_TIMEOUT_MS });
+    s.setEncoding('utf8');
+    s.once('secureConnect', () => {
+      s.setTimeout(0);
+      s.write(`GET ${target.path} HTTP/1.1\r\nHost: ${target.host}\r\nAccept: application/json\r\n\r\n`);
+      arm();
+    });
+    s.once('timeout', () => end('error', 'connect timed out'));
+    s.on('data', (chunk: string) => {
+      arm();
+      if (head !== undefined) {
+        head += chunk;
+        if (!head.includes('\r\n\r\n')) return;
+        const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+        const master = /x-kha-lab-master: *(\S+)/i.exec(head)?.[1];
+        if (master) c.master = master;
+        head = undefined;
+        if (status !== '200') return end('error', `HTTP ${status ?? '?'} on ${target.path}`);
+      }
+      countEvents(c, chunk, now());
+      if (c.events.length > 0) event();
+    });
+    s.once('end', () => end('fin'));
+    s.once('error', (e: NodeJS.ErrnoException) => end(endedHow(e), e.code ?? e.message));
+    s.once('close', () => end('error', CLOSED_BY_DRILL));
+    return { ended, close: () => s.destroy() };
+  };
+}
+
+/** Each event the stand-in streams carries a "seq": a chunk may hold several, or part of one. */
+export function countEvents(c: StreamConnection, chunk: string, t: number): void {
+  for (let n = chunk.split('"seq"').length - 1; n > 0; n--) c.events.push(t);
+}
+
+/** Opens one stream of the drill's own clients and keeps it open, reconnecting, until stopped. */
+export function openStream(name: string, kind: StreamKind, target: StreamTarget, t0: number, limits = { idleMs: CLIENT_GO_READ_IDLE_MS, pingTimeoutMs: CLIENT_GO_PING_TIMEOUT_MS }): StreamHandle {
+  return runStream(name, kind, t0, tlsConnector(kind, target, limits));
 }
 
 /** What one stream lived through after the fault: when its events stopped, when it knew, when they came back. */
@@ -183,33 +212,4 @@ export function summarizeStream(r: StreamRecord, fault: number, end: number): St
   }
   if (worstMs <= FLOWING_GAP_MS) return { ...base, stalledMs: 0 };
   return { ...base, stoppedAt: worst.from, ...(worst.to !== undefined && { resumedAt: worst.to }), stalledMs: worstMs };
-}
-
-/** The lab's apiserver stand-in serves this; a real apiserver wants credentials for a watch (not built yet). */
-const WATCH_PATH = '/watch';
-const FLOWING_WITHIN_MS = 3000;
-
-/** The streams every drill holds from the operator's machine: one of each kind. */
-export interface Streams {
-  /** Why no stream flowed before the fault (then none is measured), or undefined when they all flow. */
-  unavailable?: string;
-  stop(): Promise<StreamRecord[]>;
-}
-
-/** Where every held stream reads, from whichever host holds it: the lab stand-in's watch through the VIP. */
-export function watchTarget(vip: string, port: number): StreamTarget {
-  return { host: vip, port, path: WATCH_PATH };
-}
-
-export async function openStreams(target: StreamTarget, t0: number): Promise<Streams> {
-  const handles = (['plain', 'client-go'] as const).map((kind) => openStream(kind, kind, target, t0));
-  const stopAll = () => Promise.all(handles.map((h) => h.stop()));
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), FLOWING_WITHIN_MS)));
-  const flowing = await Promise.race([Promise.all(handles.map((h) => h.flowing)), late]);
-  clearTimeout(timer);
-  if (flowing !== 'late') return { stop: stopAll };
-  const records = await stopAll();
-  const why = records.flatMap((r) => r.connections.map((c) => c.ended?.detail)).find((d) => d !== undefined);
-  return { unavailable: `no event on ${target.host}:${target.port}${target.path} within ${FLOWING_WITHIN_MS / 1000} s (${why ?? 'nothing came'}): only the lab's apiserver stand-in streams there`, stop: async () => [] };
 }

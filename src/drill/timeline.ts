@@ -42,6 +42,8 @@ export interface Timeline {
   streams: StreamRecord[];
   /** Why there are none. */
   streamsUnavailable?: string;
+  /** Why the operator's kubectl is not among them (operator-streams.ts); absent when it is, or when there is none. */
+  kubectlLeftOut?: string;
   /** Why the streams of --probe-from's host are not among them. */
   remoteStreamsUnavailable?: string;
   /** The 50 ms probe run on a node through its local proxy (drills from a node). */

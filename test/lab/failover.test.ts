@@ -218,6 +218,7 @@ describe('kha verify-failover on the cluster the first build made', () => {
           remote: { host: string; samples: { t: number }[]; clockUncertaintyMs: number };
           streams: { name: string }[];
           remoteStreamsUnavailable?: string;
+          kubectlLeftOut?: string;
         };
         expectations: { name: string; held: boolean; detail: string }[];
       }[];
@@ -237,9 +238,10 @@ describe('kha verify-failover on the cluster the first build made', () => {
     const holder = parsed.drills[0]!.target;
     expect(timeline.states.find((x) => x.host !== holder && x.state === 'MASTER')?.t, JSON.stringify(timeline.states)).toBeGreaterThan(fault);
     expect(timeline.states.some((x) => x.host === holder && x.state === 'BACKUP'), JSON.stringify(timeline.states)).toBe(true);
-    // m1 held its own streams through the VIP, judged with the operator's.
+    // m1 held its own streams through the VIP, judged with the operator's; the operator's kubectl (real client-go, over HTTP/2) beside the drill's own.
     expect(timeline.remoteStreamsUnavailable).toBeUndefined();
-    expect(timeline.streams.map((x) => x.name)).toEqual(['plain', 'client-go', 'plain from m1', 'client-go from m1']);
+    expect(timeline.kubectlLeftOut).toBeUndefined();
+    expect(timeline.streams.map((x) => x.name)).toEqual(['plain', 'client-go', 'kubectl', 'plain from m1', 'client-go from m1']);
     expect(parsed.drills[0]!.expectations.find((e) => e.name.startsWith('held connections'))?.held).toBe(true);
     expect(servicesEverywhere()).toBe('active active 0|active active 0');
   });
