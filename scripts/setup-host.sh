@@ -7,9 +7,10 @@
 #   iproute2, util-linux  namespaces for the tests and the lab
 #   chromium              renders the drill report in its test
 #   tmux                  a real terminal for the kha setup lab test
+#   python3-h2            HTTP/2 in the apiserver stand-in's unit test (the lab's machines have their own)
 set -euo pipefail
 
-packages=(haproxy keepalived nginx libnginx-mod-stream openssh-server openssh-client sudo iproute2 util-linux curl ca-certificates chromium tmux)
+packages=(haproxy keepalived nginx libnginx-mod-stream openssh-server openssh-client sudo iproute2 util-linux curl ca-certificates chromium tmux python3-h2)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host: run as root (apt-get install needs it)" >&2
