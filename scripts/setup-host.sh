@@ -7,12 +7,13 @@
 #   iproute2, util-linux  namespaces for the tests and the lab
 #   chromium              renders the drill report in its test
 #   tmux                  a real terminal for the kha setup lab test
+#   python3-h2            HTTP/2 in the apiserver stand-in's unit test (the lab's machines have their own)
 #   kubernetes-client     kubectl, a real client-go client among the drills'
 #                         held streams; only when no kubectl is on PATH (the
 #                         package conflicts with other kubectl packages)
 set -euo pipefail
 
-packages=(haproxy keepalived nginx libnginx-mod-stream openssh-server openssh-client sudo iproute2 util-linux curl ca-certificates chromium tmux)
+packages=(haproxy keepalived nginx libnginx-mod-stream openssh-server openssh-client sudo iproute2 util-linux curl ca-certificates chromium tmux python3-h2)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 
 if [ "$(id -u)" -ne 0 ]; then

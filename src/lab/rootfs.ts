@@ -19,6 +19,8 @@ export const BASE_PACKAGES = [
   'iproute2',
   'curl',
   'python3',
+  // The apiserver stand-in speaks HTTP/2 with it, so that client-go's PING health check runs through the VIP.
+  'python3-h2',
   'ca-certificates',
   'iputils-ping',
   'procps',
