@@ -1,3 +1,4 @@
+import { CLIENT_GO_PING_TIMEOUT_MS, CLIENT_GO_READ_IDLE_MS } from '../drill/streams.js';
 import { CHECK_PACE } from '../inventory/model.js';
 import { DEFAULT_HTTP2_PING_TIMEOUT_S, DEFAULT_HTTP2_READ_IDLE_S } from '../inventory/schema.js';
 import type { Explanation, FaultExplained, HostExplained, LiveExplained, LiveHostExplained } from './explain.js';
@@ -236,8 +237,8 @@ function liveLines(e: Explanation, l: LiveExplained): string[] {
   return lines;
 }
 
-/** client-go's own defaults (HTTP2_READ_IDLE_TIMEOUT_SECONDS, HTTP2_PING_TIMEOUT_SECONDS). */
-const CLIENT_GO_DEFAULT = { readIdleS: 30, pingTimeoutS: 15 };
+/** client-go's own defaults (HTTP2_READ_IDLE_TIMEOUT_SECONDS, HTTP2_PING_TIMEOUT_SECONDS), as the drills' client-go stream has them. */
+const CLIENT_GO_DEFAULT = { readIdleS: CLIENT_GO_READ_IDLE_MS / 1000, pingTimeoutS: CLIENT_GO_PING_TIMEOUT_MS / 1000 };
 
 /** What a watch held through the VIP lives through: told at once when the VIP leaves a live host, its own check otherwise. */
 function held(e: Explanation): string[] {
