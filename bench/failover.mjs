@@ -11,8 +11,9 @@
 // CPU load and losing `--loss` percent of their packets (1 by default), so the
 // interval is chosen from figures: how fast each fault is over against how
 // many false failovers it costs. `--streams` also holds the
-// drills' two long-lived streams (a plain client, one like client-go) through
-// each fault, for STREAM_HOLD_MS, so that what an unplanned loss leaves them
+// drills' long-lived streams (a plain client, one like client-go, and the
+// operator's kubectl, client-go itself, where there is one) through each
+// fault, for STREAM_HOLD_MS, so that what an unplanned loss leaves them
 // is seen: how long each stayed stuck and what told it. Prints figures;
 // asserts nothing. Run as root after `npm run build`; leaves the lab down.
 //   node bench/failover.mjs [--only kha|guide] [--faults a,b] [--streams] [--json]
@@ -36,7 +37,8 @@ import { vipHolders } from '../dist/observe/vip.js';
 import { machineNetns } from '../dist/lab/state.js';
 import { dualHolding, longestOutage, summarize } from '../dist/drill/timeline.js';
 import { PROBE_CONNECT_TIMEOUT_MS, PROBE_INTERVAL_MS, startClient, startDefaultClient, startVipWatch } from '../dist/drill/watch.js';
-import { CLIENT_GO_PING_TIMEOUT_MS, CLIENT_GO_READ_IDLE_MS, openStreams, summarizeStream, watchTarget } from '../dist/drill/streams.js';
+import { openStreams, watchTarget } from '../dist/drill/operator-streams.js';
+import { CLIENT_GO_PING_TIMEOUT_MS, CLIENT_GO_READ_IDLE_MS, summarizeStream } from '../dist/drill/streams.js';
 
 const self = fileURLToPath(import.meta.url);
 const kha = join(dirname(self), '..', 'bin', 'kha.js');
@@ -70,7 +72,7 @@ const labFault = (kind) => async (ctx, host) => ctx.fromWall((await khaJson(['la
 const FAULTS = {
   'keepalived-stop': { inject: labFault('keepalived-stop'), restore: onHost('systemctl start keepalived'), target: { maxS: 0.2, text: 'keepalived stopped' } },
   'keepalived-kill': { inject: labFault('keepalived-kill'), restore: onHost('systemctl start keepalived'), target: { maxS: 1.0, text: 'keepalived killed' } },
-  'haproxy-down': { inject: onHost('systemctl stop haproxy'), restore: onHost('systemctl start haproxy'), capMs: HAPROXY_HOLD_CAP_MS, target: { maxS: 1.5, text: 'haproxy dead' } },
+  'haproxy-down': { inject: onHost('systemctl stop haproxy'), restore: onHost('systemctl start haproxy'), capMs: HAPROXY_HOLD_CAP_MS, target: { maxS: 0.5, text: 'haproxy dead' } },
   'backend-down': { onMaster: true, inject: labFault('apiserver-stop'), restore: labFault('apiserver-start'), holdMs: BACKEND_HOLD_MS, target: { failed: 0, text: 'apiserver stopped' } },
   // The hard faults cut the agent's SSH session to the machine: it is opened again after the restore.
   crash: { inject: labFault('crash'), restore: labFault('poweron'), reconnect: true, target: { maxS: 1.0, text: 'holder crashed' } },
@@ -766,7 +768,11 @@ function printRun(results, opts, inv, seconds) {
     opts.faults.flatMap((fault) => {
       const w = get(c, fault)?.failover;
       if (w?.streamsUnavailable) return [[`${c} ${fault}`, `none: ${w.streamsUnavailable}`]];
-      return (w?.streams ?? []).map((x) => [`${c} ${fault}`, x.name, x.stalledS === 0 ? 'flowed throughout' : `stalled ${num(x.stalledS)}`, x.how ? `knew by ${x.how} at ${num(x.knewS)}` : 'never knew', x.resumedS === null ? 'still stuck at the restore' : `resumed at ${num(x.resumedS)}`]);
+      return (w?.streams ?? []).map((x) =>
+        x.stalledS === 0
+          ? [`${c} ${fault}`, x.name, 'flowed throughout', '-', '-']
+          : [`${c} ${fault}`, x.name, `stalled ${num(x.stalledS)}`, x.how ? `knew by ${x.how} at ${num(x.knewS)}` : 'never knew', x.resumedS === null ? 'still stuck at the restore' : `resumed at ${num(x.resumedS)}`],
+      );
     }),
   );
   if (streamRows.length > 0) {
