@@ -36,19 +36,24 @@ function whyNot(records: readonly StreamRecord[]): string {
   return records.flatMap((r) => r.connections.map((c) => c.ended?.detail)).find((d) => d !== undefined) ?? 'nothing came';
 }
 
+/**
+ * The drill's own streams first: only where they flow (the lab's stand-in)
+ * does kubectl start, so that a real apiserver never sees its made-up
+ * token knock every 50 ms.
+ */
 export async function openStreams(target: StreamTarget, t0: number, kubectl = findKubectl()): Promise<Streams> {
   const own = (['plain', 'client-go'] as const).map((kind) => openStream(kind, kind, target, t0));
-  const real = kubectl ? openKubectlStream('kubectl', kubectl, target, t0) : undefined;
   const stopAll = (handles: readonly StreamHandle[]) => Promise.all(handles.map((h) => h.stop()));
-  const [ownFlowing, realFlowing] = await Promise.all([allFlowing(own), real ? allFlowing([real]) : Promise.resolve(false)]);
   const within = `within ${FLOWING_WITHIN_MS / 1000} s`;
-  if (!ownFlowing) {
-    const records = await stopAll(real ? [...own, real] : own);
+  if (!(await allFlowing(own))) {
+    const records = await stopAll(own);
     return { unavailable: `no event on ${target.host}:${target.port}${target.path} ${within} (${whyNot(records)}): only the lab's apiserver stand-in streams there`, stop: async () => [] };
   }
-  if (real && !realFlowing) {
+  if (!kubectl) return { stop: () => stopAll(own) };
+  const real = openKubectlStream('kubectl', kubectl, target, t0);
+  if (!(await allFlowing([real]))) {
     const why = whyNot([await real.stop()]);
     return { kubectlLeftOut: `${kubectl} had no event ${within} (${why})`, stop: () => stopAll(own) };
   }
-  return { stop: () => stopAll(real ? [...own, real] : own) };
+  return { stop: () => stopAll([...own, real]) };
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findKubectl, kubectlEnded, openKubectlStream } from '../../../src/drill/kubectl-stream.js';
+import { openStreams } from '../../../src/drill/operator-streams.js';
 
 // The operator's kubectl as a held stream (issue 15 point 1): how its last
 // words are read, and the stream's life around a kubectl that exits when
@@ -58,4 +59,19 @@ describe('a kubectl stream', () => {
     expect(record.connections.at(-1)!.ended?.detail).not.toBe('closed');
     expect(existsSync(kubeconfig)).toBe(false);
   });
+});
+
+describe('beside the drill\'s own streams', () => {
+  it('kubectl is not started where the drill\'s own streams find no watch (a real apiserver): its made-up token never knocks there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kha-fake-kubectl-'));
+    const bin = join(dir, 'kubectl');
+    const log = join(dir, 'ran');
+    writeFileSync(bin, `#!/bin/bash\ntouch ${log}\n`);
+    chmodSync(bin, 0o755);
+    // Port 9 on loopback: nothing listens, every connection is refused.
+    const streams = await openStreams({ host: '127.0.0.1', port: 9, path: '/watch' }, performance.now(), bin);
+    expect(streams.unavailable).toMatch(/^no event on 127\.0\.0\.1:9\/watch within 3 s \(ECONNREFUSED\)/);
+    expect(await streams.stop()).toEqual([]);
+    expect(existsSync(log)).toBe(false);
+  }, 10_000);
 });
