@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
 import { outputFor, type CliContext } from '../cli.js';
 import { InputError, PreflightError } from '../errors.js';
 import { applicableDrills, type NotApplicable } from '../drill/applicable.js';
@@ -7,7 +8,10 @@ import { sweep } from '../drill/exercise.js';
 import { checkProbeHost } from '../drill/remote-probe.js';
 import { renderReport } from '../drill/report-html.js';
 import { runDrill, waitHealthy, type DrillEnv } from '../drill/run.js';
+import { findKubectl } from '../drill/kubectl-stream.js';
+import type { RealWatch } from '../drill/operator-streams.js';
 import type { EndedHow } from '../drill/streams.js';
+import { startWatchWriter, type WatchWriter } from '../drill/watch-writer.js';
 import type { DrillResult } from '../drill/types.js';
 import { closeAll, gatherAll, openSessions } from '../execute/apply.js';
 import type { Inventory, SshSettings } from '../inventory/model.js';
@@ -29,6 +33,19 @@ export interface VerifyFlags {
   probeFrom?: string;
   destructive?: boolean;
   json?: boolean;
+  kubeconfig?: string;
+}
+
+/** --kubeconfig: the file readable and a kubectl to use it, checked before any host is touched. */
+async function realWatchInput(file: string, env: NodeJS.ProcessEnv): Promise<{ kubectl: string; kubeconfig: string }> {
+  try {
+    await access(file, constants.R_OK);
+  } catch (e) {
+    throw new InputError(`--kubeconfig ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const kubectl = findKubectl(env);
+  if (!kubectl) throw new InputError(`--kubeconfig ${file}: kha holds the real watch with kubectl, and there is none on PATH (or set KHA_KUBECTL)`);
+  return { kubectl, kubeconfig: file };
 }
 
 /** A session to any host of the inventory, with the error named as preflight names it. */
@@ -244,6 +261,8 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   const partitionSeconds = flags.partitionSeconds === undefined ? inv.drills.partitionSeconds : Number(flags.partitionSeconds);
   if (!Number.isInteger(partitionSeconds) || partitionSeconds < 2 || partitionSeconds > 120) throw new InputError('--partition-seconds takes a whole number from 2 to 120');
 
+  const realInput = flags.kubeconfig === undefined ? undefined : await realWatchInput(flags.kubeconfig, ctx.env);
+
   const sessions = await openSessions(inv);
   // The node and master the drills from a node break, and the probe host: joined to `sessions` once the load balancers' facts are read.
   const extra = new Map<string, Session>();
@@ -270,6 +289,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
   });
   const results: DrillResult[] = [];
   const notRestored: string[] = [];
+  let writer: WatchWriter | undefined;
   try {
     const broken = [...sessions.values(), ...extraHosts.map((h) => extra.get(h.name)!)];
     await sweepEarlierRuns(broken, (t) => out.warn(t));
@@ -277,6 +297,17 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     const interfaces = new Map(inv.lbs.map((lb) => [lb.name, interfaceFor(lb, facts.get(lb.name)!) ?? 'eth0']));
     for (const [name, session] of extra) sessions.set(name, session);
     const clocks = new Map(await Promise.all([...sessions.values()].map(async (s) => [s.host, await clockOffset(s, 'clock')] as const)));
+    let realWatch: RealWatch | undefined;
+    if (realInput) {
+      try {
+        writer = await startWatchWriter(realInput.kubectl, realInput.kubeconfig, inv.masters);
+        realWatch = realInput;
+        out.line(`a real watch through the VIP with ${realInput.kubeconfig}: ConfigMap default/kha-drill, patched every 100 ms on each master directly`);
+      } catch (e) {
+        realWatch = { cannot: (e as Error).message };
+        out.warn(`a real watch cannot be held with ${realInput.kubeconfig}: ${realWatch.cannot}`);
+      }
+    }
     const env: DrillEnv = {
       inv,
       sessions,
@@ -290,6 +321,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       reconnect: (host, timeoutMs) => reconnect(inv, sessions, host, timeoutMs),
       clocks,
       ...(node ? { node } : {}),
+      ...(realWatch ? { realWatch } : {}),
     };
     for (const n of notApplicable) out.line(`${n.name}: ${doesNotApply(n, topology, inv)}`);
     for (const drill of drills) {
@@ -306,6 +338,7 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
     }
     if (notRestored.length === 0) await waitHealthy(env);
   } finally {
+    await writer?.stop();
     removeHandlers();
     // Before the merge (a stop during the sweep), the extra sessions are not in `sessions` yet.
     await closeAll(new Map([...sessions, ...extra]));

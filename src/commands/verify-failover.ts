@@ -16,6 +16,10 @@ export function registerVerifyFailover(program: Command, ctx: CliContext): void 
     .option('--probe-from <host>', 'also probe the VIP from this host of hosts.yaml over SSH, as a kubelet there would; a node with the local proxy is also the one the drills from a node measure through (default: the first)')
     .option('--destructive', 'also run drills that take a whole host down (reboot of the VIP holder)')
     .option('--json', 'print every drill with its whole timeline as JSON')
+    .option(
+      '--kubeconfig <file>',
+      "also hold a real watch through the VIP with this kubeconfig's credentials (kubectl uses them; kha never reads them): kha creates the ConfigMap default/kha-drill, patches it every 100 ms on each master directly, and deletes it at the end",
+    )
     .addHelpText(
       'after',
       '\nDuring each drill a client opens a new TLS connection to VIP:port every 50 ms (connect timeout\n' +

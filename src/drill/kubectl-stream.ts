@@ -58,9 +58,11 @@ function labKubeconfig(target: StreamTarget): string {
   ].join('\n');
 }
 
-function kubectlConnector(kubectl: string, kubeconfig: string, target: StreamTarget): Connector {
+/** `server`: the VIP, where the kubeconfig names another address (the user's own, for a real watch). */
+function kubectlConnector(kubectl: string, kubeconfig: string, target: StreamTarget, server?: string): Connector {
   return (c, now, event) => {
-    const child = spawn(kubectl, ['--kubeconfig', kubeconfig, '--request-timeout=0', 'get', '--raw', target.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['--kubeconfig', kubeconfig, ...(server ? ['--server', server] : []), '--request-timeout=0', 'get', '--raw', target.path];
+    const child = spawn(kubectl, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let closedByDrill = false;
     child.stdout.setEncoding('utf8');
@@ -90,7 +92,7 @@ function kubectlConnector(kubectl: string, kubeconfig: string, target: StreamTar
   };
 }
 
-/** One kubectl stream, kept open until stopped; its kubeconfig lives as long as it does. */
+/** One kubectl stream on the lab's stand-in, kept open until stopped; its kubeconfig lives as long as it does. */
 export function openKubectlStream(name: string, kubectl: string, target: StreamTarget, t0: number): StreamHandle {
   const dir = mkdtempSync(join(tmpdir(), 'kha-kubectl-'));
   const kubeconfig = join(dir, 'kubeconfig');
@@ -106,4 +108,9 @@ export function openKubectlStream(name: string, kubectl: string, target: StreamT
       }
     },
   };
+}
+
+/** A real watch, with the user's kubeconfig (its credentials stay with kubectl), through the VIP. */
+export function openRealWatch(name: string, kubectl: string, kubeconfig: string, target: StreamTarget, t0: number): StreamHandle {
+  return runStream(name, 'kubectl', t0, kubectlConnector(kubectl, kubeconfig, target, `https://${target.host}:${target.port}`));
 }

@@ -1,5 +1,6 @@
-import { findKubectl, openKubectlStream } from './kubectl-stream.js';
+import { findKubectl, openKubectlStream, openRealWatch } from './kubectl-stream.js';
 import { openStream, type StreamHandle, type StreamRecord, type StreamTarget } from './streams.js';
+import { REAL_WATCH_PATH } from './watch-writer.js';
 
 // The streams every drill holds from the operator's machine, opened before
 // the baseline so that the fault finds them established: one of each of the
@@ -36,24 +37,37 @@ function whyNot(records: readonly StreamRecord[]): string {
   return records.flatMap((r) => r.connections.map((c) => c.ended?.detail)).find((d) => d !== undefined) ?? 'nothing came';
 }
 
+/** verify-failover --kubeconfig: a real watch with the user's credentials (watch-writer.ts keeps it changing), or why it cannot be held. */
+export type RealWatch = { kubectl: string; kubeconfig: string } | { cannot: string };
+
 /**
  * The drill's own streams first: only where they flow (the lab's stand-in)
- * does kubectl start, so that a real apiserver never sees its made-up
- * token knock every 50 ms.
+ * does kubectl start on the stand-in's /watch, so that a real apiserver
+ * never sees its made-up token knock every 50 ms. With a real watch, kubectl
+ * holds that one instead, wherever the VIP leads.
  */
-export async function openStreams(target: StreamTarget, t0: number, kubectl = findKubectl()): Promise<Streams> {
+export async function openStreams(target: StreamTarget, t0: number, kubectl = findKubectl(), real?: RealWatch): Promise<Streams> {
   const own = (['plain', 'client-go'] as const).map((kind) => openStream(kind, kind, target, t0));
   const stopAll = (handles: readonly StreamHandle[]) => Promise.all(handles.map((h) => h.stop()));
   const within = `within ${FLOWING_WITHIN_MS / 1000} s`;
-  if (!(await allFlowing(own))) {
-    const records = await stopAll(own);
-    return { unavailable: `no event on ${target.host}:${target.port}${target.path} ${within} (${whyNot(records)}): only the lab's apiserver stand-in streams there`, stop: async () => [] };
+  const ownFlowing = await allFlowing(own);
+  const ownRecords = ownFlowing ? [] : await stopAll(own);
+  const flowing = ownFlowing ? own : [];
+  let kubectlLeftOut: string | undefined;
+  if (real && 'cannot' in real) {
+    kubectlLeftOut = `no real watch: ${real.cannot}`;
+  } else {
+    const handle = real
+      ? openRealWatch('kubectl', real.kubectl, real.kubeconfig, { ...target, path: REAL_WATCH_PATH }, t0)
+      : ownFlowing && kubectl
+        ? openKubectlStream('kubectl', kubectl, target, t0)
+        : undefined;
+    if (handle && (await allFlowing([handle]))) flowing.push(handle);
+    else if (handle) kubectlLeftOut = `${real ? `the real watch (${REAL_WATCH_PATH})` : kubectl} had no event ${within} (${whyNot([await handle.stop()])})`;
   }
-  if (!kubectl) return { stop: () => stopAll(own) };
-  const real = openKubectlStream('kubectl', kubectl, target, t0);
-  if (!(await allFlowing([real]))) {
-    const why = whyNot([await real.stop()]);
-    return { kubectlLeftOut: `${kubectl} had no event ${within} (${why})`, stop: () => stopAll(own) };
+  if (flowing.length === 0) {
+    const hint = real ? `; ${kubectlLeftOut}` : ': only the lab\'s apiserver stand-in streams there; with --kubeconfig FILE kha holds a real watch';
+    return { unavailable: `no event on ${target.host}:${target.port}${target.path} ${within} (${whyNot(ownRecords)})${hint}`, stop: async () => [] };
   }
-  return { stop: () => stopAll([...own, real]) };
+  return { ...(kubectlLeftOut !== undefined && { kubectlLeftOut }), stop: () => stopAll(flowing) };
 }

@@ -12,7 +12,7 @@ import type { ProxyHost } from '../topology/roles.js';
 import { parseVrrpTransitions, vrrpTransitionsCommand } from '../observe/keepalived-state.js';
 import { summarize, type Mark, type Sample, type StateChange, type Timeline, type VipObservation } from './timeline.js';
 import type { DrillResult, Expectation } from './types.js';
-import { openStreams, watchTarget } from './operator-streams.js';
+import { openStreams, watchTarget, type RealWatch } from './operator-streams.js';
 import type { StreamRecord } from './streams.js';
 import { startRemoteStreams, whyNotFlowing, type RemoteStreams } from './remote-streams.js';
 import { startClient, startDefaultClient, startVipWatch } from './watch.js';
@@ -41,6 +41,8 @@ export interface DrillEnv {
   reconnect(host: string, timeoutMs: number): Promise<void>;
   /** The clock of every host kha is connected to, measured once per run: their journals and probes land on the drill's timeline. */
   clocks: ReadonlyMap<string, Clock>;
+  /** verify-failover --kubeconfig: the real watch the operator's kubectl holds, or why it cannot. */
+  realWatch?: RealWatch;
 }
 
 const BASELINE_MS = 1000;
@@ -181,7 +183,7 @@ async function watchVip(env: DrillEnv, vip: Vip, t0: number, remoteMs: number): 
   const remote = env.probeFrom && probeClock ? startRemoteClient(vipTarget(env.inv), env.probeFrom, probeClock, t0, remoteMs) : undefined;
   const watched = watchTarget(vip.address, env.inv.port);
   const remoteStreams = env.probeFrom && probeClock ? startRemoteStreams(watched, env.probeFrom, probeClock, t0, remoteMs) : undefined;
-  const streams = await openStreams(watched, t0);
+  const streams = await openStreams(watched, t0, undefined, env.realWatch);
   const client = startClient(env.inv, t0);
   const defaultClient = startDefaultClient(env.inv, t0);
   const watch = startVipWatch(env.inv, env.sessions, t0);
