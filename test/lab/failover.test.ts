@@ -257,6 +257,39 @@ describe('kha verify-failover on the cluster the first build made', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it('--kubeconfig: a real watch through the VIP with kubectl on that kubeconfig, the ConfigMap gone afterwards; credentials that may not are said, and the drill goes on', () => {
+    const dir = labDirs(process.env).lab;
+    const kubeconfig = (token: string) => {
+      const file = join(dir, `${token}.kubeconfig`);
+      writeFileSync(
+        file,
+        `apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: https://10.77.0.10:6443\n    insecure-skip-tls-verify: true\nusers:\n- name: ops\n  user:\n    token: ${token}\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    user: ops\ncurrent-context: lab\n`,
+      );
+      return file;
+    };
+    type Run = { ok: boolean; warnings?: string[]; drills: { timeline: { streams: { name: string; kind: string; connections: { events: number[] }[] }[]; kubectlLeftOut?: string }; expectations: { name: string; held: boolean; detail: string }[] }[] };
+    const r = kha(['verify-failover', '--drill', 'keepalived-stop', '--kubeconfig', kubeconfig('kha-lab'), '--json']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const drill = (JSON.parse(r.stdout) as Run).drills[0]!;
+    expect(drill.timeline.kubectlLeftOut).toBeUndefined();
+    const real = drill.timeline.streams.find((x) => x.kind === 'kubectl')!;
+    expect(real.connections.flatMap((c) => c.events).length).toBeGreaterThan(20);
+    const judged = drill.expectations.find((e) => e.name.startsWith('held connections'));
+    expect(judged?.held, judged?.detail).toBe(true);
+    // Deleted on every master at the end.
+    for (const m of ['10.77.0.21', '10.77.0.22', '10.77.0.23']) {
+      expect(onHost(m, 'curl -sk -o /dev/null -w "%{http_code}" https://127.0.0.1:6443/api/v1/namespaces/default/configmaps/kha-drill').trim()).toBe('404');
+    }
+    const denied = kha(['verify-failover', '--drill', 'keepalived-stop', '--kubeconfig', kubeconfig('kha-forbidden'), '--json']);
+    expect(denied.code, `${denied.stdout}\n${denied.stderr}`).toBe(0);
+    const out = JSON.parse(denied.stdout) as Run;
+    expect(out.warnings?.join('\n')).toMatch(/a real watch cannot be held with .*kha-forbidden\.kubeconfig: configmaps is forbidden: User "kha-forbidden" cannot create resource "configmaps"/);
+    expect(out.drills[0]!.timeline.kubectlLeftOut).toMatch(/^no real watch: configmaps is forbidden/);
+    const missing = kha(['verify-failover', '--drill', 'keepalived-stop', '--kubeconfig', join(dir, 'no-such.kubeconfig')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`--kubeconfig ${join(dir, 'no-such.kubeconfig')}: cannot be read (ENOENT)`);
+  });
+
   it('a deliberately slowed configuration fails, naming the expectation', () => {
     const slow = hostsYaml.replace(/\.yaml$/, '-slow.yaml');
     // The kubeadm guide's pace (a check every 3 s, 3 failures), held to kha's 1.5 s requirement.
