@@ -32,8 +32,10 @@ export function roleOfHostSet(roles: readonly Role[], word: string): Role | unde
 function mergeProbes(a: ProbeRequest, b: ProbeRequest): ProbeRequest {
   const union = <T>(x: readonly T[], y: readonly T[]) => [...new Set([...x, ...y])];
   const vip = a.vip ?? b.vip;
+  const portsOwner = a.portsOwner ?? b.portsOwner;
   return {
     ...(vip !== undefined && { vip }),
+    ...(portsOwner !== undefined && { portsOwner }),
     files: union(a.files, b.files),
     directories: union(a.directories, b.directories),
     services: union(a.services, b.services),

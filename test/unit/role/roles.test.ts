@@ -44,6 +44,14 @@ describe('roles: every stage, task, gate and probe belongs to exactly one', () =
     expect(lbOnly.ports ?? []).toEqual([]);
   });
 
+  it("the proxy's own listeners stay its own on a host whose kubelet is kha's too: the merged probe keeps portsOwner", () => {
+    const inv = inventory(lbAlsoNode);
+    // w1 has the proxy and the kubelet's settings: two roles, one probe.
+    expect(rolesFor(inv).filter((r) => r.hosts(inv).includes('w1'))).toHaveLength(2);
+    expect(probeFor(inv, 'w1').portsOwner).toBe('/etc/kha/node-proxy/');
+    expect(probeFor(inv, 'lb1').portsOwner).toBe('/etc/kha/node-proxy/');
+  });
+
   it('a host with no role kha converges is not probed', () => {
     expect(() => probeFor(inventory(), 'm1')).toThrow('m1: no role kha converges');
   });
