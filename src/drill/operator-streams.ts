@@ -4,16 +4,17 @@ import { REAL_WATCH_PATH } from './watch-writer.js';
 
 // The streams every drill holds from the operator's machine, opened before
 // the baseline so that the fault finds them established: one of each of the
-// drill's own kinds, and the operator's kubectl when there is one.
+// drill's own kinds, and the operator's kubectl when there is one, on the
+// real watch when verify-failover has --kubeconfig.
 
-/** The lab's apiserver stand-in serves this; a real apiserver wants credentials for a watch (not built yet). */
+/** The lab's apiserver stand-in serves this; a real apiserver answers 404 or 403 (the real watch is REAL_WATCH_PATH). */
 const WATCH_PATH = '/watch';
 const FLOWING_WITHIN_MS = 3000;
 
 export interface Streams {
   /** Why no stream flowed before the fault (then none is measured), or undefined when they flow. */
   unavailable?: string;
-  /** Why the kubectl found here is not among them, when the drill's own flowed and it did not. */
+  /** Why the kubectl stream is not among them (no real watch could be held, or it had no event). */
   kubectlLeftOut?: string;
   stop(): Promise<StreamRecord[]>;
 }
@@ -23,7 +24,7 @@ export function watchTarget(vip: string, port: number): StreamTarget {
   return { host: vip, port, path: WATCH_PATH };
 }
 
-/** Resolves when every handle has had its first event, or with 'late' after FLOWING_WITHIN_MS. */
+/** Whether every handle had its first event within FLOWING_WITHIN_MS. */
 async function allFlowing(handles: readonly StreamHandle[]): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), FLOWING_WITHIN_MS)));

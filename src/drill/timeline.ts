@@ -42,7 +42,7 @@ export interface Timeline {
   streams: StreamRecord[];
   /** Why there are none. */
   streamsUnavailable?: string;
-  /** Why the operator's kubectl is not among them (operator-streams.ts); absent when it is, or when there is none. */
+  /** Why the operator's kubectl is not among them (operator-streams.ts): no real watch could be held, or it had no event; absent when it is, or when there is no kubectl. */
   kubectlLeftOut?: string;
   /** Why the streams of --probe-from's host are not among them. */
   remoteStreamsUnavailable?: string;
