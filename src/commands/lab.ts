@@ -152,6 +152,7 @@ export const registerLab: CommandRegistrar = (program: Command, ctx: CliContext)
       `${r.master}: ${verb}; apiserver certificate SANs ${[...r.sans.dns, ...r.sans.ip].join(', ')}; apiserver up` +
         (r.kubelet ? '; kubelet started (it runs the static pods)' : r.kubeletServer ? `; kubelet started, its kubelet.conf says server ${r.kubeletServer}` : ''),
     );
+    if (r.adminConf) out.line(`admin kubeconfig (kubeadm's /etc/kubernetes/admin.conf): ${r.adminConf}; kha verify-failover --kubeconfig takes it`);
     out.result({ ok: true, ...r });
   };
 

@@ -168,6 +168,29 @@ export interface KubeadmReport {
   kubelet: boolean;
   /** Elsewhere, the server the master's own kubelet.conf names, as kubeadm writes it: https://<controlPlaneEndpoint>. */
   kubeletServer?: string;
+  /** kubeadm init only: the cluster's admin kubeconfig, on the operator's machine. */
+  adminConf?: string;
+}
+
+/**
+ * What kubeadm init writes to /etc/kubernetes/admin.conf: the endpoint and
+ * the cluster's CA, so a client checks the apiservers' certificates (the
+ * VIP and each master are in them). The stand-in checks no credentials; a
+ * token stands where kubeadm puts a client certificate.
+ */
+export function adminConf(server: string, caPem: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    `- name: kubernetes\n  cluster:\n    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}\n    server: ${server}`,
+    'users:',
+    '- name: kubernetes-admin\n  user:\n    token: kha-lab-admin',
+    'contexts:',
+    '- name: kubernetes-admin@kubernetes\n  context:\n    cluster: kubernetes\n    user: kubernetes-admin',
+    'current-context: kubernetes-admin@kubernetes',
+    '',
+  ].join('\n');
 }
 
 /**
@@ -200,9 +223,12 @@ export async function kubeadmInit(env: NodeJS.ProcessEnv, host: string, configFi
   const sans = await startApiserver(env, m, cfg, { name: m.name, address: m.address });
   await mkdir(join(labDirs(env).lab, 'kubeadm'), { recursive: true });
   await writeFile(record, text);
-  if (kubelet) return { master: m.name, sans, kubelet };
-  const kubeletServer = await startMasterKubelet(env, m, cfg.controlPlaneEndpoint ?? `${cfg.advertiseAddress ?? m.address}:${cfg.bindPort}`);
-  return { master: m.name, sans, kubelet, kubeletServer };
+  const endpoint = cfg.controlPlaneEndpoint ?? `${cfg.advertiseAddress ?? m.address}:${cfg.bindPort}`;
+  const files = labFiles(labDirs(env));
+  await writeFile(files.adminConf, adminConf(`https://${endpoint}`, await readFile(files.caCert, 'utf8')), { mode: 0o600 });
+  if (kubelet) return { master: m.name, sans, kubelet, adminConf: files.adminConf };
+  const kubeletServer = await startMasterKubelet(env, m, endpoint);
+  return { master: m.name, sans, kubelet, kubeletServer, adminConf: files.adminConf };
 }
 
 /** The configuration `kubeadm init` recorded, for a join: it must name the endpoint every node joins through. */

@@ -113,6 +113,8 @@ export interface LabFiles {
   caKey: string;
   stateFile: string;
   certs: string;
+  /** What kubeadm init leaves in /etc/kubernetes/admin.conf, here on the operator's machine (lab/kubeadm.ts). */
+  adminConf: string;
 }
 
 export function labFiles(dirs: LabDirs): LabFiles {
@@ -124,6 +126,7 @@ export function labFiles(dirs: LabDirs): LabFiles {
     caKey: join(dirs.lab, 'ca.key'),
     stateFile: join(dirs.lab, 'lab.json'),
     certs: join(dirs.lab, 'pki'),
+    adminConf: join(dirs.lab, 'admin.conf'),
   };
 }
 

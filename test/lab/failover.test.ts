@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labUp } from '../../src/lab/lifecycle.js';
-import { labDirs } from '../../src/lab/state.js';
+import { labDirs, labFiles } from '../../src/lab/state.js';
 import { partitionCommands, type DrillName } from '../../src/drill/drills.js';
 import { shellQuote } from '../../src/shell/quote.js';
 import { CI_ENV as env, inventoryOf, KHA, NOT_LO, onHost, runKha } from './harness.js';
@@ -159,6 +159,8 @@ describe('the first build: the endpoint, then kubeadm through it', () => {
     const init = lab('kubeadm', 'init', 'm1', '--config', config);
     expect(init.code, init.stderr).toBe(0);
     expect(init.stdout).toContain('m1: initialised; apiserver certificate SANs m1, kubernetes, kubernetes.default, kubernetes.default.svc, kubernetes.default.svc.cluster.local, 10.96.0.1, 10.77.0.21, 10.77.0.10; apiserver up');
+    expect(init.stdout).toContain(`admin kubeconfig (kubeadm's /etc/kubernetes/admin.conf): ${labFiles(labDirs(process.env)).adminConf}`);
+    expect(readFileSync(labFiles(labDirs(process.env)).adminConf, 'utf8')).toContain('server: https://10.77.0.10:6443');
     const waited = kha(['status', '--wait=4']);
     expect(waited.code, waited.stdout).toBe(1);
     expect(waited.stdout).toMatch(/ {2}m1: UP\n/);
@@ -268,7 +270,8 @@ describe('kha verify-failover on the cluster the first build made', () => {
       return file;
     };
     type Run = { ok: boolean; warnings?: string[]; drills: { timeline: { streams: { name: string; kind: string; connections: { events: number[] }[] }[]; kubectlLeftOut?: string }; expectations: { name: string; held: boolean; detail: string }[] }[] };
-    const r = kha(['verify-failover', '--drill', 'keepalived-stop', '--kubeconfig', kubeconfig('kha-lab'), '--json']);
+    // kubeadm's admin.conf, as lab kubeadm init wrote it: the cluster's CA checks the VIP's and each master's certificate.
+    const r = kha(['verify-failover', '--drill', 'keepalived-stop', '--kubeconfig', labFiles(labDirs(process.env)).adminConf, '--json']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     const drill = (JSON.parse(r.stdout) as Run).drills[0]!;
     expect(drill.timeline.kubectlLeftOut).toBeUndefined();
