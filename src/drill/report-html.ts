@@ -7,7 +7,10 @@ import type { DrillResult } from './types.js';
 // restore as vertical lines, and the longest outage bracketed with its length.
 
 const W = 960;
-const LEFT = 110;
+/** The lanes' names sit left of the timeline: at least this wide, wider for a long name (a stream held from a host). */
+const MIN_LEFT = 110;
+/** About the width of one character of a lane's name, at its font size. */
+const LABEL_CHAR_PX = 7;
 const RIGHT = 20;
 const LANE = 26;
 
@@ -94,7 +97,8 @@ function svg(d: DrillResult): string {
   const lanes = [...d.lbs, ...clients.map((c) => c.name)];
   const height = 40 + lanes.length * LANE + 34;
   const span = Math.max(d.durationMs, 1);
-  const x = (t: number) => LEFT + (Math.min(Math.max(t, 0), span) / span) * (W - LEFT - RIGHT);
+  const left = Math.max(MIN_LEFT, 16 + LABEL_CHAR_PX * Math.max(...lanes.map((n) => n.length)));
+  const x = (t: number) => left + (Math.min(Math.max(t, 0), span) / span) * (W - left - RIGHT);
   const laneY = (i: number) => 30 + i * LANE;
   const parts: string[] = [];
   const step = tickStep(span);
@@ -103,8 +107,8 @@ function svg(d: DrillResult): string {
     parts.push(`<text x="${x(t)}" y="${height - 14}" class="tick">${(t / 1000).toFixed(step < 1000 ? 2 : 0)} s</text>`);
   }
   lanes.forEach((name, i) => {
-    parts.push(`<text x="${LEFT - 10}" y="${laneY(i) + LANE / 2 + 4}" class="lane">${esc(name)}</text>`);
-    parts.push(`<rect x="${LEFT}" y="${laneY(i) + 3}" width="${W - LEFT - RIGHT}" height="${LANE - 6}" class="track"/>`);
+    parts.push(`<text x="${left - 10}" y="${laneY(i) + LANE / 2 + 4}" class="lane">${esc(name)}</text>`);
+    parts.push(`<rect x="${left}" y="${laneY(i) + 3}" width="${W - left - RIGHT}" height="${LANE - 6}" class="track"/>`);
   });
   d.lbs.forEach((host, i) => {
     for (const seg of holdSegments(d, host)) {
