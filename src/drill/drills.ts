@@ -191,12 +191,13 @@ function reported(s: Summary): Expectation {
 
 const HOLD_MS = 3500;
 
-/** A drill that breaks one service on the VIP holder; the heal starts it again. */
+/** A drill that breaks one service on the VIP holder; the heal brings it back. */
 function onHolder(spec: {
   name: DrillName;
   title: (holder: string) => string;
+  /** The fault as the timeline names it, and the command that injects it on the holder. */
   fault: [text: string, command: string];
-  service: 'keepalived' | 'haproxy';
+  heal: (host: string) => Fault;
   restored: string;
   twoHolders: 'never' | 'reported';
   /**
@@ -209,7 +210,7 @@ function onHolder(spec: {
   return {
     name: spec.name,
     title: (ctx) => spec.title(holderOf(ctx).name),
-    faults: (ctx) => [serviceFault(holderOf(ctx).name, spec.service)],
+    faults: (ctx) => [spec.heal(holderOf(ctx).name)],
     injectMs: 0,
     async inject(ctx) {
       ctx.mark('fault', `${spec.fault[0]} on ${holderOf(ctx).name}`);
@@ -227,34 +228,63 @@ function onHolder(spec: {
   };
 }
 
-const keepalivedStop = onHolder({
-  name: 'keepalived-stop',
-  title: (h) => `stop keepalived on the VIP holder ${h} (a graceful handover)`,
-  fault: ['systemctl stop keepalived', 'systemctl stop keepalived'],
-  service: 'keepalived',
-  restored: 'keepalived started',
-  twoHolders: 'never',
-  judgeStreams: true,
-});
+/** How a topology stops and kills keepalived on a host, and gets it back: its systemd service, or its pod. */
+export interface KeepalivedHandling {
+  /** What the titles say is stopped: "keepalived", "keepalived's container". */
+  stopped: string;
+  /** [timeline text, command]: keepalived ends cleanly, with its goodbye advert. */
+  stop: [string, string];
+  /** [timeline text, command]: every keepalived process gets SIGKILL. */
+  kill: [string, string];
+  back: (host: string) => Fault;
+  /** The timeline's mark as the heal starts. */
+  restored: string;
+}
 
-// After kill -9 nothing of keepalived is left to take the VIP off: kha's
-// drop-in does (ExecStopPost), so a backup takes over after its master-down
-// interval and two hosts never hold the VIP, judged as in a graceful stop.
-const keepalivedKill = onHolder({
-  name: 'keepalived-kill',
-  title: (h) => `SIGKILL keepalived on the VIP holder ${h} (no goodbye advert)`,
-  fault: ['kill -9 keepalived', 'systemctl kill --signal=SIGKILL keepalived'],
-  service: 'keepalived',
-  restored: 'keepalived running again',
-  twoHolders: 'never',
-  judgeStreams: false,
-});
+export const KEEPALIVED_SERVICE: KeepalivedHandling = {
+  stopped: 'keepalived',
+  stop: ['systemctl stop keepalived', 'systemctl stop keepalived'],
+  kill: ['kill -9 keepalived', 'systemctl kill --signal=SIGKILL keepalived'],
+  back: (host) => serviceFault(host, 'keepalived'),
+  restored: 'keepalived started',
+};
+
+/**
+ * keepalived stopped (a graceful handover) and killed (no goodbye advert).
+ * After kill -9 nothing of keepalived is left to take the VIP off: kha's
+ * drop-in or pod wrapper does, so a backup takes over after its master-down
+ * interval and two hosts never hold the VIP, judged as in a graceful stop.
+ */
+export function keepalivedDrills(h: KeepalivedHandling): [stop: Drill, kill: Drill] {
+  return [
+    onHolder({
+      name: 'keepalived-stop',
+      title: (holder) => `stop ${h.stopped} on the VIP holder ${holder} (a graceful handover)`,
+      fault: h.stop,
+      heal: h.back,
+      restored: h.restored,
+      twoHolders: 'never',
+      judgeStreams: true,
+    }),
+    onHolder({
+      name: 'keepalived-kill',
+      title: (holder) => `SIGKILL keepalived on the VIP holder ${holder} (no goodbye advert)`,
+      fault: h.kill,
+      heal: h.back,
+      restored: h.restored,
+      twoHolders: 'never',
+      judgeStreams: false,
+    }),
+  ];
+}
+
+const [keepalivedStop, keepalivedKill] = keepalivedDrills(KEEPALIVED_SERVICE);
 
 const haproxyDown = onHolder({
   name: 'haproxy-down',
   title: (h) => `stop haproxy on the VIP holder ${h}: its check must hand the VIP over`,
   fault: ['systemctl stop haproxy', 'systemctl stop haproxy'],
-  service: 'haproxy',
+  heal: (host) => serviceFault(host, 'haproxy'),
   restored: 'haproxy started',
   twoHolders: 'never',
   judgeStreams: true,

@@ -2,8 +2,6 @@ import { defaultLimits, type DrillName } from '../drill/drills.js';
 import { checkWatchCs, haproxyDeathNoticedMs, type Inventory, type LoadBalancer, vipOf } from '../inventory/model.js';
 import { DEFAULT_V2_ADVERT_S, DEFAULT_V3_ADVERT_S } from '../inventory/semantic.js';
 import type { VrrpState } from '../observe/keepalived-state.js';
-import { RELEASE_SCRIPT_PATH } from '../render/context.js';
-import { topologyOf } from '../topology/of.js';
 import { kubeletHosts } from '../topology/roles.js';
 import { advertTraffic, garpSize, masterDownUs, seconds, skewUs, type AdvertTiming, type AdvertTraffic, type PacketSize } from './timing.js';
 
@@ -123,8 +121,6 @@ export interface Explanation {
 
 /** What a client that holds its connection through the VIP (a kubelet's watch) lives through. */
 export interface HeldExplained {
-  /** The topology resets held connections when the VIP leaves a host that lives on (templates/kha-release-connections.sh.ejs). */
-  released: boolean;
   /** client-go's HTTP/2 health check as kha sets it for the kubelets it manages (hosts.yaml kubelet), and where. */
   kubelet?: { readIdleS: number; pingTimeoutS: number; hosts: string[] };
 }
@@ -270,7 +266,6 @@ export function explain(inv: Inventory, live?: LiveState): Explanation {
     traffic: traffic(inv, holder),
     alternative: alternative(inv, successor, k.unicast ? inv.lbs.length - 1 : 1),
     held: {
-      released: topologyOf(inv).files.some((f) => f.path === RELEASE_SCRIPT_PATH),
       ...(inv.kubelet && { kubelet: { readIdleS: inv.kubelet.http2ReadIdleTimeoutS, pingTimeoutS: inv.kubelet.http2PingTimeoutS, hosts: kubeletHosts(inv).map((h) => h.name) } }),
     },
   };

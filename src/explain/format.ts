@@ -81,7 +81,7 @@ function faultLine(e: Explanation, f: FaultExplained): string {
       return `haproxy dies on ${holder}: ${detect}; ${fault}; ${after}.`;
     }
     case 'keepalived-stop':
-      return `keepalived stops on ${holder} (systemctl stop, an orderly shutdown): it sends a priority-0 advert on its way out; ${
+      return `keepalived stops on ${holder} (systemctl stop, the kubelet stopping its pod, an orderly shutdown): it sends a priority-0 advert on its way out; ${
         next ? `${next.name} takes over after its skew time, ${duration(next.skewS)}` : nobody
       }.`;
     case 'holder-silent': {
@@ -244,9 +244,8 @@ const CLIENT_GO_DEFAULT = { readIdleS: CLIENT_GO_READ_IDLE_MS / 1000, pingTimeou
 function held(e: Explanation): string[] {
   const d = CLIENT_GO_DEFAULT;
   const k = e.held.kubelet;
-  const planned = e.held.released
-    ? "The VIP leaves a host that lives on (keepalived stopped, haproxy dead, a reboot): once the backup has taken over, kha's release script resets every connection through the old holder, and clients reconnect to the new one at once."
-    : 'keepalived stopped or a reboot: nothing resets the connections through the old holder (the static-pods topology has no release script: an image need not carry ip and ss), so clients wait as after a silent holder. A dead haproxy closes its own.';
+  const planned =
+    "The VIP leaves a host that lives on (keepalived stopped or killed, haproxy dead, a reboot): once the backup has taken over, kha's release script resets every connection through the old holder, and clients reconnect to the new one at once.";
   const silent = `The holder goes silent (power loss, a cut link): nothing reaches a client that waits for its next event. client-go learns from its own HTTP/2 check: it sends a PING after ${d.readIdleS} s without a frame, which the new holder answers with a reset (${d.readIdleS} s), and gives up ${d.pingTimeoutS} s later when nothing answers (${d.readIdleS + d.pingTimeoutS} s), about the node controller's grace period (40 s).`;
   const kubelets = k
     ? `kha sets ${k.readIdleS} s and ${k.pingTimeoutS} s for the kubelets of ${k.hosts.length > 4 ? `${k.hosts.slice(0, 3).join(', ')} and ${k.hosts.length - 3} more` : list(k.hosts)} (hosts.yaml kubelet): ${k.readIdleS} s or ${k.readIdleS + k.pingTimeoutS} s there.`

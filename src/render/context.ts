@@ -39,8 +39,8 @@ export interface KeepalivedContext {
   };
   /** `watchCs`: how long each run keeps asking haproxy (the script's second argument). */
   check: { script: string; monitorPort: number; watchCs: number; user: string; interval: number; timeout: number; fall: number; rise: number };
-  /** Resets clients' connections when the VIP leaves this host alive (the release script); null where keepalived runs in a pod without it. */
-  release: string | null;
+  /** Resets clients' connections when the VIP leaves this host alive (the release script). */
+  release: string;
   lbCount: number;
 }
 
@@ -70,13 +70,17 @@ export interface SysctlContext {
   settings: { key: string; value: string; why: string }[];
 }
 
-export interface RestartDropInContext {
+/** What is undone however keepalived ends: by systemd's drop-in, or by the wrapper in keepalived's pod. */
+export interface KeepalivedEndContext {
   header: Header;
-  restartSec: number;
-  /** The VIP as keepalived.conf adds it, and where: what is taken off again however keepalived ends. */
+  /** The VIP as keepalived.conf adds it, and where: what is taken off again. */
   vip: string;
   interface: string;
   release: string;
+}
+
+export interface RestartDropInContext extends KeepalivedEndContext {
+  restartSec: number;
 }
 
 export interface HaproxyDropInContext {
@@ -169,24 +173,26 @@ export function haproxyContext(inv: Inventory, lb: LoadBalancer): HaproxyContext
   };
 }
 
+/** Every kernel setting sysctlContext may write: what the probe reads to tell whether the host has them. */
+export const ENDPOINT_SYSCTL_KEYS: readonly string[] = ['net.ipv4.ip_nonlocal_bind', 'net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.all.arp_announce'];
+
 /**
- * The kernel settings of a load balancer. `release`: its keepalived runs the
- * release script (RELEASE_SCRIPT_PATH), which puts the VIP on lo for a moment.
+ * The kernel settings of a load balancer: its keepalived runs the release
+ * script (RELEASE_SCRIPT_PATH), which puts the VIP on lo for a moment.
  */
-export function endpointSysctls(inv: Inventory, lb: LoadBalancer, release: boolean): SysctlContext {
-  const settings: SysctlContext['settings'] = [];
-  if (release) {
-    settings.push({
+export function sysctlContext(inv: Inventory, lb: LoadBalancer): SysctlContext {
+  const settings: SysctlContext['settings'] = [
+    {
       key: 'net.ipv4.conf.all.arp_ignore',
       value: '1',
       why: "answer ARP only for addresses on the interface asked: when the VIP leaves, the release script puts it on lo for a moment, and this host must not claim it meanwhile (kube-proxy's IPVS mode sets the same)",
-    });
-    settings.push({
+    },
+    {
       key: 'net.ipv4.conf.all.arp_announce',
       value: '2',
       why: "ask ARP from the interface's own address: the RSTs the release script sends come from the VIP on lo, and an ARP request naming the VIP as its sender would point clients back at this host",
-    });
-  }
+    },
+  ];
   if (inv.haproxy.bind === 'vip') {
     settings.push({
       key: 'net.ipv4.ip_nonlocal_bind',
@@ -197,12 +203,12 @@ export function endpointSysctls(inv: Inventory, lb: LoadBalancer, release: boole
   return { header: header(lb.name), settings };
 }
 
-export function sysctlContext(inv: Inventory, lb: LoadBalancer): SysctlContext {
-  return endpointSysctls(inv, lb, true);
+export function keepalivedEndContext(inv: Inventory, lb: LoadBalancer, iface: string): KeepalivedEndContext {
+  return { header: header(lb.name), vip: vipCidr(inv), interface: iface, release: RELEASE_SCRIPT_PATH };
 }
 
 export function restartDropInContext(inv: Inventory, lb: LoadBalancer, iface: string): RestartDropInContext {
-  return { header: header(lb.name), restartSec: 1, vip: vipCidr(inv), interface: iface, release: RELEASE_SCRIPT_PATH };
+  return { ...keepalivedEndContext(inv, lb, iface), restartSec: 1 };
 }
 
 export function haproxyDropInContext(_inv: Inventory, lb: LoadBalancer): HaproxyDropInContext {

@@ -187,27 +187,48 @@ describe('status and drills know static pods', () => {
     expect(kha(['status']).code).toBe(0);
   });
 
-  it('verify-failover runs backend-down and partition on the pods, and says why each service drill does not apply', () => {
+  it("verify-failover stops and kills keepalived in its pod: held connections resume at once, never two holders; the network drills as on the masters; says why the others do not apply", () => {
     const r = kha(['verify-failover', '--json']);
     const parsed = JSON.parse(r.stdout) as {
       ok: boolean;
-      drills: { name: string; passed: boolean; caveat?: string; expectations: { name: string; held: boolean; detail: string }[] }[];
+      drills: {
+        name: string;
+        passed: boolean;
+        caveat?: string;
+        summary: { dualHoldingMs: number; longestOutageMs: number; streams: { name: string; stalledMs: number }[] };
+        expectations: { name: string; held: boolean; detail: string }[];
+      }[];
       notApplicable: { name: string; why: string }[];
     };
     const failed = parsed.drills.filter((d) => !d.passed).map((d) => `${d.name}: ${JSON.stringify(d.expectations.filter((e) => !e.held))}`);
     expect(failed, r.stderr).toEqual([]);
     expect(parsed.ok).toBe(true);
-    expect(parsed.drills.map((d) => d.name)).toEqual(['backend-down', 'partition']);
-    expect(parsed.drills[1]!.caveat).toMatch(/etcd member/);
-    expect(parsed.notApplicable.map((n) => n.name)).toEqual(['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'failback', 'reboot', 'node-apiserver-stop', 'node-master-crash']);
-    for (const n of parsed.notApplicable.slice(0, 5)) expect(n.why).toContain('kubelet');
+    expect(parsed.drills.map((d) => d.name)).toEqual(['keepalived-stop', 'keepalived-kill', 'backend-down', 'partition']);
+    const [stop, kill] = parsed.drills;
+    // The pod's wrapper passed the kubelet's SIGTERM on and the release reset what was held: judged, and every stream measured.
+    expect(stop!.expectations.map((e) => e.name)).toContain('held connections resume ≤ 1.00 s after the move');
+    expect(stop!.summary.streams.length).toBeGreaterThan(0);
+    // keepalived killed in its container: the wrapper took the VIP off, so no second holder while the pod came back.
+    expect(kill!.summary.dualHoldingMs).toBe(0);
+    figures.push(
+      ...[stop!, kill!].map(
+        (d) =>
+          `${d.name} on the pod: longest outage ${(d.summary.longestOutageMs / 1000).toFixed(2)} s, two holders ${(d.summary.dualHoldingMs / 1000).toFixed(2)} s, ` +
+          `held streams' longest stall ${(Math.max(0, ...d.summary.streams.map((x) => x.stalledMs)) / 1000).toFixed(2)} s`,
+      ),
+    );
+    expect(parsed.drills[3]!.caveat).toMatch(/etcd member/);
+    expect(parsed.notApplicable.map((n) => n.name)).toEqual(['haproxy-down', 'failback', 'reboot', 'node-apiserver-stop', 'node-master-crash']);
+    for (const n of parsed.notApplicable.slice(0, 3)) expect(n.why).toContain('kubelet');
     // This lab has no workers: nothing runs the local proxy to measure from.
-    for (const n of parsed.notApplicable.slice(5)) expect(n.why).toContain('no host with the local proxy');
-    const text = kha(['verify-failover', '--drill', 'keepalived-stop']);
+    for (const n of parsed.notApplicable.slice(3)) expect(n.why).toContain('no host with the local proxy');
+    const text = kha(['verify-failover', '--drill', 'failback']);
     expect(text.code).toBe(2);
     expect(text.stderr).toContain('does not apply to keepalived and haproxy as static pods');
-    // The pods still run where they ran: the drills broke the network, not the pods.
-    for (const a of Object.values(M)) expect(onHost(a, `${running('keepalived')}; ${running('haproxy')}; iptables -S INPUT | grep -c kha-drill || true`).trim()).toBe('yes\nyes\n0');
+    // The pods run again everywhere (the kubelet stand-in restarted keepalived), no rule of the drills is left, and the VIP is on lo nowhere.
+    for (const a of Object.values(M)) {
+      expect(onHost(a, `${running('keepalived')}; ${running('haproxy')}; iptables -S INPUT | grep -c kha-drill || true; ip -4 -o addr show dev lo | grep -c ' ${VIP}/' || true`).trim()).toBe('yes\nyes\n0\n0');
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { packagesTask } from '../../tasks/packages.js';
 import { SELINUX_BOOLEANS, SELINUX_CONFIG, selinuxTask } from '../../tasks/selinux.js';
 import { markerPath, servicesTask } from '../../tasks/services.js';
 import { sysctlTask } from '../../tasks/sysctl.js';
+import { ENDPOINT_SYSCTL_KEYS } from '../../render/context.js';
 import { directoriesTask } from '../../tasks/directories.js';
 import { SEEN_PATH } from '../../verify/apiservers-seen.js';
 import type { Topology } from '../topology.js';
@@ -44,7 +45,7 @@ export const DEDICATED: Topology = {
     files: [...FILES.map((f) => f.path), ...SERVICES.map(markerPath), SEEN_PATH, SELINUX_CONFIG, UFW_BEFORE_RULES],
     directories: requiredDirectories(inv.haproxy.stats_socket),
     services: [...SERVICES],
-    sysctls: ['net.ipv4.ip_nonlocal_bind', 'net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.all.arp_announce'],
+    sysctls: [...ENDPOINT_SYSCTL_KEYS],
     selinuxBooleans: [...SELINUX_BOOLEANS],
     apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
   }),

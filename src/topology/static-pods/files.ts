@@ -1,25 +1,40 @@
 import type { IPod } from 'kubernetes-models/v1/Pod';
 import { type Inventory, type StaticPodSettings, vipOf } from '../../inventory/model.js';
 import type { FileSpec, RenderedFile } from '../../render/catalog.js';
-import { endpointSysctls, haproxyContext, keepalivedContext } from '../../render/context.js';
+import { haproxyContext, keepalivedEndContext } from '../../render/context.js';
 import { renderSpec } from '../../render/spec.js';
-import { asPositional, BASH_SYNTAX, HAPROXY_VALIDATE, inImageValidate, KEEPALIVED_VALIDATE } from '../../render/validators.js';
+import { asPositional, BASH_SYNTAX, HAPROXY_VALIDATE, inImageValidate, KEEPALIVED_VALIDATE, UNCHECKED_MARK } from '../../render/validators.js';
 import { filesDigest } from '../../tasks/services.js';
 import { FILES as DEDICATED_FILES } from '../dedicated/files.js';
-import { haproxyPod, keepalivedPod, manifestContext, manifestText, podSchemaProblems } from './manifests.js';
+import { haproxyPod, KEEPALIVED_WRAPPER, keepalivedPod, manifestContext, manifestText, podSchemaProblems } from './manifests.js';
 
-// The static-pods catalogue: the dedicated topology's keepalived.conf (without
-// the release script), check script, haproxy.cfg and sysctl file (one template
-// each, shared), checked by the images that will read them, then the two Pod
-// manifests. No systemd
-// drop-in: there is no keepalived unit. Manifests come last, so that a
-// kubelet that sees a new manifest finds the files it mounts already there.
+// The static-pods catalogue: the dedicated topology's check script, release
+// script, keepalived.conf, haproxy.cfg and sysctl file (one template each,
+// shared), checked by the images that will read them; the wrapper that
+// keepalived's container runs keepalived under (in place of the systemd
+// drop-in: there is no keepalived unit); then the two Pod manifests.
+// Manifests come last, so that a kubelet that sees a new manifest finds the
+// files it mounts already there.
 
 function shared(id: string): FileSpec {
   const spec = DEDICATED_FILES.find((f) => f.id === id);
   if (!spec) throw new Error(`dedicated catalogue has no ${id}`);
   return spec;
 }
+
+/**
+ * The wrapper, checked in keepalived's image: bash reads it, and `ip` must be
+ * there to take the VIP off after keepalived died (without it the kubelet's
+ * back-off is a time of two holders: refused). An image without `ss` or
+ * `setsid` still holds the VIP safely, but leaves held connections to their
+ * own timeouts when the VIP leaves: said as a warning, the file installed.
+ */
+export const WRAPPER_IN_IMAGE = [
+  'bash -n "$1" || exit 1',
+  'command -v ip >/dev/null || { echo "this image has no ip (iproute2): the pod could not take the VIP off after keepalived died" >&2; exit 1; }',
+  `for t in ss setsid; do command -v "$t" >/dev/null || echo "${UNCHECKED_MARK}checked, but this image has no $t: connections held through the VIP are not reset when it leaves this host"; done`,
+  'exit 0',
+].join('\n');
 
 export const MANIFEST_IDS: ReadonlySet<string> = new Set(['haproxy.yaml', 'keepalived.yaml']);
 
@@ -29,21 +44,27 @@ export function isManifest(f: RenderedFile): boolean {
 
 export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
   const config: FileSpec[] = [
-    // keepalived runs the script inside its container, with the image's bash.
+    // keepalived runs both scripts inside its container, with the image's bash and tools.
     { ...shared('check-haproxy'), validate: inImageValidate(sp.keepalivedImage, 'bash', asPositional(BASH_SYNTAX)) },
+    { ...shared('release-connections'), validate: inImageValidate(sp.keepalivedImage, 'bash', asPositional(BASH_SYNTAX)) },
     {
-      ...shared('keepalived.conf'),
-      // The release script needs ip and ss, which an image need not carry (docs/live-connections.md).
-      context: (inv, lb, iface) => ({ ...keepalivedContext(inv, lb, iface), release: null }),
-      validate: inImageValidate(sp.keepalivedImage, 'keepalived', asPositional(KEEPALIVED_VALIDATE)),
+      id: 'keepalived-wrapper',
+      template: 'kha-keepalived-pod.sh.ejs',
+      path: KEEPALIVED_WRAPPER,
+      mode: 0o755,
+      service: 'keepalived',
+      validate: inImageValidate(sp.keepalivedImage, 'bash', WRAPPER_IN_IMAGE),
+      // /run: where keepalived keeps its pid files inside the container.
+      context: (inv, lb, iface) => ({ ...keepalivedEndContext(inv, lb, iface), runDir: '/run' }),
     },
+    { ...shared('keepalived.conf'), validate: inImageValidate(sp.keepalivedImage, 'keepalived', asPositional(KEEPALIVED_VALIDATE)) },
     {
       ...shared('haproxy.cfg'),
       // A container has no /dev/log; the kubelet keeps what it prints.
       context: (inv, lb) => ({ ...haproxyContext(inv, lb), log: 'stdout format raw' }),
       validate: inImageValidate(sp.haproxyImage, 'haproxy', asPositional(HAPROXY_VALIDATE)),
     },
-    { ...shared('sysctl'), when: (inv) => inv.haproxy.bind === 'vip', context: (inv, lb) => endpointSysctls(inv, lb, false) },
+    shared('sysctl'),
   ];
   /**
    * What a pod reads, hashed into its manifest: new files make a new
@@ -89,7 +110,8 @@ export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
       (inv) => [
         `keepalived as a static pod of this master's kubelet: it holds the VIP ${vipOf(inv).address} on the host's network,`,
         'with only the capabilities VRRP needs (NET_ADMIN, NET_BROADCAST, NET_RAW), and tracks haproxy through kha-check-haproxy.sh.',
-        'The config-hash annotation changes with keepalived.conf and the script, so the kubelet restarts keepalived on a new configuration.',
+        'keepalived runs under kha-keepalived-pod.sh, which takes the VIP off and resets the connections held through it however keepalived ends.',
+        'The config-hash annotation changes with keepalived.conf and its scripts, so the kubelet restarts keepalived on a new configuration.',
       ],
       (_inv, hash) => keepalivedPod(sp, hash),
     ),

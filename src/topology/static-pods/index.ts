@@ -6,6 +6,7 @@ import { directoriesTask, requiredDirectories } from '../../tasks/directories.js
 import { filesTaskOf } from '../../tasks/files.js';
 import { firewallTask, UFW_BEFORE_RULES } from '../../tasks/firewall.js';
 import { sysctlTask } from '../../tasks/sysctl.js';
+import { ENDPOINT_SYSCTL_KEYS } from '../../render/context.js';
 import { SEEN_PATH } from '../../verify/apiservers-seen.js';
 import { HOST_SETS } from '../dedicated/order.js';
 import type { Topology } from '../topology.js';
@@ -13,7 +14,8 @@ import { isManifest, staticPodFiles } from './files.js';
 import { podsCurrentGate, podsServeTheVip, podState, podStatus } from './running.js';
 import { ON_MASTERS } from '../on-masters.js';
 import { readPodVrrpState } from '../../observe/keepalived-state.js';
-import type { DrillName } from '../../drill/drills.js';
+import type { Drill, DrillName } from '../../drill/drills.js';
+import { POD_KEEPALIVED_KILL, POD_KEEPALIVED_STOP } from './drills.js';
 
 // keepalived and haproxy as static pods of the masters' kubelets (source
 // 002, "static pods"): hosts.yaml says so with static_pods, and every lb is
@@ -35,9 +37,9 @@ import type { DrillName } from '../../drill/drills.js';
 //   configuration, as no keepalived service exists to be active.
 // - drills: those that break the network (an apiserver port refused, a
 //   partition, a master refused or silenced for a node's local proxy) as on
-//   the masters; those that stop or kill a service, and the
-//   reboot that waits for services, are systemd's and say why they do not
-//   apply.
+//   the masters; keepalived stopped and killed in its pod (drills.ts); those
+//   that wait for a service to be started again, and the reboot that waits
+//   for services, are systemd's and say why they do not apply.
 
 const configTask = filesTaskOf('config', "keepalived's and haproxy's files are in place, checked by the images that will read them", (f) => !isManifest(f));
 const manifestsTask = filesTaskOf('manifests', 'the Pod manifests are in the kubelet\'s manifests directory, naming the configuration they run', isManifest);
@@ -47,15 +49,21 @@ function keptByStaticPod(manifestsDir: string): (inv: Inventory, facts: HostFact
   return (inv, facts) => configuredForVip(inv, facts) && facts.files.some((f) => f.path === `${manifestsDir}/keepalived.yaml` && f.exists);
 }
 
-const BY_THE_KUBELET = 'the kubelet, not systemd, runs keepalived and haproxy here, and restarts a stopped container with its own back-off';
+const BY_THE_KUBELET = 'the kubelet, not systemd, runs keepalived and haproxy here, and starts a stopped container again by itself';
 
 const NOT_APPLICABLE: ReadonlyMap<DrillName, string> = new Map<DrillName, string>([
-  ['keepalived-stop', `it stops the keepalived service: ${BY_THE_KUBELET}`],
-  ['keepalived-kill', `it kills the keepalived service and lets systemd restart it: ${BY_THE_KUBELET}`],
-  ['haproxy-down', `it stops the haproxy service: ${BY_THE_KUBELET}`],
-  ['failback', `it stops and starts the keepalived service: ${BY_THE_KUBELET}`],
+  [
+    'haproxy-down',
+    `it stops the haproxy service until the drill starts it again: ${BY_THE_KUBELET}, at once (podman) or after its back-off (a kubelet), so whether keepalived's check moves the VIP at all depends on the runtime`,
+  ],
+  ['failback', `it stops keepalived and starts it later: ${BY_THE_KUBELET}, so the return cannot be timed`],
   ['reboot', 'it waits for the keepalived and haproxy services to come back; here the kubelet brings back pods, which this drill does not look for'],
 ]);
+
+/** keepalived's drills on its pod (drills.ts); every other drill of the masters as it is. */
+const DRILLS: readonly Drill[] = ON_MASTERS.drills
+  .filter((d) => !NOT_APPLICABLE.has(d.name))
+  .map((d) => (d.name === 'keepalived-stop' ? POD_KEEPALIVED_STOP : d.name === 'keepalived-kill' ? POD_KEEPALIVED_KILL : d));
 
 function build(sp: StaticPodSettings): Topology {
   const files = staticPodFiles(sp);
@@ -73,7 +81,7 @@ function build(sp: StaticPodSettings): Topology {
       files: [...files.map((f) => f.path), SEEN_PATH, UFW_BEFORE_RULES],
       directories: requiredDirectories(inv.haproxy.stats_socket),
       services: [],
-      sysctls: ['net.ipv4.ip_nonlocal_bind'],
+      sysctls: [...ENDPOINT_SYSCTL_KEYS],
       selinuxBooleans: [],
       apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),
     }),
@@ -81,7 +89,7 @@ function build(sp: StaticPodSettings): Topology {
     hostSets: HOST_SETS,
     gates: new Map([['pods-current', podsCurrentGate(sp.manifestsDir)]]),
     finalChecks: new Map([['pods-serve-the-vip', podsServeTheVip(sp.manifestsDir)]]),
-    drills: ON_MASTERS.drills.filter((d) => !NOT_APPLICABLE.has(d.name)),
+    drills: DRILLS,
     drillsNotApplicable: NOT_APPLICABLE,
     vrrpState: readPodVrrpState,
     async serving(session, inv) {

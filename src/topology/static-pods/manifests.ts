@@ -29,6 +29,8 @@ export const KEEPALIVED_CAPABILITIES = ['NET_ADMIN', 'NET_BROADCAST', 'NET_RAW']
 /** What stands in /etc/keepalived and /etc/haproxy on the host, mounted at the same paths. */
 export const KEEPALIVED_DIR = '/etc/keepalived';
 export const HAPROXY_DIR = '/etc/haproxy';
+/** keepalived's container runs keepalived under this (templates/kha-keepalived-pod.sh.ejs). */
+export const KEEPALIVED_WRAPPER = `${KEEPALIVED_DIR}/kha-keepalived-pod.sh`;
 
 export interface ManifestContext {
   header: Header;
@@ -60,7 +62,8 @@ export function keepalivedPod(sp: StaticPodSettings, hash: string): IPod {
           name: 'keepalived',
           image: qualifiedImage(sp.keepalivedImage),
           imagePullPolicy: 'IfNotPresent',
-          command: ['keepalived', '--dont-fork', '--log-console', '--log-detail', `--use-file=${KEEPALIVED_DIR}/keepalived.conf`],
+          // The wrapper outlives keepalived, to take the VIP off however keepalived ended.
+          command: [KEEPALIVED_WRAPPER, 'keepalived', '--dont-fork', '--log-console', '--log-detail', `--use-file=${KEEPALIVED_DIR}/keepalived.conf`],
           securityContext: { capabilities: { add: [...KEEPALIVED_CAPABILITIES] } },
           resources: { requests: { cpu: '10m', memory: '16Mi' } },
           volumeMounts: [{ name: 'config', mountPath: KEEPALIVED_DIR, readOnly: true }],

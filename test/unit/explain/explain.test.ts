@@ -7,6 +7,8 @@ import { formatExplanation } from '../../../src/explain/format.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import type { Inventory } from '../../../src/inventory/model.js';
 import { packageRoot } from '../../../src/paths.js';
+import { RELEASE_SCRIPT_PATH } from '../../../src/render/context.js';
+import { topologyOf } from '../../../src/topology/of.js';
 
 // What kha chose, in numbers and in words, from the inventory alone and
 // with a live state.
@@ -164,7 +166,7 @@ describe('connections held through the VIP', () => {
 
   it("say what resets them on a planned move, and client-go's own check after a silent holder, with its defaults", () => {
     const inv = load();
-    expect(explain(inv).held).toEqual({ released: true });
+    expect(explain(inv).held).toEqual({});
     const t = text(inv);
     expect(t).toContain("kha's release script resets every connection through the old holder");
     expect(t).toContain('it sends a PING after 30 s without a frame, which the new holder answers with a reset (30 s), and gives up 15 s later when nothing answers (45 s)');
@@ -177,10 +179,10 @@ describe('connections held through the VIP', () => {
     expect(text(inv)).toContain('kha sets 4 s and 2 s for the kubelets of cp1, cp2 and cp3 (hosts.yaml kubelet): 4 s or 6 s there.');
   });
 
-  it('static pods: nothing resets them, and it says why', () => {
+  it('static pods: the release script resets them too (keepalived runs it in its pod)', () => {
     const inv = parse(readFileSync(join(packageRoot, 'examples', 'static-pods.yaml'), 'utf8'));
-    expect(explain(inv).held.released).toBe(false);
-    expect(text(inv)).toContain('the static-pods topology has no release script');
+    expect(topologyOf(inv).files.map((f) => f.path)).toContain(RELEASE_SCRIPT_PATH);
+    expect(text(inv)).toContain("kha's release script resets every connection through the old holder");
   });
 });
 

@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,8 +13,11 @@ import { packageRoot } from '../../../src/paths.js';
 import type { Change } from '../../../src/plan/changes.js';
 import { loadPlaybook } from '../../../src/playbook/load.js';
 import { renderAll } from '../../../src/render/render.js';
+import { renderSpec } from '../../../src/render/spec.js';
 import { HAPROXY_VALIDATE, asPositional, inImageValidate, qualifiedImage, uncheckedReasons, validateCommand } from '../../../src/render/validators.js';
 import { topologyOf } from '../../../src/topology/of.js';
+import { WRAPPER_IN_IMAGE } from '../../../src/topology/static-pods/files.js';
+import { KEEPALIVED_POD, POD_KEEPALIVED_KILL, POD_KEEPALIVED_STOP } from '../../../src/topology/static-pods/drills.js';
 import { podSchemaProblems } from '../../../src/topology/static-pods/manifests.js';
 import { parsePodStatus, podState } from '../../../src/topology/static-pods/running.js';
 import type { FinalView } from '../../../src/topology/topology.js';
@@ -63,6 +66,8 @@ describe('topologyOf', () => {
     expect(t.services).toEqual([]);
     expect(t.files.map((f) => f.path)).toEqual([
       '/etc/keepalived/kha-check-haproxy.sh',
+      '/etc/keepalived/kha-release-connections.sh',
+      '/etc/keepalived/kha-keepalived-pod.sh',
       '/etc/keepalived/keepalived.conf',
       '/etc/haproxy/haproxy.cfg',
       '/etc/sysctl.d/90-kha.conf',
@@ -114,6 +119,112 @@ describe('the Pod manifests', () => {
     expect(hash(otherId, 'haproxy.yaml')).toBe(hash(exampleText, 'haproxy.yaml'));
     // podman before 5.0 (Debian 12) refuses annotation values over 63 characters.
     expect(hash(exampleText, 'haproxy.yaml')).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe("keepalived's wrapper, the first process of its container", () => {
+  const spec = topologyOf(load(exampleText)).files.find((f) => f.id === 'keepalived-wrapper')!;
+
+  /** The rendered wrapper with a release script that logs its calls, an `ip` that logs its arguments, and a keepalived stand-in that ends cleanly on SIGTERM. */
+  function stage() {
+    const dir = mkdtempSync(join(tmpdir(), 'kha-wrapper-'));
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    const log = join(dir, 'log');
+    const script = (path: string, text: string) => {
+      writeFileSync(path, text);
+      chmodSync(path, 0o755);
+    };
+    script(join(bin, 'ip'), `#!/bin/sh\necho "ip $*" >> ${log}\n`);
+    script(join(dir, 'release'), `#!/bin/sh\necho "release $1 $SERVICE_RESULT" >> ${log}\n`);
+    script(join(dir, 'keepalived'), `#!/bin/bash\necho "keepalived $* $(ls ${join(dir, 'run')} | wc -l) pid files" >> ${log}\ntrap 'echo "keepalived got TERM" >> ${log}; exit 0' TERM\nwhile :; do sleep 0.05; done\n`);
+    const inv = load(exampleText);
+    const run = join(dir, 'run');
+    mkdirSync(run);
+    // Left by keepalived in the container's previous life.
+    writeFileSync(join(run, 'keepalived.pid'), '7\n');
+    const context = { ...(spec.context(inv, inv.lbs[0]!, 'eth0') as object), release: join(dir, 'release'), runDir: run };
+    script(join(dir, 'wrapper'), renderSpec(spec, context).content);
+    const child = spawn(join(dir, 'wrapper'), [join(dir, 'keepalived'), '--dont-fork'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
+    const started = async () => {
+      for (let i = 0; i < 100 && !lines().some((l) => l.startsWith('keepalived ')); i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    return { dir, child, ended, lines, started, stderr: () => stderr };
+  }
+
+  it('passes SIGTERM to keepalived, then takes the VIP off and runs the release as after a clean stop', async () => {
+    const w = stage();
+    try {
+      await w.started();
+      w.child.kill('SIGTERM');
+      expect(await w.ended).toBe(0);
+      expect(w.lines()).toEqual([
+        // The stale pid file is gone before keepalived starts.
+        'keepalived --dont-fork 0 pid files',
+        'keepalived got TERM',
+        'ip -4 addr del 10.77.0.10/24 dev eth0',
+        'release stopped success',
+      ]);
+      expect(w.stderr()).toContain('kha: keepalived ended (exit 0): 10.77.0.10/24 taken off eth0');
+    } finally {
+      rmSync(w.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('outlives a killed keepalived: the VIP off, the release told keepalived did not stop cleanly, and the container ends as keepalived did', async () => {
+    const w = stage();
+    try {
+      await w.started();
+      const pids = spawnSync('pgrep', ['-P', String(w.child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      expect(await w.ended).toBe(137);
+      expect(w.lines().slice(1)).toEqual(['ip -4 addr del 10.77.0.10/24 dev eth0', 'release stopped signal']);
+    } finally {
+      rmSync(w.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is refused in an image without ip, and installed with a warning in one without ss", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kha-wrapper-image-'));
+    try {
+      const file = join(dir, 'wrapper');
+      writeFileSync(file, '#!/bin/bash\ntrue\n');
+      const bash = spawnSync('sh', ['-c', 'command -v bash'], { encoding: 'utf8' }).stdout.trim();
+      const image = (tools: string[]) => {
+        const bin = mkdtempSync(join(dir, 'bin-'));
+        for (const t of ['bash', ...tools]) symlinkSync(t === 'bash' ? bash : '/bin/true', join(bin, t));
+        return spawnSync(bash, ['-c', WRAPPER_IN_IMAGE, 'sh', file], { encoding: 'utf8', env: { PATH: bin } });
+      };
+      const noIp = image(['ss', 'setsid']);
+      expect(noIp.status).toBe(1);
+      expect(noIp.stderr).toContain('this image has no ip (iproute2)');
+      const noSs = image(['ip', 'setsid']);
+      expect(noSs.status).toBe(0);
+      expect(uncheckedReasons(noSs.stdout)).toEqual(['checked, but this image has no ss: connections held through the VIP are not reset when it leaves this host']);
+      const whole = image(['ip', 'ss', 'setsid']);
+      expect([whole.status, whole.stdout]).toEqual([0, '']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is what keepalived's container runs keepalived under, and keepalived.conf runs the release script", () => {
+    const cp1 = renderAll(load(exampleText)).find((h) => h.host === 'cp1')!;
+    const file = (id: string) => cp1.files.find((f) => f.spec.id === id)!.content;
+    expect(file('keepalived.yaml')).toMatch(/command:\n\s+- \/etc\/keepalived\/kha-keepalived-pod\.sh\n\s+- keepalived\n/);
+    expect(file('keepalived.conf')).toContain('notify_stop "/etc/keepalived/kha-release-connections.sh leaving" root');
+    expect(file('sysctl')).toContain('net.ipv4.conf.all.arp_ignore = 1');
+  });
+
+  it("stops keepalived's container as the kubelet does, only through kha's wrapper, and waits for the kubelet to start it again", () => {
+    expect(KEEPALIVED_POD.stop[1]).toContain("grep -qF /etc/keepalived/kha-keepalived-pod.sh");
+    expect(KEEPALIVED_POD.stop[1]).toMatch(/kill -TERM "\$p"$/);
+    expect(KEEPALIVED_POD.kill[1]).toBe('pkill -KILL -x keepalived');
+    expect(KEEPALIVED_POD.back('cp1')).toMatchObject({ host: 'cp1', healed: 'pgrep -x keepalived >/dev/null' });
   });
 });
 
@@ -281,19 +392,20 @@ describe('drills and status on static pods', () => {
   const inv = load(exampleText);
   const topology = topologyOf(inv);
 
-  it('run the drills that break the network, as on the masters, and say why each of the others does not apply', () => {
+  it("run keepalived's drills on its pod, those that break the network as on the masters, and say why each of the others does not apply", () => {
     // The drills from a node break the network too (an iptables rule on a master or a node): they run where a host has the local proxy.
-    expect(topology.drills.map((d) => d.name)).toEqual(['backend-down', 'partition', 'node-apiserver-stop', 'node-master-crash']);
-    expect([...topology.drillsNotApplicable.keys()]).toEqual(['keepalived-stop', 'keepalived-kill', 'haproxy-down', 'failback', 'reboot']);
+    expect(topology.drills.map((d) => d.name)).toEqual(['keepalived-stop', 'keepalived-kill', 'backend-down', 'partition', 'node-apiserver-stop', 'node-master-crash']);
+    expect(topology.drills.slice(0, 2)).toEqual([POD_KEEPALIVED_STOP, POD_KEEPALIVED_KILL]);
+    expect([...topology.drillsNotApplicable.keys()]).toEqual(['haproxy-down', 'failback', 'reboot']);
     for (const why of topology.drillsNotApplicable.values()) expect(why).toMatch(/kubelet/);
     // Every drill is either run or explained, never silently left out.
     expect([...topology.drills.map((d) => d.name), ...topology.drillsNotApplicable.keys()].sort()).toEqual([...DRILL_NAMES].sort());
   });
 
   it('verify-failover refuses a drill that does not apply, with why, before reaching any host (exit 2)', async () => {
-    const r = await runKha(['verify-failover', example, '--drill', 'keepalived-stop']);
+    const r = await runKha(['verify-failover', example, '--drill', 'failback']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--drill keepalived-stop does not apply to keepalived and haproxy as static pods: it stops the keepalived service: the kubelet, not systemd, runs');
+    expect(r.stderr).toContain('--drill failback does not apply to keepalived and haproxy as static pods: it stops keepalived and starts it later: the kubelet, not systemd, runs');
   });
 
   it("status reads the pods' state: active only when each runs its current manifest", async () => {

@@ -3,7 +3,8 @@
 #
 # Run when the VIP leaves this host while the host lives on: by keepalived as
 # it stops or goes FAULT (`leaving`) or BACKUP (`backup`, also at every start,
-# when nothing left), and by systemd after keepalived ended however it ended
+# when nothing left), and by systemd (or, in keepalived's pod, by the
+# container's first process) after keepalived ended however it ended
 # (`stopped`); and by systemd as haproxy ends and starts (`haproxy-stopped`,
 # `haproxy-started`: see below). Clients that hold connections through
 # the VIP (every kubelet's and controller's watch) would otherwise hang: once
@@ -48,7 +49,8 @@ case "${1:-}" in
   # within one advert; one that missed it (a lost packet) waits out its master-down interval,
   # and a VIP taken off lo before then leaves clients' SYNs unanswered for a second.
   leaving) wait=0.50 ;;
-  # keepalived was killed (SERVICE_RESULT is systemd's): the backup waits out its master-down interval.
+  # keepalived was killed (SERVICE_RESULT is systemd's, or the pod's first process says it as systemd
+  # would): the backup waits out its master-down interval.
   stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.50 ;;
   *) echo "usage: $0 leaving|backup|stopped|haproxy-stopped|haproxy-started" >&2; exit 2 ;;
 esac

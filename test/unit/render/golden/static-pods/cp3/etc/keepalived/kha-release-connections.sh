@@ -1,0 +1,78 @@
+#!/bin/sh
+# Managed by kha 0.1.0 for cp3. `kha apply` rewrites this file.
+#
+# Run when the VIP leaves this host while the host lives on: by keepalived as
+# it stops or goes FAULT (`leaving`) or BACKUP (`backup`, also at every start,
+# when nothing left), and by systemd (or, in keepalived's pod, by the
+# container's first process) after keepalived ended however it ended
+# (`stopped`); and by systemd as haproxy ends and starts (`haproxy-stopped`,
+# `haproxy-started`: see below). Clients that hold connections through
+# the VIP (every kubelet's and controller's watch) would otherwise hang: once
+# the VIP is gone, nothing haproxy sends on them can be routed, FIN and RST
+# included, and a waiting client sends nothing the new holder could reset.
+#
+# So the VIP goes on lo for a moment: what haproxy sends can leave again, and
+# the connections are reset (ss -K) once the new holder has taken the VIP, so
+# that clients reconnect to it and not to this host. kha's sysctl file keeps
+# this host from answering ARP for an address on lo (arp_ignore=1) and from
+# naming it as the sender of its own ARP requests (arp_announce=2). A
+# connection this host accepts meanwhile (a client whose ARP cache still
+# names it) is reset with the others.
+set -u
+vip=10.77.0.10
+port=8443
+holds() { ip -4 -o addr show dev eth0 | grep -q " inet $vip/"; }
+
+# haproxy gone on the holder: keepalived's check takes the VIP off the
+# interface only later, and the `leaving` run puts it on lo a few
+# milliseconds after that, while clients whose connection haproxy's end
+# reset are already asking again: a SYN in that gap is lost, and its
+# retransmission comes a second later. On lo from now, the VIP answers them
+# with a RST throughout; the `leaving` run takes it off with its own.
+case "${1:-}" in
+  haproxy-stopped) holds && ip -4 addr add "$vip/32" dev lo 2>/dev/null; exit 0 ;;
+  haproxy-started) holds && ip -4 addr del "$vip/32" dev lo 2>/dev/null; exit 0 ;;
+esac
+
+# As keepalived's child the release may end with keepalived's shutdown, before
+# its wait is over (in the lab it came from ExecStopPost, a second late): this
+# only starts it, in a session of its own.
+if [ "${1:-}" = leaving ] && [ -z "${KHA_RELEASE_DETACHED:-}" ]; then
+  KHA_RELEASE_DETACHED=1 setsid "$0" "$@" </dev/null >/dev/null 2>&1 &
+  exit 0
+fi
+
+case "${1:-}" in
+  # A higher priority's advert made this host a backup: the new holder holds the VIP already.
+  backup) wait=0.20 ;;
+  # keepalived said goodbye with a priority-0 advert, and a backup that hears it takes over
+  # within one advert; one that missed it (a lost packet) waits out its master-down interval,
+  # and a VIP taken off lo before then leaves clients' SYNs unanswered for a second.
+  leaving) wait=0.50 ;;
+  # keepalived was killed (SERVICE_RESULT is systemd's, or the pod's first process says it as systemd
+  # would): the backup waits out its master-down interval.
+  stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.50 ;;
+  *) echo "usage: $0 leaving|backup|stopped|haproxy-stopped|haproxy-started" >&2; exit 2 ;;
+esac
+
+# However this ends (a signal included), the VIP is not left on lo: a later
+# run also takes off one an interrupted run left there.
+trap 'ip -4 addr del "$vip/32" dev lo 2>/dev/null' EXIT
+trap 'exit 0' TERM INT HUP
+
+# Still, or again, the holder: its connections are good.
+holds && exit 0
+# As the VIP leaves, the moment on lo also answers with a RST (haproxy dead)
+# or takes and then resets (haproxy alive) the connections clients open
+# before the new holder's gratuitous ARP reached them, instead of letting
+# their SYNs vanish for a second's retransmission. Otherwise only
+# connections left over are worth it: BACKUP is also where every start goes.
+if [ "$1" != leaving ]; then
+  ss -tn state established "( sport = :$port )" | grep -q " $vip:$port " || exit 0
+fi
+
+ip -4 addr add "$vip/32" dev lo 2>/dev/null
+sleep "$wait"
+holds && exit 0
+ss -K state established "( sport = :$port )" src "$vip" >/dev/null 2>&1
+exit 0
