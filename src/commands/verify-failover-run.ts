@@ -302,7 +302,8 @@ export async function runVerifyFailover(inv: Inventory, file: string, flags: Ver
       try {
         writer = await startWatchWriter(realInput.kubectl, realInput.kubeconfig, inv.masters);
         realWatch = realInput;
-        out.line(`a real watch through the VIP with ${realInput.kubeconfig}: ConfigMap default/kha-drill, patched every 100 ms on each master directly`);
+        out.line(`a real watch through the VIP with ${realInput.kubeconfig}: ConfigMap default/kha-drill, patched every 100 ms on ${writer.writing.join(', ')} directly`);
+        for (const u of writer.unreached) out.warn(`the real watch's writes do not reach ${u.master} (${u.why}); a cluster's watch still sees those to ${writer.writing.join(', ')}`);
       } catch (e) {
         realWatch = { cannot: (e as Error).message };
         out.warn(`a real watch cannot be held with ${realInput.kubeconfig}: ${realWatch.cannot}`);

@@ -48,6 +48,8 @@ export interface DrillContext {
   extra: Record<string, number | string | undefined>;
   /** A new session to a host that went away; the VIP watcher picks it up. */
   reconnect(host: string, timeoutMs: number): Promise<void>;
+  /** keepalived's and haproxy's state on a host, as the topology reads it (its services, or its pods): `active` when running. */
+  serviceStates(host: string): Promise<Record<string, string>>;
 }
 
 /** The holder, for a drill that breaks the VIP: such a drill runs only where there is one (topology/proxy-only.ts lists none). */
@@ -504,10 +506,11 @@ const REBOOT_BACK_MS = 180_000;
 
 /**
  * The whole holder goes down and comes back: the VIP must move, and the host
- * must return with keepalived and haproxy enabled and running, without taking
- * the VIP back (nopreempt) — what a kernel update at night does. While it is
- * down kha cannot see whether it still holds the VIP, so two holders are
- * reported, not judged. Nothing to arm: the host comes back by itself.
+ * must return with keepalived and haproxy running (as services, or as pods
+ * its kubelet starts), without taking the VIP back (nopreempt) — what a
+ * kernel update at night does. While it is down kha cannot see whether it
+ * still holds the VIP, so two holders are reported, not judged. Nothing to
+ * arm: the host comes back by itself.
  */
 const reboot: Drill = {
   name: 'reboot',
@@ -521,16 +524,21 @@ const reboot: Drill = {
   },
   holdMs: (ctx) => Math.max(HOLD_MS, ctx.limits.reboot + 2000),
   async recover(ctx) {
+    const host = holderOf(ctx).name;
     const t = performance.now();
-    await ctx.reconnect(holderOf(ctx).name, REBOOT_BACK_MS);
-    const left = Math.max(10_000, REBOOT_BACK_MS - (performance.now() - t));
-    await on(
-      holderSession(ctx),
-      `for i in $(seq 1 ${Math.ceil(left / 500)}); do systemctl is-active --quiet keepalived && systemctl is-active --quiet haproxy && exit 0; sleep 0.5; done; systemctl is-active keepalived haproxy; exit 1`,
-      left + 5000,
-    );
+    await ctx.reconnect(host, REBOOT_BACK_MS);
+    const end = t + REBOOT_BACK_MS;
+    let states: Record<string, string> = {};
+    for (;;) {
+      states = await ctx.serviceStates(host).catch((e: unknown) => ({ state: `unreadable (${e instanceof Error ? e.message : String(e)})` }));
+      if (Object.values(states).every((s) => s === 'active')) break;
+      if (performance.now() > end) {
+        throw new Error(`${host} answers again, but not with keepalived and haproxy running within ${seconds(REBOOT_BACK_MS)}: ${Object.entries(states).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      }
+      await sleep(500);
+    }
     ctx.extra.backAfterMs = performance.now() - t;
-    ctx.mark('restore', `${holderOf(ctx).name} back, keepalived and haproxy running`);
+    ctx.mark('restore', `${host} back, keepalived and haproxy running`);
   },
   expectations: (ctx, s) => {
     const back = ctx.extra.backAfterMs;

@@ -3,6 +3,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { CLOSED_BY_DRILL, countEvents, runStream, type Connector, type EndedHow, type StreamHandle, type StreamTarget } from './streams.js';
+import { tokenKubeconfig } from '../kubeconfig.js';
 
 // A real client-go client among the drill's streams: the operator's kubectl,
 // `kubectl get --raw PATH`, which copies what it reads to its stdout as it
@@ -44,18 +45,7 @@ export function kubectlEnded(code: number | null, stderr: string): { how: EndedH
  * stand-in's own, not checked, as the drill's other clients do not.
  */
 function labKubeconfig(target: StreamTarget): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    `- name: kha-drill\n  cluster:\n    server: https://${target.host}:${target.port}\n    insecure-skip-tls-verify: true`,
-    'users:',
-    '- name: kha-drill\n  user:\n    token: kha-drill',
-    'contexts:',
-    '- name: kha-drill\n  context:\n    cluster: kha-drill\n    user: kha-drill',
-    'current-context: kha-drill',
-    '',
-  ].join('\n');
+  return tokenKubeconfig({ cluster: 'kha-drill', user: 'kha-drill', server: `https://${target.host}:${target.port}`, token: 'kha-drill' });
 }
 
 /** `server`: the VIP, where the kubeconfig names another address (the user's own, for a real watch). */

@@ -167,7 +167,7 @@ function nodeCard(s: DrillResult['summary']): string {
 
 function vipCards(d: DrillResult): string {
   const s = d.summary;
-  return `${card('VIP moved in', seconds(s.vipMovedMs))}${card('longest client outage', seconds(s.longestOutageMs), !d.passed && s.longestOutageMs > 0)}${card('requests failed / sent', `${s.failed} / ${s.sent}`)}${card('two holders at once', seconds(s.dualHoldingMs), s.dualHoldingMs > 0)}${card('default client: slowest request', seconds(s.defaultClient.slowestMs), s.defaultClient.failed > 0)}${s.remote ? card(`longest outage from ${s.remote.host}`, s.remote.error !== undefined ? 'no report' : seconds(s.remote.longestOutageMs), s.remote.error !== undefined) : ''}`;
+  return `${card('VIP moved in', seconds(s.vipMovedMs))}${card('longest client outage', seconds(s.longestOutageMs), !d.passed && s.longestOutageMs > 0)}${card('requests failed / sent', `${s.failed} / ${s.sent}`)}${card('two holders at once', seconds(s.dualHoldingMs), s.dualHoldingMs > 0)}${card('default client: slowest request', seconds(s.defaultClient.slowestMs), s.defaultClient.failed > 0)}${s.streams.length > 0 ? card('held connections: longest stall', seconds(longestStallMs(d))) : ''}${s.remote ? card(`longest outage from ${s.remote.host}`, s.remote.error !== undefined ? 'no report' : seconds(s.remote.longestOutageMs), s.remote.error !== undefined) : ''}`;
 }
 
 function drillSection(d: DrillResult): string {
@@ -216,7 +216,12 @@ function tableColumns(withVip: boolean): Array<{ title: string; cell: (d: DrillR
     { title: 'longest outage', cell: (d) => seconds(d.summary.longestOutageMs) },
     { title: 'failed / sent', cell: (d) => `${d.summary.failed} / ${d.summary.sent}` },
     { title: 'default client (slowest)', cell: (d) => seconds(d.summary.defaultClient.slowestMs) },
+    { title: 'held connections: longest stall', cell: (d) => (d.summary.streams.length === 0 ? '–' : seconds(longestStallMs(d))) },
   ];
+}
+
+function longestStallMs(d: DrillResult): number {
+  return Math.max(0, ...d.summary.streams.map((x) => x.stalledMs));
 }
 
 /** `meta.vip`: VIP:port, or null for a cluster with no VIP (its drills are measured from a node through its local proxy). */

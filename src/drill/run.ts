@@ -219,6 +219,11 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     progress: env.progress,
     extra: { interface: holder && env.interfaces.get(holder.name) },
     reconnect: env.reconnect,
+    serviceStates: async (host) => {
+      const session = env.sessions.get(host);
+      if (!session) throw new Error(`${host}: no SSH session`);
+      return topologyOf(env.inv).serviceStates(session, env.inv);
+    },
   };
   env.progress(`${drill.name}: ${drill.title(ctx)}`);
   const caveat = drill.caveat?.(ctx);

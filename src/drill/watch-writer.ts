@@ -97,34 +97,50 @@ function startProxy(kubectl: string, kubeconfig: string, m: Master): Promise<Pro
 }
 
 export interface WatchWriter {
+  /** The masters whose apiserver takes the writes. */
+  writing: string[];
+  /** Those it could not write to, and why: a cluster's watch still sees the others' writes (etcd is shared). */
+  unreached: { master: string; why: string }[];
   stop(): Promise<void>;
+}
+
+function reason(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /**
  * Creates kha's ConfigMap on every master (one that exists is kept) and
  * patches it every EVERY_MS until stopped, then deletes it. Rejects, in the
- * apiserver's words, when the credentials may not: a real watch then cannot
- * be held, and the drills say so.
+ * apiserver's words, when the credentials may not, or when no master takes
+ * the ConfigMap: a real watch then cannot be held, and the drills say so.
  */
 export async function startWatchWriter(kubectl: string, kubeconfig: string, masters: readonly Master[]): Promise<WatchWriter> {
   const proxies = await Promise.allSettled(masters.map((m) => startProxy(kubectl, kubeconfig, m)));
-  const up = proxies.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
-  const stopProxies = () => up.forEach((p) => p.child.kill('SIGKILL'));
+  const unreached: WatchWriter['unreached'] = [];
+  const started: Proxy[] = [];
+  proxies.forEach((p, i) => (p.status === 'fulfilled' ? started.push(p.value) : unreached.push({ master: masters[i]!.name, why: reason(p.reason) })));
+  const stopProxies = () => started.forEach((p) => p.child.kill('SIGKILL'));
+  const up: Proxy[] = [];
   try {
-    if (up.length === 0) throw new Error((proxies[0] as PromiseRejectedResult).reason instanceof Error ? ((proxies[0] as PromiseRejectedResult).reason as Error).message : 'no kubectl proxy started');
+    if (started.length === 0) throw new Error(unreached[0]?.why ?? 'no kubectl proxy started');
     const created = await Promise.allSettled(
-      up.map((p) => call(p.port, 'POST', COLLECTION, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: DRILL_CONFIGMAP, namespace: NAMESPACE }, data: { seq: '0' } })),
+      started.map((p) => call(p.port, 'POST', COLLECTION, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: DRILL_CONFIGMAP, namespace: NAMESPACE }, data: { seq: '0' } })),
     );
     const answers = created.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
     const refused = answers.find((a) => a.status === 401 || a.status === 403);
     if (refused) throw new Error(statusMessage(refused));
-    if (!answers.some((a) => a.status === 201 || a.status === 409)) {
-      throw new Error(answers[0] ? statusMessage(answers[0]) : String((created[0] as PromiseRejectedResult).reason));
-    }
+    created.forEach((c, i) => {
+      const p = started[i]!;
+      if (c.status === 'fulfilled' && (c.value.status === 201 || c.value.status === 409)) up.push(p);
+      else unreached.push({ master: p.master, why: c.status === 'fulfilled' ? statusMessage(c.value) : reason(c.reason) });
+    });
+    if (up.length === 0) throw new Error(unreached.map((u) => `${u.master}: ${u.why}`).join('; '));
   } catch (e) {
     stopProxies();
     throw e;
   }
+  // A proxy started to a master that did not take the ConfigMap is of no use.
+  started.filter((p) => !up.includes(p)).forEach((p) => p.child.kill('SIGKILL'));
   let seq = 0;
   const busy = new Set<number>();
   const timer = setInterval(() => {
@@ -139,6 +155,8 @@ export async function startWatchWriter(kubectl: string, kubeconfig: string, mast
     }
   }, EVERY_MS);
   return {
+    writing: up.map((p) => p.master),
+    unreached,
     async stop() {
       clearInterval(timer);
       await Promise.allSettled(up.map((p) => call(p.port, 'DELETE', `${COLLECTION}/${DRILL_CONFIGMAP}`)));

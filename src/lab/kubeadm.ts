@@ -18,6 +18,7 @@ import { makeServerCert, type Sans } from './pki.js';
 import { runInNetns, sleep } from './run.js';
 import { installKubeletConf } from './kubelet-node.js';
 import { CONTROLLER_NS, labDirs, labFiles, machinePaths, runsPods, type MachineSpec } from './state.js';
+import { tokenKubeconfig } from '../kubeconfig.js';
 
 const KUBEADM_APIS = ['kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'];
 const STAND_IN_PORT = 6443;
@@ -179,18 +180,7 @@ export interface KubeadmReport {
  * token stands where kubeadm puts a client certificate.
  */
 export function adminConf(server: string, caPem: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    `- name: kubernetes\n  cluster:\n    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}\n    server: ${server}`,
-    'users:',
-    '- name: kubernetes-admin\n  user:\n    token: kha-lab-admin',
-    'contexts:',
-    '- name: kubernetes-admin@kubernetes\n  context:\n    cluster: kubernetes\n    user: kubernetes-admin',
-    'current-context: kubernetes-admin@kubernetes',
-    '',
-  ].join('\n');
+  return tokenKubeconfig({ cluster: 'kubernetes', user: 'kubernetes-admin', server, token: 'kha-lab-admin', caPem });
 }
 
 /**

@@ -7,6 +7,7 @@ import { labDirs, labFiles } from '../../src/lab/state.js';
 import { partitionCommands, type DrillName } from '../../src/drill/drills.js';
 import { shellQuote } from '../../src/shell/quote.js';
 import { CI_ENV as env, inventoryOf, KHA, NOT_LO, onHost, runKha } from './harness.js';
+import { tokenKubeconfig } from '../../src/kubeconfig.js';
 
 // The first build in the order the guides teach, then verify-failover and
 // status against the cluster it made: 2 load balancers, 3 masters that have
@@ -263,10 +264,7 @@ describe('kha verify-failover on the cluster the first build made', () => {
     const dir = labDirs(process.env).lab;
     const kubeconfig = (token: string) => {
       const file = join(dir, `${token}.kubeconfig`);
-      writeFileSync(
-        file,
-        `apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: https://10.77.0.10:6443\n    insecure-skip-tls-verify: true\nusers:\n- name: ops\n  user:\n    token: ${token}\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    user: ops\ncurrent-context: lab\n`,
-      );
+      writeFileSync(file, tokenKubeconfig({ cluster: 'lab', user: 'ops', server: 'https://10.77.0.10:6443', token }));
       return file;
     };
     type Run = { ok: boolean; warnings?: string[]; drills: { timeline: { streams: { name: string; kind: string; connections: { events: number[] }[] }[]; kubectlLeftOut?: string }; expectations: { name: string; held: boolean; detail: string }[] }[] };

@@ -37,9 +37,10 @@ import { POD_KEEPALIVED_KILL, POD_KEEPALIVED_STOP } from './drills.js';
 //   configuration, as no keepalived service exists to be active.
 // - drills: those that break the network (an apiserver port refused, a
 //   partition, a master refused or silenced for a node's local proxy) as on
-//   the masters; keepalived stopped and killed in its pod (drills.ts); those
-//   that wait for a service to be started again, and the reboot that waits
-//   for services, are systemd's and say why they do not apply.
+//   the masters; keepalived stopped and killed in its pod (drills.ts); the
+//   reboot, which waits for the pods as status reads them; those that start
+//   a stopped service again themselves are systemd's and say why they do
+//   not apply.
 
 const configTask = filesTaskOf('config', "keepalived's and haproxy's files are in place, checked by the images that will read them", (f) => !isManifest(f));
 const manifestsTask = filesTaskOf('manifests', 'the Pod manifests are in the kubelet\'s manifests directory, naming the configuration they run', isManifest);
@@ -57,7 +58,6 @@ const NOT_APPLICABLE: ReadonlyMap<DrillName, string> = new Map<DrillName, string
     `it stops the haproxy service until the drill starts it again: ${BY_THE_KUBELET}, at once (podman) or after its back-off (a kubelet), so whether keepalived's check moves the VIP at all depends on the runtime`,
   ],
   ['failback', `it stops keepalived and starts it later: ${BY_THE_KUBELET}, so the return cannot be timed`],
-  ['reboot', 'it waits for the keepalived and haproxy services to come back; here the kubelet brings back pods, which this drill does not look for'],
 ]);
 
 /** keepalived's drills on its pod (drills.ts); every other drill of the masters as it is. */

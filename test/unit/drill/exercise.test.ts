@@ -98,6 +98,7 @@ function setup(scripts: Record<string, ScriptStep[]>, slow?: { host: string; com
     progress: (t) => progress.push(t),
     extra: {},
     reconnect: () => Promise.reject(new Error('no reconnect in this test')),
+    serviceStates: () => Promise.reject(new Error('not here')),
   };
   const io: ExerciseIo = { stop: stop.signal, progress: (t) => progress.push(t), alarm: (t) => alarms.push(t) };
   return { ctx, io, log, alarms, progress, fakes };

@@ -98,6 +98,7 @@ describe('what they judge', () => {
       progress: () => undefined,
       extra: opts.markedDownMs === undefined ? {} : { markedDownMs: opts.markedDownMs },
       reconnect: () => Promise.reject(new Error('not here')),
+      serviceStates: () => Promise.reject(new Error('not here')),
     };
     const timeline: Timeline = { samples: [], defaultClient: [], vip: [], states: [], streams: [], marks: [{ t: 1000, what: 'fault', text: 'cut' }] };
     if (!opts.noProbe) timeline.node = { host: 'w1', url: 'https://127.0.0.1:6443/readyz', samples: opts.samples, clockUncertaintyMs: 1 };

@@ -48,6 +48,11 @@ describe('the HTML drill report', () => {
     // keepalived's own state changes sit on their host's lane.
     expect(html).toMatch(/<g class="state state-fault">.*?<text [^>]*>FAULT<\/text><title>lb1: keepalived entered FAULT at 1\.01 s<\/title><\/g>/);
     expect(html).toContain('lb2: keepalived entered MASTER at 1.08 s');
+    // The held stream: its longest stall in a card and in the summary table.
+    const stall = `${(drill('keepalived-stop', 1000, 1100).summary.streams[0]!.stalledMs / 1000).toFixed(2)} s`;
+    expect(html).toContain(`${stall}</div><div class="l">held connections: longest stall`);
+    expect(html).toMatch(new RegExp(`<th>held connections: longest stall</th>`));
+    expect(html).toContain(`<td>${stall}</td>`);
   });
 
   it('renders in headless Chromium', () => {

@@ -11,7 +11,7 @@ import { DRILL_CONFIGMAP, REAL_WATCH_PATH, startWatchWriter } from '../../../src
 // Node script stands in for kubectl here: its `proxy` answers as an
 // apiserver behind kubectl proxy would, and logs each request.
 
-function fakeKubectl(answerCreate: { status: number; body: object }): { bin: string; log: string } {
+function fakeKubectl(answerCreate: { status: number; body: object }, failsFor = ''): { bin: string; log: string } {
   const dir = mkdtempSync(join(tmpdir(), 'kha-fake-proxy-'));
   const bin = join(dir, 'kubectl');
   const log = join(dir, 'requests');
@@ -21,6 +21,7 @@ function fakeKubectl(answerCreate: { status: number; body: object }): { bin: str
 const http = require('node:http');
 const fs = require('node:fs');
 const server = process.argv[process.argv.indexOf('--server') + 1];
+if (${JSON.stringify(failsFor)} && server.includes(${JSON.stringify(failsFor)})) { console.error('error: dial tcp ' + server + ': connect: no route to host'); process.exit(1); }
 http.createServer((req, res) => {
   let body = '';
   req.on('data', (c) => (body += c));
@@ -57,6 +58,16 @@ describe('the real watch\'s writer', () => {
     expect(patches[0]).toMatchObject({ url: `/api/v1/namespaces/default/configmaps/${DRILL_CONFIGMAP}`, type: 'application/merge-patch+json', body: '{"data":{"seq":"1"}}' });
     expect(seen.filter((r) => r.method === 'DELETE')).toHaveLength(2);
     expect(seen.at(-1)!.method).toBe('DELETE');
+    expect([writer.writing, writer.unreached]).toEqual([['m1', 'm2'], []]);
+  });
+
+  it('a master whose proxy does not start is named with why, and the others are written to', async () => {
+    const { bin, log } = fakeKubectl({ status: 201, body: {} }, '10.77.0.22');
+    const writer = await startWatchWriter(bin, '/dev/null', masters);
+    await writer.stop();
+    expect(writer.writing).toEqual(['m1']);
+    expect(writer.unreached).toEqual([{ master: 'm2', why: 'kubectl proxy to m2 exited 1: error: dial tcp https://10.77.0.22:6443: connect: no route to host' }]);
+    expect(new Set(requests(log).map((r) => r.server))).toEqual(new Set(['https://10.77.0.21:6443']));
   });
 
   it('a ConfigMap left by an earlier run is taken as it is (409)', async () => {

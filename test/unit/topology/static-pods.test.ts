@@ -394,9 +394,9 @@ describe('drills and status on static pods', () => {
 
   it("run keepalived's drills on its pod, those that break the network as on the masters, and say why each of the others does not apply", () => {
     // The drills from a node break the network too (an iptables rule on a master or a node): they run where a host has the local proxy.
-    expect(topology.drills.map((d) => d.name)).toEqual(['keepalived-stop', 'keepalived-kill', 'backend-down', 'partition', 'node-apiserver-stop', 'node-master-crash']);
+    expect(topology.drills.map((d) => d.name)).toEqual(['keepalived-stop', 'keepalived-kill', 'backend-down', 'partition', 'reboot', 'node-apiserver-stop', 'node-master-crash']);
     expect(topology.drills.slice(0, 2)).toEqual([POD_KEEPALIVED_STOP, POD_KEEPALIVED_KILL]);
-    expect([...topology.drillsNotApplicable.keys()]).toEqual(['haproxy-down', 'failback', 'reboot']);
+    expect([...topology.drillsNotApplicable.keys()]).toEqual(['haproxy-down', 'failback']);
     for (const why of topology.drillsNotApplicable.values()) expect(why).toMatch(/kubelet/);
     // Every drill is either run or explained, never silently left out.
     expect([...topology.drills.map((d) => d.name), ...topology.drillsNotApplicable.keys()].sort()).toEqual([...DRILL_NAMES].sort());
