@@ -90,7 +90,7 @@ function faultLine(e: Explanation, f: FaultExplained): string {
         : nobody;
       return (
         `${holder} goes silent (power loss, a crash, a cable or switch port, keepalived killed, a network partition): nobody says goodbye, so ${wait}. ` +
-        `systemd takes a killed keepalived's VIP off ${holder} as it ends (kha's drop-in; a keepalived pod leaves it there until the kubelet restarts it), and a partition leaves it on both sides until it heals; then the higher priority keeps it, preempt or not.`
+        `a killed keepalived's VIP comes off ${holder} as it ends (kha's systemd drop-in, or the wrapper in keepalived's pod), and a partition leaves it on both sides until it heals; then the higher priority keeps it, preempt or not.`
       );
     }
     case 'holder-returns': {

@@ -58,7 +58,7 @@ describe('from the inventory alone', () => {
       "kha's check starts every 1 s and asks haproxy every 100 ms for 750 ms of it, failing at the second refused answer; keepalived gives up after its first failed run, so within 300 ms; its track_script has weight 0, so keepalived enters FAULT",
     );
     expect(t).toContain('lb2 takes over after its skew time, 91 ms: 391 ms at most in all');
-    expect(t).toContain("systemd takes a killed keepalived's VIP off lb1 as it ends");
+    expect(t).toContain("a killed keepalived's VIP comes off lb1 as it ends (kha's systemd drop-in, or the wrapper in keepalived's pod)");
     expect(t).toContain('lb2 waits its master down interval, 3 × 0.2 s + 91 ms = 691 ms');
     expect(t).toContain('skew time = (256 − priority) × advert_int / 256 (VRRPv3, RFC 5798 §6.1)');
   });
