@@ -268,12 +268,24 @@ describe('a configuration change rolls through the pods one master at a time', (
     );
     let log = '';
     probe.stdout.on('data', (b: Buffer) => (log += b.toString()));
+    // And a watch held through the VIP: each event stamped, each end of its connection said, then watched again.
+    const watch = spawn(
+      'ip',
+      [
+        'netns', 'exec', CONTROLLER_NS, 'bash', '-c',
+        `while :; do curl -skN --connect-timeout 1 https://${VIP}:8443/watch | while IFS= read -r l; do echo "$(date +%s.%N) event"; done; echo "$(date +%s.%N) ended"; sleep 0.05; done`,
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    let watched = '';
+    watch.stdout.on('data', (b: Buffer) => (watched += b.toString()));
     await sleep(1000);
     const holder = Object.entries(M).find(([, a]) => onHost(a, holdsVip).trim() === 'yes')?.[0];
     expect(holder, 'no master holds the VIP before the change').toBeDefined();
     const r = kha(['apply', '--yes'], changed);
     await sleep(2000);
     probe.kill();
+    watch.kill();
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     // One master at a time: each waited for its pods on the new manifest before the next (pods-current).
     const order = [...r.stdout.matchAll(/(m\d): (update \/etc\/kubernetes\/manifests\/haproxy\.yaml|keepalived and haproxy run the new manifests)/g)].map((x) => `${x[1]} ${x[2]!.startsWith('update') ? 'write' : 'running'}`);
@@ -306,6 +318,14 @@ describe('a configuration change rolls through the pods one master at a time', (
         (failed.length > 0 ? ` (${at(failed[0]!.t)} to ${at(failed.at(-1)!.t)}), longest outage ${longest.toFixed(2)} s` : ''),
       `apply's steps: ${r.stdout.split('\n').filter((l) => / m\d: (update \/etc\/kubernetes|keepalived and haproxy run)/.test(l)).map((l) => l.trim()).join('; ')}`,
     );
+    // The held watch: the holder's haproxy restarted under it and the VIP moved, so its connection ended and it
+    // watched again on the new holder. What a kubelet's watch lives through: the longest gap between events.
+    const lines = watched.trim().split('\n').map((l) => l.split(' '));
+    const events = lines.filter(([, what]) => what === 'event').map(([t]) => Number(t));
+    const gap = Math.max(...events.slice(1).map((t, i) => t - events[i]!));
+    figures.push(`a watch held through the change: ${events.length} events, ${lines.filter(([, what]) => what === 'ended').length} connections ended, longest gap ${gap.toFixed(2)} s`);
+    expect(events.length).toBeGreaterThan(50);
+    expect(gap).toBeLessThan(1);
     expect(samples.length).toBeGreaterThan(20);
     expect(failedSince, 'the VIP still failed when the probe ended').toBeUndefined();
     // haproxy's restart on the holder moves the VIP (keepalived's check fails while haproxy is down):
