@@ -234,8 +234,19 @@ describe('status and drills know static pods', () => {
   it('reboot of the holder (--destructive): the VIP hands over as when keepalived stops, held connections resume, and the master comes back with both pods', () => {
     const before = Object.fromEntries(Object.entries(M).map(([m, a]) => [m, onHost(a, 'ps -o lstart= -p 1').trim()]));
     const r = kha(['verify-failover', '--drill', 'reboot', '--destructive', '--json']);
-    const d = (JSON.parse(r.stdout) as { drills: { passed: boolean; target: string; summary: { longestOutageMs: number; failed: number; sent: number; streams: { stalledMs: number }[] }; expectations: { name: string; held: boolean; detail: string }[] }[] }).drills[0]!;
-    expect(d.expectations.filter((e) => !e.held), r.stderr).toEqual([]);
+    const d = (
+      JSON.parse(r.stdout) as {
+        drills: {
+          passed: boolean;
+          target: string;
+          summary: { longestOutageMs: number; failed: number; sent: number; streams: { stalledMs: number }[] };
+          timeline: { marks: unknown[] };
+          expectations: { name: string; held: boolean; detail: string }[];
+        }[];
+      }
+    ).drills[0]!;
+    // On failure, what each stream saw (when it stopped, how it learned, when it resumed) and the marks, to tell why.
+    expect(d.expectations.filter((e) => !e.held), JSON.stringify({ streams: d.summary.streams, marks: d.timeline.marks })).toEqual([]);
     expect(d.expectations.map((e) => e.name)).toEqual(expect.arrayContaining(['held connections resume ≤ 1.00 s after the move', `${d.target} back with both services`]));
     // It did reboot: the holder's init started anew.
     const target = d.target as keyof typeof M;

@@ -54,7 +54,7 @@ function run(args: string[], world: { vipOnEth0: boolean; sockets: boolean }, en
 }
 
 const OFF_LO = 'ip -4 addr del 10.77.0.10/32 dev lo';
-const RELEASE = ['ip -4 addr add 10.77.0.10/32 dev lo', 'ip -4 -o addr show dev eth0', 'ss -K state established ( sport = :6443 ) src 10.77.0.10', OFF_LO];
+const RELEASE = ['ip -4 addr add 10.77.0.10/32 dev lo', 'ip -4 -o addr show dev eth0', 'ss -K state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 ) src 10.77.0.10', OFF_LO];
 /** As the detached copy runs. */
 const DETACHED = { KHA_RELEASE_DETACHED: '1' };
 
@@ -71,10 +71,10 @@ describe('the release script', () => {
   });
 
   it('BACKUP, where every start goes too: only with connections left on the VIP', () => {
-    expect(run(['backup'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established ( sport = :6443 )', OFF_LO]);
+    expect(run(['backup'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 )', OFF_LO]);
     expect(run(['backup'], { vipOnEth0: false, sockets: true })).toEqual([
       'ip -4 -o addr show dev eth0',
-      'ss -tn state established ( sport = :6443 )',
+      'ss -tn state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 )',
       RELEASE[0],
       'sleep 0.20',
       ...RELEASE.slice(1),
@@ -88,7 +88,7 @@ describe('the release script', () => {
   it('after keepalived was killed: waits out the backup\'s master-down interval before the reset', () => {
     expect(run(['stopped'], { vipOnEth0: false, sockets: true }, { SERVICE_RESULT: 'signal' })).toEqual([
       'ip -4 -o addr show dev eth0',
-      'ss -tn state established ( sport = :6443 )',
+      'ss -tn state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 )',
       RELEASE[0],
       'sleep 0.50',
       ...RELEASE.slice(1),
@@ -98,6 +98,6 @@ describe('the release script', () => {
   it('after a clean stop: only connections left over, at once; none left, nothing at all', () => {
     expect(run(['stopped'], { vipOnEth0: false, sockets: true }, { SERVICE_RESULT: 'success' })).toContain('sleep 0');
     // A VIP an interrupted run left on lo is taken off all the same.
-    expect(run(['stopped'], { vipOnEth0: false, sockets: false }, { SERVICE_RESULT: 'success' })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established ( sport = :6443 )', OFF_LO]);
+    expect(run(['stopped'], { vipOnEth0: false, sockets: false }, { SERVICE_RESULT: 'success' })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 )', OFF_LO]);
   });
 });

@@ -135,8 +135,9 @@ describe("keepalived's wrapper, the first process of its container", () => {
       writeFileSync(path, text);
       chmodSync(path, 0o755);
     };
-    script(join(bin, 'ip'), `#!/bin/sh\necho "ip $*" >> ${log}\n`);
-    script(join(dir, 'release'), `#!/bin/sh\necho "release $1 $SERVICE_RESULT" >> ${log}\n`);
+    // Each signals itself first, as systemd's sweep of a stopping scope would: only an ignored SIGTERM lets it go on.
+    script(join(bin, 'ip'), `#!/bin/sh\nkill -TERM $$\necho "ip $*" >> ${log}\n`);
+    script(join(dir, 'release'), `#!/bin/sh\ntrap 'echo "release got TERM" >> ${log}; exit 0' TERM\nkill -TERM $$\necho "release $1 $SERVICE_RESULT" >> ${log}\n`);
     script(join(dir, 'keepalived'), `#!/bin/bash\necho "keepalived $* $(ls ${join(dir, 'run')} | wc -l) pid files" >> ${log}\ntrap 'echo "keepalived got TERM" >> ${log}; exit 0' TERM\nwhile :; do sleep 0.05; done\n`);
     const inv = load(exampleText);
     const run = join(dir, 'run');
@@ -156,19 +157,21 @@ describe("keepalived's wrapper, the first process of its container", () => {
     return { dir, child, ended, lines, started, stderr: () => stderr };
   }
 
-  it('passes SIGTERM to keepalived, then takes the VIP off and runs the release as after a clean stop', async () => {
+  it('passes SIGTERM to keepalived and releases as soon as the VIP is off, then takes the VIP off and runs the release as after a clean stop', async () => {
     const w = stage();
     try {
       await w.started();
       w.child.kill('SIGTERM');
       expect(await w.ended).toBe(0);
-      expect(w.lines()).toEqual([
-        // The stale pid file is gone before keepalived starts.
-        'keepalived --dont-fork 0 pid files',
-        'keepalived got TERM',
-        'ip -4 addr del 10.77.0.10/24 dev eth0',
-        'release stopped success',
-      ]);
+      const lines = w.lines();
+      // The stale pid file is gone before keepalived starts.
+      expect(lines[0]).toBe('keepalived --dont-fork 0 pid files');
+      // On the signal, a release of its own once keepalived has taken the VIP off (this ip shows none), alive through SIGTERM;
+      // after keepalived, the VIP off and the release as after a clean stop.
+      expect([...lines].sort()).toEqual(
+        ['ip -4 -o addr show dev eth0', 'release leaving ', 'keepalived got TERM', 'ip -4 addr del 10.77.0.10/24 dev eth0', 'release stopped success', lines[0]!].sort(),
+      );
+      expect(lines.indexOf('release stopped success')).toBeGreaterThan(lines.indexOf('ip -4 addr del 10.77.0.10/24 dev eth0'));
       expect(w.stderr()).toContain('kha: keepalived ended (exit 0): 10.77.0.10/24 taken off eth0');
     } finally {
       rmSync(w.dir, { recursive: true, force: true });

@@ -22,6 +22,11 @@ set -u
 vip=10.77.0.10
 port=8443
 holds() { ip -4 -o addr show dev eth0 | grep -q " inet $vip/"; }
+# The connections to reset: those haproxy holds, and those it already closed
+# whose FIN could not leave because the VIP had gone first (FIN-WAIT-1,
+# LAST-ACK, CLOSING: a haproxy stopped beside keepalived, as at shutdown when
+# nothing orders them): their client has heard nothing either.
+held='state established state close-wait state fin-wait-1 state closing state last-ack'
 
 # haproxy gone on the holder: keepalived's check takes the VIP off the
 # interface only later, and the `leaving` run puts it on lo a few
@@ -68,11 +73,11 @@ holds && exit 0
 # their SYNs vanish for a second's retransmission. Otherwise only
 # connections left over are worth it: BACKUP is also where every start goes.
 if [ "$1" != leaving ]; then
-  ss -tn state established "( sport = :$port )" | grep -q " $vip:$port " || exit 0
+  ss -tn $held "( sport = :$port )" | grep -q " $vip:$port " || exit 0
 fi
 
 ip -4 addr add "$vip/32" dev lo 2>/dev/null
 sleep "$wait"
 holds && exit 0
-ss -K state established "( sport = :$port )" src "$vip" >/dev/null 2>&1
+ss -K $held "( sport = :$port )" src "$vip" >/dev/null 2>&1
 exit 0

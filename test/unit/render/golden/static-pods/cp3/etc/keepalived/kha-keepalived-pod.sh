@@ -30,15 +30,32 @@ rm -f /run/keepalived*.pid
 pid=$!
 # The kubelet stops a container with SIGTERM to its first process, this one:
 # keepalived gets it and says goodbye (a priority-0 advert), as when its
-# service stops. A trapped signal ends `wait` early: wait again until
-# keepalived is gone.
-trap 'kill -TERM "$pid" 2>/dev/null' TERM INT
+# service stops, and keepalived.conf's notify_stop runs the release. At
+# shutdown, though, systemd stops the container's scope: SIGTERM to every
+# process in it, and again to each new one until none is left, which can
+# end that release before it resets anything; this one's own, once
+# keepalived has gone, comes only after keepalived's shutdown (about 1 s).
+# So on the signal this also starts a release of its own, immune to
+# SIGTERM (a shell cannot trap a signal ignored on entry, and its ip, ss and
+# sleep keep it ignored too), as soon as keepalived has taken the VIP off.
+release_once_gone() {
+  for _ in $(seq 1 100); do
+    ip -4 -o addr show dev "$dev" | grep -q " inet ${vip%/*}/" || break
+    sleep 0.02
+  done
+  KHA_RELEASE_DETACHED=1 exec "$release" leaving
+}
+# Later signals (the sweep's) are ignored: keepalived is stopping already.
+# A trapped signal ends `wait` early: wait again until keepalived is gone.
+trap 'trap "" TERM INT; kill -TERM "$pid" 2>/dev/null; release_once_gone &' TERM INT
 while :; do
   wait "$pid"
   rc=$?
   kill -0 "$pid" 2>/dev/null || break
 done
 
+# From here on SIGTERM is ignored, by this and by what it runs (the sweep above).
+trap '' TERM INT
 echo "kha: keepalived ended (exit $rc): $vip taken off $dev, held connections reset once a backup has it" >&2
 ip -4 addr del "$vip" dev "$dev" 2>/dev/null
 # The release waits out a backup's master-down interval unless keepalived
