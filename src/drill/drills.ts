@@ -232,7 +232,7 @@ function onHolder(spec: {
 
 /** How a topology stops and kills keepalived on a host, and gets it back: its systemd service, or its pod. */
 export interface KeepalivedHandling {
-  /** What the titles say is stopped: "keepalived", "keepalived's container". */
+  /** What the titles say is stopped: "keepalived", or its container and how. */
   stopped: string;
   /** [timeline text, command]: keepalived ends cleanly, with its goodbye advert. */
   stop: [string, string];
