@@ -318,6 +318,20 @@ describe('planned moves judge the held streams by their stall', () => {
     expect(judged([cut])).toMatchObject({ held: true });
   });
 
+  it("kubectl is judged on when it learned: it resumes as a new process, whose start is the instrument's", () => {
+    // A reset 0.1 s after the move, then 1.3 s to start kubectl again and its first event.
+    const restarted = { name: 'kubectl', kind: 'kubectl' as const, connections: [{ openedAt: 0, events: every100(100, 1100), ended: { t: 1300, how: 'rst' as const } }, { openedAt: 1350, events: every100(2600, 7900) }] };
+    expect(judged([restarted])).toMatchObject({ held: true, detail: 'longest stall 1.50 s' });
+    // Told only 1.1 s after the move: late, whatever its restart cost.
+    const told = { ...restarted, connections: [{ openedAt: 0, events: every100(100, 1100), ended: { t: 2310, how: 'fin' as const } }, { openedAt: 2360, events: every100(2500, 7900) }] };
+    expect(judged([told])).toMatchObject({ held: false, detail: 'kubectl: learned 1.11 s after' });
+    // Never ended, still silent: stuck, as any stream.
+    const stuck = { ...restarted, connections: [{ openedAt: 0, events: every100(100, 1100) }] };
+    expect(judged([stuck])).toMatchObject({ held: false, detail: 'kubectl: still stuck at the end' });
+    // The same client's resumption is judged for the drill's own kinds, which reconnect in their process.
+    expect(judged([{ ...restarted, name: 'client-go', kind: 'client-go' as const }])).toMatchObject({ held: false, detail: 'client-go: resumed 1.40 s after' });
+  });
+
   it('no streams measured (a real apiserver): nothing judged', () => {
     expect(judged([])).toBeUndefined();
   });

@@ -53,8 +53,9 @@ function run(args: string[], world: { vipOnEth0: boolean; sockets: boolean }, en
   return out;
 }
 
-const OFF_LO = 'ip -4 addr del 10.77.0.10/32 dev lo';
-const RELEASE = ['ip -4 addr add 10.77.0.10/32 dev lo', 'ip -4 -o addr show dev eth0', 'ss -K state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 ) src 10.77.0.10', OFF_LO];
+/** On the way out: off lo unless this host holds the VIP. */
+const OFF_LO = ['ip -4 -o addr show dev eth0', 'ip -4 addr del 10.77.0.10/32 dev lo'];
+const RELEASE = ['ip -4 addr add 10.77.0.10/32 dev lo', 'ip -4 -o addr show dev eth0', 'ss -K state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 ) src 10.77.0.10', ...OFF_LO];
 /** As the detached copy runs. */
 const DETACHED = { KHA_RELEASE_DETACHED: '1' };
 
@@ -71,7 +72,7 @@ describe('the release script', () => {
   });
 
   it('BACKUP, where every start goes too: only with connections left on the VIP', () => {
-    expect(run(['backup'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 )', OFF_LO]);
+    expect(run(['backup'], { vipOnEth0: false, sockets: false })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 )', ...OFF_LO]);
     expect(run(['backup'], { vipOnEth0: false, sockets: true })).toEqual([
       'ip -4 -o addr show dev eth0',
       'ss -tn state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 )',
@@ -81,8 +82,17 @@ describe('the release script', () => {
     ]);
   });
 
-  it('does nothing on the holder (a notify that came late, or a VIP taken back)', () => {
-    expect(run(['leaving'], { vipOnEth0: true, sockets: true }, DETACHED)).toEqual(['ip -4 -o addr show dev eth0', OFF_LO]);
+  it('does nothing on the holder (a notify that came late, or a VIP taken back), and leaves it the VIP on lo', () => {
+    expect(run(['leaving'], { vipOnEth0: true, sockets: true }, DETACHED)).toEqual(['ip -4 -o addr show dev eth0', 'ip -4 -o addr show dev eth0']);
+  });
+
+  it('as keepalived takes the VIP (static pods): on lo too, so that it is never on neither as it leaves; a late run on a host that lost it again, nothing', () => {
+    expect(run(['master'], { vipOnEth0: true, sockets: true })).toEqual(['ip -4 -o addr show dev eth0', 'ip -4 addr add 10.77.0.10/32 dev lo']);
+    expect(run(['master'], { vipOnEth0: false, sockets: true })).toEqual(['ip -4 -o addr show dev eth0']);
+  });
+
+  it('is run as keepalived takes the VIP only where keepalived and haproxy end together: static pods, not hosts', () => {
+    expect(renderLoadBalancer(inv, inv.lbs[0]!, 'eth0').find((f) => f.path === '/etc/keepalived/keepalived.conf')!.content).not.toContain('notify_master');
   });
 
   it('after keepalived was killed: waits out the backup\'s master-down interval before the reset', () => {
@@ -98,6 +108,6 @@ describe('the release script', () => {
   it('after a clean stop: only connections left over, at once; none left, nothing at all', () => {
     expect(run(['stopped'], { vipOnEth0: false, sockets: true }, { SERVICE_RESULT: 'success' })).toContain('sleep 0');
     // A VIP an interrupted run left on lo is taken off all the same.
-    expect(run(['stopped'], { vipOnEth0: false, sockets: false }, { SERVICE_RESULT: 'success' })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 )', OFF_LO]);
+    expect(run(['stopped'], { vipOnEth0: false, sockets: false }, { SERVICE_RESULT: 'success' })).toEqual(['ip -4 -o addr show dev eth0', 'ss -tn state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 )', ...OFF_LO]);
   });
 });

@@ -125,7 +125,12 @@ describe('the Pod manifests', () => {
 describe("keepalived's wrapper, the first process of its container", () => {
   const spec = topologyOf(load(exampleText)).files.find((f) => f.id === 'keepalived-wrapper')!;
 
-  /** The rendered wrapper with a release script that logs its calls, an `ip` that logs its arguments, and a keepalived stand-in that ends cleanly on SIGTERM. */
+  /**
+   * The rendered wrapper with a release script that logs its calls, an `ip`
+   * that logs its arguments and shows the VIP on eth0 while a file says this
+   * host holds it, and a keepalived stand-in, the holder, that takes the VIP
+   * off and ends cleanly on SIGTERM.
+   */
   function stage() {
     const dir = mkdtempSync(join(tmpdir(), 'kha-wrapper-'));
     const bin = join(dir, 'bin');
@@ -136,9 +141,14 @@ describe("keepalived's wrapper, the first process of its container", () => {
       chmodSync(path, 0o755);
     };
     // Each signals itself first, as systemd's sweep of a stopping scope would: only an ignored SIGTERM lets it go on.
-    script(join(bin, 'ip'), `#!/bin/sh\nkill -TERM $$\necho "ip $*" >> ${log}\n`);
+    const held = join(dir, 'held');
+    writeFileSync(held, '');
+    script(
+      join(bin, 'ip'),
+      `#!/bin/sh\nkill -TERM $$\necho "ip $*" >> ${log}\ncase "$*" in\n  '-4 -o addr show dev eth0') [ -e ${held} ] && echo '2: eth0    inet 10.77.0.10/24 scope global eth0' ;;\n  '-4 addr del 10.77.0.10/24 dev eth0') rm -f ${held} ;;\nesac\nexit 0\n`,
+    );
     script(join(dir, 'release'), `#!/bin/sh\ntrap 'echo "release got TERM" >> ${log}; exit 0' TERM\nkill -TERM $$\necho "release $1 $SERVICE_RESULT" >> ${log}\n`);
-    script(join(dir, 'keepalived'), `#!/bin/bash\necho "keepalived $* $(ls ${join(dir, 'run')} | wc -l) pid files" >> ${log}\ntrap 'echo "keepalived got TERM" >> ${log}; exit 0' TERM\nwhile :; do sleep 0.05; done\n`);
+    script(join(dir, 'keepalived'), `#!/bin/bash\necho "keepalived $* $(ls ${join(dir, 'run')} | wc -l) pid files" >> ${log}\ntrap 'echo "keepalived got TERM" >> ${log}; rm -f ${held}; exit 0' TERM\nwhile :; do sleep 0.05; done\n`);
     const inv = load(exampleText);
     const run = join(dir, 'run');
     mkdirSync(run);
@@ -150,28 +160,31 @@ describe("keepalived's wrapper, the first process of its container", () => {
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
-    const started = async () => {
-      for (let i = 0; i < 100 && !lines().some((l) => l.startsWith('keepalived ')); i++) await new Promise((r) => setTimeout(r, 20));
+    const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
+    const logged = async (line: string) => {
+      for (let i = 0; i < 100 && !lines().includes(line); i++) await new Promise((r) => setTimeout(r, 20));
     };
-    return { dir, child, ended, lines, started, stderr: () => stderr };
+    const started = () => logged('keepalived --dont-fork 0 pid files');
+    return { dir, child, ended, lines, logged, started, stderr: () => stderr };
   }
 
-  it('passes SIGTERM to keepalived and releases as soon as the VIP is off, then takes the VIP off and runs the release as after a clean stop', async () => {
+  it('passes SIGTERM to keepalived and releases as soon as keepalived took the VIP off, then takes the VIP off and runs the release as after a clean stop', async () => {
     const w = stage();
     try {
       await w.started();
       w.child.kill('SIGTERM');
       expect(await w.ended).toBe(0);
+      // In a container the background release dies with its first process; here it lives on and logs.
+      await w.logged('release leaving ');
       const lines = w.lines();
       // The stale pid file is gone before keepalived starts.
       expect(lines[0]).toBe('keepalived --dont-fork 0 pid files');
-      // On the signal, a release of its own once keepalived has taken the VIP off (this ip shows none), alive through SIGTERM;
-      // after keepalived, the VIP off and the release as after a clean stop.
-      expect([...lines].sort()).toEqual(
-        ['ip -4 -o addr show dev eth0', 'release leaving ', 'keepalived got TERM', 'ip -4 addr del 10.77.0.10/24 dev eth0', 'release stopped success', lines[0]!].sort(),
-      );
-      expect(lines.indexOf('release stopped success')).toBeGreaterThan(lines.indexOf('ip -4 addr del 10.77.0.10/24 dev eth0'));
+      // On the signal, keepalived told, and a release of its own once keepalived has taken the VIP off (not before), alive
+      // through SIGTERM; after keepalived, the VIP off and the release as after a clean stop.
+      const acts = lines.filter((l) => l !== 'ip -4 -o addr show dev eth0');
+      expect(acts.slice(0, 2)).toEqual([lines[0], 'keepalived got TERM']);
+      expect([...acts.slice(2)].sort()).toEqual(['ip -4 addr del 10.77.0.10/24 dev eth0', 'release leaving ', 'release stopped success'].sort());
+      expect(acts.indexOf('release stopped success')).toBeGreaterThan(acts.indexOf('ip -4 addr del 10.77.0.10/24 dev eth0'));
       expect(w.stderr()).toContain('kha: keepalived ended (exit 0): 10.77.0.10/24 taken off eth0');
     } finally {
       rmSync(w.dir, { recursive: true, force: true });
@@ -220,6 +233,8 @@ describe("keepalived's wrapper, the first process of its container", () => {
     const file = (id: string) => cp1.files.find((f) => f.spec.id === id)!.content;
     expect(file('keepalived.yaml')).toMatch(/command:\n\s+- \/etc\/keepalived\/kha-keepalived-pod\.sh\n\s+- keepalived\n/);
     expect(file('keepalived.conf')).toContain('notify_stop "/etc/keepalived/kha-release-connections.sh leaving" root');
+    // Both containers end together at shutdown: the holder keeps the VIP on lo all along, which hosts do not.
+    expect(file('keepalived.conf')).toContain('notify_master "/etc/keepalived/kha-release-connections.sh master" root');
     expect(file('sysctl')).toContain('net.ipv4.conf.all.arp_ignore = 1');
   });
 

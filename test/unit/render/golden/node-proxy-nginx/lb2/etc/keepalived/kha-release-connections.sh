@@ -6,7 +6,8 @@
 # when nothing left), and by systemd (or, in keepalived's pod, by the
 # container's first process) after keepalived ended however it ended
 # (`stopped`); and by systemd as haproxy ends and starts (`haproxy-stopped`,
-# `haproxy-started`: see below). Clients that hold connections through
+# `haproxy-started`), or in static pods by keepalived as it takes the VIP
+# (`master`): see below. Clients that hold connections through
 # the VIP (every kubelet's and controller's watch) would otherwise hang: once
 # the VIP is gone, nothing haproxy sends on them can be routed, FIN and RST
 # included, and a waiting client sends nothing the new holder could reset.
@@ -34,8 +35,13 @@ held='state established state close-wait state fin-wait-1 state closing state la
 # reset are already asking again: a SYN in that gap is lost, and its
 # retransmission comes a second later. On lo from now, the VIP answers them
 # with a RST throughout; the `leaving` run takes it off with its own.
+#
+# Where keepalived and haproxy end together (static pods: a shutdown stops
+# both containers at once, and keepalived takes the VIP off before any
+# release of its own could put it on lo), keepalived runs `master` as it
+# takes the VIP: the holder keeps it on lo too, all along.
 case "${1:-}" in
-  haproxy-stopped) holds && ip -4 addr add "$vip/32" dev lo 2>/dev/null; exit 0 ;;
+  haproxy-stopped|master) holds && ip -4 addr add "$vip/32" dev lo 2>/dev/null; exit 0 ;;
   haproxy-started) holds && ip -4 addr del "$vip/32" dev lo 2>/dev/null; exit 0 ;;
 esac
 
@@ -57,12 +63,13 @@ case "${1:-}" in
   # keepalived was killed (SERVICE_RESULT is systemd's, or the pod's first process says it as systemd
   # would): the backup waits out its master-down interval.
   stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.50 ;;
-  *) echo "usage: $0 leaving|backup|stopped|haproxy-stopped|haproxy-started" >&2; exit 2 ;;
+  *) echo "usage: $0 leaving|backup|stopped|master|haproxy-stopped|haproxy-started" >&2; exit 2 ;;
 esac
 
-# However this ends (a signal included), the VIP is not left on lo: a later
-# run also takes off one an interrupted run left there.
-trap 'ip -4 addr del "$vip/32" dev lo 2>/dev/null' EXIT
+# However this ends (a signal included), the VIP is not left on lo unless
+# this host holds it: a later run also takes off one an interrupted run left
+# there.
+trap 'holds || ip -4 addr del "$vip/32" dev lo 2>/dev/null' EXIT
 trap 'exit 0' TERM INT HUP
 
 # Still, or again, the holder: its connections are good.
