@@ -41,12 +41,6 @@ export interface KeepalivedContext {
   check: { script: string; monitorPort: number; watchCs: number; user: string; interval: number; timeout: number; fall: number; rise: number };
   /** Resets clients' connections when the VIP leaves this host alive (the release script). */
   release: string;
-  /**
-   * The holder keeps the VIP on lo too (the release script's `master`), so
-   * that it is never on neither while keepalived takes it off the interface:
-   * where keepalived and haproxy end together (static pods).
-   */
-  holdOnLo: boolean;
   lbCount: number;
 }
 
@@ -149,7 +143,6 @@ export function keepalivedContext(inv: Inventory, lb: LoadBalancer, iface: strin
     },
     check: { script: CHECK_SCRIPT_PATH, monitorPort: inv.haproxy.monitor_port, watchCs: checkWatchCs(k.check), user: SCRIPT_USER, ...k.check },
     release: RELEASE_SCRIPT_PATH,
-    holdOnLo: false,
     lbCount: inv.lbs.length,
   };
 }

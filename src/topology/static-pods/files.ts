@@ -1,7 +1,7 @@
 import type { IPod } from 'kubernetes-models/v1/Pod';
 import { type Inventory, type StaticPodSettings, vipOf } from '../../inventory/model.js';
 import type { FileSpec, RenderedFile } from '../../render/catalog.js';
-import { haproxyContext, keepalivedContext, keepalivedEndContext } from '../../render/context.js';
+import { haproxyContext, keepalivedEndContext } from '../../render/context.js';
 import { renderSpec } from '../../render/spec.js';
 import { asPositional, BASH_SYNTAX, HAPROXY_VALIDATE, inImageValidate, KEEPALIVED_VALIDATE, UNCHECKED_MARK } from '../../render/validators.js';
 import { filesDigest } from '../../tasks/services.js';
@@ -57,11 +57,7 @@ export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
       // /run: where keepalived keeps its pid files inside the container.
       context: (inv, lb, iface) => ({ ...keepalivedEndContext(inv, lb, iface), runDir: '/run' }),
     },
-    {
-      ...shared('keepalived.conf'),
-      context: (inv, lb, iface) => ({ ...keepalivedContext(inv, lb, iface), holdOnLo: true }),
-      validate: inImageValidate(sp.keepalivedImage, 'keepalived', asPositional(KEEPALIVED_VALIDATE)),
-    },
+    { ...shared('keepalived.conf'), validate: inImageValidate(sp.keepalivedImage, 'keepalived', asPositional(KEEPALIVED_VALIDATE)) },
     {
       ...shared('haproxy.cfg'),
       // A container has no /dev/log; the kubelet keeps what it prints.

@@ -55,7 +55,8 @@ function run(args: string[], world: { vipOnEth0: boolean; sockets: boolean }, en
 
 /** On the way out: off lo unless this host holds the VIP. */
 const OFF_LO = ['ip -4 -o addr show dev eth0', 'ip -4 addr del 10.77.0.10/32 dev lo'];
-const RELEASE = ['ip -4 addr add 10.77.0.10/32 dev lo', 'ip -4 -o addr show dev eth0', 'ss -K state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 ) src 10.77.0.10', ...OFF_LO];
+/** Off lo at once after the resets, and again on the way out (no longer there). */
+const RELEASE = ['ip -4 addr add 10.77.0.10/32 dev lo', 'ip -4 -o addr show dev eth0', 'ss -K state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 ) src 10.77.0.10', OFF_LO[1]!, ...OFF_LO];
 /** As the detached copy runs. */
 const DETACHED = { KHA_RELEASE_DETACHED: '1' };
 
@@ -86,13 +87,14 @@ describe('the release script', () => {
     expect(run(['leaving'], { vipOnEth0: true, sockets: true }, DETACHED)).toEqual(['ip -4 -o addr show dev eth0', 'ip -4 -o addr show dev eth0']);
   });
 
-  it('as keepalived takes the VIP (static pods): on lo too, so that it is never on neither as it leaves; a late run on a host that lost it again, nothing', () => {
-    expect(run(['master'], { vipOnEth0: true, sockets: true })).toEqual(['ip -4 -o addr show dev eth0', 'ip -4 addr add 10.77.0.10/32 dev lo']);
-    expect(run(['master'], { vipOnEth0: false, sockets: true })).toEqual(['ip -4 -o addr show dev eth0']);
-  });
-
-  it('is run as keepalived takes the VIP only where keepalived and haproxy end together: static pods, not hosts', () => {
-    expect(renderLoadBalancer(inv, inv.lbs[0]!, 'eth0').find((f) => f.path === '/etc/keepalived/keepalived.conf')!.content).not.toContain('notify_master');
+  it('as keepalived takes the VIP, and as haproxy ends on the holder: on lo too, so that it is never on neither as it leaves; on a host that lost it again, nothing', () => {
+    for (const action of ['master', 'haproxy-stopped']) {
+      expect(run([action], { vipOnEth0: true, sockets: true })).toEqual(['ip -4 -o addr show dev eth0', 'ip -4 addr add 10.77.0.10/32 dev lo']);
+      expect(run([action], { vipOnEth0: false, sockets: true })).toEqual(['ip -4 -o addr show dev eth0']);
+    }
+    expect(renderLoadBalancer(inv, inv.lbs[0]!, 'eth0').find((f) => f.path === '/etc/keepalived/keepalived.conf')!.content).toContain(
+      'notify_master "/etc/keepalived/kha-release-connections.sh master" root',
+    );
   });
 
   it('after keepalived was killed: waits out the backup\'s master-down interval before the reset', () => {

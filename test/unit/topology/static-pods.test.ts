@@ -233,7 +233,7 @@ describe("keepalived's wrapper, the first process of its container", () => {
     const file = (id: string) => cp1.files.find((f) => f.spec.id === id)!.content;
     expect(file('keepalived.yaml')).toMatch(/command:\n\s+- \/etc\/keepalived\/kha-keepalived-pod\.sh\n\s+- keepalived\n/);
     expect(file('keepalived.conf')).toContain('notify_stop "/etc/keepalived/kha-release-connections.sh leaving" root');
-    // Both containers end together at shutdown: the holder keeps the VIP on lo all along, which hosts do not.
+    // Both containers end together at shutdown: the holder keeps the VIP on lo all along, as on hosts.
     expect(file('keepalived.conf')).toContain('notify_master "/etc/keepalived/kha-release-connections.sh master" root');
     expect(file('sysctl')).toContain('net.ipv4.conf.all.arp_ignore = 1');
   });

@@ -5,9 +5,8 @@
 # it stops or goes FAULT (`leaving`) or BACKUP (`backup`, also at every start,
 # when nothing left), and by systemd (or, in keepalived's pod, by the
 # container's first process) after keepalived ended however it ended
-# (`stopped`); and by systemd as haproxy ends and starts (`haproxy-stopped`,
-# `haproxy-started`), or in static pods by keepalived as it takes the VIP
-# (`master`): see below. Clients that hold connections through
+# (`stopped`); and by keepalived as it takes the VIP (`master`) and by
+# systemd as haproxy ends (`haproxy-stopped`): see below. Clients that hold connections through
 # the VIP (every kubelet's and controller's watch) would otherwise hang: once
 # the VIP is gone, nothing haproxy sends on them can be routed, FIN and RST
 # included, and a waiting client sends nothing the new holder could reset.
@@ -29,20 +28,18 @@ holds() { ip -4 -o addr show dev eth0 | grep -q " inet $vip/"; }
 # nothing orders them): their client has heard nothing either.
 held='state established state close-wait state fin-wait-1 state closing state last-ack'
 
-# haproxy gone on the holder: keepalived's check takes the VIP off the
-# interface only later, and the `leaving` run puts it on lo a few
-# milliseconds after that, while clients whose connection haproxy's end
-# reset are already asking again: a SYN in that gap is lost, and its
-# retransmission comes a second later. On lo from now, the VIP answers them
-# with a RST throughout; the `leaving` run takes it off with its own.
-#
-# Where keepalived and haproxy end together (static pods: a shutdown stops
-# both containers at once, and keepalived takes the VIP off before any
-# release of its own could put it on lo), keepalived runs `master` as it
-# takes the VIP: the holder keeps it on lo too, all along.
+# The holder keeps the VIP on lo too, all along. keepalived takes it off the
+# interface as it stops or goes FAULT, and every run below that puts it on
+# lo is a new process that comes later (hundreds of milliseconds on a busy
+# host); meanwhile clients whose connection haproxy's end closed (haproxy
+# dead, or stopped beside keepalived at shutdown) are already asking again,
+# and a SYN to an address the host no longer has is lost, retransmitted a
+# second later. On lo, the VIP answers them with a RST until the new
+# holder's gratuitous ARP reaches them; the run for the VIP's leaving takes
+# it off lo. `haproxy-stopped` does the same for a holder whose `master` run
+# has not come yet.
 case "${1:-}" in
-  haproxy-stopped|master) holds && ip -4 addr add "$vip/32" dev lo 2>/dev/null; exit 0 ;;
-  haproxy-started) holds && ip -4 addr del "$vip/32" dev lo 2>/dev/null; exit 0 ;;
+  master|haproxy-stopped) holds && ip -4 addr add "$vip/32" dev lo 2>/dev/null; exit 0 ;;
 esac
 
 # As keepalived's child the release may end with keepalived's shutdown, before
@@ -63,7 +60,7 @@ case "${1:-}" in
   # keepalived was killed (SERVICE_RESULT is systemd's, or the pod's first process says it as systemd
   # would): the backup waits out its master-down interval.
   stopped) [ "${SERVICE_RESULT:-}" = success ] && wait=0 || wait=0.50 ;;
-  *) echo "usage: $0 leaving|backup|stopped|master|haproxy-stopped|haproxy-started" >&2; exit 2 ;;
+  *) echo "usage: $0 leaving|backup|stopped|master|haproxy-stopped" >&2; exit 2 ;;
 esac
 
 # However this ends (a signal included), the VIP is not left on lo unless
@@ -87,4 +84,7 @@ ip -4 addr add "$vip/32" dev lo 2>/dev/null
 sleep "$wait"
 holds && exit 0
 ss -K $held "( sport = :$port )" src "$vip" >/dev/null 2>&1
+# At once: a connection accepted after the resets and before the VIP is off lo
+# could not be reset any more, nor answer once it is gone.
+ip -4 addr del "$vip/32" dev lo 2>/dev/null
 exit 0
