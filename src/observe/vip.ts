@@ -6,8 +6,9 @@ import type { Session } from '../transport/session.js';
 
 /**
  * A shell command that exits 0 when this host holds the VIP: on any interface
- * but lo, where the release script puts it for a moment after it left
- * (templates/kha-release-connections.sh.ejs) without the host answering for it.
+ * but lo, where a holder keeps it too and the release script leaves it for a
+ * moment after it left (templates/kha-release-connections.sh.ejs), without
+ * the host answering for it.
  */
 export function vipPresentCommand(inv: Inventory): string {
   return `ip -o -4 addr show | grep -v '^[0-9]*: lo ' | grep -q ' inet ${vipOf(inv).address}/'`;
