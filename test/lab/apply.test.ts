@@ -6,7 +6,7 @@ import { labDown, labUp } from '../../src/lab/lifecycle.js';
 import { machineExec } from '../../src/lab/machine.js';
 import { labFiles, labDirs, CONTROLLER_NS } from '../../src/lab/state.js';
 import { packageRoot } from '../../src/paths.js';
-import { NOT_LO } from './harness.js';
+import { controllerLoop, NOT_LO } from './harness.js';
 
 // kha apply end to end on real machines: 2 load balancers (one with
 // firewalld running) and 3 masters with apiserver stand-ins, booted by the
@@ -165,21 +165,14 @@ describe('kha apply on the lab', () => {
     const changed = hostsYaml.replace(/\.yaml$/, '-inter.yaml');
     writeFileSync(changed, `${readFileSync(hostsYaml, 'utf8')}haproxy:\n  check_inter_ms: 400\n`);
     // A watch through the VIP for as long as apply runs: each event stamped, each end of its connection said, then watched again.
-    const watch = spawn(
-      'ip',
-      [
-        'netns', 'exec', CONTROLLER_NS, 'bash', '-c',
-        'while :; do curl -skN https://10.77.0.10:6443/watch | while IFS= read -r l; do echo "$(date +%s.%N) event"; done; echo "$(date +%s.%N) ended"; sleep 0.05; done',
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
+    const watch = controllerLoop(
+      'while :; do curl -skN https://10.77.0.10:6443/watch | while IFS= read -r l; do echo "$(date +%s.%N) event"; done; echo "$(date +%s.%N) ended"; sleep 0.05; done',
     );
-    let log = '';
-    watch.stdout.on('data', (b: Buffer) => (log += b.toString()));
     await new Promise((r) => setTimeout(r, 1500));
     const holder = vipHolders();
     const r = kha(['apply', '--yes'], changed);
     await new Promise((r) => setTimeout(r, 1500));
-    watch.kill();
+    const log = watch.stop();
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     // Both load balancers reloaded haproxy on the new file, and the VIP stayed where it was.
     expect(r.stdout).toContain('reload haproxy');

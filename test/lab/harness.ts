@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/model.js';
@@ -45,6 +46,33 @@ export function onHost(address: string, command: string): string {
   );
   if (r.status !== 0) throw new Error(`${address}: ${command}: ${r.stderr}`);
   return r.stdout;
+}
+
+/**
+ * A shell loop on the operator's side (the controller's netns), its stamped lines written straight to a file.
+ * Not to a pipe read by this process: a synchronous kha call blocks it, nothing drains the pipe meanwhile, and
+ * once full it stalls the loop and so its stamps (a watch seemed stuck for 19 s while a file written beside it,
+ * and the packets, showed its events arriving every 100 ms).
+ */
+export function controllerLoop(script: string): { stop(): string } {
+  const dir = mkdtempSync(join(tmpdir(), 'kha-loop-'));
+  const file = join(dir, 'out');
+  const fd = openSync(file, 'w');
+  // A group of its own, so that stopping it ends the curls it started too.
+  const child = spawn('ip', ['netns', 'exec', CONTROLLER_NS, 'bash', '-c', script], { stdio: ['ignore', fd, 'ignore'], detached: true });
+  closeSync(fd);
+  return {
+    stop() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // the loop had ended already
+      }
+      const out = readFileSync(file, 'utf8');
+      rmSync(dir, { recursive: true, force: true });
+      return out;
+    },
+  };
 }
 
 export function inventoryOf(file: string): Inventory {

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StreamSummary } from '../../src/drill/streams.js';
 import { labDown, labUp, type UpReport } from '../../src/lab/lifecycle.js';
-import { CONTROLLER_NS, labDirs } from '../../src/lab/state.js';
-import { inventoryOf, onHost, runKha } from './harness.js';
+import { labDirs } from '../../src/lab/state.js';
+import { controllerLoop, inventoryOf, onHost, runKha } from './harness.js';
 
 // Source 002: keepalived and haproxy as static pods. Three masters with
 // podman and the lab's kubelet stand-in (podman kube play, a process named
@@ -55,6 +55,20 @@ afterAll(async () => {
   console.log(`static-pods lab figures:\n  ${figures.join('\n  ')}`);
   await labDown(process.env, () => undefined);
 }, 300_000);
+
+/**
+ * Each client kind's longest stall. kubectl's with when it learned: it resumes as a new process, whose start on
+ * a busy machine is not the failover's, and the drill judges it on learning.
+ */
+function stallsByKind(streams: readonly StreamSummary[]): string {
+  return [...new Set(streams.map((s) => s.kind))]
+    .map((kind) => {
+      const worst = streams.filter((s) => s.kind === kind).reduce((a, b) => (b.stalledMs > a.stalledMs ? b : a));
+      const learned = kind === 'kubectl' && worst.learned && worst.stoppedAt !== undefined ? ` (learned after ${((worst.learned.t - worst.stoppedAt) / 1000).toFixed(2)} s)` : '';
+      return `${kind} ${(worst.stalledMs / 1000).toFixed(2)} s${learned}`;
+    })
+    .join(', ');
+}
 
 describe('static pods before kubeadm: written, checked by the images, nothing runs', () => {
   it('lab up --static-pods writes static_pods with the lab images, on the masters, the VIP on 8443', () => {
@@ -195,7 +209,7 @@ describe('status and drills know static pods', () => {
         name: string;
         passed: boolean;
         caveat?: string;
-        summary: { dualHoldingMs: number; longestOutageMs: number; streams: { name: string; stalledMs: number }[] };
+        summary: { dualHoldingMs: number; longestOutageMs: number; streams: StreamSummary[] };
         expectations: { name: string; held: boolean; detail: string }[];
       }[];
       notApplicable: { name: string; why: string }[];
@@ -214,7 +228,7 @@ describe('status and drills know static pods', () => {
       ...[stop!, kill!].map(
         (d) =>
           `${d.name} on the pod: longest outage ${(d.summary.longestOutageMs / 1000).toFixed(2)} s, two holders ${(d.summary.dualHoldingMs / 1000).toFixed(2)} s, ` +
-          `held streams' longest stall ${(Math.max(0, ...d.summary.streams.map((x) => x.stalledMs)) / 1000).toFixed(2)} s`,
+          `held streams' longest stall: ${stallsByKind(d.summary.streams)}`,
       ),
     );
     expect(parsed.drills[3]!.caveat).toMatch(/etcd member/);
@@ -245,7 +259,7 @@ describe('status and drills know static pods', () => {
         drills: {
           passed: boolean;
           target: string;
-          summary: { longestOutageMs: number; failed: number; sent: number; streams: { stalledMs: number }[] };
+          summary: { longestOutageMs: number; failed: number; sent: number; streams: StreamSummary[] };
           timeline: { marks: unknown[] };
           expectations: { name: string; held: boolean; detail: string }[];
         }[];
@@ -259,7 +273,7 @@ describe('status and drills know static pods', () => {
     expect(onHost(M[target], 'ps -o lstart= -p 1').trim()).not.toBe(before[target]);
     figures.push(
       `reboot of ${d.target} (pods): longest outage ${(d.summary.longestOutageMs / 1000).toFixed(2)} s (${d.summary.failed} of ${d.summary.sent} failed), ` +
-        `held streams' longest stall ${(Math.max(0, ...d.summary.streams.map((x) => x.stalledMs)) / 1000).toFixed(2)} s`,
+        `held streams' longest stall: ${stallsByKind(d.summary.streams)}`,
     );
   });
 });
@@ -275,34 +289,20 @@ describe('a configuration change rolls through the pods one master at a time', (
     expect(unasked.stderr).toContain('m1, m2, m3 are serving; run with --yes to change them without asking');
     expect(onHost(M.m1, 'grep -c "inter 400ms" /etc/haproxy/haproxy.cfg || true').trim()).toBe('0');
     // A client asking the VIP every 50 ms, each request a new connection, for as long as apply runs.
-    const probe = spawn(
-      'ip',
-      [
-        'netns', 'exec', CONTROLLER_NS, 'bash', '-c',
-        `while :; do t=$(date +%s.%N); c=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 https://${VIP}:8443/readyz); echo "$t $c"; sleep 0.05; done`,
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
+    const probe = controllerLoop(
+      `while :; do t=$(date +%s.%N); c=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 https://${VIP}:8443/readyz); echo "$t $c"; sleep 0.05; done`,
     );
-    let log = '';
-    probe.stdout.on('data', (b: Buffer) => (log += b.toString()));
     // And a watch held through the VIP: each event stamped, each end of its connection said, then watched again.
-    const watch = spawn(
-      'ip',
-      [
-        'netns', 'exec', CONTROLLER_NS, 'bash', '-c',
-        `while :; do curl -skN --connect-timeout 1 https://${VIP}:8443/watch | while IFS= read -r l; do echo "$(date +%s.%N) event"; done; echo "$(date +%s.%N) ended"; sleep 0.05; done`,
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
+    const watch = controllerLoop(
+      `while :; do curl -skN --connect-timeout 1 https://${VIP}:8443/watch | while IFS= read -r l; do echo "$(date +%s.%N) event"; done; echo "$(date +%s.%N) ended"; sleep 0.05; done`,
     );
-    let watched = '';
-    watch.stdout.on('data', (b: Buffer) => (watched += b.toString()));
     await sleep(1000);
     const holder = Object.entries(M).find(([, a]) => onHost(a, holdsVip).trim() === 'yes')?.[0];
     expect(holder, 'no master holds the VIP before the change').toBeDefined();
     const r = kha(['apply', '--yes'], changed);
     await sleep(2000);
-    probe.kill();
-    watch.kill();
+    const log = probe.stop();
+    const watched = watch.stop();
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     // One master at a time: each waited for its pods on the new manifest before the next (pods-current).
     const order = [...r.stdout.matchAll(/(m\d): (update \/etc\/kubernetes\/manifests\/haproxy\.yaml|keepalived and haproxy run the new manifests)/g)].map((x) => `${x[1]} ${x[2]!.startsWith('update') ? 'write' : 'running'}`);
@@ -342,7 +342,10 @@ describe('a configuration change rolls through the pods one master at a time', (
     const gap = Math.max(...events.slice(1).map((t, i) => t - events[i]!));
     figures.push(`a watch held through the change: ${events.length} events, ${lines.filter(([, what]) => what === 'ended').length} connections ended, longest gap ${gap.toFixed(2)} s`);
     expect(events.length).toBeGreaterThan(50);
-    expect(gap).toBeLessThan(1);
+    // On failure, what the watch saw around its longest gap, beside apply's steps (in the figures above).
+    const gapEnd = events.find((t, i) => i > 0 && t - events[i - 1]! === gap) ?? 0;
+    const around = lines.filter(([t, what]) => what !== 'event' || Math.abs(Number(t) - gapEnd) < 0.3 || Math.abs(Number(t) - (gapEnd - gap)) < 0.3);
+    expect(gap, `the watch around its longest gap:\n${around.map(([t, what]) => `${at(Number(t))} ${what}`).join('\n')}`).toBeLessThan(1);
     expect(samples.length).toBeGreaterThan(20);
     expect(failedSince, 'the VIP still failed when the probe ended').toBeUndefined();
     // haproxy's restart on the holder moves the VIP (keepalived's check fails while haproxy is down):
