@@ -22,6 +22,7 @@ set -u
 vip=10.77.0.10
 port=8443
 holds() { ip -4 -o addr show dev eth0 | grep -q " inet $vip/"; }
+onlo() { ip -4 -o addr show dev lo | grep -q " inet $vip/"; }
 # The connections to reset: those haproxy holds, and those it already closed
 # whose FIN could not leave because the VIP had gone first (FIN-WAIT-1,
 # LAST-ACK, CLOSING: a haproxy stopped beside keepalived, as at shutdown when
@@ -71,14 +72,14 @@ trap 'exit 0' TERM INT HUP
 
 # Still, or again, the holder: its connections are good.
 holds && exit 0
-# As the VIP leaves, the moment on lo also answers with a RST (haproxy dead)
-# or takes and then resets (haproxy alive) the connections clients open
-# before the new holder's gratuitous ARP reached them, instead of letting
-# their SYNs vanish for a second's retransmission. Otherwise only
-# connections left over are worth it: BACKUP is also where every start goes.
-if [ "$1" != leaving ]; then
-  ss -tn $held "( sport = :$port )" | grep -q " $vip:$port " || exit 0
-fi
+# Where the VIP leaves, the holder has kept it on lo (`master`): that
+# moment on lo answers with a RST (haproxy dead), or takes and then resets
+# (haproxy alive), the connections clients open before the new holder's
+# gratuitous ARP reached them, instead of letting their SYNs vanish for a
+# second's retransmission. Elsewhere only connections left over are worth
+# it: BACKUP is also where every start goes, and a backup that stops or
+# goes FAULT has nothing to hand over.
+onlo || ss -tn $held "( sport = :$port )" | grep -q " $vip:$port " || exit 0
 
 ip -4 addr add "$vip/32" dev lo 2>/dev/null
 sleep "$wait"
@@ -86,5 +87,6 @@ holds && exit 0
 ss -K $held "( sport = :$port )" src "$vip" >/dev/null 2>&1
 # At once: a connection accepted after the resets and before the VIP is off lo
 # could not be reset any more, nor answer once it is gone.
+trap - EXIT
 ip -4 addr del "$vip/32" dev lo 2>/dev/null
 exit 0
