@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { labDown, labUp } from '../../src/lab/lifecycle.js';
 import { machineExec } from '../../src/lab/machine.js';
 import { labFiles, labDirs, CONTROLLER_NS } from '../../src/lab/state.js';
@@ -168,6 +168,8 @@ describe('kha apply on the lab', () => {
     const watch = controllerLoop(
       'while :; do curl -skN https://10.77.0.10:6443/watch | while IFS= read -r l; do echo "$(date +%s.%N) event"; done; echo "$(date +%s.%N) ended"; sleep 0.05; done',
     );
+    // Stopped however the test ends.
+    onTestFinished(() => void watch.stop());
     await new Promise((r) => setTimeout(r, 1500));
     const holder = vipHolders();
     const r = kha(['apply', '--yes'], changed);

@@ -58,17 +58,21 @@ export function controllerLoop(script: string): { stop(): string } {
   const dir = mkdtempSync(join(tmpdir(), 'kha-loop-'));
   const file = join(dir, 'out');
   const fd = openSync(file, 'w');
-  // A group of its own, so that stopping it ends the curls it started too.
-  const child = spawn('ip', ['netns', 'exec', CONTROLLER_NS, 'bash', '-c', script], { stdio: ['ignore', fd, 'ignore'], detached: true });
+  // A group of its own, so that stopping it ends the curls it started too; and it ends itself with this process
+  // (a pipe's reader would have ended it: a file keeps no one waiting).
+  const watchdog = `( while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -KILL 0 ) &`;
+  const child = spawn('ip', ['netns', 'exec', CONTROLLER_NS, 'bash', '-c', `${watchdog}\n${script}`], { stdio: ['ignore', fd, 'ignore'], detached: true });
   closeSync(fd);
+  let out: string | undefined;
   return {
     stop() {
+      if (out !== undefined) return out;
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
         // the loop had ended already
       }
-      const out = readFileSync(file, 'utf8');
+      out = readFileSync(file, 'utf8');
       rmSync(dir, { recursive: true, force: true });
       return out;
     },

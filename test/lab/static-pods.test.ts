@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { StreamSummary } from '../../src/drill/streams.js';
 import { labDown, labUp, type UpReport } from '../../src/lab/lifecycle.js';
 import { labDirs } from '../../src/lab/state.js';
@@ -296,6 +296,8 @@ describe('a configuration change rolls through the pods one master at a time', (
     const watch = controllerLoop(
       `while :; do curl -skN --connect-timeout 1 https://${VIP}:8443/watch | while IFS= read -r l; do echo "$(date +%s.%N) event"; done; echo "$(date +%s.%N) ended"; sleep 0.05; done`,
     );
+    // Stopped however the test ends.
+    onTestFinished(() => void [probe.stop(), watch.stop()]);
     await sleep(1000);
     const holder = Object.entries(M).find(([, a]) => onHost(a, holdsVip).trim() === 'yes')?.[0];
     expect(holder, 'no master holds the VIP before the change').toBeDefined();
