@@ -59,8 +59,14 @@ function run(args: string[], world: { vipOnEth0: boolean; sockets: boolean; vipO
 
 /** On the way out: off lo unless this host holds the VIP. */
 const OFF_LO = ['ip -4 -o addr show dev eth0', 'ip -4 addr del 10.77.0.10/32 dev lo'];
-/** Off lo at once after the resets, and not again on the way out. */
-const RELEASE = ['ip -4 addr add 10.77.0.10/32 dev lo', 'ip -4 -o addr show dev eth0', 'ss -K state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 ) src 10.77.0.10', OFF_LO[1]!];
+/** Off lo at once after the resets, and not again on the way out; then whatever still has the VIP as its own address (a client here that reconnected meanwhile) aborted. */
+const RELEASE = [
+  'ip -4 addr add 10.77.0.10/32 dev lo',
+  'ip -4 -o addr show dev eth0',
+  'ss -K state established state close-wait state fin-wait-1 state closing state last-ack ( sport = :6443 ) src 10.77.0.10',
+  OFF_LO[1]!,
+  'ss -K -t state connected src 10.77.0.10',
+];
 /** Is it here? On the interface (held: nothing to do), then on lo (the holder kept it there: a release to run). */
 const LOOK = ['ip -4 -o addr show dev eth0', 'ip -4 -o addr show dev lo'];
 /** Any connection left on the VIP? */

@@ -85,8 +85,13 @@ ip -4 addr add "$vip/32" dev lo 2>/dev/null
 sleep "$wait"
 holds && exit 0
 ss -K $held "( sport = :$port )" src "$vip" >/dev/null 2>&1
-# At once: a connection accepted after the resets and before the VIP is off lo
-# could not be reset any more, nor answer once it is gone.
 trap - EXIT
 ip -4 addr del "$vip/32" dev lo 2>/dev/null
+# What still has the VIP as its own address can never answer again: a client
+# on this host that reconnected between the resets and the removal (through
+# lo, to this host's haproxy, or still in SYN-SENT from the VIP, whose
+# retransmissions the new holder drops as its own address), and that
+# connection's haproxy side. Aborted, the client learns at once and asks the
+# new holder.
+ss -K -t state connected src "$vip" >/dev/null 2>&1
 exit 0
