@@ -11,9 +11,11 @@ import type { KubeClient, Service } from '../render/catalog.js';
  * proxy's own unit (docs/node-proxy.md), nginx, whose distribution unit
  * kha only ever disables on a proxy host (see tasks in node-proxy/tasks.ts),
  * and the node's kubelet and kube-proxy, which kha only restarts after
- * pointing their kubeconfig at the proxy (node-proxy/kubelet.ts).
+ * pointing their kubeconfig at the proxy (node-proxy/kubelet.ts), and
+ * kha-handover, whose stop hands the VIP over at shutdown where keepalived
+ * runs in a static pod (topology/static-pods/handover.ts).
  */
-export type ServiceName = EndpointService | 'kha-node-proxy' | 'nginx' | KubeClient;
+export type ServiceName = EndpointService | 'kha-node-proxy' | 'nginx' | KubeClient | 'kha-handover';
 
 /** The endpoint's services, which a topology runs (topology.ts `services`). */
 export type EndpointService = 'keepalived' | 'haproxy';
@@ -51,7 +53,8 @@ export type Change =
   | { kind: 'sysctl.load'; path: string }
   | { kind: 'systemd.daemon-reload' }
   | { kind: 'service.enable'; service: ServiceName }
-  | { kind: 'service.start'; service: ServiceName; marker: Marker }
+  /** `marker`: what kha records once the service has loaded its files; a unit that loads none (kha-handover) has none. */
+  | { kind: 'service.start'; service: ServiceName; marker?: Marker }
   | { kind: 'service.reload'; service: ServiceName; why: string; marker: Marker }
   | { kind: 'service.stop'; service: ServiceName; why: string }
   /** A service that reads what changed only when it starts (a kubelet's kubeconfig): restarted, and put back with its files when it does not come up. */

@@ -251,6 +251,20 @@ describe('status and drills know static pods', () => {
     }
   });
 
+  it("kha-handover runs on every master, and systemd orders both pods' containers, and podman's own stop of them, after it", () => {
+    for (const a of Object.values(M)) {
+      expect(onHost(a, 'systemctl is-enabled kha-handover; systemctl is-active kha-handover').trim()).toBe('enabled\nactive');
+      for (const comm of ['keepalived', 'haproxy']) {
+        // The container's scope, from the cgroup of its process (podman: libpod-<id>.scope), as systemd loaded it with kha's drop-in.
+        const scope = onHost(a, `grep -o '[^/]*\\.scope' /proc/$(pgrep -o -x ${comm})/cgroup | tail -1`).trim();
+        expect(scope).toMatch(/^libpod-[0-9a-f]{64}\.scope$/);
+        expect(onHost(a, `systemctl show -p Before --value ${scope}`).split(/\s+/)).toContain('kha-handover.service');
+      }
+      // podman's own service stops the pods' containers (restart policy always) at shutdown too: ordered after it as well.
+      expect(onHost(a, 'systemctl show -p Before --value podman-restart.service').split(/\s+/)).toContain('kha-handover.service');
+    }
+  });
+
   it('reboot of the holder (--destructive): the VIP hands over as when keepalived stops, held connections resume, and the master comes back with both pods', () => {
     const before = Object.fromEntries(Object.entries(M).map(([m, a]) => [m, onHost(a, 'ps -o lstart= -p 1').trim()]));
     const r = kha(['verify-failover', '--drill', 'reboot', '--destructive', '--json']);
@@ -271,6 +285,8 @@ describe('status and drills know static pods', () => {
     // It did reboot: the holder's init started anew.
     const target = d.target as keyof typeof M;
     expect(onHost(M[target], 'ps -o lstart= -p 1').trim()).not.toBe(before[target]);
+    // On its way down the holder handed the VIP over from kha-handover's stop, before systemd stopped haproxy's container.
+    expect(onHost(M[target], 'journalctl -b -1 -u kha-handover -o cat --no-pager')).toContain(`keepalived's container handed ${VIP} over and ended`);
     figures.push(
       `reboot of ${d.target} (pods): longest outage ${(d.summary.longestOutageMs / 1000).toFixed(2)} s (${d.summary.failed} of ${d.summary.sent} failed), ` +
         `held streams' longest stall: ${stallsByKind(d.summary.streams)}`,

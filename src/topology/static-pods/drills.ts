@@ -1,6 +1,5 @@
 import { keepalivedDrills, type KeepalivedHandling } from '../../drill/drills.js';
-import { shellQuote as q } from '../../shell/quote.js';
-import { KEEPALIVED_WRAPPER } from './manifests.js';
+import { findKeepalivedWrapper } from './find-wrapper.js';
 
 // keepalived's drills on a static pod. No systemd unit to stop: the kubelet
 // stops a container with SIGTERM to its first process (a new manifest, the
@@ -12,13 +11,8 @@ import { KEEPALIVED_WRAPPER } from './manifests.js';
 /** How long the heal waits for the kubelet (or podman in the lab) to start keepalived again: a kubelet's first back-off is 10 s. */
 const BACK_WAIT_S = 25;
 
-/** The SIGTERM the kubelet sends, to the container's first process: only ever kha's wrapper, found as keepalived's parent. */
-const STOP_CONTAINER = [
-  `k=$(pgrep -o -x keepalived) || { echo 'keepalived does not run here' >&2; exit 1; }`,
-  `p=$(ps -o ppid= -p "$k" | tr -d ' ')`,
-  `grep -qF ${q(KEEPALIVED_WRAPPER)} "/proc/$p/cmdline" 2>/dev/null || { echo "keepalived's parent (pid $p) is not ${KEEPALIVED_WRAPPER}: its pod runs an older manifest; kha apply first" >&2; exit 1; }`,
-  'kill -TERM "$p"',
-].join('\n');
+/** The SIGTERM the kubelet sends, to the container's first process: only ever kha's wrapper. */
+const STOP_CONTAINER = [...findKeepalivedWrapper('echo "$why" >&2; exit 1'), 'kill -TERM "$p"'].join('\n');
 
 export const KEEPALIVED_POD: KeepalivedHandling = {
   stopped: "keepalived's container (SIGTERM, as the kubelet stops a pod)",

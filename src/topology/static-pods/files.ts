@@ -6,13 +6,15 @@ import { renderSpec } from '../../render/spec.js';
 import { asPositional, BASH_SYNTAX, HAPROXY_VALIDATE, inImageValidate, KEEPALIVED_VALIDATE, UNCHECKED_MARK } from '../../render/validators.js';
 import { filesDigest } from '../../tasks/services.js';
 import { FILES as DEDICATED_FILES } from '../dedicated/files.js';
+import { HANDOVER_FILES } from './handover.js';
 import { haproxyPod, KEEPALIVED_WRAPPER, keepalivedPod, manifestContext, manifestText, podSchemaProblems } from './manifests.js';
 
 // The static-pods catalogue: the dedicated topology's check script, release
 // script, keepalived.conf, haproxy.cfg and sysctl file (one template each,
 // shared), checked by the images that will read them; the wrapper that
 // keepalived's container runs keepalived under (in place of the systemd
-// drop-in: there is no keepalived unit); then the two Pod manifests.
+// drop-in: there is no keepalived unit); kha-handover's files, which order
+// the containers' stop at shutdown (handover.ts); then the two Pod manifests.
 // Manifests come last, so that a kubelet that sees a new manifest finds the
 // files it mounts already there.
 
@@ -96,6 +98,7 @@ export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
   });
   return [
     ...config,
+    ...HANDOVER_FILES,
     manifest(
       'haproxy',
       (inv) => [

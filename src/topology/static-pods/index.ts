@@ -16,6 +16,7 @@ import { ON_MASTERS } from '../on-masters.js';
 import { readPodVrrpState } from '../../observe/keepalived-state.js';
 import type { Drill, DrillName } from '../../drill/drills.js';
 import { POD_KEEPALIVED_KILL, POD_KEEPALIVED_STOP } from './drills.js';
+import { HANDOVER_SERVICE, handoverCheck, handoverTask, isHandoverFile } from './handover.js';
 
 // keepalived and haproxy as static pods of the masters' kubelets (source
 // 002, "static pods"): hosts.yaml says so with static_pods, and every lb is
@@ -27,8 +28,10 @@ import { POD_KEEPALIVED_KILL, POD_KEEPALIVED_STOP } from './drills.js';
 // - tasks: directories (the stats socket's, shared with the pod, and kha's
 //   state), firewall (VRRP between the masters and the VIP port: host
 //   network, so the host's firewall applies), files and sysctl as they are.
-//   No packages (the images carry keepalived and haproxy), no services (no
-//   systemd unit: the kubelet restarts a pod when its manifest changes), no
+//   No packages (the images carry keepalived and haproxy), no services of
+//   keepalived or haproxy (the kubelet restarts a pod when its manifest
+//   changes; kha's only unit, kha-handover, orders their stop at shutdown
+//   where systemd can: handover.ts), no
 //   SELinux booleans (they are for the host's haproxy_t and keepalived_t;
 //   containers run as container_t, whose policy the runtime brings).
 // - preflight: the dedicated checks, `os` (systemd and a package manager to
@@ -42,7 +45,7 @@ import { POD_KEEPALIVED_KILL, POD_KEEPALIVED_STOP } from './drills.js';
 //   a stopped service again themselves are systemd's and say why they do
 //   not apply.
 
-const configTask = filesTaskOf('config', "keepalived's and haproxy's files are in place, checked by the images that will read them", (f) => !isManifest(f));
+const configTask = filesTaskOf('config', "keepalived's and haproxy's files are in place, checked by the images that will read them", (f) => !isManifest(f) && !isHandoverFile(f));
 const manifestsTask = filesTaskOf('manifests', 'the Pod manifests are in the kubelet\'s manifests directory, naming the configuration they run', isManifest);
 
 /** Ours when the keepalived configuration is ours (or written for this VIP) and its manifest is in place. */
@@ -70,17 +73,18 @@ function build(sp: StaticPodSettings): Topology {
   const checks = new Map(CHECKS);
   checks.set('os', osCheck('proxy-hosts'));
   checks.set('vip', vipCheck(keptByStaticPod(sp.manifestsDir)));
+  checks.set(handoverCheck.name, handoverCheck);
   return {
     name: 'static-pods',
     playbook: 'static-pods',
     files,
-    tasks: new Map<string, Task>([directoriesTask, firewallTask, configTask, sysctlTask, manifestsTask].map((t) => [t.name, t])),
+    tasks: new Map<string, Task>([directoriesTask, firewallTask, configTask, sysctlTask, handoverTask, manifestsTask].map((t) => [t.name, t])),
     services: [],
     probe: (inv: Inventory) => ({
       vip: vipOf(inv).address,
       files: [...files.map((f) => f.path), SEEN_PATH, UFW_BEFORE_RULES],
       directories: requiredDirectories(inv.haproxy.stats_socket),
-      services: [],
+      services: [HANDOVER_SERVICE],
       sysctls: [...ENDPOINT_SYSCTL_KEYS],
       selinuxBooleans: [],
       apiservers: inv.masters.map((m) => ({ name: m.name, address: m.address, port: m.apiserverPort })),

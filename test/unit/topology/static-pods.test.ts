@@ -24,6 +24,7 @@ import type { FinalView } from '../../../src/topology/topology.js';
 import { FakeSession } from '../../../src/transport/fake.js';
 import { formatEndpoint } from '../../../src/ui/endpoint-view.js';
 import { runKha } from '../cli-harness.js';
+import { stageDir } from './stage-dir.js';
 
 // The static-pods topology without a host: how hosts.yaml selects it, the
 // manifests against the Pod schema, the validator's shell text run against
@@ -60,9 +61,9 @@ describe('topologyOf', () => {
     expect(() => topologyOf(mixed)).toThrow(InternalError);
   });
 
-  it('has no packages, services or systemd drop-in, and writes the manifests after the files they mount', () => {
+  it('has no packages and no service of keepalived or haproxy, and writes the manifests after the files they mount', () => {
     const t = topologyOf(load(exampleText));
-    expect([...t.tasks.keys()]).toEqual(['directories', 'firewall', 'config', 'sysctl', 'manifests']);
+    expect([...t.tasks.keys()]).toEqual(['directories', 'firewall', 'config', 'sysctl', 'handover', 'manifests']);
     expect(t.services).toEqual([]);
     expect(t.files.map((f) => f.path)).toEqual([
       '/etc/keepalived/kha-check-haproxy.sh',
@@ -71,6 +72,14 @@ describe('topologyOf', () => {
       '/etc/keepalived/keepalived.conf',
       '/etc/haproxy/haproxy.cfg',
       '/etc/sysctl.d/90-kha.conf',
+      '/etc/keepalived/kha-handover.sh',
+      '/etc/systemd/system/kha-handover.service',
+      '/etc/systemd/system/libpod-.scope.d/kha-handover.conf',
+      '/etc/systemd/system/cri-containerd-.scope.d/kha-handover.conf',
+      '/etc/systemd/system/crio-.scope.d/kha-handover.conf',
+      '/etc/systemd/system/docker-.scope.d/kha-handover.conf',
+      '/etc/systemd/system/docker.service.d/kha-handover.conf',
+      '/etc/systemd/system/podman-restart.service.d/kha-handover.conf',
       '/etc/kubernetes/manifests/haproxy.yaml',
       '/etc/kubernetes/manifests/keepalived.yaml',
     ]);
@@ -132,14 +141,7 @@ describe("keepalived's wrapper, the first process of its container", () => {
    * off and ends cleanly on SIGTERM.
    */
   function stage() {
-    const dir = mkdtempSync(join(tmpdir(), 'kha-wrapper-'));
-    const bin = join(dir, 'bin');
-    mkdirSync(bin);
-    const log = join(dir, 'log');
-    const script = (path: string, text: string) => {
-      writeFileSync(path, text);
-      chmodSync(path, 0o755);
-    };
+    const { dir, bin, log, script } = stageDir('kha-wrapper-');
     // Each signals itself first, as systemd's sweep of a stopping scope would: only an ignored SIGTERM lets it go on.
     const held = join(dir, 'held');
     writeFileSync(held, '');
