@@ -70,7 +70,7 @@ export const HANDOVER_FILES: readonly FileSpec[] = [
     path: UNIT_PATH,
     mode: 0o644,
     service: 'systemd',
-    context: (_inv, lb) => ({ header: header(lb.name), script: SCRIPT_PATH, dropIns: `/etc/systemd/system/{*.scope,docker.service,podman-restart.service}.d/${HANDOVER_SERVICE}.conf`, timeoutS: LIMIT_S + 5 }),
+    context: (_inv, lb) => ({ header: header(lb.name), script: SCRIPT_PATH, dropIns: STOPPERS.map((x) => x.unit).join(' '), timeoutS: LIMIT_S + 5 }),
   },
   ...STOPPERS.map(
     ({ unit, what }): FileSpec => ({

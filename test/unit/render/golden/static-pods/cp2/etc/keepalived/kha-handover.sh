@@ -5,8 +5,8 @@
 # this master, and at shutdown systemd stops every container's scope at once:
 # haproxy would die while keepalived is still handing the VIP over, and the
 # clients whose ARP still names this host would meet nothing listening until
-# a backup's gratuitous ARP. kha's drop-ins order the runtime's scopes to stop
-# after this unit. So at shutdown this first stops keepalived's container as
+# a backup's gratuitous ARP. kha's drop-ins order what stops containers after
+# this unit. So at shutdown this first stops keepalived's container as
 # the kubelet would (SIGTERM to kha's wrapper: keepalived says goodbye, a
 # backup takes over, the release resets the connections held here) and
 # returns once the wrapper has ended; haproxy serves until then.
