@@ -25,7 +25,8 @@ kha lab kubeadm init m1 --config "$out/kubeadm.yaml" > /dev/null
 for m in m2 m3; do kha lab kubeadm join "$m" > /dev/null; done
 kha status --wait=120 "$hosts" > /dev/null
 
-on() { kha lab exec -- ssh -q -i /var/lib/kha/lab/id_ed25519 -o UserKnownHostsFile=/var/lib/kha/lab/known_hosts "root@$1" "$2"; }
+lab="${KHA_LAB_DIR:-/var/lib/kha/lab}"
+on() { kha lab exec -- ssh -q -i "$lab/id_ed25519" -o UserKnownHostsFile="$lab/known_hosts" "root@$1" "$2"; }
 # Every master's kha-handover on or off: stopping it outside a shutdown hands nothing over.
 handover() { for a in 10.77.0.21 10.77.0.22 10.77.0.23; do on "$a" "systemctl $1 kha-handover"; done; }
 # How long the rebooted holder's shutdown waited for kha-handover: its stop, from the previous boot's journal.
