@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Static pods: what a reboot of the VIP holder costs clients, with
-# kha-handover ordering the containers' stop and without it, beside a
+# kha-handover handing the VIP over first and without it, beside a
 # keepalived stop, in one run on one lab (three masters with podman and the
 # kubelet stand-in). Each round: keepalived-stop, reboot with kha-handover
-# active, reboot with it stopped (systemd then stops haproxy's and
+# active (the drill's systemctl reboot asks logind, so its lock is the way
+# in), reboot with it stopped (systemd then stops haproxy's and
 # keepalived's containers together). Prints each drill's longest outage for
 # new connections, failed requests and the held streams' longest stall.
 # Needs root; leaves no lab running.
@@ -29,12 +30,12 @@ lab="${KHA_LAB_DIR:-/var/lib/kha/lab}"
 on() { kha lab exec -- ssh -q -i "$lab/id_ed25519" -o UserKnownHostsFile="$lab/known_hosts" "root@$1" "$2"; }
 # Every master's kha-handover on or off: stopping it outside a shutdown hands nothing over.
 handover() { for a in 10.77.0.21 10.77.0.22 10.77.0.23; do on "$a" "systemctl $1 kha-handover"; done; }
-# How long the rebooted holder's shutdown waited for kha-handover: its stop, from the previous boot's journal.
+# How long the rebooted holder's reboot waited for kha-handover: logind's wait for its lock, from the previous boot's journal.
 waited() {
   local target address
   target=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).drills[0].target)' "$out/d.json")
   address="10.77.0.2${target#m}"
-  on "$address" "journalctl -b -1 -u kha-handover -o short-unix --no-pager" | awk '/Stopping/ { a = $1 } /Stopped|Deactivated successfully/ && a && !b { b = $1 } END { if (a && b) printf "  %s waited %.2f s for kha-handover\n", "'"$target"'", b - a; else print "  kha-handover: no stop in the previous boot" }'
+  on "$address" "journalctl -b -1 -u systemd-logind -o short-unix --no-pager" | awk '/will reboot now/ { a = $1 } /System is rebooting/ && a && !b { b = $1 } END { if (a && b) printf "  %s: logind waited %.2f s for kha-handover'"'"'s lock\n", "'"$target"'", b - a; else print "  logind: no reboot in the previous boot" }'
 }
 
 drill() { # $1 label, then verify-failover's arguments

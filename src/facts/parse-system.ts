@@ -40,18 +40,15 @@ export function parseUid(lines: readonly string[]): number {
 }
 
 /** systemd's own test (sd_booted) is /run/systemd/system; PID 1's name backs it up. */
-export function parseInit(lines: readonly string[]): { systemd: boolean; systemdVersion: number | null } {
+export function parseInit(lines: readonly string[]): boolean {
   let systemd = false;
-  let systemdVersion: number | null = null;
   for (const line of lines) {
-    const m = /^(comm|run-systemd|systemd-version)(?: (.*))?$/.exec(line.trim());
+    const m = /^(comm|run-systemd)(?: (.*))?$/.exec(line.trim());
     if (!m) throw new SectionError(`unexpected line "${line}"`);
     if (m[1] === 'comm' && m[2] === 'systemd') systemd = true;
     if (m[1] === 'run-systemd' && m[2] === 'yes') systemd = true;
-    // `systemctl --version` says "systemd 252 (252.39-1~deb12u1)": the major is what features follow.
-    if (m[1] === 'systemd-version' && /^\d+/.test(m[2] ?? '')) systemdVersion = Number.parseInt(m[2] ?? '', 10);
   }
-  return { systemd, systemdVersion };
+  return systemd;
 }
 
 /**

@@ -64,7 +64,7 @@ export function parseProbe(host: string, output: string, req: ProbeRequest): Hos
     host,
     os,
     uid: s.read(SECTION.uid, undefined, parseUid),
-    ...s.read(SECTION.init, undefined, parseInit),
+    systemd: s.read(SECTION.init, undefined, parseInit),
     packageManager: s.read(SECTION.packageManagers, undefined, (l) => parsePackageManager(l, os.family)),
     selinux: s.read(SECTION.selinux, undefined, parseSelinux),
     firewall: combineFirewall({

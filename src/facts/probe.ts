@@ -111,7 +111,6 @@ kha_comm=
 [ -r /proc/1/comm ] && read -r kha_comm </proc/1/comm
 printf 'comm %s\\n' "$kha_comm"
 if [ -d /run/systemd/system ]; then echo 'run-systemd yes'; else echo 'run-systemd no'; fi
-has systemctl && printf 'systemd-version %s\\n' "$(systemctl --version 2>/dev/null | { read -r kha_name kha_version kha_rest; echo "$kha_version"; })"
 ${header(SECTION.packageManagers)}
 for c in apt-get dnf yum; do has "$c" && echo "$c"; done`;
 }

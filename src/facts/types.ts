@@ -78,8 +78,6 @@ export interface HostFacts {
   uid: number;
   /** PID 1 is systemd. */
   systemd: boolean;
-  /** systemd's version (`systemctl --version`: 252), null where no systemctl answered: what a feature of systemd's needs. */
-  systemdVersion: number | null;
   packageManager: PackageManager;
   selinux: { mode: SelinuxMode; booleans: Record<string, boolean> };
   firewall: FirewallFacts;

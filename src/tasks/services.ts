@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Change, ServiceName } from '../plan/changes.js';
-import type { RenderedFile } from '../render/catalog.js';
+import type { RenderedFile, Service } from '../render/catalog.js';
 import type { Inventory } from '../inventory/model.js';
 import { holdsVip } from '../facts/derived.js';
 import type { TaskContext, Task } from './context.js';
@@ -24,8 +24,8 @@ export function vrrpGroup(inv: Inventory): string {
   return createHash('sha256').update(identity).digest('hex').slice(0, 16);
 }
 
-/** sha256 (hex) of a service's files, paths and contents: what changes whenever the configuration it reads does. */
-export function filesDigest(files: readonly RenderedFile[], service: ServiceName): string {
+/** sha256 (hex) of the files of one service (or of systemd: units a service starts from), paths and contents: what changes whenever the configuration it reads does. */
+export function filesDigest(files: readonly RenderedFile[], service: Service | ServiceName): string {
   const h = createHash('sha256');
   for (const f of files.filter((x) => x.spec.service === service)) h.update(`${f.path}\0${f.content}\0`);
   return h.digest('hex');

@@ -7,7 +7,7 @@ import { asPositional, BASH_SYNTAX, HAPROXY_VALIDATE, inImageValidate, KEEPALIVE
 import { filesDigest } from '../../tasks/services.js';
 import { FILES as DEDICATED_FILES } from '../dedicated/files.js';
 import { HANDOVER_FILES } from './handover.js';
-import { haproxyPod, KEEPALIVED_WRAPPER, keepalivedPod, manifestContext, manifestText, podSchemaProblems } from './manifests.js';
+import { haproxyPod, KEEPALIVED_WRAPPER, keepalivedPod, manifestContext, manifestText, podSchemaProblems, SHUTDOWN_MARKER } from './manifests.js';
 
 // The static-pods catalogue: the dedicated topology's check script, release
 // script, keepalived.conf, haproxy.cfg and sysctl file (one template each,
@@ -57,7 +57,7 @@ export function staticPodFiles(sp: StaticPodSettings): FileSpec[] {
       service: 'keepalived',
       validate: inImageValidate(sp.keepalivedImage, 'bash', WRAPPER_IN_IMAGE),
       // /run: where keepalived keeps its pid files inside the container.
-      context: (inv, lb, iface) => ({ ...keepalivedEndContext(inv, lb, iface), runDir: '/run' }),
+      context: (inv, lb, iface) => ({ ...keepalivedEndContext(inv, lb, iface), runDir: '/run', marker: SHUTDOWN_MARKER }),
     },
     { ...shared('keepalived.conf'), validate: inImageValidate(sp.keepalivedImage, 'keepalived', asPositional(KEEPALIVED_VALIDATE)) },
     {

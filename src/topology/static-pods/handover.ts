@@ -1,33 +1,29 @@
-import type { HostFacts } from '../../facts/types.js';
 import type { Change } from '../../plan/changes.js';
-import type { Check } from '../../preflight/checks.js';
 import type { FileSpec } from '../../render/catalog.js';
 import { header, keepalivedEndContext } from '../../render/context.js';
 import { BASH_SYNTAX } from '../../render/validators.js';
 import type { Task } from '../../tasks/context.js';
 import { planFiles } from '../../tasks/files.js';
+import { filesDigest, markerPath } from '../../tasks/services.js';
 import { findKeepalivedWrapper } from './find-wrapper.js';
+import { KEEPALIVED_DIR, SHUTDOWN_MARKER } from './manifests.js';
 
 // A master whose keepalived and haproxy run as static pods hands the VIP over
 // before it shuts down, as a host with the services does (systemd stops
 // keepalived before haproxy there). At shutdown systemd stops every
 // container's scope at once, haproxy's with keepalived's: clients whose ARP
 // still names the old holder met no haproxy while keepalived said goodbye.
-// kha-handover.service does nothing until it stops; its stop stops
-// keepalived's container as the kubelet would and waits for it to end, and
-// drop-ins order after it whatever stops containers at shutdown (STOPPERS).
+// kha-handover.service stops keepalived's container as the kubelet would and
+// waits for it to end, before anything else stops, by two ways: a logind
+// delay lock, whose PrepareForShutdown comes before systemd stops any unit
+// (a reboot or shutdown asked of logind: systemctl reboot, poweroff,
+// shutdown), and the unit's own stop, for a shutdown that bypasses logind,
+// which drop-ins order before whatever stops containers (STOPPERS).
 // docs/static-pods.md has the figures.
 
 export const HANDOVER_SERVICE = 'kha-handover';
 const UNIT_PATH = `/etc/systemd/system/${HANDOVER_SERVICE}.service`;
-const SCRIPT_PATH = '/etc/keepalived/kha-handover.sh';
-
-/**
- * The first systemd that starts a transient unit matched by a drop-in
- * ("manager: allow transient units to have drop-ins", v252): before it, a
- * drop-in for `libpod-.scope` made every container's scope fail to start.
- */
-export const HANDOVER_MIN_SYSTEMD = 252;
+const SCRIPT_PATH = `${KEEPALIVED_DIR}/kha-handover.sh`;
 
 /** How long the stop waits for keepalived's container to end; systemd's own limit is a margin over it. */
 const LIMIT_S = 10;
@@ -40,7 +36,12 @@ const LIMIT_S = 10;
  * dockerd stops every container as it exits, and podman-restart.service
  * (enabled by podman's package) stops those with restart policy always,
  * which is every container of a pod podman plays. containerd and CRI-O
- * leave their containers running when they stop.
+ * leave their containers running when they stop. A prefix drop-in for
+ * scopes is safe on any systemd: a scope is loaded, drop-ins and all, only
+ * once it is transient, so its name is still free when the runtime asks for
+ * it. (Not so for slices before systemd 252: a drop-in made a new slice's
+ * name "already exist", podman #16107. Seen on systemd 247: a scope started
+ * under `libpod-.scope.d` and carried its Before=.)
  */
 const STOPPERS = [
   { unit: 'libpod-.scope', what: "Every podman container's scope (libpod-*.scope)" },
@@ -62,7 +63,12 @@ export const HANDOVER_FILES: readonly FileSpec[] = [
     mode: 0o755,
     service: 'systemd',
     validate: BASH_SYNTAX,
-    context: (inv, lb, iface) => ({ ...keepalivedEndContext(inv, lb, iface), limitS: LIMIT_S, findWrapper: findKeepalivedWrapper('echo "kha-handover: $why: nothing to hand over"; exit 0') }),
+    context: (inv, lb, iface) => ({
+      ...keepalivedEndContext(inv, lb, iface),
+      limitS: LIMIT_S,
+      marker: SHUTDOWN_MARKER,
+      findWrapper: findKeepalivedWrapper('echo "kha-handover: $1: $why: nothing to hand over"; return 0'),
+    }),
   },
   {
     id: 'handover-unit',
@@ -85,45 +91,31 @@ export const HANDOVER_FILES: readonly FileSpec[] = [
 ];
 
 const HANDOVER_IDS: ReadonlySet<string> = new Set(HANDOVER_FILES.map((f) => f.id));
+/** The script and the unit: what the running service was started from. */
+const RUNNER_IDS: ReadonlySet<string> = new Set(['handover-script', 'handover-unit']);
 
 export function isHandoverFile(f: { spec: { id: string } }): boolean {
   return HANDOVER_IDS.has(f.spec.id);
 }
 
-/** systemd on this host can order the containers' scopes after kha-handover. */
-export function handoverOrdered(facts: HostFacts): boolean {
-  return facts.systemdVersion !== null && facts.systemdVersion >= HANDOVER_MIN_SYSTEMD;
-}
+/** Where kha records the digest of the script and unit kha-handover last started with. */
+export const HANDOVER_MARKER = markerPath(HANDOVER_SERVICE);
 
 export const handoverTask: Task = {
   name: 'handover',
-  purpose: `at shutdown keepalived's container hands the VIP over before haproxy's stops (${HANDOVER_SERVICE}.service; systemd ${HANDOVER_MIN_SYSTEMD} or newer)`,
+  purpose: `at shutdown keepalived's container hands the VIP over before haproxy's stops (${HANDOVER_SERVICE}.service)`,
   plan({ facts, files }) {
-    if (!handoverOrdered(facts)) return [];
-    const changes: Change[] = planFiles(facts, files.filter(isHandoverFile));
+    const mine = files.filter(isHandoverFile);
+    const changes: Change[] = planFiles(facts, mine);
     const state = facts.services.find((s) => s.name === HANDOVER_SERVICE);
     if (state?.enabled !== 'enabled') changes.push({ kind: 'service.enable', service: HANDOVER_SERVICE });
-    if (state?.active !== 'active') changes.push({ kind: 'service.start', service: HANDOVER_SERVICE });
+    // The watch runs the script it started with: a new script or unit takes a restart, and the marker records
+    // what it started from, so that a run stopped before the restart still owes it.
+    const runners = mine.filter((f) => RUNNER_IDS.has(f.spec.id));
+    const marker = { path: HANDOVER_MARKER, digest: filesDigest(runners, 'systemd') };
+    const loaded = facts.files.find((f) => f.path === HANDOVER_MARKER)?.content ?? null;
+    const written = changes.some((c) => c.kind === 'file.write' && !c.modeOnly && runners.some((f) => f.path === c.path));
+    if (state?.active !== 'active' || loaded !== marker.digest || written) changes.push({ kind: 'service.start', service: HANDOVER_SERVICE, marker });
     return changes;
-  },
-};
-
-/** Where systemd is too old for the drop-ins, a reboot of the holder costs clients more than a keepalived stop: said, not refused. */
-export const handoverCheck: Check = {
-  name: 'shutdown-order',
-  async run({ inv, facts }) {
-    return inv.lbs.flatMap((lb) => {
-      const f = facts.get(lb.name);
-      if (!f || handoverOrdered(f)) return [];
-      const which = f.systemdVersion === null ? 'kha could not read its systemd version' : `its systemd is ${f.systemdVersion}`;
-      return [
-        {
-          host: lb.name,
-          check: 'shutdown-order',
-          warning: true as const,
-          message: `${which}: at shutdown haproxy's container stops at the same moment as keepalived's, so a reboot of the VIP holder costs clients more than a keepalived stop (systemd ${HANDOVER_MIN_SYSTEMD} or newer lets kha order them; docs/static-pods.md)`,
-        },
-      ];
-    });
   },
 };

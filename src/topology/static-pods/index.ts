@@ -16,7 +16,7 @@ import { ON_MASTERS } from '../on-masters.js';
 import { readPodVrrpState } from '../../observe/keepalived-state.js';
 import type { Drill, DrillName } from '../../drill/drills.js';
 import { POD_KEEPALIVED_KILL, POD_KEEPALIVED_STOP } from './drills.js';
-import { HANDOVER_SERVICE, handoverCheck, handoverTask, isHandoverFile } from './handover.js';
+import { HANDOVER_MARKER, HANDOVER_SERVICE, handoverTask, isHandoverFile } from './handover.js';
 
 // keepalived and haproxy as static pods of the masters' kubelets (source
 // 002, "static pods"): hosts.yaml says so with static_pods, and every lb is
@@ -30,8 +30,8 @@ import { HANDOVER_SERVICE, handoverCheck, handoverTask, isHandoverFile } from '.
 //   network, so the host's firewall applies), files and sysctl as they are.
 //   No packages (the images carry keepalived and haproxy), no services of
 //   keepalived or haproxy (the kubelet restarts a pod when its manifest
-//   changes; kha's only unit, kha-handover, orders their stop at shutdown
-//   where systemd can: handover.ts), no
+//   changes; kha's only unit, kha-handover, hands the VIP over before
+//   they stop at shutdown: handover.ts), no
 //   SELinux booleans (they are for the host's haproxy_t and keepalived_t;
 //   containers run as container_t, whose policy the runtime brings).
 // - preflight: the dedicated checks, `os` (systemd and a package manager to
@@ -73,7 +73,6 @@ function build(sp: StaticPodSettings): Topology {
   const checks = new Map(CHECKS);
   checks.set('os', osCheck('proxy-hosts'));
   checks.set('vip', vipCheck(keptByStaticPod(sp.manifestsDir)));
-  checks.set(handoverCheck.name, handoverCheck);
   return {
     name: 'static-pods',
     playbook: 'static-pods',
@@ -82,7 +81,7 @@ function build(sp: StaticPodSettings): Topology {
     services: [],
     probe: (inv: Inventory) => ({
       vip: vipOf(inv).address,
-      files: [...files.map((f) => f.path), SEEN_PATH, UFW_BEFORE_RULES],
+      files: [...files.map((f) => f.path), HANDOVER_MARKER, SEEN_PATH, UFW_BEFORE_RULES],
       directories: requiredDirectories(inv.haproxy.stats_socket),
       services: [HANDOVER_SERVICE],
       sysctls: [...ENDPOINT_SYSCTL_KEYS],

@@ -31,6 +31,8 @@ export const KEEPALIVED_DIR = '/etc/keepalived';
 export const HAPROXY_DIR = '/etc/haproxy';
 /** keepalived's container runs keepalived under this (templates/kha-keepalived-pod.sh.ejs). */
 export const KEEPALIVED_WRAPPER = `${KEEPALIVED_DIR}/kha-keepalived-pod.sh`;
+/** Holds the boot id once kha-handover handed the VIP over for a shutdown: the wrapper then waits instead of running keepalived. */
+export const SHUTDOWN_MARKER = `${KEEPALIVED_DIR}/kha-shutting-down`;
 
 export interface ManifestContext {
   header: Header;

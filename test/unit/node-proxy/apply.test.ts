@@ -46,7 +46,6 @@ function fresh(inv: Inventory, name = 'w1', family: 'debian' | 'rhel' = 'debian'
     os: { family, id: family === 'debian' ? 'debian' : 'rocky', versionId: family === 'debian' ? '12' : '9', prettyName: '' },
     uid: 0,
     systemd: true,
-    systemdVersion: 252,
     packageManager: family === 'debian' ? 'apt' : 'dnf',
     selinux: { mode: 'absent', booleans: {} },
     firewall: { backend: 'none', active: false },

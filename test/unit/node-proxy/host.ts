@@ -7,7 +7,6 @@ export function debianNode(host: string): Omit<HostFacts, 'files' | 'directories
     os: { family: 'debian', id: 'debian', versionId: '12', prettyName: '' },
     uid: 0,
     systemd: true,
-    systemdVersion: 252,
     packageManager: 'apt',
     selinux: { mode: 'absent', booleans: {} },
     firewall: { backend: 'none', active: false },

@@ -30,7 +30,6 @@ function freshFacts(inv: Inventory, name = 'lb1'): HostFacts {
     os: { family: 'debian', id: 'debian', versionId: '12', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
     uid: 0,
     systemd: true,
-    systemdVersion: 252,
     packageManager: 'apt',
     selinux: { mode: 'absent', booleans: {} },
     firewall: { backend: 'none', active: false },

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HostFacts, ServiceFacts } from '../../../src/facts/types.js';
@@ -9,15 +9,15 @@ import { describeChange } from '../../../src/plan/changes.js';
 import { renderAll } from '../../../src/render/render.js';
 import { renderSpec } from '../../../src/render/spec.js';
 import { topologyOf } from '../../../src/topology/of.js';
-import { handoverCheck, handoverTask } from '../../../src/topology/static-pods/handover.js';
+import { HANDOVER_MARKER, handoverTask } from '../../../src/topology/static-pods/handover.js';
 import { packageRoot } from '../../../src/paths.js';
 import { debianNode } from '../node-proxy/host.js';
 import { stageDir } from './stage-dir.js';
 
-// kha-handover on a static-pods master: what apply plans by systemd's
-// version, what preflight says where it cannot, and the script its stop
-// runs, against stand-ins for systemctl, ip, pgrep and ps around a real
-// process in the wrapper's place.
+// kha-handover on a static-pods master: what apply plans, and the script
+// its start (watch) and stop run, against stand-ins for busctl,
+// systemd-inhibit, systemctl, ip, pgrep and ps around a real process in the
+// wrapper's place.
 
 function load(): Inventory {
   const r = parseInventory(readFileSync(join(packageRoot, 'examples', 'static-pods.yaml'), 'utf8'), 'hosts.yaml', {});
@@ -28,10 +28,9 @@ function load(): Inventory {
 const inv = load();
 const cp1 = renderAll(inv).find((h) => h.host === 'cp1')!;
 
-function facts(systemdVersion: number | null, extra: { files?: HostFacts['files']; services?: ServiceFacts[] } = {}): HostFacts {
+function facts(extra: { files?: HostFacts['files']; services?: ServiceFacts[] } = {}): HostFacts {
   return {
     ...debianNode('cp1'),
-    systemdVersion,
     files: extra.files ?? [],
     directories: [],
     services: extra.services ?? [],
@@ -42,8 +41,8 @@ function facts(systemdVersion: number | null, extra: { files?: HostFacts['files'
 const plan = (f: HostFacts) => handoverTask.plan({ inv, lb: inv.lbs[0]!, facts: f, files: cp1.files, planned: [], services: [] }).map(describeChange);
 
 describe('kha-handover: what apply plans', () => {
-  it('on systemd 252: the script, the unit and a drop-in for each runtime, one daemon-reload, then the unit enabled and started', () => {
-    expect(plan(facts(252))).toEqual([
+  it('the script, the unit and a drop-in for each runtime, one daemon-reload, then the unit enabled and started', () => {
+    expect(plan(facts())).toEqual([
       'create /etc/keepalived/kha-handover.sh (0755)',
       'create /etc/systemd/system/kha-handover.service (0644)',
       'create /etc/systemd/system/libpod-.scope.d/kha-handover.conf (0644)',
@@ -58,29 +57,38 @@ describe('kha-handover: what apply plans', () => {
     ]);
   });
 
-  it('nothing once it is in place and running', () => {
-    const files = cp1.files.filter((f) => f.spec.id.startsWith('handover-')).map((f) => ({ path: f.path, exists: true, mode: f.mode, owner: 'root', group: 'root', content: f.content }));
-    const running: ServiceFacts = { name: 'kha-handover', present: true, active: 'active', enabled: 'enabled', mainPid: 0, startedAtMonotonicUs: 1 };
-    expect(plan(facts(255, { files, services: [running] }))).toEqual([]);
+  const installed = () =>
+    cp1.files
+      .filter((f) => f.spec.id.startsWith('handover-'))
+      .map((f) => ({ path: f.path, exists: true, mode: f.mode, owner: 'root', group: 'root', content: f.content }));
+  const running: ServiceFacts = { name: 'kha-handover', present: true, active: 'active', enabled: 'enabled', mainPid: 0, startedAtMonotonicUs: 1 };
+  /** The marker apply wrote when it last started the unit from these files. */
+  const startedMarker = () => {
+    const start = handoverTask
+      .plan({ inv, lb: inv.lbs[0]!, facts: facts(), files: cp1.files, planned: [], services: [] })
+      .find((c) => c.kind === 'service.start');
+    if (start?.kind !== 'service.start' || !start.marker) throw new Error('no start with a marker');
+    expect(start.marker.path).toBe(HANDOVER_MARKER);
+    return { path: start.marker.path, exists: true, mode: 0o600, owner: 'root', group: 'root', content: start.marker.digest };
+  };
+
+  it('nothing once it is in place and running what it was started from', () => {
+    expect(plan(facts({ files: [...installed(), startedMarker()], services: [running] }))).toEqual([]);
   });
 
-  it('nothing on an older systemd, or one whose version kha could not read, and preflight says what that costs, without stopping the run', async () => {
-    expect(plan(facts(249))).toEqual([]);
-    expect(plan(facts(null))).toEqual([]);
-    const versions: (number | null)[] = [239, null, 252];
-    const problems = await handoverCheck.run({ inv, facts: new Map(inv.lbs.map((lb, i) => [lb.name, { ...facts(versions[i]!), host: lb.name }])), sessions: new Map() });
-    expect(problems.map((p) => [p.host, p.warning, p.message.split(':')[0]])).toEqual([
-      ['cp1', true, 'its systemd is 239'],
-      ['cp2', true, 'kha could not read its systemd version'],
-    ]);
-    expect(problems[0]!.message).toContain("haproxy's container stops at the same moment as keepalived's");
+  it('a restart when the script or the unit changed, or a run stopped before it restarted (the marker names other files)', () => {
+    const files = installed().map((f) => (f.path === '/etc/keepalived/kha-handover.sh' ? { ...f, content: `${f.content}# older\n` } : f));
+    expect(plan(facts({ files: [...files, startedMarker()], services: [running] }))).toEqual(['update /etc/keepalived/kha-handover.sh', 'systemctl daemon-reload', 'start kha-handover']);
+    const stale = { ...startedMarker(), content: 'written by an earlier kha' };
+    expect(plan(facts({ files: [...installed(), stale], services: [running] }))).toEqual(['start kha-handover']);
   });
 
-  it('is a stage of apply on static pods, after the configuration and before the manifests', () => {
+  it('is a stage of apply on static pods, after the configuration and before the manifests, and preflight has nothing to say of it', () => {
     const t = topologyOf(inv);
     expect([...t.tasks.keys()]).toEqual(['directories', 'firewall', 'config', 'sysctl', 'handover', 'manifests']);
-    expect(t.checks.has('shutdown-order')).toBe(true);
+    expect(t.checks.has('shutdown-order')).toBe(false);
     expect(t.probe(inv).services).toEqual(['kha-handover']);
+    expect(t.probe(inv).files).toContain(HANDOVER_MARKER);
   });
 
   it('orders after the unit every container scope and the services that stop containers as they stop, and the unit stops before the network', () => {
@@ -89,73 +97,142 @@ describe('kha-handover: what apply plans', () => {
       expect(file(`/etc/systemd/system/${unit}.d/kha-handover.conf`)).toMatch(/\[Unit\]\nBefore=kha-handover\.service\n$/);
     }
     const unit = file('/etc/systemd/system/kha-handover.service');
-    expect(unit).toContain('After=network.target');
-    expect(unit).toMatch(/Type=oneshot\nRemainAfterExit=yes\nExecStart=\/bin\/true\nExecStop=\/etc\/keepalived\/kha-handover\.sh\nTimeoutStopSec=15\n/);
+    expect(unit).toContain('After=network.target dbus.service systemd-logind.service');
+    expect(unit).toMatch(/Type=simple\nExecStart=\/etc\/keepalived\/kha-handover\.sh watch\nExecStop=\/etc\/keepalived\/kha-handover\.sh stop\nTimeoutStopSec=15\n/);
   });
 });
 
-describe("kha-handover's stop", () => {
+describe("kha-handover's script", () => {
   const spec = topologyOf(inv).files.find((f) => f.id === 'handover-script')!;
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+
+  /** A message as `busctl monitor` prints it: a header line, one naming the member, then the arguments. */
+  const busMessage = (member: string, args: string) =>
+    `‣ Type=signal  Endian=l  Flags=1  Version=1 Cookie=30  Timestamp="Wed 2026-12-02 04:07:34.037232 UTC"\n` +
+    `  Sender=:1.1  Path=/org/freedesktop/login1  Interface=org.freedesktop.login1.Manager  Member=${member}\n` +
+    `  UniqueName=:1.1\n  MESSAGE "b" {\n          ${args}\n  };\n\n`;
 
   /**
-   * The script with stand-ins: systemctl says the state in a file, ip shows
-   * the VIP on eth0 while a file says so, pgrep names a keepalived and ps
+   * The script with stand-ins: systemctl says the given state, ip shows the
+   * VIP on eth0 when this master holds it, pgrep names a keepalived and ps
    * gives as its parent a real process that runs as kha's wrapper (its
-   * command line names it) and ends 0.2 s after SIGTERM.
+   * command line names it) and ends 0.2 s after SIGTERM; busctl prints what
+   * the test appends to a file, systemd-inhibit holds a "lock" (a file, which
+   * its --list shows) until it is killed. The marker goes to the stage.
    */
-  function stage(state: string, holds: boolean) {
+  function stage(state: string, holds: boolean, logind = true) {
     const { dir, bin, log, script } = stageDir('kha-handover-');
     const wrapper = spawn('bash', ['-c', `trap 'echo "wrapper got TERM" >> ${log}; sleep 0.2; exit 0' TERM; while :; do sleep 0.05; done`, '/etc/keepalived/kha-keepalived-pod.sh'], { stdio: 'ignore' });
-    const ended = new Promise<void>((resolve) => wrapper.on('exit', () => resolve()));
+    const bus = join(dir, 'bus');
+    const lock = join(dir, 'lock');
+    const marker = join(dir, 'marker');
+    writeFileSync(bus, '');
     script(join(bin, 'systemctl'), `#!/bin/sh\necho ${state}\n`);
     script(join(bin, 'ip'), `#!/bin/sh\n${holds ? "echo '2: eth0    inet 10.77.0.10/24 scope global eth0'" : ':'}\n`);
     script(join(bin, 'pgrep'), '#!/bin/sh\necho 4242\n');
     script(join(bin, 'ps'), `#!/bin/sh\necho " ${wrapper.pid}"\n`);
-    script(join(dir, 'handover'), renderSpec(spec, spec.context(inv, inv.lbs[0]!, 'eth0')).content);
+    script(join(bin, 'busctl'), `#!/bin/sh\necho "busctl $*" >> ${log}\nexec tail -n +1 -f ${bus}\n`);
+    script(
+      join(bin, 'systemd-inhibit'),
+      `#!/bin/bash\nif [ "$1" = --list ]; then [ -e ${lock} ] && echo 'kha-handover 0 root 493 systemd-inhibit shutdown delay'; exit 0; fi\n` +
+        (logind ? '' : 'echo "Failed to inhibit: no logind" >&2; exit 1\n') +
+        `echo "lock $1 $2 $3" >> ${log}\ntouch ${lock}\ntrap 'rm -f ${lock}; echo "lock released" >> ${log}; exit 0' TERM\nwhile :; do sleep 0.05; done\n`,
+    );
+    script(join(dir, 'handover'), renderSpec(spec, { ...(spec.context(inv, inv.lbs[0]!, 'eth0') as object), marker }).content);
     // Not spawnSync: the wrapper is this process's child, and only a running event loop reaps it (a zombie still answers kill -0).
-    const run = () =>
-      new Promise<{ status: number | null; stdout: string }>((resolve) => {
-        const c = spawn(join(dir, 'handover'), { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'inherit'] });
-        let stdout = '';
-        c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-        c.on('close', (status) => resolve({ status, stdout }));
-      });
+    const start = (mode: string) => {
+      const c = spawn(join(dir, 'handover'), [mode], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+      let stdout = '';
+      c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      const closed = new Promise<number | null>((resolve) => c.on('close', (status) => resolve(status)));
+      return { closed, stdout: () => stdout, kill: () => process.kill(-c.pid!, 'SIGKILL') };
+    };
     const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 150 && !what(); i++) await new Promise((r) => setTimeout(r, 20));
+      return what();
+    };
+    const markerText = () => (existsSync(marker) ? readFileSync(marker, 'utf8').trim() : null);
     const done = () => {
       wrapper.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     };
-    return { wrapper, ended, run, lines, done };
+    return { wrapper, start, lines, until, markerText, say: (text: string) => appendFileSync(bus, text), done };
   }
 
-  it("at shutdown, on the holder: SIGTERM to keepalived's wrapper, and returns only once it has ended", async () => {
+  it("stop, at shutdown, on the holder: SIGTERM to keepalived's wrapper, this boot's id in the marker first, and returns only once the wrapper has ended", async () => {
     const s = stage('stopping', true);
     try {
       await new Promise((r) => setTimeout(r, 100));
-      const r = await s.run();
-      expect(r.status).toBe(0);
+      const r = s.start('stop');
+      expect(await r.closed).toBe(0);
       expect(s.lines()).toEqual(['wrapper got TERM']);
       // The wrapper took 0.2 s to end after the signal: the script waited for it.
       expect(s.wrapper.exitCode ?? s.wrapper.signalCode).not.toBeNull();
-      expect(r.stdout).toContain("keepalived's container handed 10.77.0.10 over and ended");
+      expect(s.markerText()).toBe(bootId);
+      expect(r.stdout()).toContain("the shutdown stops kha-handover: keepalived's container handed 10.77.0.10 over and ended");
     } finally {
       s.done();
     }
   });
 
-  it('signals nothing when the system is not shutting down (apply restarting the unit), or on a master that does not hold the VIP', async () => {
+  it('stop signals nothing when the system is not shutting down (apply restarting the unit), or on a master that does not hold the VIP', async () => {
     for (const [state, holds] of [['running', true], ['degraded', true], ['stopping', false]] as const) {
       const s = stage(state, holds);
       try {
         await new Promise((r) => setTimeout(r, 100));
-        const r = await s.run();
-        expect(r.status).toBe(0);
+        const r = s.start('stop');
+        expect(await r.closed).toBe(0);
         expect(s.lines()).toEqual([]);
         expect(s.wrapper.exitCode).toBeNull();
-        if (!holds) expect(r.stdout).toContain('eth0 does not hold 10.77.0.10: nothing to hand over');
+        expect(s.markerText()).toBeNull();
+        if (!holds) expect(r.stdout()).toContain('eth0 does not hold 10.77.0.10: nothing to hand over');
       } finally {
         s.done();
       }
+    }
+  });
+
+  it("watch holds a logind delay lock, hands over on PrepareForShutdown(true) and only then releases the lock; a cancelled shutdown takes the marker away and the lock again", async () => {
+    const s = stage('running', true);
+    const w = s.start('watch');
+    try {
+      expect(await s.until(() => s.lines().includes('lock --what=shutdown --mode=delay --who=kha-handover'))).toBe(true);
+      expect(s.lines()).toContain('busctl --system monitor org.freedesktop.login1');
+      // Another message of logind's with a boolean true is no shutdown.
+      s.say(busMessage('PropertiesChanged', 'BOOLEAN true;'));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(s.wrapper.exitCode).toBeNull();
+      s.say(busMessage('PrepareForShutdown', 'BOOLEAN true;'));
+      expect(await s.until(() => s.lines().includes('lock released'))).toBe(true);
+      const lines = s.lines();
+      // The wrapper had ended (0.2 s after its signal) before the lock went: logind waited for the hand-over.
+      expect(lines.slice(lines.indexOf('wrapper got TERM'))).toEqual(['wrapper got TERM', 'lock released']);
+      expect(s.wrapper.exitCode ?? s.wrapper.signalCode).not.toBeNull();
+      expect(s.markerText()).toBe(bootId);
+      expect(w.stdout()).toContain("logind announced a shutdown: keepalived's container handed 10.77.0.10 over and ended");
+      s.say(busMessage('PrepareForShutdown', 'BOOLEAN false;'));
+      expect(await s.until(() => s.lines().filter((l) => l.startsWith('lock --what')).length === 2)).toBe(true);
+      expect(s.markerText()).toBeNull();
+      expect(w.stdout()).toContain('the shutdown was cancelled: keepalived runs again here');
+    } finally {
+      w.kill();
+      s.done();
+    }
+  });
+
+  it('watch without a lock from logind says so and stays up for its stop to hand over', async () => {
+    const s = stage('running', true, false);
+    const w = s.start('watch');
+    let ended = false;
+    void w.closed.then(() => (ended = true));
+    try {
+      expect(await s.until(() => w.stdout().includes('logind gave no delay lock: a reboot hands over only when it stops this unit'))).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(ended).toBe(false);
+    } finally {
+      w.kill();
+      s.done();
     }
   });
 });

@@ -140,8 +140,9 @@ describe("keepalived's wrapper, the first process of its container", () => {
    * host holds it, and a keepalived stand-in, the holder, that takes the VIP
    * off and ends cleanly on SIGTERM.
    */
-  function stage() {
+  function stage(marker?: string) {
     const { dir, bin, log, script } = stageDir('kha-wrapper-');
+    if (marker !== undefined) writeFileSync(join(dir, 'marker'), marker);
     // Each signals itself first, as systemd's sweep of a stopping scope would: only an ignored SIGTERM lets it go on.
     const held = join(dir, 'held');
     writeFileSync(held, '');
@@ -156,7 +157,7 @@ describe("keepalived's wrapper, the first process of its container", () => {
     mkdirSync(run);
     // Left by keepalived in the container's previous life.
     writeFileSync(join(run, 'keepalived.pid'), '7\n');
-    const context = { ...(spec.context(inv, inv.lbs[0]!, 'eth0') as object), release: join(dir, 'release'), runDir: run };
+    const context = { ...(spec.context(inv, inv.lbs[0]!, 'eth0') as object), release: join(dir, 'release'), runDir: run, marker: join(dir, 'marker') };
     script(join(dir, 'wrapper'), renderSpec(spec, context).content);
     const child = spawn(join(dir, 'wrapper'), [join(dir, 'keepalived'), '--dont-fork'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -169,6 +170,46 @@ describe("keepalived's wrapper, the first process of its container", () => {
     const started = () => logged('keepalived --dont-fork 0 pid files');
     return { dir, child, ended, lines, logged, started, stderr: () => stderr };
   }
+
+  const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+
+  it("waits without keepalived while kha-handover's marker holds this boot's id (the master is shutting down), and runs it once the marker goes", async () => {
+    const w = stage(`${bootId()}\n`);
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(w.lines()).toEqual([]);
+      expect(w.stderr()).toContain('kha: this master is shutting down and handed its VIP over: keepalived waits for the next boot');
+      // A cancelled shutdown: kha-handover takes the marker away.
+      rmSync(join(w.dir, 'marker'));
+      await w.started();
+      expect(w.lines()).toEqual(['keepalived --dont-fork 0 pid files']);
+      w.child.kill('SIGTERM');
+      expect(await w.ended).toBe(0);
+    } finally {
+      rmSync(w.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ends on SIGTERM while it waits, and a marker of an earlier boot holds nothing back', async () => {
+    const waiting = stage(`${bootId()}\n`);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      waiting.child.kill('SIGTERM');
+      expect(await waiting.ended).toBe(0);
+      expect(waiting.lines()).toEqual([]);
+    } finally {
+      rmSync(waiting.dir, { recursive: true, force: true });
+    }
+    const rebooted = stage('00000000-0000-0000-0000-000000000000\n');
+    try {
+      await rebooted.started();
+      expect(rebooted.lines()).toEqual(['keepalived --dont-fork 0 pid files']);
+      rebooted.child.kill('SIGTERM');
+      expect(await rebooted.ended).toBe(0);
+    } finally {
+      rmSync(rebooted.dir, { recursive: true, force: true });
+    }
+  });
 
   it('passes SIGTERM to keepalived and releases as soon as keepalived took the VIP off, then takes the VIP off and runs the release as after a clean stop', async () => {
     const w = stage();

@@ -26,6 +26,19 @@ done
 # this container: a pid file is stale.
 rm -f /run/keepalived*.pid
 
+# kha-handover writes this boot's id here once it has handed the VIP over
+# because this master is shutting down. The kubelet starts this container
+# again; a keepalived started now would take the VIP back (preempting, or
+# alone) before the shutdown stops it a second time. So it waits, until the
+# next boot or a cancelled shutdown.
+boot=$(cat /proc/sys/kernel/random/boot_id)
+if [ "$(cat /etc/keepalived/kha-shutting-down 2>/dev/null)" = "$boot" ]; then
+  echo "kha: this master is shutting down and handed its VIP over: keepalived waits for the next boot" >&2
+  trap 'exit 0' TERM INT
+  while [ "$(cat /etc/keepalived/kha-shutting-down 2>/dev/null)" = "$boot" ]; do sleep 1; done
+  trap - TERM INT
+fi
+
 "$@" &
 pid=$!
 # The kubelet stops a container with SIGTERM to its first process, this one:
