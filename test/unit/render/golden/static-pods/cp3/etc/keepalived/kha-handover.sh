@@ -58,7 +58,7 @@ take_lock() {
 watch() {
   exec 3< <(exec busctl --system monitor org.freedesktop.login1 2>&1)
   monitor=$!
-  take_lock || exec sleep infinity
+  take_lock || { kill "$monitor" 2>/dev/null; exec sleep infinity; }
   # busctl prints each message as a header line (Type=... Endian=...), a line
   # with its Member= and then its arguments; PrepareForShutdown has one
   # boolean: true as a shutdown starts, false if it was cancelled.
