@@ -245,10 +245,15 @@ describe('kha apply on the lab', () => {
     onHost('lb2', "sed -i 's/timeout client 3600s/timeout client 60s/' /etc/haproxy/haproxy.cfg");
     const child = spawn(process.execPath, [KHA, 'apply', '--yes', hostsYaml], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let sent = false;
     const code = await new Promise<number | string>((resolve) => {
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('== prepare')) child.kill(signal);
+        // Once: a second signal is "stop at once" (exit 130), which a later chunk of output would send.
+        if (!sent && out.includes('== prepare')) {
+          sent = true;
+          child.kill(signal);
+        }
       });
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
       child.on('exit', (c, killedBy) => resolve(c ?? killedBy ?? -1));
