@@ -324,6 +324,7 @@ describe('status and drills know static pods', () => {
       await sleep(1000);
     }
     await until(M[holder], `${running('keepalived')}; ${running('haproxy')}`, 'yes\nyes', 60_000);
+    expect(onHost(M[holder], 'ps -o lstart= -p 1').trim(), `${holder} did not reboot`).not.toBe(started);
     const journal = onHost(M[holder], 'journalctl -b -1 -u kha-handover -o cat --no-pager');
     expect(journal).toContain(`the shutdown stops kha-handover: keepalived's container handed ${VIP} over and ended`);
     expect(journal).not.toContain('logind announced a shutdown');
