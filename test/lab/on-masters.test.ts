@@ -96,8 +96,15 @@ describe('drills on the masters', () => {
       expect(reach(M.m1, M.m3, 6443)).toBe('ok');
       const states = () => onHost(M.m3, "journalctl -u keepalived -o cat --no-pager | grep -c 'Entering' || true").trim();
       const before = states();
+      // A watch m1 holds on m3's apiserver while the cut goes in: a stopping apiserver finishes what it serves,
+      // so the cut refuses new connections only, and the watch runs to its own end (curl's 28, its time limit).
+      onHost(M.m1, `setsid bash -c 'curl -skN --max-time 3 https://${M.m3}:6443/watch > /tmp/kha-held.out; echo $? > /tmp/kha-held.rc' </dev/null >/dev/null 2>&1 &`);
+      onHost(M.m1, 'sleep 1');
       onHost(M.m3, cut.cut);
       try {
+        expect(onHost(M.m1, 'sleep 2.5; cat /tmp/kha-held.rc').trim()).toBe('28');
+        // An event every 100 ms for 3 s, two thirds of them after the cut.
+        expect(Number(onHost(M.m1, 'wc -l < /tmp/kha-held.out').trim())).toBeGreaterThan(25);
         // curl's 7: connection refused (the reset), from another master and from m3 itself.
         expect(reach(M.m1, M.m3, 6443)).toBe('failed 7');
         expect(reach(M.m3, M.m3, 6443)).toBe('failed 7');

@@ -88,7 +88,7 @@ esac
     const { session, rules, prefix } = shellWithIptables(true);
     expect((await session.exec(prefix + cut.cut)).code).toBe(0);
     expect((await session.exec(prefix + cut.cut)).code).toBe(0);
-    expect(rules()).toEqual(Array(2).fill('INPUT -p tcp --dport 6443 -m comment --comment kha-drill -j REJECT --reject-with tcp-reset'));
+    expect(rules()).toEqual(Array(2).fill('INPUT -p tcp --dport 6443 --syn -m comment --comment kha-drill -j REJECT --reject-with tcp-reset'));
     expect((await session.exec(prefix + cut.healed)).code).not.toBe(0);
     expect((await session.exec(prefix + cut.heal)).code).toBe(0);
     expect(rules()).toEqual([]);
