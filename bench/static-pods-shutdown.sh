@@ -13,18 +13,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-3}"
 [ "$(id -u)" = 0 ] || { echo "bench/static-pods-shutdown.sh needs root" >&2; exit 1; }
-kha() { node bin/kha.js "$@"; }
+. bench/static-pods-lab.sh
 out="$(mktemp -d)"
 trap 'kha lab down >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
 
-kha lab down >/dev/null
-kha lab up --static-pods --before-kubeadm --json > "$out/up.json"
-hosts=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).hostsYaml)' "$out/up.json")
-kha apply --yes "$hosts" > /dev/null
-kha kubeadm --out "$out/kubeadm.yaml" "$hosts" > /dev/null
-kha lab kubeadm init m1 --config "$out/kubeadm.yaml" > /dev/null
-for m in m2 m3; do kha lab kubeadm join "$m" > /dev/null; done
-kha status --wait=120 "$hosts" > /dev/null
+static_pods_lab "$out"
 
 lab="${KHA_LAB_DIR:-/var/lib/kha/lab}"
 on() { kha lab exec -- ssh -q -i "$lab/id_ed25519" -o UserKnownHostsFile="$lab/known_hosts" "root@$1" "$2"; }

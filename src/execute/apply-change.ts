@@ -347,5 +347,8 @@ export async function applyChange(session: Session, c: Change, rollback: Rollbac
     case 'service.disable':
       await run(session, `disable ${c.service}`, `systemctl disable --no-reload --now --quiet ${c.service}`, SERVICE_TIMEOUT_MS);
       return;
+    case 'vip.handover':
+      await run(session, `hand ${c.vip} over`, `${q(c.script)} move`, SERVICE_TIMEOUT_MS);
+      return;
   }
 }

@@ -66,7 +66,13 @@ export type Change =
       pending?: string;
     }
   /** Stopped now and not started at boot: a distribution's unit that a package install brought up beside kha's own. */
-  | { kind: 'service.disable'; service: ServiceName; why: string };
+  | { kind: 'service.disable'; service: ServiceName; why: string }
+  /**
+   * The VIP handed to another master before this one's static pods restart:
+   * `script move` stops keepalived's container as the kubelet would and
+   * waits for it to end (topology/static-pods/handover.ts).
+   */
+  | { kind: 'vip.handover'; vip: string; script: string; why: string };
 
 /**
  * After a service has (re)loaded its configuration, kha records a digest of
@@ -123,5 +129,7 @@ export function describeChange(c: Change): string {
       return `restart ${c.service} (${c.why})`;
     case 'service.disable':
       return `stop and disable ${c.service} (${c.why})`;
+    case 'vip.handover':
+      return `hand ${c.vip} to another master (${c.why})`;
   }
 }

@@ -50,6 +50,10 @@ except ImportError:
 
 HANDSHAKE_TIMEOUT = 10
 IDLE_TIMEOUT = 30
+# How long a stopping stand-in lets the requests under way finish. kube-apiserver
+# drains its in-flight requests before it exits; a stand-in that dropped them
+# cut requests in flight through every haproxy when its master rebooted.
+DRAIN_TIMEOUT = 1
 WATCH_EVERY = 0.1
 MAX_HEADER_BYTES = 16384
 MAX_BODY_BYTES = 1 << 20
@@ -330,8 +334,20 @@ def chunked_head(name):
     return ("\r\n".join(head) + "\r\n\r\n").encode()
 
 
+# The connections' tasks that serve a watch or HTTP/2 (the clients' watches):
+# a stopping stand-in does not wait for them, as kube-apiserver ends watches.
+LONG_RUNNING = set()
+# Set once the stand-in stops: a keep-alive connection ends after its answer.
+STOPPING = asyncio.Event()
+
+
+def long_running():
+    LONG_RUNNING.add(asyncio.current_task())
+
+
 async def stream_events(name, writer):
     """A watch: chunked JSON lines, one event every WATCH_EVERY s, until the client goes."""
+    long_running()
     writer.write(chunked_head(name))
     seq = 0
     while True:
@@ -344,6 +360,7 @@ async def stream_events(name, writer):
 
 async def stream_watch(name, reader, writer, watch):
     """A ConfigMap watch, chunked, until the client goes."""
+    long_running()
     writer.write(chunked_head(name))
     # Between changes nothing is written, so only a read notices a client gone.
     gone = asyncio.ensure_future(reader.read(1))
@@ -399,7 +416,7 @@ async def serve_client(name, store, reader, writer):
                 data = data[: len(data) - len(body)]
             writer.write(data)
             await asyncio.wait_for(writer.drain(), IDLE_TIMEOUT)
-            if not keep_alive:
+            if not keep_alive or STOPPING.is_set():
                 return
     except (ConnectionError, ssl.SSLError, asyncio.TimeoutError, OSError):
         return
@@ -575,6 +592,7 @@ class H2Client:
 
 
 async def serve_h2(name, store, reader, writer):
+    long_running()
     client = H2Client(name, store, writer)
     try:
         # A hand-accepted socket misses asyncio's TCP_NODELAY (its proto is 0),
@@ -659,6 +677,7 @@ async def main():
             task = asyncio.create_task(accept_one(a.name, store, ctx, sock))
             clients.add(task)
             task.add_done_callback(clients.discard)
+            task.add_done_callback(LONG_RUNNING.discard)
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -666,8 +685,13 @@ async def main():
     accepting = asyncio.create_task(accept_loop())
     print(f"kha-lab apiserver stand-in for {a.name} on {a.bind}:{a.port}", flush=True)
     await stop.wait()
+    STOPPING.set()
     accepting.cancel()
     listener.close()
+    # New connections are refused from here (haproxy retries them elsewhere); the requests under way are answered.
+    under_way = [t for t in clients if t not in LONG_RUNNING]
+    if under_way:
+        await asyncio.wait(under_way, timeout=DRAIN_TIMEOUT)
 
 
 if __name__ == "__main__":

@@ -224,6 +224,47 @@ describe('the apiserver stand-in over HTTP/1.1, as before', () => {
     expect(got.toString('hex')).toBe('15030100020246');
   });
 
+  it('stopping (SIGTERM), as kube-apiserver drains: refuses new connections, answers the request under way, ends without waiting for a watch', async () => {
+    const stopping = await startStandIn('m4');
+    const tlsTo = () => tlsConnect({ host: '127.0.0.1', port: stopping.port, rejectUnauthorized: false });
+    const watch = tlsTo();
+    let watchEnded = false;
+    let watched = '';
+    watch.on('data', (d: Buffer) => (watched += d.toString()));
+    watch.on('close', () => (watchEnded = true));
+    watch.on('error', () => undefined);
+    watch.once('secureConnect', () => watch.write('GET /watch HTTP/1.1\r\nHost: x\r\n\r\n'));
+    // A request whose head is not complete yet when the signal comes.
+    const slow = tlsTo();
+    let answer = '';
+    slow.on('data', (d: Buffer) => (answer += d.toString()));
+    await new Promise<void>((r) => slow.once('secureConnect', () => r()));
+    slow.write('GET /readyz HTTP/1.1\r\nHost: x\r\n');
+    await sleep(200);
+    const exited = new Promise<number | null>((r) => stopping.proc.once('exit', (code) => r(code)));
+    const t = performance.now();
+    stopping.proc.kill('SIGTERM');
+    await sleep(200);
+    const refused = await new Promise<string>((resolve) => {
+      const c = netConnect(stopping.port, '127.0.0.1', () => {
+        c.destroy();
+        resolve('connected');
+      });
+      c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    slow.write('\r\n');
+    const slowClosed = new Promise<void>((r) => slow.once('close', () => r()));
+    expect(await exited).toBe(0);
+    await slowClosed;
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
+    // The watch did not hold the stop: one drain limit (1 s) at most, with a margin for a busy machine.
+    expect(performance.now() - t).toBeLessThan(3000);
+    await sleep(100);
+    expect(watched).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*"seq": ?2/);
+    expect(watchEnded).toBe(true);
+  });
+
   it('without python3-h2 still runs, says so once, and offers only http/1.1', async () => {
     const bare = await startStandIn('m3', true);
     expect(bare.stdout.match(/no python3-h2/g)).toHaveLength(1);

@@ -23,7 +23,7 @@ import { KEEPALIVED_DIR, SHUTDOWN_MARKER } from './manifests.js';
 
 export const HANDOVER_SERVICE = 'kha-handover';
 const UNIT_PATH = `/etc/systemd/system/${HANDOVER_SERVICE}.service`;
-const SCRIPT_PATH = `${KEEPALIVED_DIR}/kha-handover.sh`;
+export const HANDOVER_SCRIPT = `${KEEPALIVED_DIR}/kha-handover.sh`;
 
 /** How long the stop waits for keepalived's container to end; systemd's own limit is a margin over it. */
 const LIMIT_S = 10;
@@ -59,7 +59,7 @@ export const HANDOVER_FILES: readonly FileSpec[] = [
   {
     id: 'handover-script',
     template: 'kha-handover.sh.ejs',
-    path: SCRIPT_PATH,
+    path: HANDOVER_SCRIPT,
     mode: 0o755,
     service: 'systemd',
     validate: BASH_SYNTAX,
@@ -76,7 +76,7 @@ export const HANDOVER_FILES: readonly FileSpec[] = [
     path: UNIT_PATH,
     mode: 0o644,
     service: 'systemd',
-    context: (_inv, lb) => ({ header: header(lb.name), script: SCRIPT_PATH, dropIns: STOPPERS.map((x) => x.unit).join(' '), timeoutS: LIMIT_S + 5 }),
+    context: (_inv, lb) => ({ header: header(lb.name), script: HANDOVER_SCRIPT, dropIns: STOPPERS.map((x) => x.unit).join(' '), timeoutS: LIMIT_S + 5 }),
   },
   ...STOPPERS.map(
     ({ unit, what }): FileSpec => ({

@@ -17,6 +17,7 @@ import { readPodVrrpState } from '../../observe/keepalived-state.js';
 import type { Drill, DrillName } from '../../drill/drills.js';
 import { POD_KEEPALIVED_KILL, POD_KEEPALIVED_STOP } from './drills.js';
 import { HANDOVER_MARKER, HANDOVER_SERVICE, handoverTask, isHandoverFile } from './handover.js';
+import { moveVipTask } from './move-vip.js';
 
 // keepalived and haproxy as static pods of the masters' kubelets (source
 // 002, "static pods"): hosts.yaml says so with static_pods, and every lb is
@@ -77,7 +78,7 @@ function build(sp: StaticPodSettings): Topology {
     name: 'static-pods',
     playbook: 'static-pods',
     files,
-    tasks: new Map<string, Task>([directoriesTask, firewallTask, configTask, sysctlTask, handoverTask, manifestsTask].map((t) => [t.name, t])),
+    tasks: new Map<string, Task>([directoriesTask, firewallTask, configTask, sysctlTask, handoverTask, moveVipTask, manifestsTask].map((t) => [t.name, t])),
     services: [],
     probe: (inv: Inventory) => ({
       vip: vipOf(inv).address,

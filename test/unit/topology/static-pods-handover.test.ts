@@ -10,6 +10,7 @@ import { renderAll } from '../../../src/render/render.js';
 import { renderSpec } from '../../../src/render/spec.js';
 import { topologyOf } from '../../../src/topology/of.js';
 import { HANDOVER_MARKER, handoverTask } from '../../../src/topology/static-pods/handover.js';
+import { moveVipTask } from '../../../src/topology/static-pods/move-vip.js';
 import { packageRoot } from '../../../src/paths.js';
 import { debianNode } from '../node-proxy/host.js';
 import { stageDir } from './stage-dir.js';
@@ -85,7 +86,7 @@ describe('kha-handover: what apply plans', () => {
 
   it('is a stage of apply on static pods, after the configuration and before the manifests, and preflight has nothing to say of it', () => {
     const t = topologyOf(inv);
-    expect([...t.tasks.keys()]).toEqual(['directories', 'firewall', 'config', 'sysctl', 'handover', 'manifests']);
+    expect([...t.tasks.keys()]).toEqual(['directories', 'firewall', 'config', 'sysctl', 'handover', 'move-vip', 'manifests']);
     expect(t.checks.has('shutdown-order')).toBe(false);
     expect(t.probe(inv).services).toEqual(['kha-handover']);
     expect(t.probe(inv).files).toContain(HANDOVER_MARKER);
@@ -99,6 +100,39 @@ describe('kha-handover: what apply plans', () => {
     const unit = file('/etc/systemd/system/kha-handover.service');
     expect(unit).toContain('After=network.target dbus.service systemd-logind.service');
     expect(unit).toMatch(/Type=simple\nExecStart=\/etc\/keepalived\/kha-handover\.sh watch\nExecStop=\/etc\/keepalived\/kha-handover\.sh stop\nTimeoutStopSec=15\n/);
+  });
+});
+
+describe("move-vip: the holder hands the VIP over before its haproxy pod restarts", () => {
+  const manifest = cp1.files.find((f) => f.spec.id === 'haproxy.yaml')!;
+  const keepalivedManifest = cp1.files.find((f) => f.spec.id === 'keepalived.yaml')!;
+  const onFile = (path: string, content: string) => ({ path, exists: true, content, mode: 0o644, owner: 'root', group: 'root' });
+  /** cp1's facts: the VIP on eth0 or not, and its manifests as given. */
+  function holder(holds: boolean, haproxy: string, keepalived = keepalivedManifest.content): HostFacts {
+    return {
+      ...facts({ files: [onFile(manifest.path, haproxy), onFile(keepalivedManifest.path, keepalived)] }),
+      interfaces: [{ name: 'eth0', up: true, addresses: ['10.77.0.21/24', ...(holds ? ['10.77.0.10/24'] : [])] }],
+    };
+  }
+  const planFor = (f: HostFacts, i = inv) => moveVipTask.plan({ inv: i, lb: i.lbs[0]!, facts: f, files: cp1.files, planned: [], services: [] });
+
+  it("on the holder whose haproxy manifest changes: one hand-over, run by kha-handover's script", () => {
+    const changes = planFor(holder(true, 'an older manifest'));
+    expect(changes).toEqual([{ kind: 'vip.handover', vip: '10.77.0.10', script: '/etc/keepalived/kha-handover.sh', why: "its new manifest restarts haproxy's pod on this master" }]);
+    expect(changes.map(describeChange)).toEqual(["hand 10.77.0.10 to another master (its new manifest restarts haproxy's pod on this master)"]);
+  });
+
+  it("nothing on a master without the VIP, when haproxy's manifest stays (keepalived's alone restarts keepalived, which hands over itself), or with no other master", () => {
+    expect(planFor(holder(false, 'an older manifest'))).toEqual([]);
+    expect(planFor(holder(true, manifest.content, 'an older keepalived manifest'))).toEqual([]);
+    const alone = { ...inv, lbs: inv.lbs.slice(0, 1) };
+    expect(planFor(holder(true, 'an older manifest'), alone)).toEqual([]);
+  });
+
+  it('comes right before the manifests on the VIP holder, and only there', () => {
+    const playbook = readFileSync(join(packageRoot, 'playbooks', 'static-pods.yaml'), 'utf8');
+    expect(playbook).toMatch(/- name: manifests on the VIP holder\n\s+tasks: \[move-vip, manifests\]\n\s+on: vip-holder\n/);
+    expect(playbook.match(/move-vip/g)).toHaveLength(2);
   });
 });
 
@@ -120,9 +154,10 @@ describe("kha-handover's script", () => {
    * the test appends to a file, systemd-inhibit holds a "lock" (a file, which
    * its --list shows) until it is killed. The marker goes to the stage.
    */
-  function stage(state: string, holds: boolean, logind = true) {
+  function stage(state: string, holds: boolean, logind = true, wrapperEnds = true) {
     const { dir, bin, log, script } = stageDir('kha-handover-');
-    const wrapper = spawn('bash', ['-c', `trap 'echo "wrapper got TERM" >> ${log}; sleep 0.2; exit 0' TERM; while :; do sleep 0.05; done`, '/etc/keepalived/kha-keepalived-pod.sh'], { stdio: 'ignore' });
+    const onTerm = `echo "wrapper got TERM" >> ${log}; ${wrapperEnds ? 'sleep 0.2; exit 0' : ''}`;
+    const wrapper = spawn('bash', ['-c', `trap '${onTerm}' TERM; while :; do sleep 0.05; done`, '/etc/keepalived/kha-keepalived-pod.sh'], { stdio: 'ignore' });
     const bus = join(dir, 'bus');
     const lock = join(dir, 'lock');
     const marker = join(dir, 'marker');
@@ -138,7 +173,8 @@ describe("kha-handover's script", () => {
         (logind ? '' : 'echo "Failed to inhibit: no logind" >&2; exit 1\n') +
         `echo "lock $1 $2 $3" >> ${log}\ntouch ${lock}\ntrap 'rm -f ${lock}; echo "lock released" >> ${log}; exit 0' TERM\nwhile :; do sleep 0.05; done\n`,
     );
-    script(join(dir, 'handover'), renderSpec(spec, { ...(spec.context(inv, inv.lbs[0]!, 'eth0') as object), marker }).content);
+    // A 1 s limit: the test of a wrapper that outlives it need not wait 10.
+    script(join(dir, 'handover'), renderSpec(spec, { ...(spec.context(inv, inv.lbs[0]!, 'eth0') as object), marker, limitS: 1 }).content);
     // Not spawnSync: the wrapper is this process's child, and only a running event loop reaps it (a zombie still answers kill -0).
     const start = (mode: string) => {
       const c = spawn(join(dir, 'handover'), [mode], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
@@ -190,6 +226,44 @@ describe("kha-handover's script", () => {
       } finally {
         s.done();
       }
+    }
+  });
+
+  it("move, before apply rewrites the holder's manifests: SIGTERM to the wrapper, whatever systemd's state, no marker (keepalived runs again at once), and returns once it ended", async () => {
+    const s = stage('running', true);
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const r = s.start('move');
+      expect(await r.closed).toBe(0);
+      expect(s.lines()).toEqual(['wrapper got TERM']);
+      expect(s.wrapper.exitCode ?? s.wrapper.signalCode).not.toBeNull();
+      expect(s.markerText()).toBeNull();
+      expect(r.stdout()).toContain("kha apply rewrites this master's manifests: keepalived's container handed 10.77.0.10 over and ended");
+    } finally {
+      s.done();
+    }
+  });
+
+  it('move fails when the wrapper outlives the limit, and does nothing on a master without the VIP', async () => {
+    const stuck = stage('running', true, true, false);
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const r = stuck.start('move');
+      expect(await r.closed).toBe(1);
+      expect(stuck.lines()).toEqual(['wrapper got TERM']);
+      expect(stuck.wrapper.exitCode).toBeNull();
+      expect(r.stdout()).toContain("keepalived's container still runs 1 s after SIGTERM");
+    } finally {
+      stuck.done();
+    }
+    const idle = stage('running', false);
+    try {
+      const r = idle.start('move');
+      expect(await r.closed).toBe(0);
+      expect(idle.lines()).toEqual([]);
+      expect(r.stdout()).toContain('eth0 does not hold 10.77.0.10: nothing to hand over');
+    } finally {
+      idle.done();
     }
   });
 

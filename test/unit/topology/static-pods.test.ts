@@ -63,7 +63,7 @@ describe('topologyOf', () => {
 
   it('has no packages and no service of keepalived or haproxy, and writes the manifests after the files they mount', () => {
     const t = topologyOf(load(exampleText));
-    expect([...t.tasks.keys()]).toEqual(['directories', 'firewall', 'config', 'sysctl', 'handover', 'manifests']);
+    expect([...t.tasks.keys()]).toEqual(['directories', 'firewall', 'config', 'sysctl', 'handover', 'move-vip', 'manifests']);
     expect(t.services).toEqual([]);
     expect(t.files.map((f) => f.path)).toEqual([
       '/etc/keepalived/kha-check-haproxy.sh',

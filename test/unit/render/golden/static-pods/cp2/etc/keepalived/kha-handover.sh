@@ -9,16 +9,23 @@
 # first: it stops keepalived's container as the kubelet would (SIGTERM to
 # kha's wrapper: keepalived says goodbye, a backup takes over, the release
 # resets the connections held here) and waits for it to end; haproxy serves
-# until then. Two ways in, whichever comes first:
+# until then. At shutdown two ways in, whichever comes first:
 #   watch  the unit's start. Holds a logind delay lock, so that a reboot or
 #          shutdown asked of logind (systemctl reboot, poweroff, shutdown)
 #          waits while this hands over on logind's PrepareForShutdown,
 #          before systemd stops anything.
 #   stop   the unit's stop, for a shutdown that bypasses logind. kha's
 #          drop-ins order what stops containers after this unit.
-# Once handed over, /etc/keepalived/kha-shutting-down holds this boot's id: the
-# kubelet starts keepalived's container again, and kha's wrapper then
-# waits instead of running keepalived, which would take the VIP back.
+# Once handed over for a shutdown, /etc/keepalived/kha-shutting-down holds this
+# boot's id: the kubelet starts keepalived's container again, and kha's
+# wrapper then waits instead of running keepalived, which would take the VIP
+# back. And one way for `kha apply`:
+#   move   before apply rewrites this master's manifests: the same hand-over,
+#          so that haproxy's pod restarts on a master no longer holding the
+#          VIP. No marker: keepalived starts again at once and rejoins as a
+#          backup (with preempt it takes the VIP back after preempt_delay,
+#          once its check passes). Fails if keepalived's container does not
+#          end.
 set -u
 vip=10.77.0.10/24
 dev=eth0
@@ -26,18 +33,20 @@ limit_s=10
 marker=/etc/keepalived/kha-shutting-down
 boot=$(cat /proc/sys/kernel/random/boot_id)
 
+# $1: why, for the journal; $2: `shutdown` to keep keepalived from running again on this boot.
 hand_over() {
   ip -4 -o addr show dev "$dev" | grep -q " inet ${vip%/*}/" || { echo "kha-handover: $1: $dev does not hold ${vip%/*}: nothing to hand over"; return 0; }
   k=$(pgrep -o -x keepalived) || { why='keepalived does not run here'; echo "kha-handover: $1: $why: nothing to hand over"; return 0; }
   p=$(ps -o ppid= -p "$k" | tr -d ' ')
   grep -qF /etc/keepalived/kha-keepalived-pod.sh "/proc/$p/cmdline" 2>/dev/null || { why="keepalived's parent (pid $p) is not /etc/keepalived/kha-keepalived-pod.sh: its pod runs a manifest older than kha's"; echo "kha-handover: $1: $why: nothing to hand over"; return 0; }
-  echo "$boot" > "$marker"
+  [ "${2:-}" != shutdown ] || echo "$boot" > "$marker"
   kill -TERM "$p"
   for _ in $(seq 1 $((limit_s * 50))); do
     kill -0 "$p" 2>/dev/null || { echo "kha-handover: $1: keepalived's container handed ${vip%/*} over and ended"; return 0; }
     sleep 0.02
   done
-  echo "kha-handover: $1: keepalived's container still runs ${limit_s} s after SIGTERM; the shutdown goes on without it"
+  echo "kha-handover: $1: keepalived's container still runs ${limit_s} s after SIGTERM"
+  return 1
 }
 
 lock=
@@ -69,7 +78,7 @@ watch() {
       *Member=PrepareForShutdown*) member=yes ;;
       *'BOOLEAN true;'*)
         [ -n "$member" ] || continue
-        hand_over "logind announced a shutdown"
+        hand_over "logind announced a shutdown" shutdown
         # Released: logind goes on with the shutdown.
         kill "$lock" 2>/dev/null
         lock= ;;
@@ -91,6 +100,7 @@ case "${1:-}" in
   stop)
     # apply restarting this unit, or someone stopping it by hand, is no shutdown.
     [ "$(systemctl is-system-running 2>/dev/null)" = stopping ] || exit 0
-    hand_over "the shutdown stops kha-handover" ;;
-  *) echo "usage: $0 watch|stop" >&2; exit 2 ;;
+    hand_over "the shutdown stops kha-handover" shutdown ;;
+  move) hand_over "kha apply rewrites this master's manifests" ;;
+  *) echo "usage: $0 watch|stop|move" >&2; exit 2 ;;
 esac
