@@ -215,7 +215,12 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     ...(env.node ? { node: env.node } : {}),
     partitionSeconds: env.partitionSeconds,
     limits: env.limits,
-    mark: (what, text) => marks.push({ t: performance.now() - t0, what, text }),
+    mark: (what, text, t = performance.now() - t0) => marks.push({ t, what, text }),
+    now: () => performance.now() - t0,
+    onTimeline: (host, epochMs) => {
+      const clock = env.clocks.get(host);
+      return clock && epochMs - clock.offsetMs - (performance.timeOrigin + t0);
+    },
     progress: env.progress,
     extra: { interface: holder && env.interfaces.get(holder.name) },
     reconnect: env.reconnect,

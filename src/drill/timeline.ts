@@ -174,6 +174,11 @@ export function dualHolding(vip: readonly VipObservation[]): number {
  * Figures of a drill. Outages count from the fault on: what happens before it
  * (the baseline, or a drill's own preparation) is not the fault's doing.
  */
+/** When each failed request gave up, on the timeline: what a drill compares with the moments it knows. */
+function failedEnds(samples: Sample[]): number[] {
+  return samples.filter((s) => !s.ok).map((s) => s.t + s.ms);
+}
+
 export function summarize(t: Timeline, end: number) {
   const fault = t.marks.find((m) => m.what === 'fault')?.t ?? 0;
   const measured = t.samples.filter((s) => s.t >= fault);
@@ -184,6 +189,7 @@ export function summarize(t: Timeline, end: number) {
   return {
     sent: measured.length,
     failed: measured.filter((s) => !s.ok).length,
+    failedEndsMs: failedEnds(measured),
     longestOutageMs: worst ? worst.to - worst.from : 0,
     outage: worst,
     takeover,
@@ -210,6 +216,7 @@ function remoteSummary(r: RemoteTimeline, fault: number, end: number) {
     host: r.host,
     sent: measured.length,
     failed: measured.filter((s) => !s.ok).length,
+    failedEndsMs: failedEnds(measured),
     longestOutageMs: worst ? worst.to - worst.from : 0,
     outage: worst,
     /** The longest a request took, answered or not: what a client waited at worst. */

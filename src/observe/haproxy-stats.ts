@@ -55,6 +55,49 @@ export function foundByCheck(s: ServerStats): string {
   }
 }
 
+/**
+ * Watches, on the host itself, until haproxy's statistics show `server` in
+ * `backend` as anything but UP, for at most `watchMs`. A loop there reads
+ * them every 20 ms in bash alone (one `sleep` per reading, and `date`
+ * where bash is older than 5.0: on a busy host the forks of `cat | awk`
+ * and `date` made each reading 0.2–0.3 s late),
+ * so a reading costs what haproxy's page takes to answer, ~50 ms; a read
+ * over SSH each time would add its round trip. Prints, on the host's clock
+ * (µs since the epoch), when the last reading that said UP was answered (or
+ * the watch began) and when the first that did not was, then the status:
+ * the change lies between the two. Nothing if the server stayed UP.
+ */
+export function serverLeftUpCommand(monitorPort: number, backend: string, server: string, watchMs: number): string {
+  const script = `now() { if [ -n "\${EPOCHREALTIME:-}" ]; then t=\${EPOCHREALTIME/[.,]/}; else t=$(date +%s%6N); fi; }
+now; up=$t
+end=$(( up + ${Math.ceil(watchMs)}000 ))
+px=${shellQuote(backend)} sv=${shellQuote(server)}
+while now; [ "$t" -lt "$end" ]; do
+  if exec 3<>/dev/tcp/127.0.0.1/${monitorPort}; then
+    printf 'GET ${STATS_URI};csv HTTP/1.0\\r\\n\\r\\n' >&3
+    col= s=
+    while IFS=, read -r -u 3 -a f; do
+      if [ "\${f[0]:-}" = '# pxname' ]; then
+        for i in "\${!f[@]}"; do [ "\${f[$i]}" = status ] && col=$i; done
+      elif [ -n "$col" ] && [ "\${f[0]:-}" = "$px" ] && [ "\${f[1]:-}" = "$sv" ]; then
+        s=\${f[$col]}
+      fi
+    done
+    exec 3<&-
+    now
+    case "$s" in UP*) up=$t ;; '') ;; *) echo "$up $t $s"; exit 0 ;; esac
+  fi
+  sleep 0.02
+done`;
+  return `bash -c ${shellQuote(script)}`;
+}
+
+/** serverLeftUpCommand's answer, on the host's clock (ms since the epoch): the change came after `upAt` and by `leftAt`. */
+export function parseServerLeftUp(stdout: string): { upAt: number; leftAt: number; status: string } | undefined {
+  const m = /^(\d{12,}) (\d{12,}) (\S.*)$/m.exec(stdout);
+  return m ? { upAt: Number(m[1]) / 1e3, leftAt: Number(m[2]) / 1e3, status: m[3]!.trim() } : undefined;
+}
+
 export function parseStatsCsv(csv: string): ServerStats[] {
   const lines = csv.split('\n').filter((l) => l.trim());
   const header = lines.find((l) => l.startsWith('# '));

@@ -122,13 +122,14 @@ describe('the local proxy as a static pod', () => {
     expect(st.stdout).toContain('w2: kha-node-proxy active, health 200, backends m1:UP m2:UP, drift none');
   });
 
-  it("verify-failover node-apiserver-stop through w1's pod: no failed request", () => {
+  it("verify-failover node-apiserver-stop through w1's pod: no failed request beyond the one the mark-down may close", () => {
     const r = timed(['verify-failover', '--drill', 'node-apiserver-stop', '--json']);
     const out = JSON.parse(r.stdout) as { drills: { expectations: { name: string; held: boolean; detail: string }[]; summary: { node?: { failed: number; sent: number } } }[] };
     const d = out.drills[0]!;
     figures.push(`node-apiserver-stop through the pod: ${d.expectations.map((e) => `${e.held ? 'held' : 'NOT MET'}: ${e.name}: ${e.detail}`).join(' | ')}`);
     expect(d.expectations.filter((e) => !e.held), r.stderr).toEqual([]);
-    expect(d.summary.node?.failed).toBe(0);
+    // At most the one request haproxy closes as it marks m2 down (drills.ts, beyondMarkDown); the expectation above judged when it failed.
+    expect(d.summary.node?.failed).toBeLessThanOrEqual(1);
     expect(r.code).toBe(0);
   });
 

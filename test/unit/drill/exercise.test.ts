@@ -95,6 +95,8 @@ function setup(scripts: Record<string, ScriptStep[]>, slow?: { host: string; com
     mark: (what) => {
       if (what === 'fault') stop.abort();
     },
+    now: () => performance.now(),
+    onTimeline: () => undefined,
     progress: (t) => progress.push(t),
     extra: {},
     reconnect: () => Promise.reject(new Error('no reconnect in this test')),

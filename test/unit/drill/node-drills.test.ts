@@ -84,7 +84,8 @@ describe('what they judge', () => {
   const drill = (name: DrillName) => DRILLS.find((d) => d.name === name)!;
   const s = (t: number, ok: boolean, ms = 5): Sample => ({ t, ms, ok, ...(ok ? {} : { error: 'timed out' }) });
 
-  function judged(name: DrillName, opts: { samples: Sample[]; markedDownMs?: number; inv?: Inventory; noProbe?: boolean }) {
+  /** `downSpan`: when the node's loop last saw m3 UP and first saw it down, on the timeline. */
+  function judged(name: DrillName, opts: { samples: Sample[]; markedDownMs?: number; downSpan?: [number, number]; inv?: Inventory; noProbe?: boolean }) {
     const inv = opts.inv ?? withProxy();
     const ctx: DrillContext = {
       inv,
@@ -95,8 +96,13 @@ describe('what they judge', () => {
       partitionSeconds: 6,
       limits: defaultLimits(inv),
       mark: () => undefined,
+      now: () => performance.now(),
+      onTimeline: () => undefined,
       progress: () => undefined,
-      extra: opts.markedDownMs === undefined ? {} : { markedDownMs: opts.markedDownMs },
+      extra: {
+        ...(opts.markedDownMs === undefined ? {} : { markedDownMs: opts.markedDownMs }),
+        ...(opts.downSpan ? { upUntil: opts.downSpan[0], downBy: opts.downSpan[1] } : {}),
+      },
       reconnect: () => Promise.reject(new Error('not here')),
       serviceStates: () => Promise.reject(new Error('not here')),
     };
@@ -108,14 +114,35 @@ describe('what they judge', () => {
   const steady = [s(1000, true), s(1050, true), s(1100, true)];
 
   it('apiserver stopped, haproxy: no failed request, and out of rotation within inter + fastinter', () => {
-    expect(judged('node-apiserver-stop', { samples: steady, markedDownMs: 620 })).toEqual([
-      ["no failed request through w1's proxy", true, '0 of 3 requests to https://127.0.0.1:6443/readyz failed'],
+    const noFailed = "no failed request through w1's proxy, beyond one closed as m3 leaves rotation";
+    expect(judged('node-apiserver-stop', { samples: steady, markedDownMs: 620, downSpan: [1540, 1620] })).toEqual([
+      [noFailed, true, '0 of 3 requests to https://127.0.0.1:6443/readyz failed'],
       ['m3 out of rotation on w1 within 0.90 s', true, 'its proxy marked it down after 0.62 s'],
     ]);
     const bad = judged('node-apiserver-stop', { samples: [...steady, s(1150, false, 1000)], markedDownMs: 1200 });
     expect(bad.map(([, held]) => held)).toEqual([false, false]);
     expect(bad[0]![2]).toBe('1 of 4 requests to https://127.0.0.1:6443/readyz failed');
     expect(judged('node-apiserver-stop', { samples: steady })[1]).toEqual(['m3 out of rotation on w1 within 0.90 s', false, 'its proxy never marked it down within 5.00 s']);
+  });
+
+  it("apiserver stopped, haproxy: one request closed as the master is marked down is shutdown-sessions' price, not the drill's failure; any other is", () => {
+    const span: [number, number] = [1540, 1620];
+    // Closed at once (D- in haproxy's log), 1 ms after it started, within the span the node's loop saw the change in.
+    const closed = s(1600, false, 1);
+    expect(judged('node-apiserver-stop', { samples: [...steady, closed], markedDownMs: 620, downSpan: span })[0]).toEqual([
+      "no failed request through w1's proxy, beyond one closed as m3 leaves rotation",
+      true,
+      '1 of 4 requests to https://127.0.0.1:6443/readyz failed (it was closed by haproxy as it marked m3 down)',
+    ]);
+    // The span's edges give the clock and the client 50 ms.
+    expect(judged('node-apiserver-stop', { samples: [...steady, s(1492, false, 1)], markedDownMs: 620, downSpan: span })[0]![1]).toBe(true);
+    expect(judged('node-apiserver-stop', { samples: [...steady, s(1680, false, 1)], markedDownMs: 620, downSpan: span })[0]![1]).toBe(false);
+    // A second one, or a failure well before the mark-down (a retry that did not hide a refused connect), fails the drill.
+    const two = judged('node-apiserver-stop', { samples: [...steady, closed, s(1610, false, 1)], markedDownMs: 620, downSpan: span })[0]!;
+    expect(two.slice(1)).toEqual([false, '2 of 5 requests to https://127.0.0.1:6443/readyz failed (one was closed by haproxy as it marked m3 down)']);
+    expect(judged('node-apiserver-stop', { samples: [...steady, s(1200, false, 20)], markedDownMs: 620, downSpan: span })[0]![1]).toBe(false);
+    // Without the span (haproxy never seen marking it down), every failure counts.
+    expect(judged('node-apiserver-stop', { samples: [...steady, closed] })[0]![1]).toBe(false);
   });
 
   it('master crashed, haproxy: out of rotation and the longest outage both within the limit', () => {

@@ -23,6 +23,8 @@ function context(states: Record<string, string>[]): { ctx: DrillContext; asked: 
     partitionSeconds: 6,
     limits: defaultLimits(inv),
     mark: (what, text) => void marks.push(`${what} ${text}`),
+    now: () => performance.now(),
+    onTimeline: () => undefined,
     progress: () => undefined,
     extra: {},
     reconnect: async (host) => void asked.push(`reconnect ${host}`),

@@ -1,6 +1,8 @@
+import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { missingSans, sanAdvice } from '../../../src/observe/certificate.js';
-import { foundByCheck, parseStatsCsv } from '../../../src/observe/haproxy-stats.js';
+import { foundByCheck, parseServerLeftUp, parseStatsCsv, serverLeftUpCommand } from '../../../src/observe/haproxy-stats.js';
+import { LocalSession } from '../local-session.js';
 import { parseVrrpState } from '../../../src/observe/keepalived-state.js';
 
 // haproxy 2.6's CSV, cut to the first columns that matter plus a few after.
@@ -32,6 +34,59 @@ describe('haproxy statistics', () => {
 
   it('refuses text that is not haproxy CSV', () => {
     expect(() => parseStatsCsv('<html>503</html>')).toThrow(/no CSV header/);
+  });
+});
+
+describe('watching for a server to leave UP, on the host', () => {
+  /** haproxy's statistics page on a free local port, as HTTP/1.0 answers it: `csv(n)` for the n-th reading. */
+  async function statsPage(csv: (n: number) => string): Promise<{ port: number; server: Server; readings: () => number }> {
+    let n = 0;
+    const server = createServer((c) => {
+      c.once('data', () => c.end(`HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n${csv(n++)}`));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (!address || typeof address === 'string') throw new Error('no port');
+    return { port: address.port, server, readings: () => n };
+  }
+  const m2 = (status: string) => CSV.replace(',DOWN,', `,${status},`);
+
+  it('dates the change between the last reading that showed the server UP and the first that did not, on the host clock', async () => {
+    const page = await statsPage((n) => m2(n < 3 ? 'UP' : 'DOWN'));
+    try {
+      const before = Date.now();
+      const r = await new LocalSession().exec(serverLeftUpCommand(page.port, 'kube_apiserver', 'm2', 5000), { timeoutMs: 10_000 });
+      const left = parseServerLeftUp(r.stdout);
+      expect(left?.status).toBe('DOWN');
+      expect(page.readings()).toBe(4);
+      expect(left!.upAt).toBeGreaterThanOrEqual(before);
+      expect(left!.leftAt).toBeGreaterThan(left!.upAt);
+      expect(left!.leftAt).toBeLessThanOrEqual(Date.now());
+    } finally {
+      page.server.close();
+    }
+  });
+
+  it('says nothing while the server stays UP (going down, "UP 1/2", is still up), whatever the others do', async () => {
+    const page = await statsPage((n) => CSV.replace(',UP,1,1,', n % 2 ? ',UP 1/2,1,1,' : ',UP,1,1,'));
+    try {
+      const r = await new LocalSession().exec(serverLeftUpCommand(page.port, 'kube_apiserver', 'm1', 1000), { timeoutMs: 10_000 });
+      expect(r.stdout).toBe('');
+      expect(parseServerLeftUp(r.stdout)).toBeUndefined();
+      expect(page.readings()).toBeGreaterThanOrEqual(2);
+    } finally {
+      page.server.close();
+    }
+  });
+
+  it('keeps watching while nothing listens on the statistics port', async () => {
+    const page = await statsPage(() => m2('UP'));
+    const port = page.port;
+    await new Promise((resolve) => page.server.close(resolve));
+    const t = performance.now();
+    const r = await new LocalSession().exec(serverLeftUpCommand(port, 'kube_apiserver', 'm2', 300), { timeoutMs: 10_000 });
+    expect(performance.now() - t).toBeGreaterThanOrEqual(300);
+    expect(r.stdout).toBe('');
   });
 });
 
