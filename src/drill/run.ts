@@ -139,15 +139,20 @@ async function clientPathWorks(inv: Inventory): Promise<boolean> {
   return true;
 }
 
-/** keepalived's state changes during the drill on every load balancer that answers, on the drill's clock. */
+/** A host's clock reading (ms since the epoch) on the drill's timeline (ms from t0); undefined without that host's clock. */
+function hostOnTimeline(env: DrillEnv, t0: number, host: string, epochMs: number): number | undefined {
+  const clock = env.clocks.get(host);
+  return clock && epochMs - clock.offsetMs - (performance.timeOrigin + t0);
+}
+
+/** keepalived's state changes during the drill on every load balancer that answers, on the drill's clock (its own, where kha has not read it). */
 async function stateChanges(env: DrillEnv, t0: number, durationMs: number): Promise<StateChange[]> {
   const t0Epoch = performance.timeOrigin + t0;
   const perHost = await Promise.all(
     env.inv.lbs.map(async (lb) => {
       const r = await env.sessions.get(lb.name)?.exec(vrrpTransitionsCommand(t0Epoch - 1000), { timeoutMs: 10_000 }).catch(() => undefined);
-      const offset = env.clocks.get(lb.name)?.offsetMs ?? 0;
       return parseVrrpTransitions(r?.stdout ?? '')
-        .map((x) => ({ t: x.epochMs - offset - t0Epoch, host: lb.name, state: x.state }))
+        .map((x) => ({ t: hostOnTimeline(env, t0, lb.name, x.epochMs) ?? x.epochMs - t0Epoch, host: lb.name, state: x.state }))
         .filter((x) => x.t >= 0 && x.t <= durationMs);
     }),
   );
@@ -217,10 +222,7 @@ export async function runDrill(drill: Drill, env: DrillEnv, holder: LoadBalancer
     limits: env.limits,
     mark: (what, text, t = performance.now() - t0) => marks.push({ t, what, text }),
     now: () => performance.now() - t0,
-    onTimeline: (host, epochMs) => {
-      const clock = env.clocks.get(host);
-      return clock && epochMs - clock.offsetMs - (performance.timeOrigin + t0);
-    },
+    onTimeline: (host, epochMs) => hostOnTimeline(env, t0, host, epochMs),
     progress: env.progress,
     extra: { interface: holder && env.interfaces.get(holder.name) },
     reconnect: env.reconnect,

@@ -170,15 +170,15 @@ export function dualHolding(vip: readonly VipObservation[]): number {
   return splitBrain(vip).reduce((sum, i) => sum + i.to - i.from, 0);
 }
 
-/**
- * Figures of a drill. Outages count from the fault on: what happens before it
- * (the baseline, or a drill's own preparation) is not the fault's doing.
- */
 /** When each failed request gave up, on the timeline: what a drill compares with the moments it knows. */
 function failedEnds(samples: Sample[]): number[] {
   return samples.filter((s) => !s.ok).map((s) => s.t + s.ms);
 }
 
+/**
+ * Figures of a drill. Outages count from the fault on: what happens before it
+ * (the baseline, or a drill's own preparation) is not the fault's doing.
+ */
 export function summarize(t: Timeline, end: number) {
   const fault = t.marks.find((m) => m.what === 'fault')?.t ?? 0;
   const measured = t.samples.filter((s) => s.t >= fault);

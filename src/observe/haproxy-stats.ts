@@ -58,14 +58,15 @@ export function foundByCheck(s: ServerStats): string {
 /**
  * Watches, on the host itself, until haproxy's statistics show `server` in
  * `backend` as anything but UP, for at most `watchMs`. A loop there reads
- * them every 20 ms in bash alone (one `sleep` per reading, and `date`
- * where bash is older than 5.0: on a busy host the forks of `cat | awk`
- * and `date` made each reading 0.2–0.3 s late),
- * so a reading costs what haproxy's page takes to answer, ~50 ms; a read
- * over SSH each time would add its round trip. Prints, on the host's clock
- * (µs since the epoch), when the last reading that said UP was answered (or
- * the watch began) and when the first that did not was, then the status:
- * the change lies between the two. Nothing if the server stayed UP.
+ * them every 20 ms in bash alone (it forks only `sleep`, and `date` where
+ * bash is older than 5.0: forking `cat | awk` and `date` per reading made
+ * it 0.1–0.3 s late on a busy host), so a reading costs what haproxy's page
+ * takes to answer, ~50 ms; a read over SSH each time would add its round
+ * trip. The CSV's columns are found by name, as parseStatsCsv does.
+ * Prints, on the host's clock (µs since the epoch), when the last reading
+ * that said UP was answered (or the watch began) and when the first that
+ * did not was, then the status: the change lies between the two. Nothing
+ * if the server stayed UP.
  */
 export function serverLeftUpCommand(monitorPort: number, backend: string, server: string, watchMs: number): string {
   const script = `now() { if [ -n "\${EPOCHREALTIME:-}" ]; then t=\${EPOCHREALTIME/[.,]/}; else t=$(date +%s%6N); fi; }
